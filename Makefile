@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+
+.PHONY: install data run test bench clean-data
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(PY) -m etl init
+	$(PY) -m etl demo --if-absent
+
+run: data
+	$(PY) app.py
+
+test: install
+	bash scripts/install_debian_deps.sh
+	JINJIAN_REQUIRE_SERVER=1 $(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/demo_generation.py
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,38 @@
+"""Jinjian web app: ``python app.py`` serves on JINJIAN_HOST:JINJIAN_PORT."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dash
+from dash import html
+
+from settings import ConfigError, Settings, configure_logging
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app() -> dash.Dash:
+    """The Dash app with every page under ``pages/`` (assets served locally)."""
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(ROOT / "pages"), assets_folder=str(ROOT / "assets"),
+        serve_locally=True, title="金监 · 智慧监管指挥平台", update_title=None,
+    )
+    app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
+    return app
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    app = create_app()
+    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure factories for cards, figures and tables (no database, no server)."""

@@ -1,0 +1,36 @@
+"""Numbers the Chinese way: 万 (10⁴) and 亿 (10⁸)."""
+from __future__ import annotations
+
+import math
+
+
+def format_cn(value: float | int | None, digits: int = 2) -> str:
+    """12,345 → '1.23万'; 123,456,789 → '1.23亿'; below 10,000 with thousands separators.
+
+    None / NaN → '—'.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    if v >= 1e8:
+        return f"{sign}{v / 1e8:.{digits}f}亿"
+    if v >= 1e4:
+        return f"{sign}{v / 1e4:.{digits}f}万"
+    if float(v).is_integer():
+        return f"{sign}{int(v):,}"
+    return f"{sign}{v:,.{digits}f}"
+
+
+def format_change(ratio: float | None) -> str:
+    """A period-over-period change: 0.052 → '+5.2%'; None → '—'."""
+    if ratio is None or (isinstance(ratio, float) and (math.isnan(ratio) or math.isinf(ratio))):
+        return "—"
+    return f"{ratio * 100:+.1f}%"
+
+
+def pct_change(current: float, previous: float) -> float | None:
+    """(current − previous) / previous, or None when previous is 0."""
+    if not previous:
+        return None
+    return (current - previous) / previous

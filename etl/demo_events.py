@@ -1,0 +1,191 @@
+"""Demo event log and supervision tasks derived from generated entities."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from etl import demo_names as V
+from etl.workdays import add_workdays
+
+DAY = np.timedelta64(1, "D")
+
+
+def _office_time(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
+    secs = rng.integers(8 * 3600 + 1800, 17 * 3600 + 1800, len(days))
+    return days.astype("datetime64[s]") + secs.astype("timedelta64[s]")
+
+
+def _poisson_events(rng: np.random.Generator, ent: pd.DataFrame, lo: np.ndarray, hi: np.ndarray,
+                    rate_per_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entity indices and dates of a Poisson process inside each entity's [lo, hi]."""
+    span = (hi - lo).astype(int)
+    lam = np.where(span > 0, rate_per_year * span / 365.0, 0.0)
+    k = rng.poisson(lam)
+    idx = np.repeat(np.arange(len(ent)), k)
+    days = lo[idx] + (rng.random(len(idx)) * span[idx]).astype(int) * DAY
+    return idx, days
+
+
+def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime64,
+                end: np.datetime64) -> pd.DataFrame:
+    reg = ent["reg_date"].to_numpy().astype("datetime64[D]")
+    sdate = ent["status_date"].to_numpy().astype("datetime64[D]")
+    status = ent["status"].to_numpy()
+    industry = ent["industry"].to_numpy()
+    grade = ent["credit_grade"].to_numpy()
+    n = len(ent)
+    parts: list[dict[str, np.ndarray]] = []
+
+    def add(kind: str, idx: np.ndarray, days: np.ndarray, detail=None, result=None, amount=None,
+            batch=None) -> None:
+        m = len(idx)
+        parts.append({"idx": idx, "day": days, "event_type": np.full(m, kind, dtype=object),
+                      "detail": np.full(m, "", dtype=object) if detail is None else detail,
+                      "result": np.full(m, "none", dtype=object) if result is None else result,
+                      "amount": np.zeros(m) if amount is None else amount,
+                      "batch_no": np.full(m, "", dtype=object) if batch is None else batch})
+
+    new = (reg >= start) & (reg <= end)
+    add("registration", np.flatnonzero(new), reg[new])
+    for kind, label in (("cancellation", "cancelled"), ("revocation", "revoked")):
+        m = (status == label) & (sdate >= start) & (sdate <= end)
+        add(kind, np.flatnonzero(m), sdate[m])
+
+    lo = np.maximum(reg, start)
+    hi = np.where(np.isnat(sdate), end, np.minimum(sdate, end))
+    risky = np.select([grade == "C", grade == "D"], [3.0, 6.0], 1.0)
+
+    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.12))
+    add("change", idx, d, detail=rng.choice(V.CHANGE_KINDS[0], len(idx), p=V.CHANGE_KINDS[1]).astype(object))
+
+    lic = np.isin(industry, list(V.LICENSED))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(lic, 0.25, 0.0))
+    add("licence", idx, d, detail=np.array([V.LICENCES[s] for s in industry[idx]], dtype=object))
+
+    idx, d = _poisson_events(rng, ent, lo, hi, 0.008 * risky)
+    add("penalty", idx, d, detail=rng.choice(V.PENALTY_KINDS, len(idx)).astype(object),
+        amount=np.round(rng.lognormal(8.5, 1.0, len(idx)), 2))
+
+    food = np.isin(industry, ["F", "H", "O"])
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(food, 0.06, 0.02) * risky)
+    add("complaint", idx, d,
+        detail=rng.choice(V.COMPLAINT_KINDS[0], len(idx), p=V.COMPLAINT_KINDS[1]).astype(object))
+
+    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.08))
+    fail = rng.random(len(idx)) < 0.05 * risky[idx]
+    add("inspection", idx, d, result=np.where(fail, "fail", "pass").astype(object))
+
+    # Sampling: product batches are shared by several entities, across regions.
+    sampled = np.isin(industry, list(V.SAMPLED))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(sampled, 0.05, 0.0))
+    n_batches = max(len(idx) // 4, 1)
+    batch_ids = rng.integers(0, n_batches, len(idx))
+    batch_fail = rng.random(n_batches) < 0.04
+    add("sampling", idx, d, result=np.where(batch_fail[batch_ids], "fail", "pass").astype(object),
+        batch=np.char.add("PC", np.char.zfill(batch_ids.astype(str), 7)).astype(object))
+
+    # List entries for currently listed entities (and some that have left a list).
+    for flag, label in (("abnormal", "经营异常名录"), ("dishonest", "严重违法失信名单")):
+        on = ent[flag].to_numpy() == 1
+        idx = np.flatnonzero(on & (hi > lo))
+        span = (hi[idx] - lo[idx]).astype(int)
+        add("list_entry", idx, lo[idx] + (rng.random(len(idx)) * span).astype(int) * DAY,
+            detail=np.full(len(idx), label, dtype=object))
+    past = np.flatnonzero((ent["abnormal"].to_numpy() == 0) & (rng.random(n) < 0.01) & ((hi - lo).astype(int) > 60))
+    entry = lo[past] + (rng.random(len(past)) * ((hi[past] - lo[past]).astype(int) - 30)).astype(int) * DAY
+    add("list_entry", past, entry, detail=np.full(len(past), "经营异常名录", dtype=object))
+    add("list_exit", past, entry + 30 * DAY, detail=np.full(len(past), "经营异常名录", dtype=object))
+
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    idx = cols.pop("idx")
+    ev = pd.DataFrame({
+        "event_time": _office_time(rng, cols.pop("day")).astype("datetime64[ns]"),
+        "event_type": cols["event_type"], "credit_code": ent["credit_code"].to_numpy()[idx],
+        "grid_code": ent["grid_code"].to_numpy()[idx],
+        "entity_type": ent["entity_type"].to_numpy()[idx], "industry": industry[idx],
+        "detail": cols["detail"], "result": cols["result"], "amount": cols["amount"],
+        "batch_no": cols["batch_no"],
+    })
+    ev["dept_id"] = ev["grid_code"].str[:9] + "-01"
+    ev["source"] = "demo"
+    ev = ev.sort_values(["event_time", "credit_code", "event_type"], kind="stable").reset_index(drop=True)
+    ev.insert(0, "event_id", np.arange(1, len(ev) + 1, dtype="uint64"))
+    ev.insert(2, "event_date", ev["event_time"].dt.normalize())
+    return ev
+
+
+def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
+               workers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Verification tasks for registrations and address/scope changes (first
+    inspection within 10 working days, recheck within 10 more when a problem is
+    found) and disclosure tasks for licences and penalties (7 working days)."""
+    verify = ev[(ev["event_type"] == "registration")
+                | ((ev["event_type"] == "change") & ev["detail"].isin(["address", "scope"]))]
+    disclose = ev[ev["event_type"].isin(["licence", "penalty"])]
+    src = pd.concat([verify, disclose], ignore_index=True)
+    m = len(src)
+    is_verify = np.arange(m) < len(verify)
+    created = (src["event_time"].to_numpy().astype("datetime64[s]")
+               + rng.integers(60, 3300, m).astype("timedelta64[s]"))
+    cday = created.astype("datetime64[D]")
+    due = np.where(is_verify, add_workdays(cday, 10), add_workdays(cday, 7))
+    # Working days until the first step is done: mostly on time, some late.
+    late = rng.random(m)
+    lag = np.where(late < 0.88, rng.integers(1, 11, m),
+                   np.where(late < 0.97, rng.integers(11, 21, m), rng.integers(21, 41, m)))
+    done_day = np.empty(m, dtype="datetime64[D]")
+    for k in np.unique(lag):
+        sel = lag == k
+        done_day[sel] = add_workdays(cday[sel], int(k))
+    problem = is_verify & (rng.random(m) < 0.07)
+    recheck_due = add_workdays(done_day, 10)
+    unresolved = problem & (rng.random(m) < 0.2)
+    transferred = unresolved & (rng.random(m) < 0.5)
+
+    first_done = done_day <= today
+    closed = first_done & ~problem | (problem & ~unresolved & (recheck_due <= today))
+    status = np.full(m, "pending", dtype=object)
+    status[~first_done & (cday < today)] = "inspecting"
+    status[first_done & problem] = "notice"
+    status[first_done & problem & (done_day + 5 * DAY <= today)] = "recheck"
+    status[first_done & unresolved & (recheck_due <= today)] = "joint"
+    status[first_done & transferred & (recheck_due + 5 * DAY <= today)] = "transferred"
+    status[closed] = "closed"
+    close_day = np.where(problem, recheck_due, done_day)
+    closed_at = np.where(closed, close_day.astype("datetime64[s]") + np.timedelta64(15 * 3600, "s"),
+                         np.datetime64("NaT"))
+    ttype = np.where(is_verify, np.where(src["event_type"] == "registration", "verify_registration",
+                                         "verify_change"), "disclosure").astype(object)
+    task_id = "T" + pd.Series(src["event_id"].to_numpy()).astype(str).str.zfill(10)
+    tasks = pd.DataFrame({
+        "task_id": task_id.to_numpy(), "task_type": ttype,
+        "credit_code": src["credit_code"].to_numpy(), "grid_code": src["grid_code"].to_numpy(),
+        "dept_id": src["dept_id"].to_numpy(), "created_at": created.astype("datetime64[ns]"),
+        "due_date": np.where(problem & first_done, recheck_due, due).astype("datetime64[ns]"),
+        "status": status, "closed_at": closed_at.astype("datetime64[ns]"),
+        "problem_found": problem.astype("uint8"),
+    })
+    first_worker = workers.drop_duplicates("grid_code").set_index("grid_code")["worker_id"]
+    actor = first_worker.reindex(tasks["grid_code"]).fillna("").to_numpy(dtype=object)
+    actor = np.where(is_verify, actor, tasks["dept_id"].to_numpy(dtype=object))
+    steps = [("pending", np.ones(m, bool), created, tasks["dept_id"].to_numpy(dtype=object), "系统自动推送")]
+    steps.append(("inspecting", cday < today, created + np.timedelta64(600, "s"), actor, "派发至网格"))
+    at = done_day.astype("datetime64[s]") + np.timedelta64(11 * 3600, "s")
+    steps.append(("notice", first_done & problem, at, actor, "发现问题，下达书面通知"))
+    steps.append(("recheck", status_in(status, "recheck", "joint", "transferred") | (closed & problem),
+                  at + np.timedelta64(5 * 86400, "s"), actor, "复查"))
+    steps.append(("joint", status_in(status, "joint", "transferred"),
+                  recheck_due.astype("datetime64[s]") + np.timedelta64(16 * 3600, "s"), actor, "村居联合处置"))
+    steps.append(("transferred", status == "transferred",
+                  recheck_due.astype("datetime64[s]") + np.timedelta64(5 * 86400, "s"),
+                  tasks["dept_id"].to_numpy(dtype=object), "推送至职能部门"))
+    steps.append(("closed", closed, closed_at, actor, "办结"))
+    te = pd.concat([pd.DataFrame({"task_id": tasks["task_id"].to_numpy()[sel], "event_time": t[sel],
+                                  "status": s, "actor": a[sel], "note": note})
+                    for s, sel, t, a, note in steps], ignore_index=True)
+    te["event_time"] = te["event_time"].astype("datetime64[ns]")
+    return tasks, te.sort_values(["task_id", "event_time"], kind="stable").reset_index(drop=True)
+
+
+def status_in(status: np.ndarray, *values: str) -> np.ndarray:
+    return np.isin(status, list(values))

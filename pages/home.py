@@ -1,0 +1,129 @@
+"""首页: real counts for the deployment's root region and its children.
+
+The full command wall comes with issue 4; this page already reads the query
+layer only inside callbacks (``layout()`` does no database work).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import dash
+import pandas as pd
+from dash import Input, Output, callback, dcc, html, no_update
+
+from components.cards import create_stat_card
+from components.figures import create_children_bar, create_flow_lines
+from components.format import format_change, pct_change
+from components.tables import create_region_table
+from queries.db import get_db
+from queries.entities import entity_counts_by_child, entity_totals, registration_flow
+from queries.errors import JinjianError
+from queries.filters import Filter
+from queries.regions import region_node
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+dash.register_page(__name__, path="/", title="金监 · 智慧监管指挥平台", name="首页")
+
+CARDS = [
+    ("home-card-total", "存续市场主体", "户"),
+    ("home-card-enterprise", "企业", "户"),
+    ("home-card-individual", "个体工商户", "户"),
+    ("home-card-cooperative", "农民专业合作社", "户"),
+    ("home-card-new-month", "本月新设立", "户"),
+    ("home-card-cancel-month", "本月注销吊销", "户"),
+]
+TABLE_COLUMNS = {"active": "存续主体", "enterprise": "企业", "individual": "个体工商户",
+                 "cooperative": "农民专业合作社", "all": "累计登记"}
+REFRESH_MS = 30_000
+
+
+def layout(**_: object) -> html.Div:
+    return html.Div(className="page home", children=[
+        html.Header(className="page-header", children=[
+            html.H1("金监 · 智慧监管指挥平台"),
+            html.Div(id="home-region-name", className="region-name"),
+            html.Div(id="home-updated", className="updated"),
+        ]),
+        html.Div(id="home-banner", className="banner hidden", role="alert"),
+        html.Div(className="card-row", children=[create_stat_card(i, label, None, unit)
+                                                 for i, label, unit in CARDS]),
+        html.Div(className="home-body", children=[
+            html.Div(className="panel", children=[html.H2("下级区域市场主体"),
+                                                  html.Div(create_region_table("home-table", TABLE_COLUMNS),
+                                                           className="table-box")]),
+            html.Div(className="panel", children=[dcc.Graph(id="home-children-chart", config={"displaylogo": False}),
+                                                  dcc.Graph(id="home-flow-chart", config={"displaylogo": False})]),
+        ]),
+        dcc.Interval(id="home-refresh", interval=REFRESH_MS),
+    ])
+
+
+def home_data(db, region: str, today: dt.date) -> dict[str, object]:
+    """Everything the page shows for ``region`` (a pure function of the database)."""
+    flt = Filter(region=region)
+    node = region_node(db, region)
+    totals = entity_totals(db, flt)
+    active = totals[totals["status"] == "active"]
+    by_type = active.groupby("entity_type")["entities"].sum()
+    kids = entity_counts_by_child(db, flt, by="entity_type", active_only=True)
+    wide = kids.pivot_table(index=["child_code", "child_name"], columns="entity_type",
+                            values="entities", aggfunc="sum", fill_value=0).reset_index()
+    alls = entity_counts_by_child(db, flt)
+    table = alls.rename(columns={"entities": "all"}).merge(wide, on=["child_code", "child_name"], how="left")
+    for col in ("enterprise", "individual", "cooperative"):
+        table[col] = table[col].fillna(0).astype("int64") if col in table else 0
+    table["active"] = table["enterprise"] + table["individual"] + table["cooperative"]
+    month_start = today.replace(day=1)
+    prev_start = (month_start - dt.timedelta(days=1)).replace(day=1)
+    prev_end = prev_start + (today - month_start)
+    flow = registration_flow(db, Filter(region=region, start=month_start, end=today, grain="month"))
+    prev = registration_flow(db, Filter(region=region, start=prev_start,
+                                        end=min(prev_end, month_start - dt.timedelta(days=1)), grain="month"))
+    daily = registration_flow(db, Filter(region=region, start=today - dt.timedelta(days=89), end=today))
+    return {"node": node, "by_type": by_type, "table": table, "flow": flow, "prev": prev, "daily": daily}
+
+
+@callback(
+    [Output(i, "children") for i, _, _ in CARDS]
+    + [Output("home-region-name", "children"), Output("home-table", "rowData"),
+       Output("home-children-chart", "figure"), Output("home-flow-chart", "figure"),
+       Output("home-updated", "children"), Output("home-banner", "children"),
+       Output("home-banner", "className")],
+    Input("home-refresh", "n_intervals"),
+)
+def refresh(_n: int | None):
+    region = Settings.from_env().root_region
+    today = dt.date.today()
+    try:
+        data = home_data(get_db(), region, today)
+    except JinjianError as exc:
+        logger.warning("home refresh failed: %s", exc.detail)
+        keep = [no_update] * (len(CARDS) + 5)
+        return keep + [exc.user_message, "banner"]
+    by_type = data["by_type"]
+    flow, prev = data["flow"], data["prev"]
+    new, new_prev = int(flow["registered"].sum()), int(prev["registered"].sum())
+    gone = int((flow["cancelled"] + flow["revoked"]).sum())
+    values = [
+        (int(by_type.sum()), None),
+        (int(by_type.get("enterprise", 0)), None),
+        (int(by_type.get("individual", 0)), None),
+        (int(by_type.get("cooperative", 0)), None),
+        (new, f"环比 {format_change(pct_change(new, new_prev))}"),
+        (gone, None),
+    ]
+    cards = [create_stat_card(cid, label, v, unit, note).children
+             for (cid, label, unit), (v, note) in zip(CARDS, values)]
+    node = data["node"]
+    path = " › ".join(data["node"].path["name"])
+    table: pd.DataFrame = data["table"]
+    chart = create_children_bar(table, {"enterprise": "企业", "individual": "个体工商户",
+                                         "cooperative": "农民专业合作社"}, f"{node.name} 下级区域存续市场主体")
+    flows = create_flow_lines(data["daily"], "近 90 天新设立与注销吊销（户/日）")
+    stamp = f"数据更新于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+    return cards + [path, table.to_dict("records"), chart, flows, stamp, "", "banner hidden"]
+
+

@@ -1,0 +1,280 @@
+"""Database engines behind one interface: embedded chDB and a ClickHouse server.
+
+Both take fully rendered SQL from :mod:`queries.executor` (one SQL text serves
+both; see the portable subset in DESIGN.md §4) and return pandas DataFrames.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+from queries.errors import DatabaseUnavailable, QueryFailed, QueryTimeout
+from settings import ConfigError, Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "jinjian"
+_INSERT_CHUNK = 200_000
+
+
+class Engine(ABC):
+    """A place that runs SQL. ``database`` is used for unqualified table names."""
+
+    name: str = "engine"
+
+    def __init__(self, database: str) -> None:
+        if not database.replace("_", "").isalnum():
+            raise ConfigError(f"database name {database!r} must be letters, digits and _")
+        self.database = database
+
+    @abstractmethod
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run a SELECT and return its rows."""
+
+    @abstractmethod
+    def command(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL)."""
+
+    @abstractmethod
+    def insert(self, table: str, df: pd.DataFrame) -> None:
+        """Append the rows of ``df`` (columns named as the table's) to ``table``."""
+
+    def close(self) -> None:  # pragma: no cover - trivial
+        """Release connections."""
+
+
+def _map_error(exc: Exception) -> Exception:
+    text = " ".join(str(exc).split("Stack trace")[0].split()) or type(exc).__name__
+    code = getattr(exc, "code", None)
+    if code == 159 or "TIMEOUT_EXCEEDED" in text or "Timeout exceeded" in text:
+        return QueryTimeout(text[:300])
+    return QueryFailed(text[:500])
+
+
+# ---------------------------------------------------------------- embedded chDB
+_CHDB_LOCK = threading.Lock()
+_CHDB_PATH: Path | None = None
+
+
+class ChdbEngine(Engine):
+    """Embedded chDB. One data directory per process (a chDB limit); a small pool
+    of sessions on that path lets queries run in parallel."""
+
+    name = "chdb"
+
+    def __init__(self, data_dir: Path, database: str = DEFAULT_DATABASE,
+                 sessions: int = 4, timeout: int = 30) -> None:
+        super().__init__(database)
+        global _CHDB_PATH
+        path = (Path(data_dir) / "chdb").resolve()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"JINJIAN_DATA_DIR={data_dir} is not writable: {exc.strerror or exc}") from None
+        with _CHDB_LOCK:
+            if _CHDB_PATH is not None and _CHDB_PATH != path:
+                raise ConfigError(
+                    f"embedded chDB is already open at {_CHDB_PATH}; one process can open one data dir")
+            _CHDB_PATH = path
+        self.path = path
+        self.timeout = timeout
+        self._max = sessions
+        self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+        # Fail early (lock held by another process, corrupt dir) with a clear message.
+        self.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+
+    def _new_session(self) -> Any:
+        from chdb import session as chs
+
+        try:
+            sess = chs.Session(str(self.path))
+            sess.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+            sess.query(f"USE {self.database}")
+            sess.query(f"SET max_execution_time = {int(self.timeout)}")
+        except Exception as exc:  # chdb raises RuntimeError subclasses
+            first = str(exc).splitlines()[0][:300]
+            raise DatabaseUnavailable(f"cannot open embedded database at {self.path}: {first}") from None
+        return sess
+
+    def _borrow(self) -> Any:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._created < self._max:
+                self._created += 1
+                try:
+                    return self._new_session()
+                except Exception:
+                    self._created -= 1
+                    raise
+        return self._pool.get()
+
+    def _run(self, sql: str, fmt: str, **kw: Any) -> Any:
+        sess = self._borrow()
+        try:
+            return sess.query(sql, fmt, **kw)
+        except Exception as exc:
+            raise _map_error(exc) from None
+        finally:
+            self._pool.put(sess)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self._run(sql, "DataFrame")
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def insert(self, table: str, df: pd.DataFrame) -> None:
+        cols = ", ".join(df.columns)
+        sess = self._borrow()
+        try:
+            for start in range(0, len(df), _INSERT_CHUNK * 5):
+                chunk = df.iloc[start:start + _INSERT_CHUNK * 5]  # noqa: F841 - read by Python()
+                sess.query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(chunk)")
+        except Exception as exc:
+            raise _map_error(exc) from None
+        finally:
+            self._pool.put(sess)
+
+
+# ---------------------------------------------------------------- ClickHouse server
+class ServerEngine(Engine):
+    """A ClickHouse server over the native protocol (clickhouse-driver)."""
+
+    name = "server"
+
+    def __init__(self, url: str, database: str | None = None, timeout: int = 30,
+                 connect_timeout: int = 3) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("clickhouse", "clickhouses") or not parsed.hostname:
+            raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} is not clickhouse://host:port/db")
+        db = database or (parsed.path.strip("/") or DEFAULT_DATABASE)
+        super().__init__(db)
+        self.url = url
+        self._host = parsed.hostname
+        self._port = parsed.port or (9440 if parsed.scheme == "clickhouses" else 9000)
+        self._user = unquote(parsed.username or "default")
+        self._password = unquote(parsed.password or "")
+        self._secure = parsed.scheme == "clickhouses"
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._types: dict[str, dict[str, str]] = {}
+        self._ensure_database()
+
+    def _client(self, database: str | None = None) -> Any:
+        from clickhouse_driver import Client
+
+        return Client(host=self._host, port=self._port, user=self._user, password=self._password,
+                      database=database or self.database, secure=self._secure,
+                      connect_timeout=self.connect_timeout, send_receive_timeout=self.timeout + 5,
+                      settings={"max_execution_time": self.timeout,
+                                "allow_experimental_low_cardinality_type": 1})
+
+    def _ensure_database(self) -> None:
+        client = self._client(database="default")
+        try:
+            self._execute(client, f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        finally:
+            client.disconnect()
+
+    def _thread_client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._client()
+        return client
+
+    def _execute(self, client: Any, sql: str, data: Any = None, **kw: Any) -> Any:
+        from clickhouse_driver import errors as cherr
+
+        try:
+            if data is None:
+                return client.execute(sql, **kw)
+            return client.execute(sql, data, **kw)
+        except (cherr.NetworkError, cherr.SocketTimeoutError, EOFError, OSError) as exc:
+            client.disconnect()
+            raise DatabaseUnavailable(
+                f"ClickHouse server {self._host}:{self._port} unreachable: {exc}") from None
+        except cherr.Error as exc:
+            raise _map_error(exc) from None
+
+    def query(self, sql: str) -> pd.DataFrame:
+        rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
+        names = [c[0] for c in cols]
+        df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(
+            {n: pd.Series(dtype=_empty_dtype(t)) for n, t in cols})
+        for name, ch_type in cols:
+            base = ch_type.replace("Nullable(", "").replace("LowCardinality(", "")
+            if base.startswith(("Date", "DateTime")) and len(df):
+                df[name] = pd.to_datetime(df[name])
+        return df
+
+    def command(self, sql: str) -> None:
+        self._execute(self._thread_client(), sql)
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        if table not in self._types:
+            rows = self._execute(self._thread_client(), f"DESCRIBE TABLE {table}")
+            self._types[table] = {r[0]: r[1] for r in rows}
+        return self._types[table]
+
+    def insert(self, table: str, df: pd.DataFrame) -> None:
+        types = self._column_types(table)
+        cols = list(df.columns)
+        for start in range(0, len(df), _INSERT_CHUNK):
+            chunk = df.iloc[start:start + _INSERT_CHUNK]
+            data = [_to_python(chunk[c], types.get(c, "")) for c in cols]
+            self._execute(self._thread_client(), f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
+                          data, columnar=True)
+
+    def close(self) -> None:
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            client.disconnect()
+
+
+def _empty_dtype(ch_type: str) -> str:
+    if "Int" in ch_type:
+        return "int64"
+    if "Float" in ch_type or "Decimal" in ch_type:
+        return "float64"
+    if ch_type.startswith("Date"):
+        return "datetime64[s]"
+    return "object"
+
+
+def _to_python(series: pd.Series, ch_type: str) -> list[Any]:
+    base = ch_type.replace("Nullable(", "").replace("LowCardinality(", "").rstrip(")")
+    if base == "Date":
+        return [None if pd.isna(v) else pd.Timestamp(v).date() for v in series]
+    if base.startswith("DateTime"):
+        return [None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in series]
+    if base.startswith(("Int", "UInt")):
+        return [int(v) for v in series]
+    if base.startswith(("Float", "Decimal")):
+        return [float(v) for v in series]
+    return [None if v is None else (v if isinstance(v, str) else str(v)) for v in series.tolist()]
+
+
+def make_engine(settings: Settings, database: str | None = None) -> Engine:
+    """The engine the settings ask for: a server if a URL is set, else embedded chDB."""
+    if settings.clickhouse_url:
+        return ServerEngine(settings.clickhouse_url, database=database,
+                            timeout=settings.query_timeout, connect_timeout=settings.connect_timeout)
+    return ChdbEngine(settings.data_dir, database=database or DEFAULT_DATABASE,
+                      sessions=settings.chdb_sessions, timeout=settings.query_timeout)
+

@@ -1,0 +1,90 @@
+"""Typed filters every query takes: region, access scope, period and grain."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from queries.errors import InvalidParameter, ScopeViolation
+
+Grain = Literal["day", "week", "month", "quarter", "year"]
+
+#: Allow-listed time grains mapped to SQL (ISO weeks start on Monday).
+GRAIN_SQL: dict[str, str] = {
+    "day": "toDate({col})",
+    "week": "toMonday({col})",
+    "month": "toStartOfMonth({col})",
+    "quarter": "toStartOfQuarter({col})",
+    "year": "toStartOfYear({col})",
+}
+GRAIN_FREQ: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
+
+REGION_LENGTHS = (2, 4, 6, 9, 12, 15)  # province, city, county, town, village, grid
+
+
+def check_region_code(code: str) -> str:
+    """A region code: '' (the whole country) or 2/4/6/9/12/15 digits."""
+    if not isinstance(code, str) or (code and (not (code.isascii() and code.isdigit())
+                                             or len(code) not in REGION_LENGTHS)):
+        raise InvalidParameter(f"region code {code!r} must be 2/4/6/9/12/15 digits",
+                               user_message=f"区划代码格式不正确：{code!r}")
+    return code
+
+
+@dataclass(frozen=True)
+class RegionScope:
+    """What a user may see: every region whose code starts with ``prefix``
+    ('' = the whole country)."""
+
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        check_region_code(self.prefix)
+
+    def contains(self, code: str) -> bool:
+        return code.startswith(self.prefix)
+
+    def check(self, code: str) -> str:
+        if not self.contains(code):
+            raise ScopeViolation(f"region {code!r} is outside scope {self.prefix!r}")
+        return code
+
+
+NATIONAL = RegionScope("")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Region viewed (within ``scope``), an optional closed date range and a grain."""
+
+    region: str
+    scope: RegionScope = NATIONAL
+    start: dt.date | None = None
+    end: dt.date | None = None
+    grain: Grain = "day"
+
+    def __post_init__(self) -> None:
+        check_region_code(self.region)
+        self.scope.check(self.region)
+        if self.grain not in GRAIN_SQL:
+            raise InvalidParameter(f"grain {self.grain!r} not in {sorted(GRAIN_SQL)}",
+                                   user_message=f"时间粒度不正确：{self.grain!r}")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
+                raise InvalidParameter(f"{name} must be a date, got {value!r}",
+                                       user_message="日期格式不正确")
+        if self.start and self.end and self.start > self.end:
+            raise InvalidParameter(f"start {self.start} is after end {self.end}",
+                                   user_message="开始日期晚于结束日期")
+
+    @property
+    def like(self) -> str:
+        """LIKE pattern selecting rows inside the region (codes are digits only)."""
+        return self.region + "%"
+
+    def period(self) -> tuple[dt.date, dt.date]:
+        if self.start is None or self.end is None:
+            raise InvalidParameter("this query needs a start and an end date",
+                                   user_message="请选择统计期间")
+        return self.start, self.end

@@ -1,0 +1,97 @@
+"""Region tree queries: a node, its children and its breadcrumb path.
+
+Drill-down skips *pass-through* nodes, i.e. the only child of their parent that
+has children of its own: 北京市 → (市辖区) → 东城区, 东莞市 → (东莞市 pseudo-county)
+→ 镇街. The national root is the code ''.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from queries.engine import Engine
+from queries.errors import RegionNotFound
+from queries.executor import run
+from queries.filters import NATIONAL, REGION_LENGTHS, RegionScope, check_region_code
+
+LEVEL_NAMES_ZH = {0: "全国", 1: "省", 2: "市", 3: "区县", 4: "镇街", 5: "村居", 6: "网格"}
+NATIONAL_NAME = "全国"
+
+
+@dataclass(frozen=True)
+class RegionNode:
+    code: str
+    name: str
+    level: int
+    children: pd.DataFrame  # code, name, level (pass-through levels skipped), sorted by code
+    path: pd.DataFrame      # code, name, level from the national root down to this node
+
+    @property
+    def child_length(self) -> int | None:
+        """Length of the children's codes (uniform), None for a leaf."""
+        return len(self.children["code"].iloc[0]) if len(self.children) else None
+
+
+_CHILDREN_SQL = """
+    SELECT code, name, level FROM regions WHERE parent IN %(parents)s ORDER BY code"""
+
+
+def _children(db: Engine, code: str) -> pd.DataFrame:
+    kids = run(db, "region_children", _CHILDREN_SQL, {"parents": [code]})
+    # Skip pass-through levels (a single child that itself has children).
+    while len(kids) == 1:
+        grand = run(db, "region_children", _CHILDREN_SQL, {"parents": [kids["code"].iloc[0]]})
+        if grand.empty:
+            break
+        kids = grand
+    return kids.reset_index(drop=True)
+
+
+def _ancestors(code: str) -> list[str]:
+    return [code[:n] for n in REGION_LENGTHS if n < len(code)]
+
+
+def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionNode:
+    """The region ``code`` with its children and breadcrumb path.
+
+    Raises InvalidParameter (malformed), ScopeViolation (outside ``scope``) or
+    RegionNotFound (well-formed but unknown).
+    """
+    check_region_code(code)
+    scope.check(code)
+    if code == "":
+        kids = _children(db, "")
+        path = pd.DataFrame({"code": [""], "name": [NATIONAL_NAME], "level": [0]})
+        return RegionNode("", NATIONAL_NAME, 0, kids, path)
+    lineage = run(db, "region_lineage",
+                  "SELECT code, name, level, parent FROM regions WHERE code IN %(codes)s ORDER BY code",
+                  {"codes": _ancestors(code) + [code]})
+    me = lineage[lineage["code"] == code]
+    if me.empty:
+        raise RegionNotFound(f"region {code!r} does not exist", user_message=f"未找到区划代码 {code}")
+    # A lineage node is pass-through when it is its parent's only child and has children.
+    counts = run(db, "region_child_counts",
+                 "SELECT parent, count() AS n FROM regions WHERE parent IN %(p)s GROUP BY parent",
+                 {"p": [""] + list(lineage["code"])})
+    n_children = dict(zip(counts["parent"], counts["n"]))
+    anc = lineage[lineage["code"] != code]
+    keep = pd.Series([n_children.get(row.parent, 0) != 1 or n_children.get(row.code, 0) == 0
+                      for row in anc.itertuples()], index=anc.index, dtype=bool)
+    path = pd.concat([
+        pd.DataFrame({"code": [""], "name": [NATIONAL_NAME], "level": [0]}),
+        anc.loc[keep, ["code", "name", "level"]],
+        me[["code", "name", "level"]],
+    ], ignore_index=True)
+    path["level"] = path["level"].astype("int64")
+    row = me.iloc[0]
+    return RegionNode(code, str(row["name"]), int(row["level"]), _children(db, code), path)
+
+
+def region_names(db: Engine, codes: list[str]) -> dict[str, str]:
+    """Names for a list of codes (unknown codes are left out)."""
+    if not codes:
+        return {}
+    df = run(db, "region_names", "SELECT code, name FROM regions WHERE code IN %(codes)s",
+             {"codes": sorted(set(codes))})
+    return dict(zip(df["code"], df["name"]))

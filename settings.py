@@ -1,0 +1,115 @@
+"""Settings read from ``JINJIAN_*`` environment variables.
+
+Every setting is declared once in :data:`SETTINGS` with its default and a
+description; ``docs/settings.md`` documents each one and a test checks that the
+two agree. Bad values raise :class:`ConfigError` with a one-line message.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. ``str(err)`` is a one-line message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.user_message = message
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: str
+    description: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("JINJIAN_DATA_DIR", str(ROOT / "data"),
+                "Directory of the embedded chDB database and other local data."),
+    SettingSpec("JINJIAN_CLICKHOUSE_URL", "",
+                "ClickHouse server URL (clickhouse://user:password@host:9000/db). "
+                "Empty: use embedded chDB under JINJIAN_DATA_DIR."),
+    SettingSpec("JINJIAN_QUERY_TIMEOUT", "30",
+                "Time limit of one query in seconds (max_execution_time)."),
+    SettingSpec("JINJIAN_CONNECT_TIMEOUT", "3",
+                "Seconds to wait for a ClickHouse server connection."),
+    SettingSpec("JINJIAN_CHDB_SESSIONS", "4",
+                "Number of parallel embedded chDB sessions (queries beyond this wait)."),
+    SettingSpec("JINJIAN_HOST", "127.0.0.1", "Address the web app listens on."),
+    SettingSpec("JINJIAN_PORT", "8050", "Port the web app listens on."),
+    SettingSpec("JINJIAN_ROOT_REGION", "44",
+                "Region code shown on the home page (the deployment's jurisdiction)."),
+    SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
+    SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+)
+_SPECS = {s.name: s for s in SETTINGS}
+
+
+def _int(env: Mapping[str, str], name: str, lo: int, hi: int) -> int:
+    raw = env.get(name, _SPECS[name].default).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range {lo}..{hi}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    clickhouse_url: str
+    query_timeout: int
+    connect_timeout: int
+    chdb_sessions: int
+    host: str
+    port: int
+    root_region: str
+    debug: bool
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            return env.get(name, _SPECS[name].default).strip()
+
+        root = get("JINJIAN_ROOT_REGION")
+        if not root.isdigit() or len(root) not in (2, 4, 6, 9, 12):
+            raise ConfigError(f"JINJIAN_ROOT_REGION={root!r} is not a region code (2/4/6/9/12 digits)")
+        level = get("JINJIAN_LOG_LEVEL").upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"JINJIAN_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        url = get("JINJIAN_CLICKHOUSE_URL")
+        if url and not url.startswith(("clickhouse://", "clickhouses://")):
+            raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} must start with clickhouse://")
+        return cls(
+            data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
+            clickhouse_url=url,
+            query_timeout=_int(env, "JINJIAN_QUERY_TIMEOUT", 1, 3600),
+            connect_timeout=_int(env, "JINJIAN_CONNECT_TIMEOUT", 1, 120),
+            chdb_sessions=_int(env, "JINJIAN_CHDB_SESSIONS", 1, 64),
+            host=get("JINJIAN_HOST"),
+            port=_int(env, "JINJIAN_PORT", 1, 65535),
+            root_region=root,
+            debug=get("JINJIAN_DEBUG") in ("1", "true", "yes"),
+            log_level=level,
+        )
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log lines with time, level and module. clickhouse-driver's own connection
+    warnings (with tracebacks) are muted: our engine logs one line instead."""
+    import logging
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)

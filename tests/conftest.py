@@ -1,0 +1,109 @@
+"""Test set-up: both engines, a small deterministic demo data set, browser options.
+
+- embedded chDB under a temporary JINJIAN_DATA_DIR (one per test session: chDB
+  opens one path per process);
+- a real ClickHouse server (Debian's clickhouse-server) started on loopback in a
+  temporary directory; with JINJIAN_REQUIRE_SERVER=1 (as ``make test`` sets) a
+  missing server binary is a failure, not a skip.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="jinjian-test-"))
+os.environ["JINJIAN_DATA_DIR"] = str(_SESSION_DIR / "data")
+os.environ.pop("JINJIAN_CLICKHOUSE_URL", None)
+
+from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
+from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E402
+
+#: The small fixed data set every query test reads (Dongguan: no county level).
+DEMO_ROOT = "4419"
+DEMO_END = dt.date(2026, 11, 20)
+DEMO_ENTITIES = 4000
+DEMO_SEED = 7
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def pytest_setup_options():
+    """Headless Debian chromium for dash_duo."""
+    from selenium.webdriver.chrome.options import Options
+
+    opts = Options()
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--window-size=1920,1080"):
+        opts.add_argument(flag)
+    return opts
+
+
+@pytest.fixture(scope="session")
+def ch_server():
+    if find_clickhouse_server() is None:
+        if os.environ.get("JINJIAN_REQUIRE_SERVER") == "1":
+            pytest.fail("clickhouse-server is not installed (scripts/install_debian_deps.sh installs it)")
+        pytest.skip("clickhouse-server is not installed")
+    server = ClickHouseServer(_SESSION_DIR / "ch").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_engine() -> Engine:
+    return ChdbEngine(Path(os.environ["JINJIAN_DATA_DIR"]), database="test_main")
+
+
+def make_test_engine(kind: str, request, database: str) -> Engine:
+    if kind == "chdb":
+        return ChdbEngine(Path(os.environ["JINJIAN_DATA_DIR"]), database=database)
+    server = request.getfixturevalue("ch_server")
+    return ServerEngine(server.url, database=database)
+
+
+@pytest.fixture(scope="session")
+def demo_data():
+    """The generated frames of the fixed test data set (the oracle's input)."""
+    from etl.demo import DemoConfig
+    from etl.demo_build import build
+
+    return build(DemoConfig(root=DEMO_ROOT, entities=DEMO_ENTITIES, days=800, seed=DEMO_SEED,
+                            end_date=DEMO_END))
+
+
+_LOADED: dict[str, Engine] = {}
+
+
+def _loaded_engine(kind: str, request, data) -> Engine:
+    if kind not in _LOADED:
+        from etl.load import load_regions, load_tables
+        from etl.schema import drop_data_tables, init_schema
+
+        db = make_test_engine(kind, request, "test_demo")
+        drop_data_tables(db)
+        init_schema(db)
+        load_regions(db)
+        load_tables(db, data.tables())
+        _LOADED[kind] = db
+    return _LOADED[kind]
+
+
+@pytest.fixture(scope="session", params=["chdb", "server"])
+def demo_db(request, demo_data) -> Engine:
+    """An engine of each kind holding the fixed data set (loaded once per session)."""
+    return _loaded_engine(request.param, request, demo_data)
+
+
+@pytest.fixture(scope="session")
+def both_dbs(request, demo_data) -> dict[str, Engine]:
+    """Both engines holding the same fixed data set."""
+    return {kind: _loaded_engine(kind, request, demo_data) for kind in ("chdb", "server")}

@@ -1,0 +1,131 @@
+"""Demo data: deterministic, valid, realistic, and loaded completely."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from etl import uscc
+from etl.demo import DemoConfig
+from etl.demo_build import build
+from etl.regions import load_region_table
+from queries.executor import run
+from tests.conftest import DEMO_END, DEMO_ENTITIES, DEMO_ROOT, DEMO_SEED
+
+
+def _small(seed: int) -> DemoConfig:
+    return DemoConfig(root="441900003", entities=500, days=400, seed=seed, end_date=DEMO_END)
+
+
+def test_same_seed_same_data():
+    a, b = build(_small(1)), build(_small(1))
+    for name, df in a.tables().items():
+        pd.testing.assert_frame_equal(df, b.tables()[name], obj=name)
+
+
+def test_other_seed_other_data():
+    a, b = build(_small(1)), build(_small(2))
+    assert not a.entities["credit_code"].equals(b.entities["credit_code"])
+
+
+def test_credit_codes_valid_and_unique(demo_data):
+    codes = demo_data.entities["credit_code"]
+    assert codes.is_unique
+    assert all(uscc.is_valid(c) for c in codes)
+    # the division part names the entity's county (Dongguan: the pseudo-county 441900)
+    assert (codes.str[2:8] == "441900").all()
+
+
+def test_owner_ids_only_for_individual_businesses(demo_data):
+    ent = demo_data.entities
+    assert (ent.loc[ent["entity_type"] == "individual", "owner_id"].str.len() == 18).all()
+    assert (ent.loc[ent["entity_type"] != "individual", "owner_id"] == "").all()
+
+
+def test_dongguan_grids_and_workers(demo_data):
+    """The source documents cite 2,952 grids and 9,550 grid workers for Dongguan."""
+    villages = load_region_table(DEMO_ROOT).query("level == 5")
+    assert len(villages) == 609
+    assert set(demo_data.grids["parent"]) == set(villages["code"])  # every village has grids
+    assert 2_700 <= len(demo_data.grids) <= 3_300
+    assert 8_600 <= len(demo_data.grid_workers) <= 10_500
+    assert demo_data.grids["code"].str.len().eq(15).all()
+    assert (demo_data.grids["code"].str[:12] == demo_data.grids["parent"]).all()
+
+
+def test_every_town_holds_entities(demo_data):
+    towns = load_region_table(DEMO_ROOT).query("level == 4")["code"]
+    assert len(towns) == 36
+    assert set(towns) <= set(demo_data.entities["grid_code"].str[:9])
+
+
+def test_mixes_are_realistic(demo_data):
+    ent = demo_data.entities
+    share = ent["entity_type"].value_counts(normalize=True)
+    assert 0.55 < share["individual"] < 0.70 and 0.28 < share["enterprise"] < 0.42
+    assert set(ent["status"]) == {"active", "cancelled", "revoked"}
+    assert ent["industry"].nunique() >= 15
+    ev = demo_data.events
+    assert set(ev["event_type"]) >= {"registration", "change", "cancellation", "licence", "penalty",
+                                     "complaint", "inspection", "sampling", "list_entry"}
+    # two years of history: registrations in each of the last 24 months
+    months = ev.loc[ev["event_type"] == "registration", "event_date"].dt.to_period("M").unique()
+    assert len(months) >= 25
+    # sampling batches shared across entities
+    batches = ev.loc[ev["event_type"] == "sampling"].groupby("batch_no")["credit_code"].nunique()
+    assert (batches > 1).any()
+
+
+def test_events_consistent_with_entities(demo_data):
+    ent = demo_data.entities.set_index("credit_code")
+    reg = demo_data.events[demo_data.events["event_type"] == "registration"]
+    assert (ent.loc[reg["credit_code"], "reg_date"].to_numpy() == reg["event_date"].to_numpy()).all()
+    start = pd.Timestamp(DEMO_END - dt.timedelta(days=799))
+    in_window = ent[(ent["reg_date"] >= start)]
+    assert len(reg) == len(in_window)
+    assert demo_data.events["event_id"].is_unique
+    assert demo_data.events["event_date"].max() <= pd.Timestamp(DEMO_END)
+
+
+def test_tasks_have_deadlines_and_late_ones(demo_data):
+    tasks = demo_data.tasks
+    verify = tasks[tasks["task_type"] == "verify_registration"]
+    assert len(verify) == (demo_data.events["event_type"] == "registration").sum()
+    assert (tasks["due_date"] > tasks["created_at"].dt.normalize()).all()
+    open_overdue = tasks[(tasks["status"] != "closed") & (tasks["due_date"] < pd.Timestamp(DEMO_END))]
+    assert len(open_overdue) > 0
+    late_closed = tasks[(tasks["status"] == "closed") & (tasks["closed_at"].dt.normalize() > tasks["due_date"])]
+    assert len(late_closed) > 0
+    # pushed within one hour of the triggering event
+    ev = demo_data.events.set_index("event_id")
+    first = verify.assign(eid=verify["task_id"].str[1:].astype(int))
+    lag = first["created_at"].to_numpy() - ev.loc[first["eid"], "event_time"].to_numpy()
+    assert (lag > np.timedelta64(0, "s")).all() and (lag <= np.timedelta64(3600, "s")).all()
+    assert set(demo_data.task_events["task_id"]) == set(tasks["task_id"])
+
+
+def test_coordinates_inside_region(demo_data):
+    ent = demo_data.entities
+    assert ent["lon"].between(113.5, 114.3).all() and ent["lat"].between(22.6, 23.2).all()
+
+
+def test_all_rows_loaded(demo_db, demo_data):
+    for table, df in demo_data.tables().items():
+        where = " WHERE level = 6" if table == "regions" else ""
+        n = int(run(demo_db, "t_count", f"SELECT count() AS n FROM {table}{where}")["n"].iloc[0])
+        assert n == len(df), table
+
+
+def test_whole_default_scale_parameters():
+    cfg = DemoConfig()
+    assert cfg.root == "44" and cfg.days >= 730 and cfg.entities >= 100_000
+    assert DEMO_ENTITIES < cfg.entities and DEMO_SEED != cfg.seed
+
+
+@pytest.mark.parametrize("bad", ["4x", "99"])
+def test_bad_root(bad):
+    with pytest.raises(Exception) as err:
+        build(DemoConfig(root=bad, entities=10, days=30, end_date=DEMO_END))
+    assert bad in str(err.value)
