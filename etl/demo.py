@@ -145,11 +145,15 @@ def make_entities(rng: np.random.Generator, cfg: DemoConfig, tree: pd.DataFrame,
     villages = tree[tree["level"] == 5].reset_index(drop=True)
     weight = rng.lognormal(0, 0.8, len(villages)) * np.where(
         villages["code"].str.startswith(DENSE_PREFIX), 8.0, 1.0)
-    v_idx = rng.choice(len(villages), n, p=weight / weight.sum())
+    # Every grid of the dense city holds data: two entities each first, the rest at random.
+    dense = grids["code"][grids["code"].str.startswith(DENSE_PREFIX)].to_numpy(dtype=object)
+    seeded = np.repeat(dense, 2) if n >= 4 * len(dense) else dense[:0]
+    n_rand = n - len(seeded)
+    v_idx = rng.choice(len(villages), n_rand, p=weight / weight.sum())
     per_village = grids.groupby("parent", sort=True)["code"].agg(list)
     gl = per_village.reindex(villages["code"]).to_list()
-    g_off = (rng.random(n) * np.array([len(g) for g in gl])[v_idx]).astype(int)
-    grid_code = np.array([gl[v][o] for v, o in zip(v_idx, g_off)], dtype=object)
+    g_off = (rng.random(n_rand) * np.array([len(g) for g in gl])[v_idx]).astype(int)
+    grid_code = np.concatenate([seeded, np.array([gl[v][o] for v, o in zip(v_idx, g_off)], dtype=object)])
 
     etype = rng.choice(["individual", "enterprise", "cooperative"], n, p=[0.62, 0.35, 0.03]).astype(object)
     sections = list(V.INDUSTRIES)

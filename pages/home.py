@@ -17,10 +17,8 @@ from components.figures import create_children_bar, create_flow_lines
 from components.format import format_change, pct_change
 from components.tables import create_region_table
 from queries.db import get_db
-from queries.entities import entity_counts_by_child, entity_totals, registration_flow
 from queries.errors import JinjianError
-from queries.filters import Filter
-from queries.regions import region_node
+from queries.overview import home_data
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,31 +59,6 @@ def layout(**_: object) -> html.Div:
     ])
 
 
-def home_data(db, region: str, today: dt.date) -> dict[str, object]:
-    """Everything the page shows for ``region`` (a pure function of the database)."""
-    flt = Filter(region=region)
-    node = region_node(db, region)
-    totals = entity_totals(db, flt)
-    active = totals[totals["status"] == "active"]
-    by_type = active.groupby("entity_type")["entities"].sum()
-    kids = entity_counts_by_child(db, flt, by="entity_type", active_only=True)
-    wide = kids.pivot_table(index=["child_code", "child_name"], columns="entity_type",
-                            values="entities", aggfunc="sum", fill_value=0).reset_index()
-    alls = entity_counts_by_child(db, flt)
-    table = alls.rename(columns={"entities": "all"}).merge(wide, on=["child_code", "child_name"], how="left")
-    for col in ("enterprise", "individual", "cooperative"):
-        table[col] = table[col].fillna(0).astype("int64") if col in table else 0
-    table["active"] = table["enterprise"] + table["individual"] + table["cooperative"]
-    month_start = today.replace(day=1)
-    prev_start = (month_start - dt.timedelta(days=1)).replace(day=1)
-    prev_end = prev_start + (today - month_start)
-    flow = registration_flow(db, Filter(region=region, start=month_start, end=today, grain="month"))
-    prev = registration_flow(db, Filter(region=region, start=prev_start,
-                                        end=min(prev_end, month_start - dt.timedelta(days=1)), grain="month"))
-    daily = registration_flow(db, Filter(region=region, start=today - dt.timedelta(days=89), end=today))
-    return {"node": node, "by_type": by_type, "table": table, "flow": flow, "prev": prev, "daily": daily}
-
-
 @callback(
     [Output(i, "children") for i, _, _ in CARDS]
     + [Output("home-region-name", "children"), Output("home-table", "rowData"),
@@ -123,7 +96,7 @@ def refresh(_n: int | None):
     chart = create_children_bar(table, {"enterprise": "企业", "individual": "个体工商户",
                                          "cooperative": "农民专业合作社"}, f"{node.name} 下级区域存续市场主体")
     flows = create_flow_lines(data["daily"], "近 90 天新设立与注销吊销（户/日）")
-    stamp = f"数据更新于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+    stamp = f"刷新于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
     return cards + [path, table.to_dict("records"), chart, flows, stamp, "", "banner hidden"]
 
 

@@ -26,7 +26,7 @@ from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E40
 #: The small fixed data set every query test reads (Dongguan: no county level).
 DEMO_ROOT = "4419"
 DEMO_END = dt.date(2026, 11, 20)
-DEMO_ENTITIES = 4000
+DEMO_ENTITIES = 14_000
 DEMO_SEED = 7
 
 

@@ -37,7 +37,7 @@ def test_layouts_make_no_database_calls(monkeypatch):
 
 
 def test_home_data_matches_pandas(demo_db, demo_data):
-    from pages.home import home_data
+    from queries.overview import home_data
 
     today = dt.date(2026, 11, 20)
     data = home_data(demo_db, "4419", today)

@@ -55,10 +55,14 @@ def test_dongguan_grids_and_workers(demo_data):
     assert (demo_data.grids["code"].str[:12] == demo_data.grids["parent"]).all()
 
 
-def test_every_town_holds_entities(demo_data):
-    towns = load_region_table(DEMO_ROOT).query("level == 4")["code"]
+def test_every_dongguan_unit_holds_entities(demo_data):
+    tree = load_region_table(DEMO_ROOT)
+    towns, villages = tree.query("level == 4")["code"], tree.query("level == 5")["code"]
     assert len(towns) == 36
-    assert set(towns) <= set(demo_data.entities["grid_code"].str[:9])
+    grid_codes = demo_data.entities["grid_code"]
+    assert set(towns) <= set(grid_codes.str[:9])
+    assert set(villages) <= set(grid_codes.str[:12])
+    assert set(demo_data.grids["code"]) <= set(grid_codes)
 
 
 def test_mixes_are_realistic(demo_data):
