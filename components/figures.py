@@ -35,4 +35,5 @@ def create_flow_lines(df: pd.DataFrame, title: str) -> go.Figure:
     fig.add_scatter(x=df["period"], y=df["registered"], name="新设立", mode="lines", line={"color": ACCENT[0]})
     fig.add_scatter(x=df["period"], y=df["cancelled"] + df["revoked"], name="注销/吊销", mode="lines",
                     line={"color": ACCENT[1]})
+    fig.update_xaxes(tickformat="%m-%d", hoverformat="%Y-%m-%d")
     return _layout(fig, title)

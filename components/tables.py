@@ -3,6 +3,13 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 
+#: AG Grid's Theming API (v33+), dark command-centre colours, local fonts only.
+DARK_THEME = {"function": (
+    "themeQuartz.withParams({backgroundColor: '#0b1f45', foregroundColor: '#cfe8ff', "
+    "headerBackgroundColor: '#0f2a5c', headerTextColor: '#ffffff', accentColor: '#2ec7ff', "
+    "borderColor: 'rgba(46,199,255,0.25)', oddRowBackgroundColor: '#0d244f', "
+    "fontFamily: ['Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'sans-serif'], fontSize: 15})")}
+
 _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "d3.format(',')(params.value)"}}
 
@@ -12,13 +19,15 @@ def create_region_table(table_id: str, value_columns: dict[str, str]) -> dag.AgG
 
     ``value_columns`` maps field → Chinese header.
     """
-    cols = [{"field": "child_code", "headerName": "区划代码", "width": 150},
-            {"field": "child_name", "headerName": "区域", "filter": "agTextColumnFilter", "flex": 1}]
-    cols += [{"field": f, "headerName": h, **_NUM} for f, h in value_columns.items()]
+    cols = [{"field": "child_code", "headerName": "区划代码", "width": 130, "pinned": "left"},
+            {"field": "child_name", "headerName": "区域", "filter": "agTextColumnFilter", "minWidth": 150,
+             "flex": 2, "pinned": "left"}]
+    cols += [{"field": f, "headerName": h, "minWidth": 110, "flex": 1, **_NUM} for f, h in value_columns.items()]
     return dag.AgGrid(
         id=table_id, columnDefs=cols, rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": "暂无数据"}},
+        dashGridOptions={"animateRows": False, "theme": DARK_THEME,
+                         "localeText": {"noRowsToShow": "暂无数据"}},
         csvExportParams={"fileName": "regions.csv"},
-        className="ag-theme-alpine-dark", style={"height": "100%", "width": "100%"},
+        style={"height": "100%", "width": "100%"},
     )

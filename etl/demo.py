@@ -120,7 +120,7 @@ def _status(rng: np.random.Generator, cfg: DemoConfig, reg: np.ndarray) -> tuple
     status = np.where(u < 0.06, "cancelled", np.where(u < 0.07, "revoked", "active")).astype(object)
     lo = np.maximum(reg + 30, np.datetime64(cfg.start_date) - 3 * 365)
     span = (np.datetime64(cfg.end_date) - lo).astype(int)
-    when = lo + (rng.random(n) * np.maximum(span, 0)).astype(int).astype("timedelta64[D]")
+    when = lo + (rng.random(n) * np.maximum(span + 1, 0)).astype(int).astype("timedelta64[D]")
     ended = (status != "active") & (span > 0)
     status[(status != "active") & ~ended] = "active"
     return status, np.where(ended, when, np.datetime64("NaT"))

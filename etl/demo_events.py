@@ -18,7 +18,7 @@ def _office_time(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
 def _poisson_events(rng: np.random.Generator, ent: pd.DataFrame, lo: np.ndarray, hi: np.ndarray,
                     rate_per_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Entity indices and dates of a Poisson process inside each entity's [lo, hi]."""
-    span = (hi - lo).astype(int)
+    span = (hi - lo).astype(int) + 1  # both ends inclusive
     lam = np.where(span > 0, rate_per_year * span / 365.0, 0.0)
     k = rng.poisson(lam)
     idx = np.repeat(np.arange(len(ent)), k)

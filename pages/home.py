@@ -52,8 +52,10 @@ def layout(**_: object) -> html.Div:
             html.Div(className="panel", children=[html.H2("下级区域市场主体"),
                                                   html.Div(create_region_table("home-table", TABLE_COLUMNS),
                                                            className="table-box")]),
-            html.Div(className="panel", children=[dcc.Graph(id="home-children-chart", config={"displaylogo": False}),
-                                                  dcc.Graph(id="home-flow-chart", config={"displaylogo": False})]),
+            html.Div(className="panel", children=[dcc.Graph(id="home-children-chart", config={"displayModeBar": False},
+                                                            style={"height": "50%"}),
+                                                  dcc.Graph(id="home-flow-chart", config={"displayModeBar": False},
+                                                            style={"height": "50%"})]),
         ]),
         dcc.Interval(id="home-refresh", interval=REFRESH_MS),
     ])
