@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from etl.regions import InvalidRegionCode, validate_code
 from queries.errors import InvalidParameter, ScopeViolation
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
@@ -19,16 +20,14 @@ GRAIN_SQL: dict[str, str] = {
 }
 GRAIN_FREQ: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
 
-REGION_LENGTHS = (2, 4, 6, 9, 12, 15)  # province, city, county, town, village, grid
-
-
 def check_region_code(code: str) -> str:
-    """A region code: '' (the whole country) or 2/4/6/9/12/15 digits."""
-    if not isinstance(code, str) or (code and (not (code.isascii() and code.isdigit())
-                                             or len(code) not in REGION_LENGTHS)):
-        raise InvalidParameter(f"region code {code!r} must be 2/4/6/9/12/15 digits",
-                               user_message=f"区划代码格式不正确：{code!r}")
-    return code
+    """A region code: '' (the whole country) or 2/4/6/9/12/15 digits (rules in etl.regions)."""
+    if code == "":
+        return code
+    try:
+        return validate_code(code)
+    except InvalidRegionCode as exc:
+        raise InvalidParameter(str(exc), user_message=exc.user_message) from None
 
 
 @dataclass(frozen=True)

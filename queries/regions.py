@@ -13,10 +13,11 @@ import pandas as pd
 from queries.engine import Engine
 from queries.errors import RegionNotFound
 from queries.executor import run
-from queries.filters import NATIONAL, REGION_LENGTHS, RegionScope, check_region_code
+from etl.regions import LEVEL_NAMES_ZH, ancestors
+from queries.filters import NATIONAL, RegionScope, check_region_code
 
-LEVEL_NAMES_ZH = {0: "全国", 1: "省", 2: "市", 3: "区县", 4: "镇街", 5: "村居", 6: "网格"}
-NATIONAL_NAME = "全国"
+NATIONAL_NAME = LEVEL_NAMES_ZH[0]
+__all__ = ["RegionNode", "region_node", "region_names", "LEVEL_NAMES_ZH", "NATIONAL_NAME"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,6 @@ def _children(db: Engine, code: str) -> pd.DataFrame:
     return kids.reset_index(drop=True)
 
 
-def _ancestors(code: str) -> list[str]:
-    return [code[:n] for n in REGION_LENGTHS if n < len(code)]
-
-
 def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionNode:
     """The region ``code`` with its children and breadcrumb path.
 
@@ -66,7 +63,7 @@ def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionN
         return RegionNode("", NATIONAL_NAME, 0, kids, path)
     lineage = run(db, "region_lineage",
                   "SELECT code, name, level, parent FROM regions WHERE code IN %(codes)s ORDER BY code",
-                  {"codes": _ancestors(code) + [code]})
+                  {"codes": ancestors(code) + [code]})
     me = lineage[lineage["code"] == code]
     if me.empty:
         raise RegionNotFound(f"region {code!r} does not exist", user_message=f"未找到区划代码 {code}")
