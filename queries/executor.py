@@ -72,12 +72,13 @@ def ident(name: str, allowed: Iterable[str], what: str = "identifier") -> str:
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
-    """Same dtypes whichever engine answered: int64, float64, datetime64[ns], str."""
+    """Same dtypes whichever engine answered: int64 (float64 when it holds NULLs),
+    float64, datetime64[ns], str."""
     for col in df.columns:
         s = df[col]
         kind = s.dtype.kind
         if kind in "iu":
-            df[col] = s.astype("int64")
+            df[col] = s.astype("float64") if s.hasnans else s.astype("int64")
         elif kind == "f":
             df[col] = s.astype("float64")
         elif kind == "M":

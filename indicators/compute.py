@@ -1,0 +1,107 @@
+"""Computing indicators: one SQL per source table for any set of indicators.
+
+For a region (or each of its children) and a period, every measure on the same
+source is an aggregate column of one ``GROUP BY`` query; ratios are divided
+here. Comparisons (环比, 同比) rerun the same queries for the shifted periods.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from indicators.model import Indicator, Measure
+from indicators.periods import Period, previous_period, year_ago
+from queries.engine import Engine
+from queries.executor import run
+from queries.filters import Filter
+from queries.regions import region_node
+
+_PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s"}
+VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
+
+
+def _measures(indicators: Iterable[Indicator]) -> dict[str, list[Measure]]:
+    by_source: dict[str, list[Measure]] = {}
+    for ind in indicators:
+        for m in (ind.numerator, ind.denominator):
+            if m is not None and m not in by_source.setdefault(m.source, []):
+                by_source[m.source].append(m)
+    return by_source
+
+
+def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,
+                  by_child: bool) -> tuple[pd.DataFrame, dict[Measure, str]]:
+    """Rows = regions (the region itself, or each child), columns = measure aliases."""
+    node = region_node(db, flt.region, flt.scope)
+    if by_child:
+        regions = node.children[["code", "name"]].rename(columns={"code": "region_code",
+                                                                   "name": "region_name"})
+    else:
+        regions = pd.DataFrame({"region_code": [node.code], "region_name": [node.name]})
+    table = regions.reset_index(drop=True)
+    aliases: dict[Measure, str] = {}
+    if by_child and node.child_length is None:
+        return table, aliases
+    params = {"like": flt.like, "start": period.start, "end": period.end, "region": flt.region,
+              "n": node.child_length or 0}
+    for source, measures in _measures(indicators).items():
+        cols = []
+        for m in measures:
+            aliases[m] = f"m{len(aliases)}"
+            cols.append(f"{m.expr} AS {aliases[m]}")
+        key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
+        group = "GROUP BY region_code" if by_child else ""
+        sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {source} "
+               f"WHERE grid_code LIKE %(like)s {_PREFILTER.get(source, '')} {group}")
+        df = run(db, f"indicators_{source}", sql, params)
+        table = table.merge(df, on="region_code", how="left")
+    return table.fillna({a: 0 for a in aliases.values()}), aliases
+
+
+def compute(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,
+            by_child: bool = False) -> pd.DataFrame:
+    """Long table: one row per indicator × region with numerator, denominator,
+    value (× scale; NaN when the denominator is 0) and warning grade."""
+    table, alias = measure_table(db, indicators, flt, period, by_child)
+    frames = []
+    for ind in indicators:
+        num = table[alias[ind.numerator]].astype(float) if alias else pd.Series(dtype=float)
+        den = table[alias[ind.denominator]].astype(float) if ind.denominator and alias else None
+        if den is None:
+            value = num * ind.scale
+        else:
+            value = pd.Series(np.where(den != 0, num / den.where(den != 0, 1) * ind.scale, np.nan),
+                              index=table.index)
+        grades = [ind.thresholds.grade(v) if ind.thresholds else None for v in value]
+        frames.append(pd.DataFrame({
+            "indicator_id": ind.id, "region_code": table["region_code"], "region_name": table["region_name"],
+            "numerator": num, "denominator": den if den is not None else np.nan,
+            "value": value, "grade": grades}))
+    if not frames:
+        return pd.DataFrame(columns=VALUE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[VALUE_COLUMNS]
+
+
+def _change(cur: float, prev: float) -> float:
+    if prev is None or cur is None or math.isnan(prev) or math.isnan(cur) or prev == 0:
+        return math.nan
+    return (cur - prev) / abs(prev)
+
+
+def compute_with_comparisons(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,
+                             grain: str, by_child: bool = False) -> pd.DataFrame:
+    """:func:`compute` plus ``prev_value``, ``yoy_value``, ``mom`` (环比) and
+    ``yoy`` (同比) as relative changes; NaN where not meaningful."""
+    cur = compute(db, indicators, flt, period, by_child)
+    comparable = [i for i in indicators if i.comparable]
+    key = ["indicator_id", "region_code"]
+    out = cur
+    for label, shifted in (("prev_value", previous_period(period, grain)), ("yoy_value", year_ago(period))):
+        other = compute(db, comparable, flt, shifted, by_child)[key + ["value"]].rename(columns={"value": label})
+        out = out.merge(other, on=key, how="left")
+    out["mom"] = [_change(c, p) for c, p in zip(out["value"], out["prev_value"])]
+    out["yoy"] = [_change(c, p) for c, p in zip(out["value"], out["yoy_value"])]
+    return out
