@@ -14,8 +14,9 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components.cards import create_stat_card
 from components.figures import create_children_bar, create_flow_lines
-from components.format import format_change, pct_change
+from components.format import format_change
 from components.tables import create_region_table
+from indicators.catalogue import CATALOGUE
 from queries.db import get_db
 from queries.errors import JinjianError
 from queries.overview import home_data
@@ -25,16 +26,17 @@ logger = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/", title="金监 · 智慧监管指挥平台", name="首页")
 
-CARDS = [
-    ("home-card-total", "存续市场主体", "户"),
-    ("home-card-enterprise", "企业", "户"),
-    ("home-card-individual", "个体工商户", "户"),
-    ("home-card-cooperative", "农民专业合作社", "户"),
-    ("home-card-new-month", "本月新设立", "户"),
-    ("home-card-cancel-month", "本月注销吊销", "户"),
+CARDS = [  # (card id, indicator id, label); labels say which period they cover
+    ("home-card-total", "entity_stock", "存续市场主体"),
+    ("home-card-enterprise", "enterprise_stock", "企业"),
+    ("home-card-individual", "individual_stock", "个体工商户"),
+    ("home-card-cooperative", "cooperative_stock", "农民专业合作社"),
+    ("home-card-new-month", "new_registrations", "本月新设立"),
+    ("home-card-cancel-month", "cancellations", "本月注销"),
 ]
-TABLE_COLUMNS = {"active": "存续主体", "enterprise": "企业", "individual": "个体工商户",
-                 "cooperative": "农民专业合作社", "all": "累计登记"}
+TABLE_COLUMNS = {"entity_stock": "存续主体", "enterprise_stock": "企业", "individual_stock": "个体工商户",
+                 "cooperative_stock": "农民专业合作社", "new_registrations": "本月新设立",
+                 "cancellations": "本月注销"}
 REFRESH_MS = 30_000
 
 
@@ -46,8 +48,8 @@ def layout(**_: object) -> html.Div:
             html.Div(id="home-updated", className="updated"),
         ]),
         html.Div(id="home-banner", className="banner hidden", role="alert"),
-        html.Div(className="card-row", children=[create_stat_card(i, label, None, unit)
-                                                 for i, label, unit in CARDS]),
+        html.Div(className="card-row", children=[create_stat_card(cid, label, None, CATALOGUE[ind].unit)
+                                                 for cid, ind, label in CARDS]),
         html.Div(className="home-body", children=[
             html.Div(className="panel", children=[html.H2("下级区域市场主体"),
                                                   html.Div(create_region_table("home-table", TABLE_COLUMNS),
@@ -62,7 +64,7 @@ def layout(**_: object) -> html.Div:
 
 
 @callback(
-    [Output(i, "children") for i, _, _ in CARDS]
+    [Output(cid, "children") for cid, _, _ in CARDS]
     + [Output("home-region-name", "children"), Output("home-table", "rowData"),
        Output("home-children-chart", "figure"), Output("home-flow-chart", "figure"),
        Output("home-updated", "children"), Output("home-banner", "children"),
@@ -78,25 +80,18 @@ def refresh(_n: int | None):
         logger.warning("home refresh failed: %s", exc.detail)
         keep = [no_update] * (len(CARDS) + 5)
         return keep + [exc.user_message, "banner"]
-    by_type = data["by_type"]
-    flow, prev = data["flow"], data["prev"]
-    new, new_prev = int(flow["registered"].sum()), int(prev["registered"].sum())
-    gone = int((flow["cancelled"] + flow["revoked"]).sum())
-    values = [
-        (int(by_type.sum()), None),
-        (int(by_type.get("enterprise", 0)), None),
-        (int(by_type.get("individual", 0)), None),
-        (int(by_type.get("cooperative", 0)), None),
-        (new, f"环比 {format_change(pct_change(new, new_prev))}"),
-        (gone, None),
-    ]
-    cards = [create_stat_card(cid, label, v, unit, note).children
-             for (cid, label, unit), (v, note) in zip(CARDS, values)]
+    cards = []
+    for cid, ind_id, label in CARDS:
+        row = data["cards"].loc[ind_id]
+        note = None
+        if CATALOGUE[ind_id].kind == "flow":
+            note = f"环比 {format_change(row['mom'])}  同比 {format_change(row['yoy'])}"
+        cards.append(create_stat_card(cid, label, int(row["value"]), CATALOGUE[ind_id].unit, note).children)
     node = data["node"]
-    path = " › ".join(data["node"].path["name"])
+    path = " › ".join(node.path["name"])
     table: pd.DataFrame = data["table"]
-    chart = create_children_bar(table, {"enterprise": "企业", "individual": "个体工商户",
-                                         "cooperative": "农民专业合作社"}, f"{node.name} 下级区域存续市场主体")
+    chart = create_children_bar(table, {"enterprise_stock": "企业", "individual_stock": "个体工商户",
+                                         "cooperative_stock": "农民专业合作社"}, f"{node.name} 下级区域存续市场主体")
     flows = create_flow_lines(data["daily"], "近 90 天新设立与注销吊销（户/日）")
     stamp = f"刷新于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
     return cards + [path, table.to_dict("records"), chart, flows, stamp, "", "banner hidden"]

@@ -1,34 +1,38 @@
-"""Compositions of queries that a page shows together (no Dash imports)."""
+"""Compositions of indicators and queries that a page shows together (no Dash)."""
 from __future__ import annotations
 
 import datetime as dt
 
+from indicators.catalogue import CATALOGUE
+from indicators.compute import compute, compute_with_comparisons
+from indicators.periods import period_to_date
 from queries.engine import Engine
-from queries.entities import entity_counts_by_child, entity_totals, registration_flow
-from queries.filters import Filter
+from queries.entities import registration_flow
+from queries.filters import NATIONAL, Filter, RegionScope
 from queries.regions import region_node
 
+HOME_CARDS = ("entity_stock", "enterprise_stock", "individual_stock", "cooperative_stock",
+              "new_registrations", "cancellations")
+HOME_TABLE = ("entity_stock", "enterprise_stock", "individual_stock", "cooperative_stock",
+              "new_registrations", "cancellations")
 
-def home_data(db: Engine, region: str, today: dt.date) -> dict[str, object]:
-    """Everything the page shows for ``region`` (a pure function of the database)."""
-    flt = Filter(region=region)
-    node = region_node(db, region)
-    totals = entity_totals(db, flt)
-    active = totals[totals["status"] == "active"]
-    by_type = active.groupby("entity_type")["entities"].sum()
-    kids = entity_counts_by_child(db, flt, by="entity_type", active_only=True)
-    wide = kids.pivot_table(index=["child_code", "child_name"], columns="entity_type",
-                            values="entities", aggfunc="sum", fill_value=0).reset_index()
-    alls = entity_counts_by_child(db, flt)
-    table = alls.rename(columns={"entities": "all"}).merge(wide, on=["child_code", "child_name"], how="left")
-    for col in ("enterprise", "individual", "cooperative"):
-        table[col] = table[col].fillna(0).astype("int64") if col in table else 0
-    table["active"] = table["enterprise"] + table["individual"] + table["cooperative"]
-    month_start = today.replace(day=1)
-    prev_start = (month_start - dt.timedelta(days=1)).replace(day=1)
-    prev_end = prev_start + (today - month_start)
-    flow = registration_flow(db, Filter(region=region, start=month_start, end=today, grain="month"))
-    prev = registration_flow(db, Filter(region=region, start=prev_start,
-                                        end=min(prev_end, month_start - dt.timedelta(days=1)), grain="month"))
-    daily = registration_flow(db, Filter(region=region, start=today - dt.timedelta(days=89), end=today))
-    return {"node": node, "by_type": by_type, "table": table, "flow": flow, "prev": prev, "daily": daily}
+
+def home_data(db: Engine, region: str, today: dt.date, scope: RegionScope = NATIONAL) -> dict[str, object]:
+    """Everything the home page shows for ``region``: headline indicators for the
+    month to date (with 环比/同比), the same per child region, and 90 days of flow."""
+    flt = Filter(region=region, scope=scope)
+    period = period_to_date(today, "month")
+    node = region_node(db, region, scope)
+    cards = compute_with_comparisons(db, [CATALOGUE[i] for i in HOME_CARDS], flt, period, "month")
+    kids = compute(db, [CATALOGUE[i] for i in HOME_TABLE], flt, period, by_child=True)
+    table = (kids.pivot_table(index=["region_code", "region_name"], columns="indicator_id", values="value",
+                              aggfunc="first", sort=False)
+             .reindex(columns=list(HOME_TABLE)).fillna(0).astype("int64").reset_index()
+             .rename(columns={"region_code": "child_code", "region_name": "child_name"}))
+    daily = registration_flow(db, Filter(region=region, scope=scope,
+                                         start=today - dt.timedelta(days=89), end=today))
+    return {"node": node, "cards": cards.set_index("indicator_id"), "table": table, "daily": daily,
+            "period": period}
+
+
+__all__ = ["home_data", "HOME_CARDS", "HOME_TABLE"]

@@ -79,3 +79,11 @@ def test_grades_higher_better():
     assert [t.grade(v) for v in (99, 98, 96, 94, 80)] == ["normal", "blue", "yellow", "orange", "red"]
     with pytest.raises(ValueError):
         Thresholds("higher_better", 90, 95, 97, 98)
+
+
+def test_catalogue_document_is_current():
+    from indicators.docs import render
+    from settings import ROOT
+
+    assert (ROOT / "docs" / "indicators.md").read_text(encoding="utf-8") == render(), \
+        "run: python -m indicators.docs > docs/indicators.md"
