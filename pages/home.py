@@ -15,6 +15,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 from components.cards import create_stat_card
 from components.figures import create_children_bar, create_flow_lines
 from components.format import format_change
+from components.nav import create_nav
 from components.tables import create_region_table
 from indicators.catalogue import CATALOGUE
 from queries.db import get_db
@@ -42,6 +43,7 @@ REFRESH_MS = 30_000
 
 def layout(**_: object) -> html.Div:
     return html.Div(className="page home", children=[
+        create_nav("/"),
         html.Header(className="page-header", children=[
             html.H1("金监 · 智慧监管指挥平台"),
             html.Div(id="home-region-name", className="region-name"),

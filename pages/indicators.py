@@ -1,0 +1,214 @@
+"""指标体系: every catalogue indicator with its definition, thresholds and the
+current value, 环比, 同比 and warning grade for a region and period.
+
+URL parameters (all optional, so links can be shared):
+``/indicators?region=4419&date=2026-11-20&grain=month&category=credit&q=投诉``.
+``layout()`` does no database work; values come from a callback.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from components.indicator_table import (GRADE_ORDER, build_rows, category_options, create_indicator_grid,
+                                        csv_params, filter_rows, grade_counts)
+from components.nav import create_nav
+from indicators.catalogue import INDICATORS
+from indicators.compute import compute_with_comparisons
+from indicators.model import CATEGORIES, GRADES
+from indicators.periods import Period, period_to_date, previous_period, year_ago
+from queries.db import get_db
+from queries.errors import InvalidParameter, JinjianError
+from queries.filters import Filter, RegionScope, check_region_code
+from queries.regions import RegionNode, region_node
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PATH = "/indicators"
+dash.register_page(__name__, path=PATH, title="金监 · 指标体系", name="指标体系")
+
+GRAIN_ZH: dict[str, str] = {"day": "日", "week": "周", "month": "月", "quarter": "季", "year": "年"}
+DEFAULT_GRAIN = "month"
+DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
+                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
+
+
+def _root() -> str:
+    return Settings.from_env().root_region
+
+
+def _parse_date(value: str | None) -> dt.date:
+    """'2026-11-20' (or an ISO datetime) → date; raises InvalidParameter."""
+    if not value:
+        raise InvalidParameter("no date", user_message="请选择日期")
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InvalidParameter(f"bad date {value!r}", user_message=f"日期格式不正确：{value}") from None
+
+
+def _initial(region: str | None, date: str | None, grain: str | None,
+             category: str | None) -> tuple[str, str, str, str | None]:
+    """URL parameters checked without the database; bad ones fall back to defaults."""
+    root = _root()
+    code = (region or "").strip() or root
+    try:
+        RegionScope(root).check(check_region_code(code))
+    except JinjianError:
+        logger.info("ignoring region parameter %r", region)
+        code = root
+    try:
+        day = _parse_date(date).isoformat()
+    except JinjianError:
+        day = dt.date.today().isoformat()
+    return (code, day, grain if grain in GRAIN_ZH else DEFAULT_GRAIN,
+            category if category in CATEGORIES else None)
+
+
+def layout(region: str | None = None, date: str | None = None, grain: str | None = None,
+           category: str | None = None, q: str | None = None, **_: Any) -> html.Div:
+    code, day, grain_, cat = _initial(region, date, grain, category)
+    rows = build_rows(INDICATORS)
+    return html.Div(className="page ind-page", children=[
+        create_nav(PATH),
+        html.Header(className="page-header", children=[
+            html.H1("指标体系"),
+            html.Div(code, id="ind-region-path", className="region-name"),
+            html.Div(f"共 {len(INDICATORS)} 项指标", className="ind-total"),
+            html.A("分享链接", id="ind-share", className="ind-share", href=_share_href(code, day, grain_),
+                   title="本页当前区域、日期和粒度的链接"),
+        ]),
+        html.Div(className="ind-controls", children=[
+            _control("区域", dcc.Dropdown(id="ind-region", options=[{"label": code, "value": code}], value=code,
+                                         clearable=False, searchable=True, search_order="original",
+                                         labels=DROPDOWN_LABELS, className="ind-region-dropdown",
+                                         placeholder="选择区域"), "ind-control-region"),
+            _control("日期", dcc.DatePickerSingle(id="ind-date", date=day, display_format="YYYY-MM-DD",
+                                                 first_day_of_week=1, clearable=False,
+                                                 max_date_allowed=max(day, dt.date.today().isoformat()))),
+            _control("粒度", dcc.RadioItems(id="ind-grain", value=grain_, inline=True, className="ind-grain",
+                                           options=[{"label": zh, "value": g} for g, zh in GRAIN_ZH.items()])),
+            _control("分类", dcc.Dropdown(id="ind-category", options=category_options(), value=cat,
+                                         placeholder="全部分类", clearable=True, searchable=False,
+                                         labels=DROPDOWN_LABELS, className="ind-category-dropdown"),
+                     "ind-control-category"),
+            _control("搜索", dcc.Input(id="ind-search", type="search", value=q or "", debounce=False,
+                                      placeholder="指标名称 / English / 编号", autoComplete="off",
+                                      className="ind-search"), "ind-control-search"),
+            html.Button("导出 CSV", id="ind-export", className="ind-button", n_clicks=0),
+        ]),
+        html.Div(className="ind-status", children=[
+            html.Div(id="ind-period", className="ind-period"),
+            html.Div(id="ind-summary", className="ind-summary"),
+        ]),
+        html.Div(id="ind-banner", className="banner hidden", role="alert"),
+        html.Div(dcc.Loading(create_indicator_grid("ind-grid", filter_rows(rows, cat)),
+                             target_components={"ind-rows": "data"}, type="dot", color="#2ec7ff", delay_show=400,
+                             overlay_style={"visibility": "visible", "opacity": 0.6},
+                             parent_style={"height": "100%"}),
+                 className="ind-table-box"),
+        dcc.Store(id="ind-rows", data=rows),
+    ])
+
+
+def _control(label: str, component: Any, extra_class: str = "") -> html.Div:
+    return html.Div([html.Span(label, className="ind-control-label"), component],
+                    className=f"ind-control {extra_class}".strip())
+
+
+def _share_href(region: str, day: str, grain: str) -> str:
+    return dash.get_relative_path(PATH) + "?" + urlencode({"region": region, "date": day, "grain": grain})
+
+
+def _period_text(period: Period, grain: str) -> list[Any]:
+    prev, ago = previous_period(period, grain), year_ago(period)
+    return [html.Span(f"统计期间 {period.start} 至 {period.end}", className="ind-period-main"),
+            html.Span(f"按{GRAIN_ZH[grain]}累计（期初至所选日期）"),
+            html.Span(f"环比 {prev.start} 至 {prev.end}"), html.Span(f"同比 {ago.start} 至 {ago.end}")]
+
+
+def _summary(rows: list[dict[str, Any]]) -> list[Any]:
+    counts = grade_counts(rows)
+    chips = [html.Span("预警概况", className="ind-summary-label")]
+    for g in reversed(GRADE_ORDER):
+        chips.append(html.Span(f"{GRADES[g][0]} {counts[g]}", className=f"ind-badge ind-badge-{g}"))
+    return chips
+
+
+def _region_options(node: RegionNode, root: str) -> list[dict[str, str]]:
+    """The path from the jurisdiction root down to ``node`` (to go back up), the
+    node itself, then its children (to go down)."""
+    path = node.path[node.path["code"].str.startswith(root)]
+    opts = []
+    for row in path.itertuples():
+        if row.code == node.code:
+            break
+        opts.append({"label": f"↑ {row.name}", "value": row.code})
+    here = " › ".join(path["name"])
+    opts.append({"label": here or node.name, "value": node.code})
+    opts += [{"label": f"↓ {r.name}", "value": r.code} for r in node.children.itertuples()]
+    return opts
+
+
+@callback(
+    Output("ind-region", "options"), Output("ind-region-path", "children"),
+    Input("ind-region", "value"),
+)
+def update_region(code: str | None) -> tuple[Any, Any]:
+    root = _root()
+    try:
+        node = region_node(get_db(), code or root, RegionScope(root))
+    except JinjianError as exc:
+        logger.warning("region selector for %r failed: %s", code, exc.detail)
+        return no_update, no_update
+    return _region_options(node, root), " › ".join(node.path["name"].iloc[1:]) or node.name
+
+
+@callback(
+    Output("ind-rows", "data"), Output("ind-period", "children"), Output("ind-summary", "children"),
+    Output("ind-banner", "children"), Output("ind-banner", "className"), Output("ind-share", "href"),
+    Output("ind-grid", "csvExportParams"),
+    Input("ind-region", "value"), Input("ind-date", "date"), Input("ind-grain", "value"),
+)
+def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any, ...]:
+    root = _root()
+    try:
+        day = _parse_date(date)
+        grain = grain if grain in GRAIN_ZH else DEFAULT_GRAIN
+        period = period_to_date(day, grain)
+        flt = Filter(region=code or root, scope=RegionScope(root))
+        values = compute_with_comparisons(get_db(), INDICATORS, flt, period, grain)
+    except JinjianError as exc:
+        logger.warning("indicator page refresh failed: %s", exc.detail)
+        return no_update, no_update, no_update, exc.user_message, "banner", no_update, no_update
+    rows = build_rows(INDICATORS, values)
+    name = f"indicators_{flt.region}_{day.isoformat()}_{grain}.csv"
+    return (rows, _period_text(period, grain), _summary(rows), "", "banner hidden",
+            _share_href(flt.region, day.isoformat(), grain), csv_params(name))
+
+
+@callback(Output("ind-grid", "rowData"), Input("ind-rows", "data"), Input("ind-category", "value"),
+          prevent_initial_call=True)
+def show_rows(rows: list[dict[str, Any]] | None, category: str | None) -> list[dict[str, Any]]:
+    """The category filter (no database: rows come from the store)."""
+    return filter_rows(rows or [], category)
+
+
+@callback(Output("ind-grid", "exportDataAsCsv"), Input("ind-export", "n_clicks"), prevent_initial_call=True)
+def export_csv(_n: int | None) -> bool:
+    return True
+
+
+# The search box filters in the browser (AG Grid quick filter): no request at all.
+clientside_callback(
+    """function(text, options) {
+        return Object.assign({}, options || {}, {quickFilterText: text || ""});
+    }""",
+    Output("ind-grid", "dashGridOptions"), Input("ind-search", "value"), State("ind-grid", "dashGridOptions"),
+)
