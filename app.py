@@ -19,6 +19,8 @@ def create_app() -> dash.Dash:
         serve_locally=True, title="金监 · 智慧监管指挥平台", update_title=None,
     )
     app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
+    from api import register_api
+    register_api(app.server)
     return app
 
 
