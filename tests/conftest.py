@@ -107,3 +107,23 @@ def demo_db(request, demo_data) -> Engine:
 def both_dbs(request, demo_data) -> dict[str, Engine]:
     """Both engines holding the same fixed data set."""
     return {kind: _loaded_engine(kind, request, demo_data) for kind in ("chdb", "server")}
+
+
+@pytest.fixture(scope="session")
+def flask_server():
+    """The app's Flask server (Dash pages and the API), created once."""
+    from app import create_app
+
+    return create_app().server
+
+
+@pytest.fixture
+def served_db(flask_server, demo_db):
+    """The Flask server with ``queries.db`` pointed at ``demo_db`` for one test."""
+    from queries import db as dbmod
+
+    dbmod.set_db(demo_db)
+    try:
+        yield flask_server
+    finally:
+        dbmod.set_db(None)

@@ -28,20 +28,9 @@ DG = "4419"
 END = DEMO_END.isoformat()
 
 
-@pytest.fixture(scope="module")
-def server():
-    from app import create_app
-
-    return create_app().server
-
-
 @pytest.fixture
-def client(server, demo_db):
-    dbmod.set_db(demo_db)
-    try:
-        yield server.test_client()
-    finally:
-        dbmod.set_db(None)
+def client(served_db):
+    return served_db.test_client()
 
 
 def get(client, url: str, status: int = 200) -> dict:
@@ -79,9 +68,9 @@ def test_health_ok(client, demo_db):
     assert dt.datetime.fromisoformat(body["time"]).tzinfo is not None
 
 
-def test_health_503_when_server_down(server, ch_server, both_dbs):
+def test_health_503_when_server_down(flask_server, ch_server, both_dbs):
     db = ServerEngine(ch_server.url, database="test_demo")
-    client = server.test_client()
+    client = flask_server.test_client()
     ch_server.stop()
     try:
         dbmod.set_db(db)

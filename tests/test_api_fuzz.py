@@ -25,7 +25,6 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_schema_conformance, status_code_conformance)
 
 from api.openapi import build_openapi
-from queries import db as dbmod
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
@@ -51,20 +50,9 @@ def test_openapi_document_is_valid():
                 schema["type"] == "boolean", (path, param)
 
 
-@pytest.fixture(scope="module")
-def api_app():
-    from app import create_app
-
-    return create_app().server
-
-
 @pytest.fixture
-def api_server(api_app, demo_db):
-    dbmod.set_db(demo_db)
-    try:
-        yield api_app
-    finally:
-        dbmod.set_db(None)
+def api_server(served_db):
+    return served_db
 
 
 #: Loaded from the dict the app serves (pure, no database); calls go to the app in-process.
