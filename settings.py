@@ -47,6 +47,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Region code shown on the home page (the deployment's jurisdiction)."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    SettingSpec("JINJIAN_TILE_URL", "",
+                "Map tile URL template on the intranet (http(s)://.../{z}/{x}/{y}.png). "
+                "Empty: region maps draw boundaries on a plain dark background."),
+    SettingSpec("JINJIAN_WALL_REFRESH_SECONDS", "5", "Command wall refresh interval in seconds."),
+    SettingSpec("JINJIAN_WALL_PLAYLIST", "",
+                "Comma-separated region codes the wall rotates through (e.g. 44,4401,4403,4419). "
+                "Empty: the root region and then each of its children."),
+    SettingSpec("JINJIAN_WALL_ROTATE_SECONDS", "0",
+                "Seconds each playlist view stays on the wall; 0 turns rotation off."),
+    SettingSpec("JINJIAN_STALE_MINUTES", "1440",
+                "The wall warns that data is stale when the newest event is older than this."),
 )
 _SPECS = {s.name: s for s in SETTINGS}
 
@@ -62,6 +73,14 @@ def _int(env: Mapping[str, str], name: str, lo: int, hi: int) -> int:
     return value
 
 
+def _playlist(raw: str) -> tuple[str, ...]:
+    codes = tuple(c.strip() for c in raw.split(",") if c.strip())
+    for code in codes:
+        if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12, 15):
+            raise ConfigError(f"JINJIAN_WALL_PLAYLIST has {code!r}, not a region code")
+    return codes
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -74,6 +93,11 @@ class Settings:
     root_region: str
     debug: bool
     log_level: str
+    tile_url: str = ""
+    wall_refresh_seconds: int = 5
+    wall_playlist: tuple[str, ...] = ()
+    wall_rotate_seconds: int = 0
+    stale_minutes: int = 1440
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -91,6 +115,11 @@ class Settings:
         url = get("JINJIAN_CLICKHOUSE_URL")
         if url and not url.startswith(("clickhouse://", "clickhouses://")):
             raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} must start with clickhouse://")
+        tiles = get("JINJIAN_TILE_URL")
+        if tiles and not (tiles.startswith(("http://", "https://"))
+                          and all(p in tiles for p in ("{z}", "{x}", "{y}"))):
+            raise ConfigError(f"JINJIAN_TILE_URL={tiles!r} must start with http:// or https:// "
+                              "and contain {z}, {x} and {y}")
         return cls(
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,
@@ -102,6 +131,11 @@ class Settings:
             root_region=root,
             debug=get("JINJIAN_DEBUG") in ("1", "true", "yes"),
             log_level=level,
+            tile_url=tiles,
+            wall_refresh_seconds=_int(env, "JINJIAN_WALL_REFRESH_SECONDS", 1, 3600),
+            wall_playlist=_playlist(get("JINJIAN_WALL_PLAYLIST")),
+            wall_rotate_seconds=_int(env, "JINJIAN_WALL_ROTATE_SECONDS", 0, 86400),
+            stale_minutes=_int(env, "JINJIAN_STALE_MINUTES", 1, 525600),
         )
 
 

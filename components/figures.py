@@ -37,3 +37,11 @@ def create_flow_lines(df: pd.DataFrame, title: str) -> go.Figure:
                     line={"color": ACCENT[1]})
     fig.update_xaxes(tickformat="%m-%d", hoverformat="%Y-%m-%d")
     return _layout(fig, title)
+
+
+def create_empty_figure() -> go.Figure:
+    """A blank figure in the dark style (shown until the first data arrives)."""
+    fig = _layout(go.Figure(), "")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig

@@ -33,6 +33,9 @@ def load_regions(db: Engine) -> int:
     if have:
         raise RuntimeError(f"regions table holds {have} NBS rows, expected {len(tree)}; run etl demo --replace")
     db.insert("regions", tree.assign(level=tree["level"].astype("uint8")))
+    from queries.regions import clear_region_cache
+
+    clear_region_cache()
     logger.info("loaded %d regions", len(tree))
     return len(tree)
 
@@ -40,6 +43,9 @@ def load_regions(db: Engine) -> int:
 def load_tables(db: Engine, tables: dict[str, pd.DataFrame],
                 progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Insert each data frame into the table of the same name, in schema order."""
+    from queries.regions import clear_region_cache
+
+    clear_region_cache()
     counts: dict[str, int] = {}
     for name in TABLES:
         df = tables.get(name)

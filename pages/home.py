@@ -1,101 +1,248 @@
-"""首页: real counts for the deployment's root region and its children.
+"""指挥大屏 — the command wall at ``/``.
 
-The full command wall comes with issue 4; this page already reads the query
-layer only inside callbacks (``layout()`` does no database work).
+16:9, fills the screen at any size (sizes in em of a viewport-relative base),
+refreshes in place every ``JINJIAN_WALL_REFRESH_SECONDS``, rotates through
+``JINJIAN_WALL_PLAYLIST``, drills down by clicking the map, keeps the last values
+with a banner when the database is unreachable, and recovers by itself.
+``layout()`` does no database work.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 
 import dash
-import pandas as pd
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from components.cards import create_stat_card
-from components.figures import create_children_bar, create_flow_lines
-from components.format import format_change
-from components.nav import create_nav
-from components.tables import create_region_table
+from components.figures import create_empty_figure, create_flow_lines
+from components.region_map import create_region_map, map_layer
+from components.wall import WALL_TILES, create_kpi, create_ranking, create_ticker, label
 from indicators.catalogue import CATALOGUE
 from queries.db import get_db
 from queries.errors import JinjianError
-from queries.overview import home_data
+from queries.events import EVENT_TYPE_EN, EVENT_TYPE_ZH
+from queries.filters import check_region_code
+from queries.geo import children_features
+from queries.overview import wall_data
+from queries.regions import LEVEL_NAMES_ZH, region_node
 from settings import Settings
 
 logger = logging.getLogger(__name__)
 
-dash.register_page(__name__, path="/", title="金监 · 智慧监管指挥平台", name="首页")
+dash.register_page(__name__, path="/", title="金监 · 智慧监管指挥大屏", name="指挥大屏")
 
-CARDS = [  # (card id, indicator id, label); labels say which period they cover
-    ("home-card-total", "entity_stock", "存续市场主体"),
-    ("home-card-enterprise", "enterprise_stock", "企业"),
-    ("home-card-individual", "individual_stock", "个体工商户"),
-    ("home-card-cooperative", "cooperative_stock", "农民专业合作社"),
-    ("home-card-new-month", "new_registrations", "本月新设立"),
-    ("home-card-cancel-month", "cancellations", "本月注销"),
-]
-TABLE_COLUMNS = {"entity_stock": "存续主体", "enterprise_stock": "企业", "individual_stock": "个体工商户",
-                 "cooperative_stock": "农民专业合作社", "new_registrations": "本月新设立",
-                 "cancellations": "本月注销"}
-REFRESH_MS = 30_000
+MAP_INDICATORS = ("entity_stock", "new_registrations", "tasks_overdue", "abnormal_rate",
+                  "complaint_rate", "overdue_rate", "load_per_worker")
 
 
-def layout(**_: object) -> html.Div:
-    return html.Div(className="page home", children=[
-        create_nav("/"),
-        html.Header(className="page-header", children=[
-            html.H1("金监 · 智慧监管指挥平台"),
-            html.Div(id="home-region-name", className="region-name"),
-            html.Div(id="home-updated", className="updated"),
+def _initial_region(raw: object, root: str) -> str:
+    try:
+        code = check_region_code(str(raw)) if raw is not None else root
+    except JinjianError:
+        return root
+    return code if code.startswith(root) else root
+
+
+def layout(region: str | None = None, **_: object) -> html.Div:
+    settings = Settings.from_env()
+    start = _initial_region(region, settings.root_region)
+    tiles = [html.Div(id=tile_id, className="kpi", children=create_kpi(tile_id, zh, None, ""))
+             for tile_id, _ind, _g, zh, _en in WALL_TILES]
+    return html.Div(className="wall", id="wall-root", children=[
+        html.Header(className="wall-header", children=[
+            html.Div(id="wall-title", className="wall-title", children=label("zh", "title")),
+            html.Div(id="wall-path", className="wall-path"),
+            html.Button(label("zh", "up"), id="wall-up", className="wall-up", n_clicks=0),
+            html.Div(className="wall-right-head", children=[
+                html.Span(id="wall-fresh", className="wall-fresh"),
+                html.Span(id="wall-clock", className="wall-clock"),
+                dcc.RadioItems(id="wall-lang", className="wall-lang", value="zh", inline=True,
+                               options=[{"label": "中", "value": "zh"}, {"label": "EN", "value": "en"}]),
+            ]),
         ]),
-        html.Div(id="home-banner", className="banner hidden", role="alert"),
-        html.Div(className="card-row", children=[create_stat_card(cid, label, None, CATALOGUE[ind].unit)
-                                                 for cid, ind, label in CARDS]),
-        html.Div(className="home-body", children=[
-            html.Div(className="panel", children=[html.H2("下级区域市场主体"),
-                                                  html.Div(create_region_table("home-table", TABLE_COLUMNS),
-                                                           className="table-box")]),
-            html.Div(className="panel", children=[dcc.Graph(id="home-children-chart", config={"displayModeBar": False},
-                                                            style={"height": "50%"}),
-                                                  dcc.Graph(id="home-flow-chart", config={"displayModeBar": False},
-                                                            style={"height": "50%"})]),
+        html.Div(id="wall-banner", className="wall-banner hidden", role="alert"),
+        html.Div(className="wall-kpis", children=tiles),
+        html.Div(className="wall-main", children=[
+            html.Div(className="wall-col", children=[
+                html.Div(className="wall-panel", children=[
+                    html.Div(id="wall-trend-day-title", className="panel-title"),
+                    dcc.Graph(id="wall-trend-day", figure=create_empty_figure(),
+                              config={"displayModeBar": False, "staticPlot": True},
+                              className="wall-graph")]),
+                html.Div(className="wall-panel", children=[
+                    html.Div(id="wall-trend-month-title", className="panel-title"),
+                    dcc.Graph(id="wall-trend-month", figure=create_empty_figure(),
+                              config={"displayModeBar": False, "staticPlot": True},
+                              className="wall-graph")]),
+            ]),
+            html.Div(className="wall-panel wall-map-panel", children=[
+                dcc.Dropdown(id="wall-map-indicator", className="wall-map-indicator", clearable=False,
+                             value="entity_stock",
+                             options=[{"label": CATALOGUE[i].name_zh, "value": i} for i in MAP_INDICATORS]),
+                create_region_map("wall", settings.tile_url),
+            ]),
+            html.Div(className="wall-col", children=[
+                html.Div(className="wall-panel", children=[
+                    html.Div(id="wall-ranking-title", className="panel-title"),
+                    html.Div(id="wall-ranking", className="wall-ranking")]),
+                html.Div(className="wall-panel", children=[
+                    html.Div(id="wall-ticker-title", className="panel-title"),
+                    html.Div(id="wall-ticker", className="wall-ticker")]),
+            ]),
         ]),
-        dcc.Interval(id="home-refresh", interval=REFRESH_MS),
+        dcc.Store(id="wall-region", data=start),
+        dcc.Store(id="wall-map-sig"),
+        dcc.Store(id="wall-playlist-pos", data=0),
+        dcc.Location(id="wall-url", refresh=False),
+        dcc.Interval(id="wall-refresh", interval=settings.wall_refresh_seconds * 1000),
+        dcc.Interval(id="wall-rotate", interval=max(settings.wall_rotate_seconds, 1) * 1000,
+                     disabled=settings.wall_rotate_seconds == 0),
+        dcc.Interval(id="wall-tick", interval=1000),
     ])
 
 
+clientside_callback(
+    """function(n) {
+        const d = new Date(), p = x => String(x).padStart(2, '0');
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    }""",
+    Output("wall-clock", "children"), Input("wall-tick", "n_intervals"))
+
+
+def _tile_outputs(data, lang: str) -> list[list]:
+    out = []
+    for tile_id, ind_id, grain, zh, en in WALL_TILES:
+        title = zh if lang == "zh" else en
+        if not ind_id:
+            red, orange = data.warnings["red"], data.warnings["orange"]
+            out.append(create_kpi(tile_id, title, red + orange, "项", extra=[
+                html.Div([html.Span(f"红 {red}", className="warn-red"),
+                          html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]))
+            continue
+        value, mom = data.headlines[(ind_id, grain)]
+        change = mom if CATALOGUE[ind_id].kind == "flow" else None
+        out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom")))
+    return out
+
+
+N_OUT = len(WALL_TILES) + 14
+
+
 @callback(
-    [Output(cid, "children") for cid, _, _ in CARDS]
-    + [Output("home-region-name", "children"), Output("home-table", "rowData"),
-       Output("home-children-chart", "figure"), Output("home-flow-chart", "figure"),
-       Output("home-updated", "children"), Output("home-banner", "children"),
-       Output("home-banner", "className")],
-    Input("home-refresh", "n_intervals"),
+    [Output(tile_id, "children") for tile_id, *_ in WALL_TILES]
+    + [Output("wall-title", "children"), Output("wall-path", "children"),
+       Output("wall-trend-day-title", "children"), Output("wall-trend-day", "figure"),
+       Output("wall-trend-month-title", "children"), Output("wall-trend-month", "figure"),
+       Output("wall-ranking-title", "children"), Output("wall-ranking", "children"),
+       Output("wall-ticker-title", "children"), Output("wall-ticker", "children"),
+       Output("wall-fresh", "children"), Output("wall-fresh", "className"),
+       Output("wall-banner", "children"), Output("wall-banner", "className")],
+    Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
+    Input("wall-map-indicator", "value"),
 )
-def refresh(_n: int | None):
-    region = Settings.from_env().root_region
+def refresh(_n: int | None, region: str, lang: str, map_indicator: str):
+    settings = Settings.from_env()
     today = dt.date.today()
     try:
-        data = home_data(get_db(), region, today)
+        data = wall_data(get_db(), region, today, ranking_indicator=map_indicator or "entity_stock")
     except JinjianError as exc:
-        logger.warning("home refresh failed: %s", exc.detail)
-        keep = [no_update] * (len(CARDS) + 5)
-        return keep + [exc.user_message, "banner"]
-    cards = []
-    for cid, ind_id, label in CARDS:
-        row = data["cards"].loc[ind_id]
-        note = None
-        if CATALOGUE[ind_id].kind == "flow":
-            note = f"环比 {format_change(row['mom'])}  同比 {format_change(row['yoy'])}"
-        cards.append(create_stat_card(cid, label, int(row["value"]), CATALOGUE[ind_id].unit, note).children)
-    node = data["node"]
-    path = " › ".join(node.path["name"])
-    table: pd.DataFrame = data["table"]
-    chart = create_children_bar(table, {"enterprise_stock": "企业", "individual_stock": "个体工商户",
-                                         "cooperative_stock": "农民专业合作社"}, f"{node.name} 下级区域存续市场主体")
-    flows = create_flow_lines(data["daily"], "近 90 天新设立与注销吊销（户/日）")
-    stamp = f"刷新于 {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
-    return cards + [path, table.to_dict("records"), chart, flows, stamp, "", "banner hidden"]
+        logger.warning("wall refresh failed: %s", exc.detail)
+        return [no_update] * (N_OUT - 2) + [exc.user_message, "wall-banner"]
+    names = [n for n in data.node.path["name"]]
+    path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
+    day_fig = create_flow_lines(data.daily, "")
+    month_fig = create_flow_lines(data.monthly, "")
+    for fig in (day_fig, month_fig):
+        fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, uirevision="wall",
+                          legend={"orientation": "h", "y": 1.12, "x": 0})
+    month_fig.update_xaxes(tickformat="%Y-%m")
+    ind = CATALOGUE[map_indicator or "entity_stock"]
+    ranking = create_ranking(data.children, ind.unit)
+    ticker = create_ticker(data.ticker, EVENT_TYPE_ZH if lang == "zh" else EVENT_TYPE_EN)
+    if data.latest is None:
+        fresh, fresh_cls = label(lang, "no_data"), "wall-fresh stale"
+    else:
+        age = dt.datetime.now() - data.latest
+        fresh = f"{label(lang, 'fresh')} {data.latest:%Y-%m-%d %H:%M}"
+        fresh_cls = "wall-fresh"
+        if age > dt.timedelta(minutes=settings.stale_minutes):
+            fresh += " · " + label(lang, "stale").format(m=settings.stale_minutes)
+            fresh_cls = "wall-fresh stale"
+    return (_tile_outputs(data, lang)
+            + [label(lang, "title"), path, label(lang, "trend_day"), day_fig, label(lang, "trend_month"),
+               month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
+               ranking, label(lang, "ticker"), ticker, fresh, fresh_cls, "", "wall-banner hidden"])
+
+
+@callback(
+    Output("wall-geojson", "data"), Output("wall-legend", "children"), Output("wall-note", "children"),
+    Output("wall-map", "viewport"), Output("wall-map-sig", "data"),
+    Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-map-indicator", "value"),
+    State("wall-map-sig", "data"),
+)
+def refresh_map(_n: int | None, region: str, indicator_id: str, last_sig: dict | None):
+    """Redraw the map only when its content changed, and refit only when the region changed."""
+    try:
+        db = get_db()
+        features = children_features(db, region)
+        from indicators.compute import compute
+        from indicators.periods import period_to_date
+        from queries.filters import Filter
+
+        ind = CATALOGUE[indicator_id or "entity_stock"]
+        values = compute(db, [ind], Filter(region=region), period_to_date(dt.date.today(), "month"),
+                         by_child=True)
+    except JinjianError as exc:
+        logger.warning("wall map refresh failed: %s", exc.detail)
+        return no_update, no_update, no_update, no_update, no_update
+    layer = map_layer(features, dict(zip(values["region_code"], values["value"])), ind)
+    digest = hashlib.sha1(json.dumps(layer.geojson, sort_keys=True, default=str).encode()).hexdigest()
+    if last_sig and last_sig.get("digest") == digest:
+        return no_update, no_update, no_update, no_update, no_update
+    same_region = bool(last_sig) and last_sig.get("region") == region
+    viewport = no_update if same_region or not layer.bounds else {"bounds": layer.bounds}
+    return layer.geojson, layer.legend, layer.note, viewport, {"digest": digest, "region": region}
+
+
+@callback(
+    Output("wall-region", "data"), Output("wall-playlist-pos", "data"),
+    Input("wall-geojson", "clickData"), Input("wall-up", "n_clicks"), Input("wall-rotate", "n_intervals"),
+    State("wall-region", "data"), State("wall-playlist-pos", "data"),
+    prevent_initial_call=True,
+)
+def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: int):
+    """Drill down on a map click, go up with the button, rotate on the timer."""
+    settings = Settings.from_env()
+    root = settings.root_region
+    trigger = ctx.triggered_id
+    try:
+        if trigger == "wall-geojson" and click:
+            code = str((click.get("properties") or {}).get("code", ""))
+            if code.startswith(region) and code.startswith(root):
+                node = region_node(get_db(), code)
+                return (code if not node.children.empty else no_update), no_update
+            return no_update, no_update
+        if trigger == "wall-up":
+            if region == root:
+                return no_update, no_update
+            path = region_node(get_db(), region).path["code"].tolist()
+            parent = path[-2] if len(path) > 1 else root
+            return (parent if parent.startswith(root) else root), no_update
+        if trigger == "wall-rotate":
+            playlist = list(settings.wall_playlist) or [root] + region_node(get_db(), root).children["code"].tolist()
+            nxt = (int(pos or 0) + 1) % len(playlist)
+            return playlist[nxt], nxt
+    except JinjianError as exc:
+        logger.warning("wall navigation failed: %s", exc.detail)
+    return no_update, no_update
+
+
+@callback(Output("wall-url", "search"), Input("wall-region", "data"), prevent_initial_call=True)
+def sync_url(region: str) -> str:
+    """Keep the drill state in the URL, so a reload or a shared link shows the same view."""
+    return f"?region={region}"
+
 
 

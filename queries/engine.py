@@ -34,6 +34,11 @@ class Engine(ABC):
             raise ConfigError(f"database name {database!r} must be letters, digits and _")
         self.database = database
 
+    @property
+    def identity(self) -> str:
+        """Where this engine's data lives (kind, location, database): a cache key."""
+        return f"{self.name}:{getattr(self, 'url', getattr(self, 'path', ''))}/{self.database}"
+
     @abstractmethod
     def query(self, sql: str) -> pd.DataFrame:
         """Run a SELECT and return its rows."""

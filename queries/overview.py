@@ -1,38 +1,63 @@
-"""Compositions of indicators and queries that a page shows together (no Dash)."""
+"""Compositions of indicators and queries that a screen shows together (no Dash)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from indicators.catalogue import CATALOGUE
+import pandas as pd
+
+from indicators.catalogue import CATALOGUE, INDICATORS
 from indicators.compute import compute, compute_with_comparisons
 from indicators.periods import period_to_date
 from queries.engine import Engine
 from queries.entities import registration_flow
+from queries.events import latest_event_time, recent_events
 from queries.filters import NATIONAL, Filter, RegionScope
-from queries.regions import region_node
+from queries.regions import RegionNode, region_node
 
-HOME_CARDS = ("entity_stock", "enterprise_stock", "individual_stock", "cooperative_stock",
-              "new_registrations", "cancellations")
-HOME_TABLE = ("entity_stock", "enterprise_stock", "individual_stock", "cooperative_stock",
-              "new_registrations", "cancellations")
+#: (indicator id, grain) pairs the wall's headline tiles show.
+WALL_HEADLINES: tuple[tuple[str, str], ...] = (
+    ("entity_stock", "day"), ("enterprise_stock", "day"), ("individual_stock", "day"),
+    ("new_registrations", "day"), ("new_registrations", "week"), ("new_registrations", "month"),
+    ("cancellations", "month"), ("tasks_open", "day"), ("tasks_overdue", "day"),
+)
+WARNING_GRADES = ("red", "orange")
 
 
-def home_data(db: Engine, region: str, today: dt.date, scope: RegionScope = NATIONAL) -> dict[str, object]:
-    """Everything the home page shows for ``region``: headline indicators for the
-    month to date (with 环比/同比), the same per child region, and 90 days of flow."""
+@dataclass
+class WallData:
+    node: RegionNode
+    headlines: dict[tuple[str, str], tuple[float, float]]  # (indicator, grain) → (value, 环比)
+    warnings: dict[str, int]  # grade → number of (child region, indicator) pairs in that grade
+    children: pd.DataFrame    # compute(...) by child for the ranking / map indicator
+    daily: pd.DataFrame
+    monthly: pd.DataFrame
+    ticker: pd.DataFrame
+    latest: dt.datetime | None
+
+
+def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = "entity_stock",
+              scope: RegionScope = NATIONAL) -> WallData:
+    """Everything the command wall shows for ``region`` on ``today``."""
     flt = Filter(region=region, scope=scope)
-    period = period_to_date(today, "month")
     node = region_node(db, region, scope)
-    cards = compute_with_comparisons(db, [CATALOGUE[i] for i in HOME_CARDS], flt, period, "month")
-    kids = compute(db, [CATALOGUE[i] for i in HOME_TABLE], flt, period, by_child=True)
-    table = (kids.pivot_table(index=["region_code", "region_name"], columns="indicator_id", values="value",
-                              aggfunc="first", sort=False)
-             .reindex(columns=list(HOME_TABLE)).fillna(0).astype("int64").reset_index()
-             .rename(columns={"region_code": "child_code", "region_name": "child_name"}))
-    daily = registration_flow(db, Filter(region=region, scope=scope,
-                                         start=today - dt.timedelta(days=89), end=today))
-    return {"node": node, "cards": cards.set_index("indicator_id"), "table": table, "daily": daily,
-            "period": period}
-
-
-__all__ = ["home_data", "HOME_CARDS", "HOME_TABLE"]
+    headlines: dict[tuple[str, str], tuple[float, float]] = {}
+    for grain in ("day", "week", "month"):
+        ids = [i for i, g in WALL_HEADLINES if g == grain]
+        out = compute_with_comparisons(db, [CATALOGUE[i] for i in dict.fromkeys(ids)], flt,
+                                       period_to_date(today, grain), grain).set_index("indicator_id")
+        for i in ids:
+            headlines[(i, grain)] = (float(out.loc[i, "value"]), float(out.loc[i, "mom"]))
+    month = period_to_date(today, "month")
+    graded = [i for i in INDICATORS if i.thresholds is not None]
+    by_child = compute(db, graded, flt, month, by_child=True) if node.child_length else pd.DataFrame(
+        {"grade": pd.Series(dtype=str)})
+    warnings = {g: int((by_child["grade"] == g).sum()) for g in WARNING_GRADES}
+    children = compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True)
+    daily = registration_flow(db, Filter(region=region, scope=scope, start=today - dt.timedelta(days=29),
+                                         end=today, grain="day"))
+    first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
+    monthly = registration_flow(db, Filter(region=region, scope=scope, start=first_month, end=today,
+                                           grain="month"))
+    return WallData(node, headlines, warnings, children, daily, monthly,
+                    recent_events(db, flt, limit=15), latest_event_time(db, flt))

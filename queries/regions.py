@@ -6,6 +6,8 @@ has children of its own: 北京市 → (市辖区) → 东城区, 东莞市 → 
 """
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,14 +51,43 @@ def _children(db: Engine, code: str) -> pd.DataFrame:
     return kids.reset_index(drop=True)
 
 
+_CACHE_TTL = 300.0
+_CACHE_MAX = 4096
+_cache: dict[tuple[str, str], tuple[float, RegionNode]] = {}
+_cache_lock = threading.Lock()
+
+
 def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionNode:
     """The region ``code`` with its children and breadcrumb path.
 
+    The tree changes only when grids are loaded, so nodes are cached per engine
+    for five minutes (the scope is checked on every call, before the cache).
     Raises InvalidParameter (malformed), ScopeViolation (outside ``scope``) or
     RegionNotFound (well-formed but unknown).
     """
     check_region_code(code)
     scope.check(code)
+    key = (db.identity, code)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit and now - hit[0] < _CACHE_TTL:
+        return hit[1]
+    node = _load_node(db, code)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[key] = (now, node)
+    return node
+
+
+def clear_region_cache() -> None:
+    """Forget cached nodes (after loading regions or grids)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _load_node(db: Engine, code: str) -> RegionNode:
     if code == "":
         kids = _children(db, "")
         path = pd.DataFrame({"code": [""], "name": [NATIONAL_NAME], "level": [0]})

