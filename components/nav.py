@@ -7,6 +7,7 @@ from dash import dcc, html
 NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("/", "首页"),
     ("/indicators", "指标体系"),
+    ("/region/root", "区域下钻"),
 )
 
 

@@ -106,3 +106,47 @@ def test_wall_survives_database_outage(dash_duo, monkeypatch, ch_server, both_db
         if not ch_server.running:
             ch_server.start()
         dbmod.set_db(None)
+
+
+@pytest.mark.browser
+def test_wall_drills_by_map_click_and_goes_up(dash_duo, monkeypatch, demo_db, demo_data):
+    try:
+        _open_wall(dash_duo, monkeypatch, demo_db)
+        dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
+        town = demo_data.entities["grid_code"].str[:9].value_counts().index[0]
+        town_name = demo_data.grids.loc[demo_data.grids["parent"].str[:9] == town, "name"].iloc[0]
+        target = dash_duo.driver.execute_script(
+            "const layers = Object.values(document.querySelectorAll('path.leaflet-interactive'));"
+            "return layers.length;")
+        assert target == 36
+        # click the polygon whose tooltip names the busiest town (its code is in the feature)
+        for path in dash_duo.find_elements("path.leaflet-interactive"):
+            dash_duo.driver.execute_script(
+                "arguments[0].dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))", path)
+            tip = dash_duo.driver.execute_script(
+                "const t = document.querySelector('.leaflet-tooltip'); return t ? t.textContent : '';")
+            if tip and town_name[:2] in tip:
+                path.click()
+                break
+        else:  # the tooltip text did not identify it: click the first polygon instead
+            dash_duo.find_elements("path.leaflet-interactive")[0].click()
+        dash_duo.wait_for_contains_text("#wall-path", "镇街", timeout=30)
+        assert "region=" in dash_duo.driver.current_url and "4419" in dash_duo.driver.current_url
+        dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
+        dash_duo.find_element("#wall-up").click()
+        dash_duo.wait_for_contains_text("#wall-path", "东莞市（市）", timeout=30)
+    finally:
+        dbmod.set_db(None)
+
+
+@pytest.mark.browser
+def test_wall_rotates_through_playlist(dash_duo, monkeypatch, demo_db, demo_data):
+    town = demo_data.entities["grid_code"].str[:9].value_counts().index[0]
+    monkeypatch.setenv("JINJIAN_WALL_PLAYLIST", f"{DG},{town}")
+    monkeypatch.setenv("JINJIAN_WALL_ROTATE_SECONDS", "3")
+    try:
+        _open_wall(dash_duo, monkeypatch, demo_db)
+        dash_duo.wait_for_contains_text("#wall-path", "镇街", timeout=30)   # → the town
+        dash_duo.wait_for_contains_text("#wall-path", "东莞市（市）", timeout=30)  # → back to Dongguan
+    finally:
+        dbmod.set_db(None)
