@@ -36,12 +36,8 @@ from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from settings import Settings
 
-try:  # built in parallel (components/region_map.py, queries/geo.py); the page works without it
-    from components.region_map import create_region_map, map_layer
-    from queries.geo import children_features
-    HAS_MAP = True
-except ImportError:  # pragma: no cover - depends on the other module being present
-    HAS_MAP = False
+from components.region_map import create_region_map, map_layer
+from queries.geo import children_features
 
 logger = logging.getLogger(__name__)
 
@@ -363,11 +359,7 @@ clientside_callback(
 
 # ----------------------------------------------------------------------------- map
 def _map_panel() -> list[Any]:
-    if HAS_MAP:
-        return [create_region_map("region")]
-    return [html.Div(className="region-map-placeholder", id="region-map-placeholder",
-                     children=[html.Div("地图加载中", className="region-map-placeholder-title"),
-                               html.Div("下级区域地图组件尚未就绪", className="region-map-placeholder-note")])]
+    return [create_region_map("region", Settings.from_env().tile_url)]
 
 
 def refresh_map(code: str | None, date: str | None, grain: str | None,
@@ -416,5 +408,4 @@ def _register_map_callbacks() -> None:
     )(map_click)
 
 
-if HAS_MAP:
-    _register_map_callbacks()
+_register_map_callbacks()

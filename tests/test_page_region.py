@@ -191,7 +191,6 @@ def test_not_found_forbidden_and_errors(dongguan, page):
     assert rows is page.no_update and note.startswith("日期格式不正确")
 
 
-@pytest.mark.skipif("not __import__('pages.region', fromlist=['x']).HAS_MAP", reason="region map not built")
 def test_map_callbacks(dongguan, page):
     data, legend, note, viewport = page.refresh_map("4419", DAY, "month", ["abnormal_rate", "entity_stock"])
     codes = {f["properties"]["code"] for f in data["features"]}
@@ -305,7 +304,7 @@ def test_drill_down_in_browser(dash_duo, monkeypatch, demo_db):
               what="village rows")
         _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#region-geojson path, "
                                     ".region-map path.leaflet-interactive').length;")
-              >= len(region_node(demo_db, town["code"]).children), what="map polygons") if page_has_map() else None
+              >= len(region_node(demo_db, town["code"]).children), what="map polygons")
         time.sleep(0.5)  # the map flies to the children's bounds: wait for the animation to end
         _wait(lambda: _js(dash_duo, "return !document.querySelector('.leaflet-zoom-anim');"), what="map animation")
         time.sleep(1.5)
@@ -317,8 +316,3 @@ def test_drill_down_in_browser(dash_duo, monkeypatch, demo_db):
         assert logs == []
     finally:
         dbmod.set_db(None)
-
-
-def page_has_map() -> bool:
-    from pages import region
-    return region.HAS_MAP
