@@ -93,6 +93,7 @@ def layout(region: str | None = None, **_: object) -> html.Div:
             ]),
         ]),
         dcc.Store(id="wall-region", data=start),
+        dcc.Store(id="wall-scale", data=1.0),
         dcc.Store(id="wall-map-sig"),
         dcc.Store(id="wall-playlist-pos", data=0),
         dcc.Location(id="wall-url", refresh=False),
@@ -109,6 +110,13 @@ clientside_callback(
         return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
     }""",
     Output("wall-clock", "children"), Input("wall-tick", "n_intervals"))
+
+clientside_callback(
+    """function(n, current) {
+        const scale = Math.round(window.innerWidth / 1920 * 4) / 4 || 1;
+        return scale === current ? window.dash_clientside.no_update : scale;
+    }""",
+    Output("wall-scale", "data"), Input("wall-tick", "n_intervals"), State("wall-scale", "data"))
 
 
 def _tile_outputs(data, lang: str) -> list[list]:
@@ -140,9 +148,9 @@ N_OUT = len(WALL_TILES) + 14
        Output("wall-fresh", "children"), Output("wall-fresh", "className"),
        Output("wall-banner", "children"), Output("wall-banner", "className")],
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
-    Input("wall-map-indicator", "value"),
+    Input("wall-map-indicator", "value"), Input("wall-scale", "data"),
 )
-def refresh(_n: int | None, region: str, lang: str, map_indicator: str):
+def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0):
     settings = Settings.from_env()
     today = dt.date.today()
     try:
@@ -154,9 +162,10 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str):
     path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
     day_fig = create_flow_lines(data.daily, "")
     month_fig = create_flow_lines(data.monthly, "")
+    k = max(0.5, min(float(scale or 1.0), 4.0))  # figures are sized in px: follow the screen
     for fig in (day_fig, month_fig):
-        fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, uirevision="wall",
-                          legend={"orientation": "h", "y": 1.12, "x": 0})
+        fig.update_layout(margin={"l": 40 * k, "r": 10 * k, "t": 10 * k, "b": 30 * k}, uirevision="wall",
+                          font={"size": 14 * k}, legend={"orientation": "h", "y": 1.12, "x": 0})
     month_fig.update_xaxes(tickformat="%Y-%m")
     ind = CATALOGUE[map_indicator or "entity_stock"]
     ranking = create_ranking(data.children, ind.unit)
@@ -180,9 +189,9 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str):
     Output("wall-geojson", "data"), Output("wall-legend", "children"), Output("wall-note", "children"),
     Output("wall-map", "viewport"), Output("wall-map-sig", "data"),
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-map-indicator", "value"),
-    State("wall-map-sig", "data"),
+    Input("wall-lang", "value"), State("wall-map-sig", "data"),
 )
-def refresh_map(_n: int | None, region: str, indicator_id: str, last_sig: dict | None):
+def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_sig: dict | None):
     """Redraw the map only when its content changed, and refit only when the region changed."""
     try:
         db = get_db()
@@ -197,8 +206,8 @@ def refresh_map(_n: int | None, region: str, indicator_id: str, last_sig: dict |
     except JinjianError as exc:
         logger.warning("wall map refresh failed: %s", exc.detail)
         return no_update, no_update, no_update, no_update, no_update
-    layer = map_layer(features, dict(zip(values["region_code"], values["value"])), ind)
-    digest = hashlib.sha1(json.dumps(layer.geojson, sort_keys=True, default=str).encode()).hexdigest()
+    layer = map_layer(features, dict(zip(values["region_code"], values["value"])), ind, lang=lang or "zh")
+    digest = hashlib.sha1(json.dumps([layer.geojson, lang], sort_keys=True, default=str).encode()).hexdigest()
     if last_sig and last_sig.get("digest") == digest:
         return no_update, no_update, no_update, no_update, no_update
     same_region = bool(last_sig) and last_sig.get("region") == region

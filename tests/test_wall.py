@@ -81,6 +81,9 @@ def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, d
         assert name in dash_duo.find_element("#wall-ticker").text
         logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
         assert logs == []
+        hosts = dash_duo.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => new URL(e.name).hostname);")
+        assert hosts and set(hosts) <= {"127.0.0.1", "localhost"}  # offline: nothing from the internet
     finally:
         dbmod.set_db(None)
 
