@@ -34,3 +34,14 @@ def pct_change(current: float, previous: float) -> float | None:
     if not previous:
         return None
     return (current - previous) / previous
+
+
+def finite_or_none(x: object) -> float | None:
+    """A JSON-safe float: None, NaN, ±inf and non-numbers → None."""
+    if x is None:
+        return None
+    try:
+        f = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) else f

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 import dash_ag_grid as dag
 import pandas as pd
 
-from components.format import format_change, format_cn
+from components.format import finite_or_none, format_change, format_cn
 from components.tables import DARK_THEME
 from indicators.model import CATEGORIES, GRADES, Indicator
 
@@ -37,15 +37,6 @@ def _missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
 
 
-def _num(x: Any) -> float | None:
-    """A JSON-safe float: NaN/inf/None → None."""
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) or math.isinf(f) else f
 
 
 def threshold_text(ind: Indicator) -> str:
@@ -114,9 +105,9 @@ def build_rows(indicators: Sequence[Indicator], values: pd.DataFrame | None = No
     rows = []
     for ind in indicators:
         v = by_id.get(ind.id)
-        value = _num(v.get("value")) if v else None
-        mom = _num(v.get("mom")) if v else None
-        yoy = _num(v.get("yoy")) if v else None
+        value = finite_or_none(v.get("value")) if v else None
+        mom = finite_or_none(v.get("mom")) if v else None
+        yoy = finite_or_none(v.get("yoy")) if v else None
         grade = v.get("grade") if v else None
         grade = grade if isinstance(grade, str) and grade in GRADES else None
         pending = values is None

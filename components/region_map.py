@@ -27,7 +27,7 @@ import dash_leaflet as dl
 import numpy as np
 from dash import html
 
-from components.format import format_cn
+from components.format import finite_or_none, format_cn
 from indicators.model import GRADES, Indicator
 
 __all__ = ["MapLayer", "create_region_map", "map_layer", "QUANTILE_COLOURS", "NO_DATA_COLOUR",
@@ -76,14 +76,6 @@ def create_region_map(prefix: str, tile_url: str = "") -> html.Div:
 
 # --------------------------------------------------------------------------- layer
 
-def _clean(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) or math.isinf(v) else v
 
 
 def _fmt(value: float | None, ind: Indicator) -> str:
@@ -179,7 +171,7 @@ def map_layer(features: dict, values: Mapping[str, float], indicator: Indicator,
     en = lang == "en"
     ind = indicator
     src = list((features or {}).get("features") or [])
-    vals = {f["properties"]["code"]: _clean(values.get(f["properties"]["code"])) for f in src}
+    vals = {f["properties"]["code"]: finite_or_none(values.get(f["properties"]["code"])) for f in src}
     present = [v for v in vals.values() if v is not None]
 
     grade_of: dict[str, str | None] = {}

@@ -13,7 +13,6 @@ jurisdiction (``JINJIAN_ROOT_REGION``).
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
@@ -24,6 +23,7 @@ import pandas as pd
 from components.tables import DARK_THEME
 from indicators.catalogue import CATALOGUE
 from indicators.model import CATEGORIES, Indicator
+from components.format import finite_or_none
 
 BASE = "/region/"
 NATIONAL_SLUG = "all"
@@ -99,21 +99,10 @@ def level_of(code: str) -> int | None:
     return LEVEL_BY_LENGTH.get(len(code))
 
 
-def _num(x: Any) -> float | None:
-    """A JSON-safe number: NaN/inf/None → None; whole-number counts as int."""
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(f) or math.isinf(f):
-        return None
-    return f
 
 
 def _value(ind: Indicator, x: Any) -> float | int | None:
-    f = _num(x)
+    f = finite_or_none(x)
     if f is None:
         return None
     if not ind.is_ratio and ind.decimals == 0 and f.is_integer():

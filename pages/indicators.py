@@ -27,6 +27,7 @@ from queries.errors import InvalidParameter, JinjianError
 from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import RegionNode, region_node
 from settings import Settings
+from queries.filters import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ def _root() -> str:
     return Settings.from_env().root_region
 
 
-def _parse_date(value: str | None) -> dt.date:
-    """'2026-11-20' (or an ISO datetime) → date; raises InvalidParameter."""
-    if not value:
-        raise InvalidParameter("no date", user_message="请选择日期")
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise InvalidParameter(f"bad date {value!r}", user_message=f"日期格式不正确：{value}") from None
 
 
 def _initial(region: str | None, date: str | None, grain: str | None,
@@ -64,7 +57,7 @@ def _initial(region: str | None, date: str | None, grain: str | None,
         logger.info("ignoring region parameter %r", region)
         code = root
     try:
-        day = _parse_date(date).isoformat()
+        day = parse_date(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     return (code, day, grain if grain in GRAIN_ZH else DEFAULT_GRAIN,
@@ -179,7 +172,7 @@ def update_region(code: str | None) -> tuple[Any, Any]:
 def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any, ...]:
     root = _root()
     try:
-        day = _parse_date(date)
+        day = parse_date(date)
         grain = grain if grain in GRAIN_ZH else DEFAULT_GRAIN
         period = period_to_date(day, grain)
         flt = Filter(region=code or root, scope=RegionScope(root))

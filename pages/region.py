@@ -38,6 +38,7 @@ from settings import Settings
 
 from components.region_map import create_region_map, map_layer
 from queries.geo import children_features
+from queries.filters import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,6 @@ def _href(code: str, query: dict[str, str]) -> str:
     return region_href(code, query, prefix=_prefix())
 
 
-def _parse_date(value: str | None) -> dt.date:
-    if not value:
-        raise InvalidParameter("no date", user_message="请选择日期")
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise InvalidParameter(f"bad date {value!r}", user_message=f"日期格式不正确：{value}") from None
 
 
 def _grain(value: str | None) -> str:
@@ -111,7 +105,7 @@ def layout(code: str | None = None, indicator: str | None = None, date: str | No
     root = _root()
     region = code_from_slug(code, root)
     try:
-        day = _parse_date(date).isoformat()
+        day = parse_date(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     grain_ = _grain(grain)
@@ -257,7 +251,7 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
     table_title = (f"下级{LEVEL_NAMES_ZH[child_level]}（{len(node.children)}）" if child_level is not None
                    else "下级区域")
     try:
-        day = _parse_date(date)
+        day = parse_date(date)
         grain = _grain(grain)
         period = period_to_date(day, grain)
         flt = Filter(region=code, scope=RegionScope(root))
@@ -311,7 +305,7 @@ def refresh_table(code: str | None, date: str | None, grain: str | None,
     code = root if code is None else code
     ids = parse_indicators(indicators)
     try:
-        day = _parse_date(date)
+        day = parse_date(date)
         grain = _grain(grain)
         flt = Filter(region=code, scope=RegionScope(root))
         values = compute(get_db(), [CATALOGUE[i] for i in ids], flt, period_to_date(day, grain), by_child=True)
@@ -372,7 +366,7 @@ def refresh_map(code: str | None, date: str | None, grain: str | None,
         db = get_db()
         scope = RegionScope(root)
         flt = Filter(region=code, scope=scope)
-        values = compute(db, [ind], flt, period_to_date(_parse_date(date), _grain(grain)), by_child=True)
+        values = compute(db, [ind], flt, period_to_date(parse_date(date), _grain(grain)), by_child=True)
         features = children_features(db, code, scope)
     except JinjianError as exc:
         logger.info("region map %r: %s", code, exc.detail)

@@ -87,3 +87,13 @@ class Filter:
             raise InvalidParameter("this query needs a start and an end date",
                                    user_message="请选择统计期间")
         return self.start, self.end
+
+
+def parse_date(value: str | None) -> dt.date:
+    """'2026-11-20' (or an ISO datetime) → date; raises InvalidParameter."""
+    if not value:
+        raise InvalidParameter("no date", user_message="请选择日期")
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InvalidParameter(f"bad date {value!r}", user_message=f"日期格式不正确：{value}") from None
