@@ -58,6 +58,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Seconds each playlist view stays on the wall; 0 turns rotation off."),
     SettingSpec("JINJIAN_STALE_MINUTES", "1440",
                 "The wall warns that data is stale when the newest event is older than this."),
+    SettingSpec("JINJIAN_HOLIDAY_FILE", "",
+                "CSV of statutory holidays and make-up workdays for years chinese-calendar does not "
+                "cover (format: docs/workdays.md). Empty: such years count Monday–Friday, with a notice."),
+    SettingSpec("JINJIAN_TASK_LIMITS",
+                "inspection=10,recheck=10,joint=5,town=5,department=10,clue_forward=2,disclosure=7",
+                "Working-day limit of each task stage (names: inspection, recheck, joint, town, department, "
+                "clue_forward, disclosure); names left out keep their default. Applies to stages that start "
+                "after a change."),
+    SettingSpec("JINJIAN_TASK_REMIND_DAYS", "2",
+                "Open tasks due within this many working days are flagged 提醒 (blue)."),
+    SettingSpec("JINJIAN_TASK_OVERDUE_BUCKETS", "5,10",
+                "Overdue warning grades in working days: 1..a yellow, a+1..b orange, over b red (escalated)."),
 )
 _SPECS = {s.name: s for s in SETTINGS}
 
@@ -120,6 +132,9 @@ class Settings:
                           and all(p in tiles for p in ("{z}", "{x}", "{y}"))):
             raise ConfigError(f"JINJIAN_TILE_URL={tiles!r} must start with http:// or https:// "
                               "and contain {z}, {x} and {y}")
+        from supervision.rules import TaskRules
+
+        TaskRules.from_env(env)  # validates the task settings (ConfigError names the setting)
         return cls(
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,

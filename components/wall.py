@@ -12,12 +12,14 @@ LABELS: dict[str, dict[str, str]] = {
     "zh": {"title": "金监 · 智慧监管指挥大屏", "fresh": "数据更新于", "stale": "数据已超过 {m} 分钟未更新",
            "trend_day": "近 30 天新设立与注销（户/日）", "trend_month": "近 13 个月新设立与注销（户/月）",
            "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
-           "mom": "环比", "no_data": "暂无数据", "rotate": "轮播"},
+           "mom": "环比", "no_data": "暂无数据", "rotate": "轮播",
+           "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}"},
     "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
            "stale": "No new data for over {m} minutes", "trend_day": "Registrations and exits, last 30 days",
            "trend_month": "Registrations and exits, last 13 months", "ranking": "Sub-region ranking",
            "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
-           "rotate": "Rotation"},
+           "rotate": "Rotation", "overdue": "Most overdue tasks",
+           "buckets": "Yellow {y} · Orange {o} · Red {r}"},
 }
 
 #: Headline tiles: (tile id, indicator id, grain, zh label, en label).

@@ -70,10 +70,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # demo
     if args.if_absent:
-        init_schema(db)
-        if row_count(db, "entities"):
-            print(f"demo data already present in {where}; nothing to do")
-            return 0
+        from etl.schema import outdated_tables
+
+        stale = outdated_tables(db)
+        if stale and not row_count(db, "entities"):
+            stale = {}
+        if stale:
+            # Demo data from an older schema is regenerated rather than queried wrongly.
+            detail = "; ".join(f"{t} lacks {', '.join(c)}" for t, c in stale.items())
+            print(f"demo data in {where} has an older schema ({detail}); regenerating")
+            args.replace = True
+        else:
+            init_schema(db)
+            if row_count(db, "entities"):
+                print(f"demo data already present in {where}; nothing to do")
+                return 0
     from etl.demo import DemoConfig
     from etl.demo_build import build_and_load
 

@@ -1,11 +1,10 @@
-"""Demo event log and supervision tasks derived from generated entities."""
+"""Demo event log derived from generated entities (tasks: ``etl.demo_tasks``)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from etl import demo_names as V
-from etl.workdays import add_workdays
 
 DAY = np.timedelta64(1, "D")
 
@@ -112,80 +111,3 @@ def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime6
     ev.insert(0, "event_id", np.arange(1, len(ev) + 1, dtype="uint64"))
     ev.insert(2, "event_date", ev["event_time"].dt.normalize())
     return ev
-
-
-def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
-               workers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Verification tasks for registrations and address/scope changes (first
-    inspection within 10 working days, recheck within 10 more when a problem is
-    found) and disclosure tasks for licences and penalties (7 working days)."""
-    verify = ev[(ev["event_type"] == "registration")
-                | ((ev["event_type"] == "change") & ev["detail"].isin(["address", "scope"]))]
-    disclose = ev[ev["event_type"].isin(["licence", "penalty"])]
-    src = pd.concat([verify, disclose], ignore_index=True)
-    m = len(src)
-    is_verify = np.arange(m) < len(verify)
-    created = (src["event_time"].to_numpy().astype("datetime64[s]")
-               + rng.integers(60, 3300, m).astype("timedelta64[s]"))
-    cday = created.astype("datetime64[D]")
-    due = np.where(is_verify, add_workdays(cday, 10), add_workdays(cday, 7))
-    # Working days until the first step is done: mostly on time, some late.
-    late = rng.random(m)
-    lag = np.where(late < 0.88, rng.integers(1, 11, m),
-                   np.where(late < 0.97, rng.integers(11, 21, m), rng.integers(21, 41, m)))
-    done_day = np.empty(m, dtype="datetime64[D]")
-    for k in np.unique(lag):
-        sel = lag == k
-        done_day[sel] = add_workdays(cday[sel], int(k))
-    problem = is_verify & (rng.random(m) < 0.07)
-    recheck_due = add_workdays(done_day, 10)
-    unresolved = problem & (rng.random(m) < 0.2)
-    transferred = unresolved & (rng.random(m) < 0.5)
-
-    first_done = done_day <= today
-    closed = first_done & ~problem | (problem & ~unresolved & (recheck_due <= today))
-    status = np.full(m, "pending", dtype=object)
-    status[~first_done & (cday < today)] = "inspecting"
-    status[first_done & problem] = "notice"
-    status[first_done & problem & (done_day + 5 * DAY <= today)] = "recheck"
-    status[first_done & unresolved & (recheck_due <= today)] = "joint"
-    status[first_done & transferred & (recheck_due + 5 * DAY <= today)] = "transferred"
-    status[closed] = "closed"
-    close_day = np.where(problem, recheck_due, done_day)
-    closed_at = np.where(closed, close_day.astype("datetime64[s]") + np.timedelta64(15 * 3600, "s"),
-                         np.datetime64("NaT"))
-    ttype = np.where(is_verify, np.where(src["event_type"] == "registration", "verify_registration",
-                                         "verify_change"), "disclosure").astype(object)
-    task_id = "T" + pd.Series(src["event_id"].to_numpy()).astype(str).str.zfill(10)
-    tasks = pd.DataFrame({
-        "task_id": task_id.to_numpy(), "task_type": ttype,
-        "credit_code": src["credit_code"].to_numpy(), "grid_code": src["grid_code"].to_numpy(),
-        "dept_id": src["dept_id"].to_numpy(), "created_at": created.astype("datetime64[ns]"),
-        "due_date": np.where(problem & first_done, recheck_due, due).astype("datetime64[ns]"),
-        "status": status, "closed_at": closed_at.astype("datetime64[ns]"),
-        "problem_found": problem.astype("uint8"),
-    })
-    first_worker = workers.drop_duplicates("grid_code").set_index("grid_code")["worker_id"]
-    actor = first_worker.reindex(tasks["grid_code"]).fillna("").to_numpy(dtype=object)
-    actor = np.where(is_verify, actor, tasks["dept_id"].to_numpy(dtype=object))
-    steps = [("pending", np.ones(m, bool), created, tasks["dept_id"].to_numpy(dtype=object), "系统自动推送")]
-    steps.append(("inspecting", cday < today, created + np.timedelta64(600, "s"), actor, "派发至网格"))
-    at = done_day.astype("datetime64[s]") + np.timedelta64(11 * 3600, "s")
-    steps.append(("notice", first_done & problem, at, actor, "发现问题，下达书面通知"))
-    steps.append(("recheck", status_in(status, "recheck", "joint", "transferred") | (closed & problem),
-                  at + np.timedelta64(5 * 86400, "s"), actor, "复查"))
-    steps.append(("joint", status_in(status, "joint", "transferred"),
-                  recheck_due.astype("datetime64[s]") + np.timedelta64(16 * 3600, "s"), actor, "村居联合处置"))
-    steps.append(("transferred", status == "transferred",
-                  recheck_due.astype("datetime64[s]") + np.timedelta64(5 * 86400, "s"),
-                  tasks["dept_id"].to_numpy(dtype=object), "推送至职能部门"))
-    steps.append(("closed", closed, closed_at, actor, "办结"))
-    te = pd.concat([pd.DataFrame({"task_id": tasks["task_id"].to_numpy()[sel], "event_time": t[sel],
-                                  "status": s, "actor": a[sel], "note": note})
-                    for s, sel, t, a, note in steps], ignore_index=True)
-    te["event_time"] = te["event_time"].astype("datetime64[ns]")
-    return tasks, te.sort_values(["task_id", "event_time"], kind="stable").reset_index(drop=True)
-
-
-def status_in(status: np.ndarray, *values: str) -> np.ndarray:
-    return np.isin(status, list(values))

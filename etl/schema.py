@@ -24,8 +24,11 @@ EVENT_TYPES = {
 RESULTS = {"none": 0, "pass": 1, "fail": 2}
 TASK_TYPES = {"verify_registration": 1, "verify_change": 2, "clue": 3, "disclosure": 4}
 TASK_STATUSES = {
-    "pending": 1, "inspecting": 2, "notice": 3, "recheck": 4, "joint": 5, "transferred": 6, "closed": 7,
+    "pending": 1, "inspecting": 2, "notice": 3, "joint": 5, "transferred": 6, "closed": 7, "town": 8,
 }
+#: ``from_status`` of a task's first event (its creation).
+TASK_FROM_STATUSES = {"none": 0, **TASK_STATUSES}
+ACTOR_KINDS = {"system": 1, "grid_worker": 2, "village": 3, "town_office": 4, "department": 5}
 DEPT_KINDS = {"market_regulator": 1, "licensing": 2, "town_office": 3, "other": 4}
 
 
@@ -69,20 +72,31 @@ TABLES: dict[str, str] = {
             batch_no String, dept_id String, source String
         ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
           ORDER BY (event_date, grid_code, event_id)""",
-    # Supervision tasks (current state) and their status events (append-only).
+    # Supervision tasks: current state, one row per task (see supervision.rules);
+    # ``late_stages`` = stages ended after their deadline, ``work_days`` = working
+    # days from push to close (0 while open).
     "tasks": f"""
         CREATE TABLE IF NOT EXISTS tasks (
             task_id String, task_type {_enum(TASK_TYPES)},
             credit_code String, grid_code String, dept_id String,
             created_at DateTime, due_date Date,
             status {_enum(TASK_STATUSES)}, closed_at Nullable(DateTime),
-            problem_found UInt8
+            problem_found UInt8, source_event_id UInt64, detail String,
+            late_stages UInt8, work_days UInt16
         ) ENGINE = MergeTree ORDER BY (grid_code, task_id)""",
+    # Every transition of a task (append-only). ``due_date`` is the deadline of the
+    # stage this event starts (for ``closed``: of the stage it ends); ``stage_due``
+    # and ``stage_wd`` are the deadline and working days of the stage it ends;
+    # ``late_stages`` counts the task's stages ended after their deadline so far.
     "task_events": f"""
         CREATE TABLE IF NOT EXISTS task_events (
-            task_id String, event_time DateTime, status {_enum(TASK_STATUSES)},
-            actor String, note String
-        ) ENGINE = MergeTree ORDER BY (task_id, event_time)""",
+            task_id String, event_time DateTime, event_date Date,
+            from_status {_enum(TASK_FROM_STATUSES)}, status {_enum(TASK_STATUSES)},
+            due_date Date, stage_due Date, stage_wd UInt16, late_stages UInt8,
+            actor String, actor_kind {_enum(ACTOR_KINDS)}, note String,
+            task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String
+        ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
+          ORDER BY (event_date, grid_code, task_id, event_time)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (
@@ -113,3 +127,33 @@ def row_count(db: Engine, table: str) -> int:
     if int(exists["n"].iloc[0]) == 0:
         return 0
     return int(run(db, f"count_{table}", f"SELECT count() AS n FROM {table}")["n"].iloc[0])
+
+
+def declared_columns(table: str) -> list[str]:
+    """Column names declared in ``TABLES[table]`` (first word of each top-level item)."""
+    ddl = TABLES[table]
+    body = ddl[ddl.index("(") + 1:ddl.index(") ENGINE")]
+    cols, depth, item = [], 0, ""
+    for ch in body + ",":
+        if ch == "," and depth == 0:
+            cols.append(item.split()[0])
+            item = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        item += ch
+    return cols
+
+
+def outdated_tables(db: Engine) -> dict[str, list[str]]:
+    """Existing tables that lack declared columns (data from an older version):
+    table → missing column names. Tables that do not exist are not listed."""
+    have = run(db, "schema_columns", "SELECT table, name FROM system.columns WHERE database = %(db)s",
+               {"db": db.database})
+    out: dict[str, list[str]] = {}
+    for table in TABLES:
+        present = set(have.loc[have["table"] == table, "name"])
+        if present:
+            missing = [c for c in declared_columns(table) if c not in present]
+            if missing:
+                out[table] = missing
+    return out

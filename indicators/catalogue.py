@@ -3,8 +3,13 @@ its oracle in ``tests/oracle.py``; no page code.
 
 SQL conditions used below (bound placeholders only):
 - ALIVE: registered on or before the period end and not cancelled/revoked by then;
-- OPEN: a task created on or before the period end and not closed by then;
-- CLOSED: a task closed within the period.
+- CLOSED: a task closed within the period (the ``tasks`` table: current state);
+- task_asof: every task's state at the end of the period end (its last task event
+  on or before then, ``queries.tasks.TASK_ASOF``); OPEN = not closed then; the
+  deadline is the one in force then. Warning buckets (``supervision.rules``)
+  compare that deadline with bounds computed from the working-day calendar;
+- task_events: the transitions dated within the period (``from_status`` is the
+  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days).
 """
 from __future__ import annotations
 
@@ -12,8 +17,6 @@ from indicators.model import Indicator, Measure, Thresholds
 
 ALIVE = ("reg_date <= %(end)s AND (status = 'active' OR "
          "ifNull(status_date, toDate('2100-01-01')) > %(end)s)")
-OPEN = ("toDate(created_at) <= %(end)s AND "
-        "ifNull(toDate(closed_at), toDate('2100-01-01')) > %(end)s")
 CLOSED = ("ifNull(toDate(closed_at), toDate('1970-01-02')) >= %(start)s AND "
           "ifNull(toDate(closed_at), toDate('2100-01-01')) <= %(end)s")
 CREATED = "toDate(created_at) >= %(start)s AND toDate(created_at) <= %(end)s"
@@ -33,7 +36,23 @@ def ev(event_type: str, cond: str = "1") -> Measure:
 
 
 def task(cond: str) -> Measure:
+    """Rows of the current-state ``tasks`` table that meet ``cond``."""
     return Measure("tasks", f"countIf({cond})")
+
+
+def asof(cond: str = "1") -> Measure:
+    """Tasks open at the period end (state as of then) that meet ``cond``."""
+    return Measure("task_asof", f"countIf(status != 'closed' AND {cond})")
+
+
+def step(cond: str) -> Measure:
+    """Task transitions dated within the period that meet ``cond``."""
+    return Measure("task_events", f"countIf({cond})")
+
+
+OPEN = asof()
+OVERDUE = asof("due_date < %(end)s")
+ON_TIME_STEP = "event_date <= stage_due"
 
 
 WORKERS = Measure("grid_workers", "count()")
@@ -189,22 +208,86 @@ INDICATORS: list[Indicator] = [
     # ---------------------------------------------------------------- 监管任务
     _i("tasks_created", "推送任务", "Tasks pushed", "tasks", "件", "flow", task(CREATED),
        "期内系统自动推送的监管任务件数（核查、公示）。", "Tasks whose created_at date is within the period."),
-    _i("tasks_open", "在办任务", "Open tasks", "tasks", "件", "stock", task(OPEN),
+    _i("tasks_open", "在办任务", "Open tasks", "tasks", "件", "stock", OPEN,
        "期末已推送且尚未办结的任务件数。",
-       "Tasks created on or before the period end and not closed by the period end."),
-    _i("tasks_overdue", "逾期任务", "Overdue tasks", "tasks", "件", "stock",
-       task(f"{OPEN} AND due_date < %(end)s"), "期末尚未办结且已超过办理期限的任务件数。",
-       "Open tasks at the period end whose due_date is before the period end."),
-    _i("overdue_rate", "任务逾期率", "Overdue share of open tasks", "tasks", "%", "stock",
-       task(f"{OPEN} AND due_date < %(end)s"), "逾期任务占在办任务的比例。",
-       "Overdue tasks / open tasks at the period end × 100.", denominator=task(OPEN),
+       "Tasks whose state at the period end (last task event on or before it) is not closed."),
+    _i("tasks_due_soon", "临期任务（提醒）", "Tasks due soon", "tasks", "件", "stock",
+       asof("due_date >= %(asof)s AND due_date <= %(soon_until)s"),
+       "期末在办且在提醒天数（JINJIAN_TASK_REMIND_DAYS，默认2个工作日）内到期的任务件数。",
+       "Open tasks at the period end whose deadline in force is on or after the period end and at most "
+       "JINJIAN_TASK_REMIND_DAYS (default 2) working days after it.",
+       thresholds=Thresholds("higher_worse", 1, 50, 100, 200)),
+    _i("tasks_overdue", "逾期任务", "Overdue tasks", "tasks", "件", "stock", OVERDUE,
+       "期末尚未办结且已超过当前环节办理期限的任务件数。",
+       "Open tasks at the period end whose deadline in force is before the period end."),
+    _i("overdue_mild", "逾期任务（黄色）", "Overdue tasks, yellow", "tasks", "件", "stock",
+       asof("due_date < %(end)s AND due_date >= %(mild_from)s"),
+       "逾期不超过第一档工作日数（JINJIAN_TASK_OVERDUE_BUCKETS，默认1–5个工作日）的在办任务件数。",
+       "Overdue tasks at the period end, at most the first JINJIAN_TASK_OVERDUE_BUCKETS bound (default 5) "
+       "working days late (working days in (deadline, period end], at least 1)."),
+    _i("overdue_moderate", "逾期任务（橙色）", "Overdue tasks, orange", "tasks", "件", "stock",
+       asof("due_date < %(mild_from)s AND due_date >= %(moderate_from)s"),
+       "逾期超过第一档、不超过第二档工作日数（默认6–10个工作日）的在办任务件数。",
+       "Overdue tasks at the period end more than the first and at most the second "
+       "JINJIAN_TASK_OVERDUE_BUCKETS bound (default 6–10) working days late."),
+    _i("overdue_severe", "逾期任务（红色，升级督办）", "Overdue tasks, red (escalated)", "tasks", "件", "stock",
+       asof("due_date < %(moderate_from)s"),
+       "逾期超过第二档工作日数（默认10个工作日）、需升级督办的在办任务件数。",
+       "Overdue tasks at the period end more than the second JINJIAN_TASK_OVERDUE_BUCKETS bound "
+       "(default 10) working days late.", thresholds=Thresholds("higher_worse", 1, 5, 20, 50)),
+    _i("overdue_rate", "任务逾期率", "Overdue share of open tasks", "tasks", "%", "stock", OVERDUE,
+       "逾期任务占在办任务的比例。", "Overdue tasks / open tasks at the period end × 100.", denominator=OPEN,
        thresholds=Thresholds("higher_worse", 5, 10, 20, 30), **_pct()),
     _i("tasks_closed", "办结任务", "Tasks closed", "tasks", "件", "flow", task(CLOSED),
        "期内办结的任务件数。", "Tasks whose closed_at date is within the period."),
     _i("ontime_rate", "按期办结率", "Closed on time", "tasks", "%", "flow",
-       task(f"{CLOSED} AND toDate(closed_at) <= due_date"), "期内办结任务中在期限内办结的比例。",
-       "Tasks closed within the period with closed_at date <= due_date / tasks closed within the period × 100.",
+       task(f"{CLOSED} AND late_stages = 0"), "期内办结任务中各环节均在办理期限内完成的比例。",
+       "Tasks closed within the period with late_stages = 0 (no stage ended after its deadline) / tasks "
+       "closed within the period × 100.",
        denominator=task(CLOSED), thresholds=Thresholds("higher_better", 95, 90, 85, 75), **_pct()),
+    _i("step_ontime_rate", "环节按期率", "Stages ended on time", "tasks", "%", "flow",
+       step(f"from_status NOT IN ('none', 'pending') AND {ON_TIME_STEP}"),
+       "期内完成的办理环节（首次核查、复查、联合处置、镇街处置、部门反馈、公示）中在时限内完成的比例。",
+       "Task transitions within the period that end a timed stage (from_status not none/pending, plus "
+       "disclosure publications) with event_date <= stage_due / such transitions × 100.",
+       denominator=step("from_status NOT IN ('none', 'pending')"),
+       thresholds=Thresholds("higher_better", 95, 90, 85, 75), **_pct()),
+    _i("inspection_days", "首次核查平均用时", "Working days to first inspection", "tasks", "工作日", "flow",
+       Measure("task_events", "sumIf(stage_wd, from_status = 'inspecting')"),
+       "期内完成首次实地核查的任务，从派发到核查完成的平均工作日数（时限10个工作日）。",
+       "Mean stage_wd of transitions from inspecting within the period.",
+       denominator=step("from_status = 'inspecting'"), decimals=1,
+       thresholds=Thresholds("higher_worse", 6, 8, 9, 10)),
+    _i("inspection_ontime_rate", "首次核查按期率", "First inspections on time", "tasks", "%", "flow",
+       step(f"from_status = 'inspecting' AND {ON_TIME_STEP}"),
+       "期内完成的首次实地核查中在10个工作日内完成的比例。",
+       "Transitions from inspecting within the period with event_date <= stage_due / transitions from "
+       "inspecting within the period × 100.", denominator=step("from_status = 'inspecting'"),
+       thresholds=Thresholds("higher_better", 95, 90, 85, 75), **_pct()),
+    _i("recheck_pass_rate", "复查整改率", "Rechecks rectified", "tasks", "%", "flow",
+       step("from_status = 'notice' AND status = 'closed'"),
+       "期内完成的复查中已整改到位（办结）的比例；其余转村（社区）联合处置。",
+       "Transitions from notice to closed within the period / transitions from notice within the period × 100.",
+       denominator=step("from_status = 'notice'"), thresholds=Thresholds("higher_better", 90, 80, 70, 60),
+       **_pct()),
+    _i("tasks_transferred", "推送职能部门", "Pushed to departments", "tasks", "件", "flow",
+       step("status = 'transferred'"),
+       "期内经村（社区）、镇街处置未果或线索转办，推送至职能部门的任务件数。",
+       "Transitions to transferred within the period."),
+    _i("clue_feedback_rate", "线索按期反馈率", "Clue feedback on time", "tasks", "%", "flow",
+       step(f"task_type = 'clue' AND from_status = 'transferred' AND {ON_TIME_STEP}"),
+       "期内职能部门反馈的移送线索中在反馈时限内反馈的比例。",
+       "Clue transitions from transferred (department feedback) within the period with event_date <= "
+       "stage_due / clue transitions from transferred within the period × 100.",
+       denominator=step("task_type = 'clue' AND from_status = 'transferred'"),
+       thresholds=Thresholds("higher_better", 95, 90, 80, 70), **_pct()),
+    _i("disclosure_ontime_rate", "信息按期公示率", "Disclosures on time", "tasks", "%", "flow",
+       step(f"task_type = 'disclosure' AND status = 'closed' AND {ON_TIME_STEP}"),
+       "期内公示的行政许可、行政处罚信息中在公示时限（默认7个工作日）内公示的比例。",
+       "Disclosure transitions to closed within the period with event_date <= stage_due / disclosure "
+       "transitions to closed within the period × 100.",
+       denominator=step("task_type = 'disclosure' AND status = 'closed'"),
+       thresholds=Thresholds("higher_better", 98, 95, 90, 80), **_pct()),
     _i("problem_rate", "核查发现问题率", "Verifications finding problems", "tasks", "%", "flow",
        task(f"{CREATED} AND problem_found = 1 AND task_type IN ('verify_registration', 'verify_change')"),
        "期内推送的核查任务中发现问题（住所不符、无照经营等）的比例。",
@@ -218,7 +301,7 @@ INDICATORS: list[Indicator] = [
        "期末存续市场主体户数与网格员人数之比（监管负荷）。", "Alive entities at the period end / grid workers.",
        denominator=WORKERS, decimals=1, thresholds=Thresholds("higher_worse", 300, 500, 800, 1200)),
     _i("open_tasks_per_worker", "人均在办任务", "Open tasks per grid worker", "efficiency", "件/人", "stock",
-       task(OPEN), "期末在办任务件数与网格员人数之比。", "Open tasks at the period end / grid workers.",
+       OPEN, "期末在办任务件数与网格员人数之比。", "Open tasks at the period end / grid workers.",
        denominator=WORKERS, decimals=2),
     _i("avg_days_to_close", "平均办结时长", "Average days to close", "efficiency", "天", "flow",
        Measure("tasks", f"sumIf(dateDiff('day', toDate(created_at), toDate(closed_at)), {CLOSED})"),

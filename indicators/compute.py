@@ -18,8 +18,13 @@ from queries.engine import Engine
 from queries.executor import run
 from queries.filters import Filter
 from queries.regions import region_node
+from queries.tasks import TASK_ASOF
+from supervision.rules import TaskRules, bucket_bounds
 
-_PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s"}
+_PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
+              "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s"}
+#: Sources that are not tables: the FROM item each stands for.
+_FROM = {"task_asof": TASK_ASOF}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 
@@ -47,14 +52,17 @@ def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, peri
         return table, aliases
     params = {"like": flt.like, "start": period.start, "end": period.end, "region": flt.region,
               "n": node.child_length or 0}
-    for source, measures in _measures(indicators).items():
+    by_source = _measures(indicators)
+    if "task_asof" in by_source:
+        params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
+    for source, measures in by_source.items():
         cols = []
         for m in measures:
             aliases[m] = f"m{len(aliases)}"
             cols.append(f"{m.expr} AS {aliases[m]}")
         key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
         group = "GROUP BY region_code" if by_child else ""
-        sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {source} "
+        sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {_FROM.get(source, source)} "
                f"WHERE grid_code LIKE %(like)s {_PREFILTER.get(source, '')} {group}")
         df = run(db, f"indicators_{source}", sql, params)
         table = table.merge(df, on="region_code", how="left")

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-Source = Literal["entities", "events", "tasks", "grid_workers"]
+Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "grid_workers"]
 Kind = Literal["stock", "flow", "current"]
 Direction = Literal["higher_worse", "higher_better"]
 
@@ -35,9 +35,12 @@ class Measure:
     """An aggregate over one source table, grouped by region.
 
     ``expr`` is ClickHouse SQL (portable subset) that may use the bound
-    placeholders ``%(start)s`` and ``%(end)s`` (dates) and nothing else. Rows of
-    ``events`` are pre-filtered to ``start <= event_date <= end``; other sources
-    are not, their expressions say which rows count.
+    placeholders ``%(start)s`` and ``%(end)s`` (dates) and, over ``task_asof``,
+    the warning-bucket bounds of ``supervision.rules.BucketBounds``. Rows of
+    ``events`` and ``task_events`` are pre-filtered to ``start <= event_date <=
+    end``; ``task_asof`` holds every task's state at the end of ``end``
+    (``queries.tasks.TASK_ASOF``); other sources are not filtered, their
+    expressions say which rows count.
     """
 
     source: Source

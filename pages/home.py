@@ -65,7 +65,7 @@ def layout(region: str | None = None, **_: object) -> html.Div:
         html.Div(id="wall-banner", className="wall-banner hidden", role="alert"),
         html.Div(className="wall-kpis", children=tiles),
         html.Div(className="wall-main", children=[
-            html.Div(className="wall-col", children=[
+            html.Div(className="wall-col wall-col-3", children=[
                 html.Div(className="wall-panel", children=[
                     html.Div(id="wall-trend-day-title", className="panel-title"),
                     dcc.Graph(id="wall-trend-day", figure=create_empty_figure(),
@@ -76,6 +76,9 @@ def layout(region: str | None = None, **_: object) -> html.Div:
                     dcc.Graph(id="wall-trend-month", figure=create_empty_figure(),
                               config={"displayModeBar": False, "staticPlot": True},
                               className="wall-graph")]),
+                html.Div(className="wall-panel", children=[
+                    html.Div(id="wall-overdue-title", className="panel-title"),
+                    html.Div(id="wall-overdue", className="wall-ranking wall-overdue")]),
             ]),
             html.Div(className="wall-panel wall-map-panel", children=[
                 dcc.Dropdown(id="wall-map-indicator", className="wall-map-indicator", clearable=False,
@@ -131,11 +134,17 @@ def _tile_outputs(data, lang: str) -> list[list]:
             continue
         value, mom = data.headlines[(ind_id, grain)]
         change = mom if CATALOGUE[ind_id].kind == "flow" else None
-        out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom")))
+        extra = None
+        if ind_id == "tasks_overdue":  # graded by working days overdue (supervision.rules)
+            y, o, r = (int(data.headlines[(i, "day")][0])
+                       for i in ("overdue_mild", "overdue_moderate", "overdue_severe"))
+            extra = [html.Div(label(lang, "buckets").format(y=y, o=o, r=r), className="kpi-change",
+                              id="wall-kpi-overdue-buckets")]
+        out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
     return out
 
 
-N_OUT = len(WALL_TILES) + 14
+N_OUT = len(WALL_TILES) + 16
 
 
 @callback(
@@ -144,6 +153,7 @@ N_OUT = len(WALL_TILES) + 14
        Output("wall-trend-day-title", "children"), Output("wall-trend-day", "figure"),
        Output("wall-trend-month-title", "children"), Output("wall-trend-month", "figure"),
        Output("wall-ranking-title", "children"), Output("wall-ranking", "children"),
+       Output("wall-overdue-title", "children"), Output("wall-overdue", "children"),
        Output("wall-ticker-title", "children"), Output("wall-ticker", "children"),
        Output("wall-fresh", "children"), Output("wall-fresh", "className"),
        Output("wall-banner", "children"), Output("wall-banner", "className")],
@@ -182,7 +192,8 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
     return (_tile_outputs(data, lang)
             + [label(lang, "title"), path, label(lang, "trend_day"), day_fig, label(lang, "trend_month"),
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
-               ranking, label(lang, "ticker"), ticker, fresh, fresh_cls, "", "wall-banner hidden"])
+               ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),
+               label(lang, "ticker"), ticker, fresh, fresh_cls, "", "wall-banner hidden"])
 
 
 @callback(

@@ -20,6 +20,7 @@ WALL_HEADLINES: tuple[tuple[str, str], ...] = (
     ("entity_stock", "day"), ("enterprise_stock", "day"), ("individual_stock", "day"),
     ("new_registrations", "day"), ("new_registrations", "week"), ("new_registrations", "month"),
     ("cancellations", "month"), ("tasks_open", "day"), ("tasks_overdue", "day"),
+    ("overdue_mild", "day"), ("overdue_moderate", "day"), ("overdue_severe", "day"),
 )
 WARNING_GRADES = ("red", "orange")
 
@@ -30,6 +31,7 @@ class WallData:
     headlines: dict[tuple[str, str], tuple[float, float]]  # (indicator, grain) → (value, 环比)
     warnings: dict[str, int]  # grade → number of (child region, indicator) pairs in that grade
     children: pd.DataFrame    # compute(...) by child for the ranking / map indicator
+    overdue: pd.DataFrame     # compute(tasks_overdue) by child today: the regions with most overdue tasks
     daily: pd.DataFrame
     monthly: pd.DataFrame
     ticker: pd.DataFrame
@@ -54,10 +56,11 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
         {"grade": pd.Series(dtype=str)})
     warnings = {g: int((by_child["grade"] == g).sum()) for g in WARNING_GRADES}
     children = compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True)
+    overdue = compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"), by_child=True)
     daily = registration_flow(db, Filter(region=region, scope=scope, start=today - dt.timedelta(days=29),
                                          end=today, grain="day"))
     first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
     monthly = registration_flow(db, Filter(region=region, scope=scope, start=first_month, end=today,
                                            grain="month"))
-    return WallData(node, headlines, warnings, children, daily, monthly,
+    return WallData(node, headlines, warnings, children, overdue, daily, monthly,
                     recent_events(db, flt, limit=15), latest_event_time(db, flt))

@@ -34,6 +34,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from etl.demo import DemoData
+from tests import oracle_tasks as T
 
 Oracle = Callable[[DemoData, str, dt.date, dt.date], float]
 
@@ -111,18 +112,6 @@ def events_in(data: DemoData, region: str, start: dt.date, end: dt.date,
     ev = _view(data, region).events
     ev = ev[(ev["day"] >= _ts(start)) & (ev["day"] <= _ts(end))]
     return ev if event_type is None else ev[ev["event_type"] == event_type]
-
-
-def open_tasks(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
-    t = _view(data, region).tasks
-    e = _ts(end)
-    not_closed_yet = t["closed_day"].isna() | (t["closed_day"] > e)
-    return t[(t["created_day"] <= e) & not_closed_yet]
-
-
-def overdue_tasks(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
-    t = open_tasks(data, region, end)
-    return t[t["due_day"] < _ts(end)]
 
 
 def closed_tasks(data: DemoData, region: str, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -287,17 +276,70 @@ def _tasks_created(data: DemoData, region: str, start: dt.date, end: dt.date) ->
 
 @oracle("tasks_open")
 def _tasks_open(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
-    return float(len(open_tasks(data, region, end)))
+    return float(len(T.open_at(data, region, end)))
 
 
 @oracle("tasks_overdue")
 def _tasks_overdue(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
-    return float(len(overdue_tasks(data, region, end)))
+    return float(T.buckets_at(data, region, end).str.startswith("overdue").sum())
+
+
+def _bucket_count(bucket: str) -> Oracle:
+    def fn(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
+        return float((T.buckets_at(data, region, end) == bucket).sum())
+    return fn
+
+
+for _b in ("due_soon", "overdue_mild", "overdue_moderate", "overdue_severe"):
+    ORACLES["tasks_due_soon" if _b == "due_soon" else _b] = _bucket_count(_b)
 
 
 @oracle("overdue_rate")
 def _overdue_rate(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
-    return _ratio(len(overdue_tasks(data, region, end)), len(open_tasks(data, region, end)), 100.0)
+    b = T.buckets_at(data, region, end)
+    return _ratio(int(b.str.startswith("overdue").sum()), len(b), 100.0)
+
+
+def _step_share(where: Callable[[pd.DataFrame], pd.Series]) -> Oracle:
+    """Transitions in the period meeting ``where``: share (%) ending their stage by its deadline."""
+    def fn(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+        s = T.steps_in(data, region, start, end)
+        s = s[where(s)]
+        return _ratio(int(T.on_time(s).sum()), len(s), 100.0)
+    return fn
+
+
+ORACLES["step_ontime_rate"] = _step_share(lambda s: ~s["from_status"].isin(["none", "pending"]))
+ORACLES["inspection_ontime_rate"] = _step_share(lambda s: s["from_status"] == "inspecting")
+ORACLES["clue_feedback_rate"] = _step_share(
+    lambda s: (s["task_type"] == "clue") & (s["from_status"] == "transferred"))
+ORACLES["disclosure_ontime_rate"] = _step_share(
+    lambda s: (s["task_type"] == "disclosure") & (s["status"] == "closed"))
+
+
+@oracle("inspection_days")
+def _inspection_days(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    s = T.steps_in(data, region, start, end)
+    s = s[s["from_status"] == "inspecting"]
+    # Working days of the stage, recounted from the dispatch event before it.
+    te = data.task_events
+    dispatch = te[te["status"] == "inspecting"].set_index("task_id")["event_date"]
+    days = [T.working_days_after(pd.Timestamp(dispatch[t]).date(), pd.Timestamp(d).date())
+            for t, d in zip(s["task_id"], s["event_date"])]
+    return _ratio(float(sum(days)), len(days))
+
+
+@oracle("recheck_pass_rate")
+def _recheck_pass_rate(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    s = T.steps_in(data, region, start, end)
+    s = s[s["from_status"] == "notice"]
+    return _ratio(int((s["status"] == "closed").sum()), len(s), 100.0)
+
+
+@oracle("tasks_transferred")
+def _tasks_transferred(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    s = T.steps_in(data, region, start, end)
+    return float((s["status"] == "transferred").sum())
 
 
 @oracle("tasks_closed")
@@ -307,8 +349,8 @@ def _tasks_closed(data: DemoData, region: str, start: dt.date, end: dt.date) -> 
 
 @oracle("ontime_rate")
 def _ontime_rate(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
-    c = closed_tasks(data, region, start, end)
-    return _ratio(int((c["closed_day"] <= c["due_day"]).sum()), len(c), 100.0)
+    ontime, closed = T.closed_on_time(data, region, start, end)
+    return _ratio(ontime, closed, 100.0)
 
 
 @oracle("problem_rate")
@@ -331,7 +373,7 @@ def _load_per_worker(data: DemoData, region: str, start: dt.date, end: dt.date) 
 
 @oracle("open_tasks_per_worker")
 def _open_tasks_per_worker(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
-    return _ratio(len(open_tasks(data, region, end)), workers(data, region))
+    return _ratio(len(T.open_at(data, region, end)), workers(data, region))
 
 
 @oracle("avg_days_to_close")
