@@ -68,6 +68,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "after a change."),
     SettingSpec("JINJIAN_TASK_REMIND_DAYS", "2",
                 "Open tasks due within this many working days are flagged 提醒 (blue)."),
+    SettingSpec("JINJIAN_RISK_WEIGHTS",
+                "complaints=15,penalties=15,abnormal=10,dishonest=20,failed_batches=10,failed_inspections=5,"
+                "overdue_verifications=5,credit=10,industry=10",
+                "Maximum points of each risk factor (docs/risk.md); factors left out keep their default."),
+    SettingSpec("JINJIAN_RISK_GRADES", "15,30,50", "Entity risk score thresholds of yellow, orange and red."),
+    SettingSpec("JINJIAN_RISK_AREA_GRADES", "0.5,1,2",
+                "High-risk (red + orange) share thresholds in % that grade grids and regions yellow, orange, red."),
     SettingSpec("JINJIAN_TASK_OVERDUE_BUCKETS", "5,10",
                 "Overdue warning grades in working days: 1..a yellow, a+1..b orange, over b red (escalated)."),
 )
@@ -134,7 +141,10 @@ class Settings:
                               "and contain {z}, {x} and {y}")
         from supervision.rules import TaskRules
 
-        TaskRules.from_env(env)  # validates the task settings (ConfigError names the setting)
+        from supervision.risk import RiskRules
+
+        TaskRules.from_env(env)  # validates the task and risk settings (ConfigError names the setting)
+        RiskRules.from_env(env)
         return cls(
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,

@@ -77,8 +77,11 @@ def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime6
     # Sampling: product batches are shared by several entities, across regions.
     sampled = np.isin(industry, list(V.SAMPLED))
     idx, d = _poisson_events(rng, ent, lo, hi, np.where(sampled, 0.05, 0.0))
+    # Most batches reach a few shops; a few wholesale batches reach dozens, across towns and cities.
     n_batches = max(len(idx) // 4, 1)
-    batch_ids = rng.integers(0, n_batches, len(idx))
+    wholesale = max(n_batches // 50, 1)
+    batch_ids = np.where(rng.random(len(idx)) < 0.2, rng.integers(0, wholesale, len(idx)),
+                         rng.integers(0, n_batches, len(idx)))
     batch_fail = rng.random(n_batches) < 0.04
     add("sampling", idx, d, result=np.where(batch_fail[batch_ids], "fail", "pass").astype(object),
         batch=np.char.add("PC", np.char.zfill(batch_ids.astype(str), 7)).astype(object))

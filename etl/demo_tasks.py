@@ -195,6 +195,7 @@ def _frames(m: _Machine, src: pd.DataFrame, ttype: np.ndarray, grid: np.ndarray,
     for k in ("actor", "actor_kind", "note"):
         te[k] = cols[k]
     te["task_type"], te["grid_code"], te["dept_id"] = ttype[i], grid[i], cols["dept_id"]
+    te["credit_code"] = src["credit_code"].to_numpy(dtype=object)[i]
     te = te.sort_values(["task_id", "event_time"], kind="stable").reset_index(drop=True)
 
     last = te.groupby("task_id", sort=False).tail(1).set_index("task_id").reindex(task_id)

@@ -94,7 +94,7 @@ TABLES: dict[str, str] = {
             from_status {_enum(TASK_FROM_STATUSES)}, status {_enum(TASK_STATUSES)},
             due_date Date, stage_due Date, stage_wd UInt16, late_stages UInt8,
             actor String, actor_kind {_enum(ACTOR_KINDS)}, note String,
-            task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String
+            task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String, credit_code String
         ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
           ORDER BY (event_date, grid_code, task_id, event_time)""",
     # Load bookkeeping: which data set is in the database.

@@ -50,6 +50,11 @@ def step(cond: str) -> Measure:
     return Measure("task_events", f"countIf({cond})")
 
 
+def risk(cond: str = "1") -> Measure:
+    """Entities alive at the period end, scored (``queries.risk.ENTITY_RISK``), that meet ``cond``."""
+    return Measure("entity_risk", f"countIf({cond})")
+
+
 OPEN = asof()
 OVERDUE = asof("due_date < %(end)s")
 ON_TIME_STEP = "event_date <= stage_due"
@@ -294,6 +299,34 @@ INDICATORS: list[Indicator] = [
        "Verification tasks created within the period with problem_found = 1 / verification tasks created "
        "within the period × 100.",
        denominator=task(f"{CREATED} AND task_type IN ('verify_registration', 'verify_change')"), **_pct()),
+    # ---------------------------------------------------------------- 风险预警
+    _i("risk_red", "红色预警主体", "Red-grade entities", "risk", "户", "stock", risk("grade = 'red'"),
+       "期末存续主体中风险评分达到红色阈值（默认50分）的户数，评分方法见风险预警说明。",
+       "Alive entities at the period end whose risk score (docs/risk.md) is at least the red threshold.",
+       thresholds=Thresholds("higher_worse", 1, 10, 50, 100)),
+    _i("risk_orange", "橙色预警主体", "Orange-grade entities", "risk", "户", "stock", risk("grade = 'orange'"),
+       "期末存续主体中风险评分处于橙色区间（默认30–50分）的户数。",
+       "Alive entities at the period end whose risk score is in the orange band."),
+    _i("risk_yellow", "黄色预警主体", "Yellow-grade entities", "risk", "户", "stock", risk("grade = 'yellow'"),
+       "期末存续主体中风险评分处于黄色区间（默认15–30分）的户数。",
+       "Alive entities at the period end whose risk score is in the yellow band."),
+    _i("high_risk_share", "高风险主体占比", "High-risk share", "risk", "%", "stock",
+       risk("grade IN ('red', 'orange')"), "期末红色、橙色预警主体占存续主体的比例。",
+       "Red or orange entities / alive entities at the period end × 100.", denominator=risk(),
+       thresholds=Thresholds("higher_worse", 0.5, 1, 2, 5), **_pct(2)),
+    _i("avg_risk_score", "平均风险评分", "Average risk score", "risk", "分", "stock",
+       Measure("entity_risk", "sum(score)"), "期末存续主体风险评分的平均值（满分100）。",
+       "Mean risk score of alive entities at the period end.", denominator=risk(), decimals=2),
+    _i("batch_linked_entities", "追溯联动预警主体", "Entities warned by batch linkage", "risk", "户", "stock",
+       risk("failed_batches > 0"),
+       "期末存续主体中经营过近365天内在任何地区抽检不合格产品批次的户数（追溯联动）。",
+       "Alive entities at the period end that handled a batch which failed sampling anywhere in the 365 days "
+       "up to the period end."),
+    _i("warning_events", "新增预警事项", "New warning events", "risk", "件", "flow",
+       Measure("events", "countIf(event_type IN ('complaint', 'penalty', 'list_entry') OR "
+                         "(event_type IN ('inspection', 'sampling') AND result = 'fail'))"),
+       "期内新增的投诉举报、行政处罚、列入名录、检查不合格和抽检不合格事项件数。",
+       "Events within the period that are complaints, penalties, list entries, or failed inspections or samplings."),
     # ---------------------------------------------------------------- 效能监察
     _i("grid_workers", "网格员", "Grid workers", "efficiency", "人", "current", WORKERS,
        "当前在册的网格员人数。", "Rows of grid_workers."),

@@ -18,13 +18,15 @@ from queries.engine import Engine
 from queries.executor import run
 from queries.filters import Filter
 from queries.regions import region_node
+from queries.risk import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
+from supervision.risk import RiskRules
 from supervision.rules import TaskRules, bucket_bounds
 
 _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s"}
 #: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF}
+_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 
@@ -55,6 +57,8 @@ def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, peri
     by_source = _measures(indicators)
     if "task_asof" in by_source:
         params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
+    if "entity_risk" in by_source:
+        params.update(risk_params(flt, period.end, RiskRules.from_env()))
     for source, measures in by_source.items():
         cols = []
         for m in measures:

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "grid_workers"]
+Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "entity_risk", "grid_workers"]
 Kind = Literal["stock", "flow", "current"]
 Direction = Literal["higher_worse", "higher_better"]
 
@@ -39,7 +39,8 @@ class Measure:
     the warning-bucket bounds of ``supervision.rules.BucketBounds``. Rows of
     ``events`` and ``task_events`` are pre-filtered to ``start <= event_date <=
     end``; ``task_asof`` holds every task's state at the end of ``end``
-    (``queries.tasks.TASK_ASOF``); other sources are not filtered, their
+    (``queries.tasks.TASK_ASOF``); ``entity_risk`` every entity alive then with its
+    risk score (``queries.risk.ENTITY_RISK``); other sources are not filtered, their
     expressions say which rows count.
     """
 

@@ -25,11 +25,12 @@ logger = logging.getLogger(__name__)
 
 #: Every task's state at the end of ``%(end)s`` within ``%(like)s`` (a FROM item).
 TASK_ASOF = """(
-    SELECT task_id, task_type, grid_code, argMax(dept_id, event_time) AS dept_id, argMax(status, event_time) AS status,
+    SELECT task_id, task_type, grid_code, credit_code, argMax(dept_id, event_time) AS dept_id,
+           argMax(status, event_time) AS status,
            argMax(due_date, event_time) AS due_date, min(event_time) AS created_at,
            max(event_time) AS last_time
     FROM task_events WHERE grid_code LIKE %(like)s AND event_date <= %(end)s
-    GROUP BY task_id, task_type, grid_code)"""
+    GROUP BY task_id, task_type, grid_code, credit_code)"""
 
 STATUS_FILTERS = ("open", "closed", *TASK_STATUSES)
 TASK_LIST_LIMIT = 5000

@@ -34,6 +34,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from etl.demo import DemoData
+from tests import oracle_risk as R
 from tests import oracle_tasks as T
 
 Oracle = Callable[[DemoData, str, dt.date, dt.date], float]
@@ -358,6 +359,29 @@ def _problem_rate(data: DemoData, region: str, start: dt.date, end: dt.date) -> 
     c = created_tasks(data, region, start, end)
     verifications = c[c["task_type"].isin(VERIFICATION_TYPES)]
     return _ratio(int((verifications["problem_found"] == 1).sum()), len(verifications), 100.0)
+
+
+# --- risk (风险预警): tests/oracle_risk.py
+def _risk(fn: Callable[[pd.DataFrame], float]) -> Oracle:
+    def oracle_fn(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
+        return fn(R.scores(data, region, end))
+    return oracle_fn
+
+
+ORACLES["risk_red"] = _risk(lambda s: float((s["grade"] == "red").sum()))
+ORACLES["risk_orange"] = _risk(lambda s: float((s["grade"] == "orange").sum()))
+ORACLES["risk_yellow"] = _risk(lambda s: float((s["grade"] == "yellow").sum()))
+ORACLES["high_risk_share"] = _risk(lambda s: _ratio(int(s["grade"].isin(["red", "orange"]).sum()), len(s), 100.0))
+ORACLES["avg_risk_score"] = _risk(lambda s: _ratio(float(s["score"].sum()), len(s)))
+ORACLES["batch_linked_entities"] = _risk(lambda s: float((s["failed_batches"] > 0).sum()))
+
+
+@oracle("warning_events")
+def _warning_events(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    ev = events_in(data, region, start, end)
+    warn = ev["event_type"].isin(["complaint", "penalty", "list_entry"]) | (
+        ev["event_type"].isin(["inspection", "sampling"]) & (ev["result"] == "fail"))
+    return float(warn.sum())
 
 
 # --- efficiency (效能监察)

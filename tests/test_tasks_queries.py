@@ -151,3 +151,21 @@ def test_bad_filters_are_rejected_with_messages():
         assert err.value.user_message
     with pytest.raises(ScopeViolation):
         TaskQuery(Filter(region="4401", scope=RegionScope("4419")), DEMO_END)
+
+
+def test_older_schema_is_detected(request):
+    """`etl demo --if-absent` regenerates demo data whose tables predate a column."""
+    from etl.schema import declared_columns, outdated_tables
+    from queries.executor import execute
+    from tests.conftest import make_test_engine
+
+    db = make_test_engine("chdb", request, "test_old_schema")
+    execute(db, "drop_old", "DROP TABLE IF EXISTS tasks")
+    execute(db, "create_old", "CREATE TABLE tasks (task_id String, grid_code String, status String) "
+                               "ENGINE = MergeTree ORDER BY task_id")
+    try:
+        stale = outdated_tables(db)
+        assert "late_stages" in stale["tasks"] and "task_id" not in stale["tasks"]
+        assert declared_columns("task_events")[:3] == ["task_id", "event_time", "event_date"]
+    finally:
+        execute(db, "drop_old", "DROP TABLE IF EXISTS tasks")

@@ -1,0 +1,215 @@
+"""Risk queries (风险预警): entity scores with their breakdown, grade distributions,
+region aggregates, high-risk points, warning feed and traceability linkage.
+
+``ENTITY_RISK`` is a FROM item: one row per entity alive at the end of ``%(end)s``
+inside ``%(like)s`` with its factor counts, points, score and grade (the formula of
+``supervision.risk``; weights and thresholds are bound parameters). It is built
+with ``UNION ALL`` + ``GROUP BY`` rather than joins so that it runs unchanged on
+ClickHouse 18.16 (one JOIN per SELECT) and on chDB.
+
+Traceability: a batch that failed sampling *anywhere* warns every entity that
+handled it; the list of failed batch numbers is read without a region filter on
+purpose (that is the linkage), while every row returned stays inside the region.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+
+from indicators.catalogue import ALIVE
+from queries.engine import Engine
+from queries.errors import InvalidParameter
+from queries.executor import run
+from queries.filters import Filter
+from queries.regions import region_node
+from queries.tasks import TASK_ASOF
+from supervision.risk import FACTORS, HIGH_RISK_INDUSTRIES, MEDIUM_RISK_INDUSTRIES, RiskRules
+
+logger = logging.getLogger(__name__)
+
+_COUNTS = ("complaints", "penalties", "failed_inspections", "failed_batches", "overdue_verifications")
+_ZEROS = ", ".join(f"toUInt32(0) AS {c}" for c in _COUNTS)
+
+
+def _zeros_except(col: str, expr: str) -> str:
+    return ", ".join(f"toUInt32({expr}) AS {c}" if c == col else f"toUInt32(0) AS {c}" for c in _COUNTS)
+
+
+_FAILED_BATCHES = """SELECT batch_no FROM events WHERE event_type = 'sampling' AND result = 'fail'
+              AND event_date > %(d365)s AND event_date <= %(end)s"""
+
+_POINTS = {f.id: f"%(w_{f.id})s * least({f.id if f.id not in ('credit', 'industry') else f.id + '_class'}, "
+                 f"{f.cap}) / {f.cap}" for f in FACTORS}
+
+#: One row per entity alive at the end of %(end)s in %(like)s, scored.
+ENTITY_RISK = f"""(
+    SELECT *, {' + '.join(f'p_{f.id}' for f in FACTORS)} AS raw_score, round(raw_score, 2) AS score,
+           multiIf(score >= %(g_red)s, 'red', score >= %(g_orange)s, 'orange',
+                   score >= %(g_yellow)s, 'yellow', 'blue') AS grade
+    FROM (
+        SELECT *, {', '.join(f'{expr} AS p_{fid}' for fid, expr in _POINTS.items())}
+        FROM (
+            SELECT credit_code, anyIf(grid_code, alive = 1) AS grid_code, anyIf(name, alive = 1) AS name,
+                   anyIf(industry, alive = 1) AS industry, anyIf(credit_grade, alive = 1) AS credit_grade,
+                   max(abnormal) AS abnormal, max(dishonest) AS dishonest,
+                   anyIf(lon, alive = 1) AS lon, anyIf(lat, alive = 1) AS lat,
+                   {', '.join(f'sum({c}) AS {c}' for c in _COUNTS)},
+                   multiIf(credit_grade = 'D', 3, credit_grade = 'C', 2, credit_grade = 'B', 1, 0) AS credit_class,
+                   multiIf(industry IN {HIGH_RISK_INDUSTRIES}, 2, industry IN {MEDIUM_RISK_INDUSTRIES}, 1, 0)
+                       AS industry_class
+            FROM (
+                SELECT credit_code, grid_code, name, industry, toString(credit_grade) AS credit_grade,
+                       toUInt8(abnormal) AS abnormal, toUInt8(dishonest) AS dishonest, lon, lat,
+                       toUInt8(1) AS alive, {_ZEROS}
+                FROM entities WHERE grid_code LIKE %(like)s AND {ALIVE}
+                UNION ALL
+                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
+                       toUInt32(countIf(event_type = 'complaint' AND event_date > %(d365)s)) AS complaints,
+                       toUInt32(countIf(event_type = 'penalty')) AS penalties,
+                       toUInt32(countIf(event_type = 'inspection' AND result = 'fail'
+                                        AND event_date > %(d365)s)) AS failed_inspections,
+                       toUInt32(0) AS failed_batches, toUInt32(0) AS overdue_verifications
+                FROM events WHERE grid_code LIKE %(like)s AND event_date > %(d730)s AND event_date <= %(end)s
+                  AND event_type IN ('complaint', 'penalty', 'inspection')
+                GROUP BY credit_code
+                UNION ALL
+                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
+                       {_zeros_except('failed_batches', 'uniqExact(batch_no)')}
+                FROM events WHERE grid_code LIKE %(like)s AND event_type = 'sampling' AND event_date <= %(end)s
+                  AND batch_no IN ({_FAILED_BATCHES})
+                GROUP BY credit_code
+                UNION ALL
+                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
+                       {_zeros_except('overdue_verifications', 'count()')}
+                FROM {TASK_ASOF}
+                WHERE status != 'closed' AND due_date < %(end)s
+                  AND task_type IN ('verify_registration', 'verify_change')
+                GROUP BY credit_code
+            ) GROUP BY credit_code HAVING max(alive) = 1
+        )
+    )
+)"""
+
+#: Columns of a scored entity shown to users (breakdown: p_<factor>).
+ENTITY_COLUMNS = ("credit_code", "name", "grid_code", "industry", "credit_grade", "abnormal", "dishonest",
+                  *_COUNTS, "credit_class", "industry_class", *(f"p_{f.id}" for f in FACTORS), "score", "grade")
+
+
+def risk_params(flt: Filter, asof: dt.date, rules: RiskRules) -> dict[str, object]:
+    return {"like": flt.like, "end": asof, "d365": asof - dt.timedelta(days=365),
+            "d730": asof - dt.timedelta(days=730), **rules.params()}
+
+
+def top_entities(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, limit: int = 50,
+                 grade: str | None = None) -> pd.DataFrame:
+    """The highest-scoring entities (ties by credit code) with their breakdown."""
+    if grade is not None and grade not in ("red", "orange", "yellow", "blue"):
+        raise InvalidParameter(f"grade {grade!r}", user_message=f"风险等级不正确：{grade}")
+    params = {**risk_params(flt, asof, rules), "limit": max(1, min(int(limit), 5000)), "grade": grade or ""}
+    return run(db, "risk_top_entities", f"""
+        SELECT {', '.join(ENTITY_COLUMNS)} FROM {ENTITY_RISK}
+        WHERE (%(grade)s = '' OR grade = %(grade)s)
+        ORDER BY score DESC, credit_code LIMIT %(limit)s""", params)
+
+
+def entity_risk(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, credit_code: str) -> dict | None:
+    """One entity's score and breakdown, or None when it is not alive in the region."""
+    params = {**risk_params(flt, asof, rules), "code": credit_code}
+    df = run(db, "risk_entity", f"SELECT {', '.join(ENTITY_COLUMNS)} FROM {ENTITY_RISK} "
+                                "WHERE credit_code = %(code)s", params)
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def grade_distribution(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> pd.DataFrame:
+    """Entities per grade (every grade present): grade, entities."""
+    df = run(db, "risk_distribution", f"SELECT grade, count() AS entities FROM {ENTITY_RISK} GROUP BY grade",
+             risk_params(flt, asof, rules))
+    out = pd.DataFrame({"grade": ["red", "orange", "yellow", "blue"]}).merge(df, on="grade", how="left")
+    out["entities"] = out["entities"].fillna(0).astype("int64")
+    return out
+
+
+def risk_by_child(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> pd.DataFrame:
+    """Per child region of ``flt.region``: entities, high (red or orange), high_share
+    (%), avg_score and the area grade from the high-risk share."""
+    node = region_node(db, flt.region, flt.scope)
+    kids = node.children[["code", "name"]].rename(columns={"code": "region_code", "name": "region_name"})
+    if node.child_length is None or kids.empty:
+        return kids.assign(entities=0, high=0, high_share=float("nan"), avg_score=float("nan"), grade=None)
+    df = run(db, "risk_by_child", f"""
+        SELECT substring(grid_code, 1, %(n)s) AS region_code, count() AS entities,
+               countIf(grade IN ('red', 'orange')) AS high, avg(score) AS avg_score
+        FROM {ENTITY_RISK} GROUP BY region_code""", {**risk_params(flt, asof, rules), "n": node.child_length})
+    out = kids.merge(df, on="region_code", how="left")
+    out[["entities", "high"]] = out[["entities", "high"]].fillna(0).astype("int64")
+    out["high_share"] = (out["high"] / out["entities"].where(out["entities"] > 0) * 100.0).astype(float)
+    out["grade"] = [rules.area_grade(s) if s == s else None for s in out["high_share"]]
+    return out.reset_index(drop=True)
+
+
+def high_risk_points(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, limit: int = 5000) -> pd.DataFrame:
+    """Coordinates of red and orange entities (highest first) for the heat layer."""
+    return run(db, "risk_points", f"""
+        SELECT credit_code, name, lon, lat, score, grade FROM {ENTITY_RISK}
+        WHERE grade IN ('red', 'orange') AND NOT (lon = 0 AND lat = 0)
+        ORDER BY score DESC, credit_code LIMIT %(limit)s""",
+               {**risk_params(flt, asof, rules), "limit": max(1, min(int(limit), 20000))})
+
+
+def batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Batches that failed sampling anywhere in [start, end] and were handled by
+    entities in the region: batch_no, first_fail (date), entities (in the region),
+    regions (distinct towns in the region), newest failure first."""
+    return run(db, "risk_batch_alerts", """
+        SELECT batch_no, min(f.first_fail) AS first_fail, uniqExact(credit_code) AS entities,
+               uniqExact(substring(grid_code, 1, 9)) AS towns
+        FROM events AS h
+        ALL INNER JOIN (
+            SELECT batch_no, min(event_date) AS first_fail FROM events
+            WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
+            GROUP BY batch_no) AS f USING batch_no
+        WHERE h.grid_code LIKE %(like)s AND h.event_type = 'sampling' AND h.event_date <= %(end)s
+        GROUP BY batch_no ORDER BY first_fail DESC, batch_no""",
+               {"like": flt.like, "start": start, "end": end})
+
+
+def batch_fanout(db: Engine, flt: Filter, batch_no: str) -> tuple[pd.DataFrame, int]:
+    """Entities in the region recorded as handling ``batch_no`` (credit_code, grid,
+    failed_samples, samples, first_seen) and the number of entities outside the
+    region that handled it too."""
+    if not (batch_no.startswith("PC") and batch_no[2:].isdigit() and len(batch_no) <= 32):
+        raise InvalidParameter(f"bad batch {batch_no!r}", user_message=f"批次号不正确：{batch_no}")
+    params = {"like": flt.like, "batch": batch_no}
+    inside = run(db, "risk_batch_fanout", """
+        SELECT credit_code, any(grid_code) AS grid, countIf(result = 'fail') AS failed_samples,
+               count() AS samples, min(event_date) AS first_seen
+        FROM events WHERE grid_code LIKE %(like)s AND event_type = 'sampling' AND batch_no = %(batch)s
+        GROUP BY credit_code ORDER BY credit_code""", params)
+    outside = run(db, "risk_batch_outside", """
+        SELECT uniqExact(credit_code) AS n FROM events
+        WHERE event_type = 'sampling' AND batch_no = %(batch)s AND NOT (grid_code LIKE %(like)s)""", params)
+    return inside, int(outside["n"].iloc[0])
+
+
+WARNING_EVENTS = "(event_type IN ('complaint', 'penalty', 'list_entry') OR (event_type IN ('inspection', 'sampling') AND result = 'fail'))"
+
+
+def warning_feed(db: Engine, flt: Filter, asof: dt.date, limit: int = 30) -> pd.DataFrame:
+    """The newest events that raise an entity's risk (complaints, penalties, list
+    entries, failed inspections and samplings) up to the end of ``asof``."""
+    return run(db, "risk_warning_feed", f"""
+        SELECT event_time, toString(event_type) AS event_type, detail, credit_code, grid_code, batch_no
+        FROM events WHERE grid_code LIKE %(like)s AND event_date <= %(end)s AND {WARNING_EVENTS}
+        ORDER BY event_time DESC, event_id DESC LIMIT %(limit)s""",
+               {"like": flt.like, "end": asof, "limit": max(1, min(int(limit), 500))})
+
+
+def warning_trend(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Warning events per day and type in [start, end]: day, event_type, events."""
+    return run(db, "risk_warning_trend", f"""
+        SELECT event_date AS day, toString(event_type) AS event_type, count() AS events
+        FROM events WHERE grid_code LIKE %(like)s AND event_date >= %(start)s AND event_date <= %(end)s
+          AND {WARNING_EVENTS}
+        GROUP BY day, event_type ORDER BY day, event_type""", {"like": flt.like, "start": start, "end": end})

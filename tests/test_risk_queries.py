@@ -1,0 +1,125 @@
+"""Risk queries (queries/risk.py) against the independent pandas formula
+(tests/oracle_risk.py) on both engines; weights; traceability linkage."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from queries.errors import InvalidParameter
+from queries.filters import Filter
+from queries.risk import (batch_alerts, batch_fanout, entity_risk, grade_distribution, high_risk_points,
+                          risk_by_child, top_entities, warning_feed, warning_trend)
+from supervision.risk import FACTORS, RiskRules, parse_weights
+from tests import oracle_risk as R
+from tests.conftest import DEMO_END, DEMO_ROOT
+
+RULES = RiskRules()
+ASOF = [DEMO_END, dt.date(2026, 3, 31)]
+
+
+@pytest.mark.parametrize("asof", ASOF, ids=str)
+def test_distribution_and_top_entities_equal_pandas(demo_db, demo_data, asof):
+    exp = R.scores(demo_data, DEMO_ROOT, asof)
+    got = grade_distribution(demo_db, Filter(region=DEMO_ROOT), asof, RULES).set_index("grade")["entities"]
+    assert got.to_dict() == {g: int((exp["grade"] == g).sum()) for g in ("red", "orange", "yellow", "blue")}
+    assert got["red"] > 0 and got["orange"] > 0
+    top = top_entities(demo_db, Filter(region=DEMO_ROOT), asof, RULES, limit=100)
+    want = exp.reset_index().sort_values(["score", "credit_code"], ascending=[False, True]).head(100)
+    assert list(top["credit_code"]) == list(want["credit_code"])
+    assert np.allclose(top["score"], want["score"])
+    points = top[[f"p_{f.id}" for f in FACTORS]].sum(axis=1)
+    assert np.allclose(points.round(2), top["score"])  # the breakdown explains the score
+    w = want.set_index("credit_code")
+    for col in ("complaints", "penalties", "failed_inspections", "failed_batches", "overdue_verifications"):
+        assert (top.set_index("credit_code")[col] == w[col]).all(), col
+
+
+def test_region_aggregates_equal_pandas(demo_db, demo_data):
+    got = risk_by_child(demo_db, Filter(region=DEMO_ROOT), DEMO_END, RULES).set_index("region_code")
+    exp = R.scores(demo_data, DEMO_ROOT, DEMO_END)
+    exp["town"] = exp["grid_code"].str[:9]
+    g = exp.groupby("town").agg(entities=("score", "size"), high=("grade", lambda s: s.isin(["red", "orange"]).sum()),
+                                avg_score=("score", "mean"))
+    assert len(got) == 36
+    for town, r in g.iterrows():
+        assert got.loc[town, "entities"] == r["entities"] and got.loc[town, "high"] == r["high"]
+        assert np.isclose(got.loc[town, "avg_score"], r["avg_score"])
+        share = r["high"] / r["entities"] * 100
+        assert np.isclose(got.loc[town, "high_share"], share)
+        assert got.loc[town, "grade"] == RULES.area_grade(share)
+    assert got["grade"].nunique() >= 2
+
+
+def test_changing_a_weight_changes_scores_as_documented(demo_db, demo_data):
+    heavier = RiskRules(weights=parse_weights("complaints=30,industry=0"))
+    f = Filter(region="441900110")
+    base = top_entities(demo_db, f, DEMO_END, RULES, limit=5000).set_index("credit_code")
+    new = top_entities(demo_db, f, DEMO_END, heavier, limit=5000).set_index("credit_code")
+    assert set(base.index) == set(new.index)
+    new = new.loc[base.index]
+    expected = (base["score"] + 15 * np.minimum(base["complaints"], 5) / 5 - 10 * base["industry_class"] / 2)
+    assert np.allclose(new["score"], expected.round(2), atol=0.011)
+    assert (new["p_industry"] == 0).all() and (new["score"] != base["score"]).any()
+    exp = R.scores(demo_data, "441900110", DEMO_END, weights={"complaints": 30, "industry": 0})
+    assert np.allclose(new["score"], exp.loc[new.index, "score"])
+    assert (new["grade"] == exp.loc[new.index, "grade"]).all()
+
+
+def _shared_failed_batch(data) -> tuple[str, pd.DataFrame]:
+    ev = data.events
+    s = ev[ev["event_type"] == "sampling"]
+    failed = s.loc[(s["result"] == "fail") & (pd.to_datetime(s["event_date"]) > pd.Timestamp(DEMO_END) - pd.Timedelta(days=365)),
+                   "batch_no"].unique()
+    handlers = s[s["batch_no"].isin(failed)]
+    towns = handlers.groupby("batch_no")["grid_code"].apply(lambda g: g.str[:9].nunique())
+    batch = towns.idxmax()
+    assert towns[batch] >= 2
+    return batch, handlers[handlers["batch_no"] == batch]
+
+
+def test_failing_batch_warns_exactly_its_handlers_across_regions(demo_db, demo_data):
+    batch, handlers = _shared_failed_batch(demo_data)
+    codes = set(handlers["credit_code"])
+    # Every handler (alive) carries the batch in its score; no entity outside the batch list gets it
+    # unless it handled another failed batch.
+    scored = top_entities(demo_db, Filter(region=DEMO_ROOT), DEMO_END, RULES, limit=5000)
+    exp = R.scores(demo_data, DEMO_ROOT, DEMO_END)
+    linked = set(exp.index[exp["failed_batches"] > 0])
+    assert codes & set(exp.index) <= linked
+    for code in list(codes & set(exp.index))[:5]:
+        one = entity_risk(demo_db, Filter(region=DEMO_ROOT), DEMO_END, RULES, code)
+        assert one is not None and one["failed_batches"] >= 1 and one["p_failed_batches"] > 0
+    assert len(scored) > 0
+    # Fan-out seen from one town: the handlers inside it, and a count of those outside.
+    town = handlers["grid_code"].str[:9].iloc[0]
+    inside, outside = batch_fanout(demo_db, Filter(region=town), batch)
+    assert set(inside["credit_code"]) == set(handlers.loc[handlers["grid_code"].str.startswith(town), "credit_code"])
+    assert outside == len(codes - set(inside["credit_code"])) and outside > 0
+    alerts = batch_alerts(demo_db, Filter(region=DEMO_ROOT), DEMO_END - dt.timedelta(days=364), DEMO_END)
+    row = alerts.set_index("batch_no").loc[batch]
+    assert row["entities"] == len(codes) and row["towns"] == handlers["grid_code"].str[:9].nunique()
+    with pytest.raises(InvalidParameter):
+        batch_fanout(demo_db, Filter(region=town), "PC1' OR 1=1")
+
+
+def test_warning_feed_trend_and_points(demo_db, demo_data):
+    ev = demo_data.events
+    warn = ev[ev["event_type"].isin(["complaint", "penalty", "list_entry"])
+              | (ev["event_type"].isin(["inspection", "sampling"]) & (ev["result"] == "fail"))]
+    start = DEMO_END - dt.timedelta(days=29)
+    day = pd.to_datetime(warn["event_date"])
+    w = warn[(day >= pd.Timestamp(start)) & (day <= pd.Timestamp(DEMO_END))]
+    trend = warning_trend(demo_db, Filter(region=DEMO_ROOT), start, DEMO_END)
+    assert trend["events"].sum() == len(w) > 0
+    assert trend.groupby("event_type")["events"].sum().to_dict() == w.groupby("event_type").size().to_dict()
+    feed = warning_feed(demo_db, Filter(region=DEMO_ROOT), DEMO_END, limit=10)
+    newest = warn[pd.to_datetime(warn["event_date"]) <= pd.Timestamp(DEMO_END)].sort_values(
+        ["event_time", "event_id"], ascending=False).head(10)
+    assert list(feed["credit_code"]) == list(newest["credit_code"])
+    pts = high_risk_points(demo_db, Filter(region=DEMO_ROOT), DEMO_END, RULES)
+    exp = R.scores(demo_data, DEMO_ROOT, DEMO_END)
+    assert set(pts["credit_code"]) == set(exp.index[exp["grade"].isin(["red", "orange"])])
+    assert set(pts["grade"]) <= {"red", "orange"}
