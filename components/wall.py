@@ -33,7 +33,7 @@ WALL_TILES: tuple[tuple[str, str, str, str, str], ...] = (
     ("wall-kpi-cancel-month", "cancellations", "month", "本月注销", "Cancelled this month"),
     ("wall-kpi-open", "tasks_open", "day", "在办任务", "Open tasks"),
     ("wall-kpi-overdue", "tasks_overdue", "day", "逾期任务", "Overdue tasks"),
-    ("wall-kpi-warn", "", "month", "红色/橙色预警", "Red / orange warnings"),
+    ("wall-kpi-warn", "", "day", "红色/橙色预警主体", "Red / orange risk entities"),
 )
 
 
@@ -81,3 +81,20 @@ def create_ticker(df: pd.DataFrame, type_names: dict[str, str]) -> list:
         html.Span(pd.Timestamp(r.event_time).strftime("%m-%d %H:%M"), className="ticker-time"),
         html.Span(type_names.get(r.event_type, r.event_type), className="ticker-type"),
         html.Span(r.name or r.credit_code, className="ticker-name")]) for r in df.itertuples(index=False)]
+
+
+def create_batch_alert(alerts: pd.DataFrame, lang: str = "zh") -> tuple[list, str]:
+    """Children and class of the traceability alert strip: the newest failed batch
+    handled in the region, with its fan-out, and how many others (hidden when none)."""
+    if alerts.empty:
+        return [], "wall-batch-alert hidden"
+    top = alerts.iloc[0]
+    more = len(alerts) - 1
+    if lang == "en":
+        text = (f"Traceability alert: batch {top['batch_no']} failed sampling "
+                f"({pd.Timestamp(top['first_fail']):%m-%d}); {int(top['entities'])} entities in "
+                f"{int(top['towns'])} towns handled it" + (f"; {more} more batches" if more else ""))
+    else:
+        text = (f"追溯预警：批次 {top['batch_no']} 抽检不合格（{pd.Timestamp(top['first_fail']):%m-%d}），"
+                f"涉及 {int(top['entities'])} 户、{int(top['towns'])} 个镇街" + (f"；另有 {more} 个批次" if more else ""))
+    return [html.Span(text, id="wall-batch-alert-text")], "wall-batch-alert"

@@ -315,8 +315,9 @@ INDICATORS: list[Indicator] = [
        "Red or orange entities / alive entities at the period end × 100.", denominator=risk(),
        thresholds=Thresholds("higher_worse", 0.5, 1, 2, 5), **_pct(2)),
     _i("avg_risk_score", "平均风险评分", "Average risk score", "risk", "分", "stock",
-       Measure("entity_risk", "sum(score)"), "期末存续主体风险评分的平均值（满分100）。",
-       "Mean risk score of alive entities at the period end.", denominator=risk(), decimals=2),
+       # Summed in hundredths as integers: a float sum's last bits depend on thread order.
+       Measure("entity_risk", "sum(toInt64(round(score * 100)))"), "期末存续主体风险评分的平均值（满分100）。",
+       "Mean risk score of alive entities at the period end.", denominator=risk(), decimals=2, scale=0.01),
     _i("batch_linked_entities", "追溯联动预警主体", "Entities warned by batch linkage", "risk", "户", "stock",
        risk("failed_batches > 0"),
        "期末存续主体中经营过近365天内在任何地区抽检不合格产品批次的户数（追溯联动）。",

@@ -18,7 +18,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from components.figures import create_empty_figure, create_flow_lines
 from components.region_map import create_region_map, map_layer
-from components.wall import WALL_TILES, create_kpi, create_ranking, create_ticker, label
+from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, label
 from indicators.catalogue import CATALOGUE
 from queries.db import get_db
 from queries.errors import JinjianError
@@ -92,6 +92,7 @@ def layout(region: str | None = None, **_: object) -> html.Div:
                     html.Div(id="wall-ranking", className="wall-ranking")]),
                 html.Div(className="wall-panel", children=[
                     html.Div(id="wall-ticker-title", className="panel-title"),
+                    html.Div(id="wall-batch-alert", className="wall-batch-alert hidden", role="alert"),
                     html.Div(id="wall-ticker", className="wall-ticker")]),
             ]),
         ]),
@@ -126,9 +127,9 @@ def _tile_outputs(data, lang: str) -> list[list]:
     out = []
     for tile_id, ind_id, grain, zh, en in WALL_TILES:
         title = zh if lang == "zh" else en
-        if not ind_id:
-            red, orange = data.warnings["red"], data.warnings["orange"]
-            out.append(create_kpi(tile_id, title, red + orange, "项", extra=[
+        if not ind_id:  # entities graded red / orange by the risk score (supervision.risk)
+            red, orange = (int(data.headlines[(i, "day")][0]) for i in ("risk_red", "risk_orange"))
+            out.append(create_kpi(tile_id, title, red + orange, "户", extra=[
                 html.Div([html.Span(f"红 {red}", className="warn-red"),
                           html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]))
             continue
@@ -144,7 +145,7 @@ def _tile_outputs(data, lang: str) -> list[list]:
     return out
 
 
-N_OUT = len(WALL_TILES) + 16
+N_OUT = len(WALL_TILES) + 18
 
 
 @callback(
@@ -154,7 +155,8 @@ N_OUT = len(WALL_TILES) + 16
        Output("wall-trend-month-title", "children"), Output("wall-trend-month", "figure"),
        Output("wall-ranking-title", "children"), Output("wall-ranking", "children"),
        Output("wall-overdue-title", "children"), Output("wall-overdue", "children"),
-       Output("wall-ticker-title", "children"), Output("wall-ticker", "children"),
+       Output("wall-ticker-title", "children"),
+       Output("wall-batch-alert", "children"), Output("wall-batch-alert", "className"), Output("wall-ticker", "children"),
        Output("wall-fresh", "children"), Output("wall-fresh", "className"),
        Output("wall-banner", "children"), Output("wall-banner", "className")],
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
@@ -193,7 +195,8 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
             + [label(lang, "title"), path, label(lang, "trend_day"), day_fig, label(lang, "trend_month"),
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
                ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),
-               label(lang, "ticker"), ticker, fresh, fresh_cls, "", "wall-banner hidden"])
+               label(lang, "ticker"), *create_batch_alert(data.alerts, lang),
+               ticker, fresh, fresh_cls, "", "wall-banner hidden"])
 
 
 @callback(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from indicators.catalogue import CATALOGUE, INDICATORS
+from indicators.catalogue import CATALOGUE
 from indicators.compute import compute, compute_with_comparisons
 from indicators.periods import period_to_date
 from queries.engine import Engine
@@ -14,6 +14,7 @@ from queries.entities import registration_flow
 from queries.events import latest_event_time, recent_events
 from queries.filters import NATIONAL, Filter, RegionScope
 from queries.regions import RegionNode, region_node
+from queries.risk import batch_alerts
 
 #: (indicator id, grain) pairs the wall's headline tiles show.
 WALL_HEADLINES: tuple[tuple[str, str], ...] = (
@@ -21,15 +22,17 @@ WALL_HEADLINES: tuple[tuple[str, str], ...] = (
     ("new_registrations", "day"), ("new_registrations", "week"), ("new_registrations", "month"),
     ("cancellations", "month"), ("tasks_open", "day"), ("tasks_overdue", "day"),
     ("overdue_mild", "day"), ("overdue_moderate", "day"), ("overdue_severe", "day"),
+    ("risk_red", "day"), ("risk_orange", "day"),
 )
-WARNING_GRADES = ("red", "orange")
+#: Days of failed-batch alerts (traceability linkage) the wall shows.
+ALERT_DAYS = 7
 
 
 @dataclass
 class WallData:
     node: RegionNode
     headlines: dict[tuple[str, str], tuple[float, float]]  # (indicator, grain) → (value, 环比)
-    warnings: dict[str, int]  # grade → number of (child region, indicator) pairs in that grade
+    alerts: pd.DataFrame      # batches failed in the last ALERT_DAYS days handled in the region
     children: pd.DataFrame    # compute(...) by child for the ranking / map indicator
     overdue: pd.DataFrame     # compute(tasks_overdue) by child today: the regions with most overdue tasks
     daily: pd.DataFrame
@@ -51,10 +54,7 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
         for i in ids:
             headlines[(i, grain)] = (float(out.loc[i, "value"]), float(out.loc[i, "mom"]))
     month = period_to_date(today, "month")
-    graded = [i for i in INDICATORS if i.thresholds is not None]
-    by_child = compute(db, graded, flt, month, by_child=True) if node.child_length else pd.DataFrame(
-        {"grade": pd.Series(dtype=str)})
-    warnings = {g: int((by_child["grade"] == g).sum()) for g in WARNING_GRADES}
+    alerts = batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today)
     children = compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True)
     overdue = compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"), by_child=True)
     daily = registration_flow(db, Filter(region=region, scope=scope, start=today - dt.timedelta(days=29),
@@ -62,5 +62,5 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
     monthly = registration_flow(db, Filter(region=region, scope=scope, start=first_month, end=today,
                                            grain="month"))
-    return WallData(node, headlines, warnings, children, overdue, daily, monthly,
+    return WallData(node, headlines, alerts, children, overdue, daily, monthly,
                     recent_events(db, flt, limit=15), latest_event_time(db, flt))
