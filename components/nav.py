@@ -8,6 +8,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("/", "首页"),
     ("/indicators", "指标体系"),
     ("/region/root", "区域下钻"),
+    ("/tasks", "任务督办"),
 )
 
 

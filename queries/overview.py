@@ -48,11 +48,15 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     node = region_node(db, region, scope)
     headlines: dict[tuple[str, str], tuple[float, float]] = {}
     for grain in ("day", "week", "month"):
-        ids = [i for i, g in WALL_HEADLINES if g == grain]
-        out = compute_with_comparisons(db, [CATALOGUE[i] for i in dict.fromkeys(ids)], flt,
-                                       period_to_date(today, grain), grain).set_index("indicator_id")
-        for i in ids:
-            headlines[(i, grain)] = (float(out.loc[i, "value"]), float(out.loc[i, "mom"]))
+        inds = [CATALOGUE[i] for i in dict.fromkeys(i for i, g in WALL_HEADLINES if g == grain)]
+        period = period_to_date(today, grain)
+        # Tiles show 环比 for flows only: stocks skip the two comparison periods.
+        flows = [i for i in inds if i.kind == "flow"]
+        stocks = [i for i in inds if i.kind != "flow"]
+        out = pd.concat([compute_with_comparisons(db, flows, flt, period, grain) if flows else None,
+                         compute(db, stocks, flt, period).assign(mom=float("nan")) if stocks else None])
+        for r in out.itertuples(index=False):
+            headlines[(r.indicator_id, grain)] = (float(r.value), float(r.mom))
     month = period_to_date(today, "month")
     alerts = batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today)
     children = compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True)
