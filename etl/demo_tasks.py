@@ -103,7 +103,9 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
     licensing = np.array([LICENSING_DEPT.get(i, "01") for i in industry], dtype=object)
 
     problem = verify & (rng.random(n) < 0.07)
-    detail = np.where(s_type == "change", src["detail"].to_numpy(dtype=object), "")
+    change_zh = {"address": "住所变更", "scope": "经营范围变更"}
+    detail = np.array([change_zh.get(d, "") for d in src["detail"].to_numpy(dtype=object)], dtype=object)
+    detail = np.where(s_type == "change", detail, "")
     kinds = rng.choice(PROBLEM_KINDS[0], n, p=PROBLEM_KINDS[1]).astype(object)
     clue_kinds = rng.choice(CLUE_KINDS[0], n, p=CLUE_KINDS[1]).astype(object)
     kind = np.where(ttype == "clue", clue_kinds, np.where(problem, kinds, ""))

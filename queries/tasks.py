@@ -33,7 +33,8 @@ TASK_ASOF = """(
     GROUP BY task_id, task_type, grid_code, credit_code)"""
 
 STATUS_FILTERS = ("open", "closed", *TASK_STATUSES)
-TASK_LIST_LIMIT = 5000
+TASK_LIST_LIMIT = 5000      # rows shown in a table
+TASK_EXPORT_LIMIT = 200_000  # rows of a file export
 UNITS = {"dept": "dept_id", "town": "substring(grid_code, 1, 9)"}
 
 
@@ -106,9 +107,10 @@ def ageing(db: Engine, q: TaskQuery, rules: TaskRules) -> pd.DataFrame:
 
 def task_list(db: Engine, q: TaskQuery, rules: TaskRules, limit: int = TASK_LIST_LIMIT) -> tuple[pd.DataFrame, int]:
     """Tasks matching ``q`` (open first, most overdue first) with entity and
-    department names, and the total number matching (the list holds at most ``limit``)."""
+    department names, and the total number matching (the list holds at most ``limit``,
+    itself at most TASK_EXPORT_LIMIT)."""
     where, _ = q.where()
-    params = {**_params(q, rules), "limit": max(1, min(int(limit), TASK_LIST_LIMIT))}
+    params = {**_params(q, rules), "limit": max(1, min(int(limit), TASK_EXPORT_LIMIT))}
     total = int(run(db, "task_count", f"SELECT count() AS n FROM {TASK_ASOF} WHERE {where}", params)["n"].iloc[0])
     df = run(db, "task_list", f"""
         SELECT s.task_id AS task_id, toString(s.task_type) AS task_type, toString(s.status) AS status,

@@ -1,0 +1,376 @@
+"""任务督办: supervision tasks of a region as of a date — warning buckets (ageing
+chart and cards), the task list with CSV / Excel export, a task's timeline and
+efficiency supervision (效能监察) per town and per department.
+
+URL parameters (all optional, so links can be shared):
+``/tasks?region=4419&date=2026-11-20&dept=4419-01&type=clue&status=open&bucket=overdue_mild``.
+``layout()`` does no database work; everything else comes from callbacks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import logging
+from typing import Any
+
+import dash
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from components.nav import create_nav
+from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucket_options, build_efficiency_rows,
+                                   build_task_rows, create_ageing_figure, create_efficiency_grid,
+                                   create_summary_cards, create_task_grid, create_timeline, csv_params, dept_options,
+                                   excel_frame, export_name, list_note, page_href, page_query, period_text,
+                                   status_options, type_options, workday_notice)
+from etl.regions import ancestors
+from etl.workdays import HolidayFileError, fallback_years
+from indicators.periods import period_to_date, previous_period
+from queries.db import get_db
+from queries.engine import Engine
+from queries.errors import InvalidParameter, JinjianError
+from queries.executor import run
+from queries.filters import Filter, RegionScope, check_region_code, parse_date
+from queries.regions import region_names, region_node
+from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, efficiency, task_events,
+                           task_list)
+from settings import ConfigError, Settings
+from supervision.rules import TASK_TYPE_ZH, TaskRules
+
+logger = logging.getLogger(__name__)
+
+PATH = "/tasks"
+dash.register_page(__name__, path=PATH, title="金监 · 任务督办", name="任务督办")
+
+DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
+                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
+HIDDEN = "hidden"
+RULES_MESSAGE = "任务督办规则配置不正确（JINJIAN_TASK_LIMITS 等设置），请联系管理员"
+CALENDAR_MESSAGE = "工作日历文件（JINJIAN_HOLIDAY_FILE）有误，请联系管理员"
+#: What a callback shows instead of failing: the project's errors and a broken holiday file.
+SHOWN_ERRORS = (JinjianError, HolidayFileError)
+
+
+def _root() -> str:
+    return Settings.from_env().root_region
+
+
+def _rules() -> TaskRules:
+    try:
+        return TaskRules.from_env()
+    except ConfigError as exc:
+        raise InvalidParameter(f"task rules: {exc}", user_message=RULES_MESSAGE) from None
+
+
+def _labels() -> dict[str, str]:
+    try:
+        return TaskRules.from_env().bucket_labels()
+    except ConfigError:
+        return TaskRules().bucket_labels()
+
+
+def _message(exc: Exception) -> str:
+    return exc.user_message if isinstance(exc, JinjianError) else CALENDAR_MESSAGE
+
+
+def _detail(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, JinjianError) else str(exc)
+
+
+def _pick(value: str | None, allowed: Any) -> str | None:
+    return value if value in allowed else None
+
+
+def _dept_ok(value: str | None) -> str | None:
+    code, _, num = (value or "").partition("-")
+    return value if code.isdigit() and num.isdigit() and len(num) == 2 else None
+
+
+def layout(region: str | None = None, date: str | None = None, dept: str | None = None, type: str | None = None,
+           status: str | None = None, bucket: str | None = None, **_: Any) -> html.Div:
+    code = (region or "").strip() or _root()
+    try:
+        day = parse_date(date).isoformat()
+    except JinjianError:
+        day = dt.date.today().isoformat()
+    dept_, type_ = _dept_ok(dept), _pick(type, TASK_TYPE_ZH)
+    status_, bucket_ = _pick(status, STATUS_FILTERS), _pick(bucket, BUCKETS)
+    labels = _labels()
+    query = page_query(code, day, dept=dept_, type=type_, status=status_, bucket=bucket_)
+    return html.Div(className="page tasks-page", children=[
+        create_nav(PATH),
+        html.Header(className="page-header tasks-header", children=[
+            html.H1("任务督办"),
+            html.Div(code, id="tasks-region-name", className="region-name tasks-region-name"),
+            html.A("分享链接", id="tasks-share", className="tasks-share", href=_href(query),
+                   title="当前区域、日期和筛选条件的链接"),
+        ]),
+        html.Div(className="tasks-controls", children=[
+            _control("区划代码", dcc.Input(id="tasks-region", value=code, type="text", debounce=True,
+                                        placeholder="如 4419", autoComplete="off", className="tasks-region-input")),
+            _control("截至日期", dcc.DatePickerSingle(id="tasks-date", date=day, display_format="YYYY-MM-DD",
+                                                  first_day_of_week=1, clearable=False,
+                                                  max_date_allowed=max(day, dt.date.today().isoformat()))),
+            _control("责任部门", _dropdown("tasks-dept", [{"label": dept_, "value": dept_}] if dept_ else [], dept_,
+                                       "全部部门", searchable=True), "tasks-control-dept"),
+            _control("任务类型", _dropdown("tasks-type", type_options(), type_, "全部类型")),
+            _control("办理状态", _dropdown("tasks-status", status_options(), status_, "全部状态")),
+            _control("预警等级", _dropdown("tasks-bucket", bucket_options(labels), bucket_, "全部预警"),
+                     "tasks-control-bucket"),
+            html.Button("导出 CSV", id="tasks-export-csv", className="tasks-button", n_clicks=0),
+            html.Button("导出 Excel", id="tasks-export-xlsx", className="tasks-button", n_clicks=0),
+            html.Span(id="tasks-export-note", className="tasks-export-note"),
+        ]),
+        html.Div(id="tasks-banner", className=f"banner {HIDDEN}", role="alert"),
+        html.Div(id="tasks-workday-note", className=f"tasks-notice {HIDDEN}", role="status"),
+        html.Div(create_summary_cards(None, labels), className="card-row tasks-cards"),
+        html.Div(className="tasks-body", children=[
+            html.Section(className="panel tasks-ageing-panel", children=[
+                dcc.Graph(id="tasks-ageing", config={"displayModeBar": False, "displaylogo": False},
+                          className="tasks-graph"),
+                html.Div("点击柱形按预警等级筛选任务清单", className="tasks-hint"),
+            ]),
+            html.Section(className="panel tasks-table-panel", children=[
+                html.Div(className="tasks-panel-head", children=[
+                    html.H2("任务清单"), html.Span(id="tasks-table-note", className="tasks-table-note")]),
+                html.Div(create_task_grid("tasks-grid"), className="tasks-table-box"),
+            ]),
+            html.Section(className="panel tasks-timeline-panel", children=[
+                html.H2("办理过程"),
+                html.Div(create_timeline(None, None), id="tasks-timeline", className="tasks-timeline"),
+            ]),
+        ]),
+        html.Section(className="panel tasks-eff-panel", children=[
+            html.Div(className="tasks-panel-head", children=[
+                html.H2("效能监察"), html.Span(id="tasks-eff-period", className="tasks-table-note"),
+                html.Span(id="tasks-eff-note", className="tasks-eff-note")]),
+            html.Div(className="tasks-eff-body", children=[
+                html.Div([html.H3("镇街排名"), html.Div(create_efficiency_grid("tasks-eff-town", "镇街"),
+                                                       className="tasks-eff-box")], className="tasks-eff-col"),
+                html.Div([html.H3("责任部门排名"), html.Div(create_efficiency_grid("tasks-eff-dept", "责任部门"),
+                                                         className="tasks-eff-box")], className="tasks-eff-col"),
+            ]),
+        ]),
+        dcc.Download(id="tasks-download"),
+    ])
+
+
+def _control(label: str, component: Any, extra_class: str = "") -> html.Div:
+    return html.Div([html.Span(label, className="tasks-control-label"), component],
+                    className=f"tasks-control {extra_class}".strip())
+
+
+def _dropdown(cid: str, options: list[dict[str, str]], value: str | None, placeholder: str,
+              searchable: bool = False) -> dcc.Dropdown:
+    return dcc.Dropdown(id=cid, options=options, value=value, placeholder=placeholder, clearable=True,
+                        searchable=searchable, labels=DROPDOWN_LABELS, className="tasks-dropdown")
+
+
+def _href(query: dict[str, str]) -> str:
+    return page_href(query, prefix=dash.get_relative_path(PATH))
+
+
+# ----------------------------------------------------------------------------- queries the page needs
+def departments_in(db: Engine, region: str) -> pd.DataFrame:
+    """Departments of the region and of the levels above it (a city's bureaus
+    serve its towns): dept_id, name, region_code; higher levels first."""
+    return run(db, "task_departments", """
+        SELECT dept_id, name, region_code FROM departments
+        WHERE region_code LIKE %(like)s OR region_code IN %(anc)s
+        ORDER BY length(region_code), region_code, dept_id""",
+               {"like": region + "%", "anc": (ancestors(region) if region else []) or ["-"]})
+
+
+def _filter(db: Engine, code: str | None) -> Filter:
+    """The region's filter; unknown, malformed and out-of-jurisdiction codes raise
+    (with a Chinese user message)."""
+    root = _root()
+    code = (code or "").strip() or root
+    scope = RegionScope(root)
+    check_region_code(code)
+    region_node(db, code, scope)  # exists (cached)
+    return Filter(region=code, scope=scope)
+
+
+def _query(db: Engine, code: str | None, date: str | None, dept: str | None, ttype: str | None,
+           status: str | None, bucket: str | None) -> TaskQuery:
+    return TaskQuery(_filter(db, code), parse_date(date), dept_id=dept or None, task_type=ttype or None,
+                     status=status or None, bucket=bucket or None)
+
+
+def _names(db: Engine, region: str, df: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Department names and grid names for a task list."""
+    depts = departments_in(db, region)
+    grids = sorted(set(df["grid_code"].astype(str))) if len(df) else []
+    return dict(zip(depts["dept_id"], depts["name"])), region_names(db, grids)
+
+
+def _notice(day: dt.date) -> str:
+    try:
+        years = fallback_years(dt.date(day.year, 1, 1), dt.date(day.year + 1, 12, 31))
+    except (OSError, HolidayFileError) as exc:  # a broken holiday file: say so instead of failing the page
+        logger.warning("working-day calendar: %s", exc)
+        return f"注意：{CALENDAR_MESSAGE}"
+    return workday_notice(years)
+
+
+# ----------------------------------------------------------------------------- callbacks
+@callback(
+    Output("tasks-region-name", "children"), Output("tasks-region-name", "className"),
+    Output("tasks-dept", "options"), Output("tasks-dept", "value"),
+    Input("tasks-region", "value"), State("tasks-dept", "value"),
+)
+def update_region(code: str | None, dept: str | None) -> tuple[Any, ...]:
+    """The region's name and its departments (a department outside it is cleared)."""
+    try:
+        db = get_db()
+        flt = _filter(db, code)
+        node = region_node(db, flt.region, flt.scope)
+        opts = dept_options(departments_in(db, flt.region))
+    except JinjianError as exc:
+        logger.info("tasks region %r: %s", code, exc.detail)
+        return exc.user_message, "region-name tasks-region-name tasks-region-error", no_update, no_update
+    root = _root()
+    names = node.path.loc[node.path["code"].str.startswith(root) & (node.path["code"] != ""), "name"]
+    path = " › ".join(names) or node.name
+    keep = dept if dept in {o["value"] for o in opts} else None
+    return path, "region-name tasks-region-name", opts, (no_update if keep == dept else keep)
+
+
+@callback(
+    [Output(cid, "children") for cid, _, _ in SUMMARY_CARDS],
+    Output("tasks-ageing", "figure"), Output("tasks-grid", "rowData"), Output("tasks-grid", "csvExportParams"),
+    Output("tasks-table-note", "children"), Output("tasks-banner", "children"), Output("tasks-banner", "className"),
+    Output("tasks-share", "href"), Output("tasks-workday-note", "children"), Output("tasks-workday-note", "className"),
+    Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-dept", "value"),
+    Input("tasks-type", "value"), Input("tasks-status", "value"), Input("tasks-bucket", "value"),
+)
+def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | None, status: str | None,
+            bucket: str | None) -> tuple[Any, ...]:
+    """Cards, ageing chart and task list for the filters (cards and chart ignore
+    the bucket filter: they are the breakdown by bucket)."""
+    query = page_query((code or "").strip(), date, dept=dept, type=ttype, status=status, bucket=bucket)
+    try:
+        db, rules = get_db(), _rules()
+        q = _query(db, code, date, dept, ttype, status, bucket)
+        frame = ageing(db, dataclasses.replace(q, bucket=None), rules)
+        df, total = task_list(db, q, rules)
+        dept_names, grid_names = _names(db, q.flt.region, df)
+    except SHOWN_ERRORS as exc:
+        logger.warning("tasks page refresh failed: %s", _detail(exc))
+        return ((no_update,) * (len(SUMMARY_CARDS) + 4) + (_message(exc), "banner", _href(query))
+                + (no_update, no_update))
+    labels = rules.bucket_labels()
+    summary = ageing_summary(frame)
+    cards = [c.children for c in create_summary_cards(summary, labels)]
+    rows = build_task_rows(df, labels, dept_names, grid_names)
+    notice = _notice(q.asof)
+    return (*cards, create_ageing_figure(frame, labels, bucket), rows,
+            csv_params(export_name(q.flt.region, q.asof.isoformat(), "csv")), list_note(len(rows), total),
+            "", f"banner {HIDDEN}", _href(query), notice, "tasks-notice" if notice else f"tasks-notice {HIDDEN}")
+
+
+@callback(
+    Output("tasks-eff-town", "rowData"), Output("tasks-eff-dept", "rowData"), Output("tasks-eff-period", "children"),
+    Output("tasks-eff-note", "children"),
+    Input("tasks-region", "value"), Input("tasks-date", "date"),
+)
+def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """效能监察 per town and per department: month to date and the previous month's same stretch."""
+    try:
+        db, rules = get_db(), _rules()
+        flt = _filter(db, code)
+        period = period_to_date(parse_date(date), "month")
+        prev = previous_period(period, "month")
+        out = {}
+        for unit in ("town", "dept"):
+            out[unit] = (efficiency(db, flt, period, unit, rules), efficiency(db, flt, prev, unit, rules))
+        towns = region_names(db, sorted(set(out["town"][0]["unit"].astype(str))))
+        depts = departments_in(db, flt.region)
+    except SHOWN_ERRORS as exc:
+        logger.warning("tasks efficiency failed: %s", _detail(exc))
+        return no_update, no_update, no_update, _message(exc)
+    dept_names = dict(zip(depts["dept_id"], depts["name"]))
+    return (build_efficiency_rows(*out["town"], towns), build_efficiency_rows(*out["dept"], dept_names),
+            period_text((period.start, period.end), (prev.start, prev.end)), "")
+
+
+@callback(
+    Output("tasks-timeline", "children"),
+    Input("tasks-grid", "selectedRows"), State("tasks-region", "value"),
+)
+def show_timeline(selected: list[dict[str, Any]] | None, code: str | None) -> list[Any]:
+    """The selected task's events."""
+    task = (selected or [None])[0]
+    if not task:
+        return create_timeline(None, None)
+    try:
+        db = get_db()
+        flt = _filter(db, code)
+        events = task_events(db, flt, str(task.get("task_id", "")))
+        depts = departments_in(db, flt.region)
+    except JinjianError as exc:
+        logger.warning("task timeline failed: %s", exc.detail)
+        return [html.P(exc.user_message, className="tasks-timeline-hint tasks-error")]
+    return create_timeline(task, events, dict(zip(depts["dept_id"], depts["name"])))
+
+
+@callback(
+    Output("tasks-download", "data"), Output("tasks-export-note", "children"),
+    Input("tasks-export-xlsx", "n_clicks"),
+    State("tasks-region", "value"), State("tasks-date", "date"), State("tasks-dept", "value"),
+    State("tasks-type", "value"), State("tasks-status", "value"), State("tasks-bucket", "value"),
+    prevent_initial_call=True,
+)
+def export_excel(_n: int | None, code: str | None, date: str | None, dept: str | None, ttype: str | None,
+                 status: str | None, bucket: str | None) -> tuple[Any, str]:
+    """The whole filtered task list (up to TASK_EXPORT_LIMIT rows) as an .xlsx file."""
+    try:
+        db, rules = get_db(), _rules()
+        q = _query(db, code, date, dept, ttype, status, bucket)
+        df, total = task_list(db, q, rules, limit=TASK_EXPORT_LIMIT)
+        dept_names, grid_names = _names(db, q.flt.region, df)
+    except SHOWN_ERRORS as exc:
+        logger.warning("tasks excel export failed: %s", _detail(exc))
+        return no_update, _message(exc)
+    frame = excel_frame(build_task_rows(df, rules.bucket_labels(), dept_names, grid_names))
+    try:
+        data = _xlsx(frame)
+    except ImportError:
+        logger.error("Excel export needs openpyxl")
+        return no_update, "导出 Excel 需要安装 openpyxl"
+    note = "" if total <= len(frame) else f"已导出前 {len(frame):,} 件（共 {total:,} 件）"
+    name = export_name(q.flt.region, q.asof.isoformat(), "xlsx")
+    logger.info("tasks excel export %s rows=%d", name, len(frame))
+    return dcc.send_bytes(data, name), note
+
+
+def _xlsx(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="任务督办", index=False)
+        sheet = writer.sheets["任务督办"]
+        for i, col in enumerate(frame.columns):
+            width = max([len(str(col)) * 2] + [len(str(v)) for v in frame[col].head(200)])
+            sheet.column_dimensions[sheet.cell(row=1, column=i + 1).column_letter].width = min(width + 2, 60)
+    return buf.getvalue()
+
+
+@callback(Output("tasks-grid", "exportDataAsCsv"), Input("tasks-export-csv", "n_clicks"), prevent_initial_call=True)
+def export_csv(_n: int | None) -> bool:
+    return True
+
+
+@callback(
+    Output("tasks-bucket", "value"),
+    Input("tasks-ageing", "clickData"), State("tasks-bucket", "value"),
+    prevent_initial_call=True,
+)
+def pick_bucket(click: dict[str, Any] | None, current: str | None) -> Any:
+    """A click on a bar filters the list by its bucket (a second click clears it)."""
+    points = (click or {}).get("points") or []
+    bucket = points[0].get("customdata") if points else None
+    if bucket not in BUCKETS:
+        return no_update
+    return None if bucket == current else bucket
