@@ -100,6 +100,27 @@ def _playlist(raw: str) -> tuple[str, ...]:
     return codes
 
 
+def parse_named_numbers(raw: str, name: str, allowed: tuple[str, ...], lo: float, hi: float,
+                        whole: bool = True) -> dict[str, float]:
+    """'a=1,b=2' → {'a': 1, 'b': 2} for names in ``allowed``; values within [lo, hi]
+    (whole numbers when ``whole``). Errors are ConfigErrors naming the setting."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in allowed:
+            raise ConfigError(f"{name}: {part!r} is not name=value with name in {', '.join(allowed)}")
+        try:
+            number = int(value) if whole else float(value)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"{name}: {key}={value.strip()!r} is not {kind}") from None
+        if not lo <= number <= hi:
+            raise ConfigError(f"{name}: {key}={number} is out of range {lo:g}..{hi:g}")
+        out[key] = number
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path

@@ -22,16 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from indicators.catalogue import INDICATORS  # noqa: E402
 from indicators.compute import compute_with_comparisons  # noqa: E402
 from indicators.periods import period_to_date  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from queries.db import get_db  # noqa: E402
 from queries.filters import Filter  # noqa: E402
 from queries.regions import region_node  # noqa: E402
 from queries.tasks import TaskQuery, ageing, efficiency, task_list  # noqa: E402
 from supervision.rules import TaskRules  # noqa: E402
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def main() -> None:
@@ -59,7 +55,7 @@ def main() -> None:
                 t = time.perf_counter()
                 fn(Filter(region=code))
                 times.append(1000 * (time.perf_counter() - t))
-        print(f"{name:32s} p50 {statistics.median(times):6.0f} ms   p95 {_pct(times, 0.95):6.0f} ms   "
+        print(f"{name:32s} p50 {statistics.median(times):6.0f} ms   p95 {pct(times, 0.95):6.0f} ms   "
               f"(n={len(times)})")
 
 

@@ -23,6 +23,7 @@ from components.region_map import map_layer  # noqa: E402
 from indicators.catalogue import CATALOGUE  # noqa: E402
 from indicators.compute import compute  # noqa: E402
 from indicators.periods import period_to_date  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from queries.db import get_db  # noqa: E402
 from queries.filters import Filter  # noqa: E402
 from queries.geo import children_features  # noqa: E402
@@ -34,11 +35,6 @@ def _map(db, region: str, today: dt.date) -> None:
     ind = CATALOGUE["entity_stock"]
     values = compute(db, [ind], Filter(region=region), period_to_date(today, "month"), by_child=True)
     map_layer(children_features(db, region), dict(zip(values["region_code"], values["value"])), ind)
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def main() -> None:
@@ -63,7 +59,7 @@ def main() -> None:
                 fn(db, code, today)
                 times.append(1000 * (time.perf_counter() - t))
         print(f"{label:13s} n={len(times):3d}  p50 {statistics.median(times):6.0f} ms  "
-              f"p95 {_pct(times, 0.95):6.0f} ms  max {max(times):6.0f} ms")
+              f"p95 {pct(times, 0.95):6.0f} ms  max {max(times):6.0f} ms")
 
 
 if __name__ == "__main__":

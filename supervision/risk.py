@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from settings import ConfigError
+from settings import ConfigError, parse_named_numbers
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,9 @@ def _floats(raw: str, n: int, name: str) -> tuple[float, ...]:
 
 
 def parse_weights(raw: str, name: str = "JINJIAN_RISK_WEIGHTS") -> dict[str, float]:
+    """'complaints=30,industry=0' → every factor's weight (others keep their default)."""
     weights = {f.id: float(f.weight) for f in FACTORS}
-    for part in (p.strip() for p in raw.split(",") if p.strip()):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or key not in weights:
-            raise ConfigError(f"{name}: {part!r} is not factor=weight with factor in {', '.join(FACTOR_IDS)}")
-        try:
-            w = float(value)
-        except ValueError:
-            raise ConfigError(f"{name}: {key}={value.strip()!r} is not a number") from None
-        if not 0 <= w <= 1000:
-            raise ConfigError(f"{name}: {key}={w} is out of range 0..1000")
-        weights[key] = w
+    weights.update(parse_named_numbers(raw, name, FACTOR_IDS, 0, 1000, whole=False))
     return weights
 
 

@@ -29,7 +29,7 @@ from typing import Mapping
 
 import numpy as np
 
-from settings import ConfigError
+from settings import ConfigError, parse_named_numbers
 
 STATUS_ZH: dict[str, str] = {
     "pending": "待核查", "inspecting": "核查中", "notice": "限期整改", "joint": "村居联合处置",
@@ -62,26 +62,9 @@ DEFAULT_LIMITS = "inspection=10,recheck=10,joint=5,town=5,department=10,clue_for
 
 def parse_limits(raw: str, name: str = "JINJIAN_TASK_LIMITS") -> dict[str, int]:
     """'inspection=10,recheck=10,…' → dict; names not given keep their default."""
-    limits = dict(_pairs(DEFAULT_LIMITS, name))
-    limits.update(_pairs(raw, name))
-    return limits
-
-
-def _pairs(raw: str, name: str) -> list[tuple[str, int]]:
-    out = []
-    for part in (p.strip() for p in raw.split(",") if p.strip()):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or key not in LIMIT_NAMES:
-            raise ConfigError(f"{name}: {part!r} is not name=days with name in {', '.join(LIMIT_NAMES)}")
-        try:
-            days = int(value)
-        except ValueError:
-            raise ConfigError(f"{name}: {key}={value.strip()!r} is not a whole number of days") from None
-        if not 1 <= days <= 365:
-            raise ConfigError(f"{name}: {key}={days} is out of range 1..365")
-        out.append((key, days))
-    return out
+    limits = parse_named_numbers(DEFAULT_LIMITS, name, LIMIT_NAMES, 1, 365)
+    limits.update(parse_named_numbers(raw, name, LIMIT_NAMES, 1, 365))
+    return {k: int(v) for k, v in limits.items()}
 
 
 def parse_buckets(raw: str, name: str = "JINJIAN_TASK_OVERDUE_BUCKETS") -> tuple[int, int]:
