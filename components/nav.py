@@ -5,10 +5,12 @@ from dash import dcc, html
 
 #: (path, label) of every page in the bar, in display order.
 NAV_ITEMS: tuple[tuple[str, str], ...] = (
-    ("/", "首页"),
+    ("/", "指挥大屏"),
     ("/indicators", "指标体系"),
     ("/region/root", "区域下钻"),
     ("/tasks", "任务督办"),
+    ("/risk", "风险预警"),
+    ("/reports", "定期报告"),
 )
 
 

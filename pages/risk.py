@@ -1,0 +1,441 @@
+"""风险预警: entity risk grades of a region as of a date — distribution, a map of
+its children coloured by area grade with red / orange entity points (drill down
+by clicking; at the grid level a click opens the grid's details), the top-risk
+entities with their factor breakdown, the warning trend and feed, and batch
+alerts with their traceability fan-out.
+
+URL (shareable): ``/risk?region=441900003001&date=2026-11-20&grid=441900003001005``
+(all optional: the jurisdiction, today, no grid selected). ``layout()`` does no
+database work; malformed and out-of-jurisdiction codes are recognised without it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import dash
+import pandas as pd
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from components import risk_views as rv
+from components.nav import create_nav
+from components.region_table import level_of
+from queries.db import get_db
+from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
+from queries.filters import Filter, RegionScope, check_region_code, parse_date
+from queries.geo import GRID_CODE_LENGTH, children_features
+from queries.grid import entity_names, grid_workers
+from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
+from queries.risk import (batch_alerts, batch_fanout, grade_distribution, high_risk_points, risk_by_child,
+                          top_entities, warning_feed, warning_trend)
+from queries.tasks import TaskQuery, task_list
+from settings import ConfigError, Settings
+from supervision.risk import RiskRules
+from supervision.rules import TaskRules
+
+logger = logging.getLogger(__name__)
+
+PATH = "/risk"
+dash.register_page(__name__, path=PATH, title="金监 · 风险预警", name="风险预警")
+
+HIDDEN = "hidden"
+TOP_N = 100
+TREND_DAYS = 30
+BATCH_DAYS = 90
+FEED_ROWS = 30
+POINTS_LIMIT = 1000
+DETAIL_ENTITIES = 200
+DETAIL_TASKS = 50
+
+
+def _root() -> str:
+    return Settings.from_env().root_region
+
+
+def _rules() -> RiskRules:
+    try:
+        return RiskRules.from_env()
+    except ConfigError as exc:
+        raise InvalidParameter(f"risk rules: {exc}", user_message=rv.RULES_MESSAGE) from None
+
+
+def _href(region: str, date: str | None, grid: str | None = None) -> str:
+    return rv.risk_href(region, date, grid, prefix=dash.get_relative_path(PATH))
+
+
+def _code(value: str | None, root: str) -> str:
+    value = (value or "").strip()
+    return root if value in ("", "root") else "" if value.lower() == "all" else value
+
+
+def _precheck(code: str, root: str) -> str | None:
+    """'not_found' / 'forbidden' when known without the database, else None."""
+    try:
+        check_region_code(code)
+    except InvalidParameter:
+        return "not_found"
+    return None if RegionScope(root).contains(code) else "forbidden"
+
+
+def _status_panel(kind: str, code: str) -> list[Any]:
+    back = dcc.Link("返回辖区风险预警", href=_href(_root(), None), className="region-back-link", id="risk-back")
+    if kind == "forbidden":
+        return [html.Div("403", className="region-status-code"), html.H2("无权查看该区域"),
+                html.P(f"区划代码 {code or '全国'} 不在本平台的辖区范围内。"), back]
+    return [html.Div("404", className="region-status-code"), html.H2("未找到该区域"),
+            html.P(f"区划代码 “{code}” 不存在或格式不正确。"), back]
+
+
+def layout(region: str | None = None, date: str | None = None, grid: str | None = None, **_: Any) -> html.Div:
+    root = _root()
+    code = _code(region, root)
+    try:
+        day = parse_date(date).isoformat()
+    except JinjianError:
+        day = dt.date.today().isoformat()
+    status = _precheck(code, root)
+    selected = grid if (not status and isinstance(grid, str) and grid.isdigit() and grid.startswith(code)
+                        and len(grid) > len(code)) else None
+    rules = RiskRules()
+    return html.Div(className="page risk-page", children=[
+        create_nav(PATH),
+        html.Header(className="page-header risk-header", children=[
+            html.H1("风险预警"),
+            html.Div(code or "全国", id="risk-title", className="region-name risk-title"),
+            html.Span("", id="risk-level", className="risk-level"),
+            html.Nav(id="risk-breadcrumbs", className="risk-breadcrumbs", **{"aria-label": "区域路径"}),
+            html.Div(className="risk-controls", children=[
+                html.Span("截至日期", className="risk-control-label"),
+                dcc.DatePickerSingle(id="risk-date", date=day, display_format="YYYY-MM-DD", first_day_of_week=1,
+                                     clearable=False, max_date_allowed=max(day, dt.date.today().isoformat())),
+                html.A("分享链接", id="risk-share", className="risk-share", href=_href(code, day, selected),
+                       title="当前区域、日期和所选网格的链接"),
+            ]),
+        ]),
+        html.Div(id="risk-banner", className=f"banner {HIDDEN}", role="alert"),
+        html.Div(_status_panel(status, code) if status else [], id="risk-status",
+                 className="region-status" if status else f"region-status {HIDDEN}"),
+        html.Div(id="risk-main", className=f"risk-main {HIDDEN}" if status else "risk-main", children=[
+            html.Div(className="risk-summary", children=[
+                html.Div(rv.create_grade_cards(None, rules.grades), className="risk-cards"),
+                html.Div(className="panel risk-donut-panel", children=[
+                    dcc.Graph(id="risk-donut", figure=rv.create_grade_figure(None), className="risk-donut",
+                              config={"displayModeBar": False}),
+                    html.Div(id="risk-summary-note", className="risk-summary-note")]),
+            ]),
+            html.Div(className="risk-body", children=[
+                html.Section(className="panel risk-map-panel", children=[
+                    html.Div([html.H2("风险地图"), html.Span(id="risk-map-title", className="risk-note")],
+                             className="risk-panel-head"),
+                    rv.create_risk_map("risk", Settings.from_env().tile_url)]),
+                html.Section(className="panel risk-details-panel", children=[
+                    html.H2("网格详情"),
+                    html.Div(rv.create_grid_details(None, "", None, None, None, None, 0, {}, day),
+                             id="risk-details", className="risk-details")]),
+                html.Section(className="panel risk-table-panel", children=[
+                    html.Div([html.H2("高风险主体"), html.Span(id="risk-table-note", className="risk-note")],
+                             className="risk-panel-head"),
+                    html.Div(rv.create_entity_grid("risk-grid"), className="risk-table-box")]),
+            ]),
+            html.Div(className="risk-lower", children=[
+                html.Section(className="panel risk-trend-panel", children=[
+                    html.Div([html.H2("预警趋势"), html.Span(f"近 {TREND_DAYS} 天 · 件/日", className="risk-note")],
+                             className="risk-panel-head"),
+                    dcc.Graph(id="risk-trend", className="risk-graph", config={"displayModeBar": False})]),
+                html.Section(className="panel risk-feed-panel", children=[
+                    html.H2("最新预警"), html.Ul(id="risk-feed", className="risk-feed")]),
+                html.Section(className="panel risk-batch-panel", children=[
+                    html.Div([html.H2("批次追溯预警"), html.Span(id="risk-batch-note", className="risk-note")],
+                             className="risk-panel-head"),
+                    html.Div(className="risk-batch-body", children=[
+                        html.Div(rv.create_batch_grid("risk-batches"), className="risk-batch-box"),
+                        html.Div(rv.create_fanout(None, None, 0, {}, {}, day), id="risk-fanout",
+                                 className="risk-fanout")])]),
+            ]),
+        ]),
+        dcc.Store(id="risk-region", data=code),
+        dcc.Store(id="risk-selected", data=selected),
+        dcc.Store(id="risk-link-hook"),
+        dcc.Location(id="risk-location", refresh="callback-nav"),
+    ])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _flt(code: str | None) -> Filter:
+    """The region's filter; malformed, out-of-jurisdiction and unknown codes raise."""
+    root = _root()
+    flt = Filter(region=root if code is None else code, scope=RegionScope(root))
+    region_node(get_db(), flt.region, flt.scope)  # exists (cached)
+    return flt
+
+
+def _shown(exc: JinjianError, what: str, code: str | None) -> bool:
+    """Log a callback failure; False for not-found / forbidden (the status panel says it)."""
+    if isinstance(exc, (RegionNotFound, ScopeViolation)) or (isinstance(exc, InvalidParameter)
+                                                          and exc.user_message.startswith("区划代码")):
+        logger.info("risk %s %r: %s", what, code, exc.detail)
+        return False
+    logger.warning("risk %s %r failed: %s", what, code, exc.detail)
+    return True
+
+
+def _error(exc: JinjianError, what: str, code: str | None) -> list[Any]:
+    return [html.P(exc.user_message, className="risk-error")] if _shown(exc, what, code) else []
+
+
+def _breadcrumbs(path: pd.DataFrame, date: str | None) -> list[Any]:
+    out: list[Any] = []
+    rows = list(path.itertuples(index=False))
+    for i, r in enumerate(rows):
+        if i:
+            out.append(html.Span("›", className="risk-crumb-sep"))
+        if i == len(rows) - 1:
+            out.append(html.Span(r.name, className="risk-crumb risk-crumb-current", **{"aria-current": "page"}))
+        else:
+            out.append(dcc.Link(r.name, href=_href(str(r.code), date), className="risk-crumb"))
+    return out
+
+
+# ----------------------------------------------------------------------------- callbacks
+@callback(
+    Output("risk-title", "children"), Output("risk-level", "children"), Output("risk-breadcrumbs", "children"),
+    Output("risk-status", "children"), Output("risk-status", "className"), Output("risk-main", "className"),
+    Output("risk-banner", "children"), Output("risk-banner", "className"),
+    Input("risk-region", "data"), Input("risk-date", "date"),
+)
+def refresh_header(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """Name, level and path of the region, or the 404 / 403 panel."""
+    root = _root()
+    code = root if code is None else code
+    try:
+        node = region_node(get_db(), code, RegionScope(root))
+        parse_date(date)
+        _rules()
+    except (RegionNotFound, ScopeViolation) as exc:
+        kind = "forbidden" if isinstance(exc, ScopeViolation) else "not_found"
+        return (no_update, "", [], _status_panel(kind, code), "region-status", f"risk-main {HIDDEN}",
+                "", f"banner {HIDDEN}")
+    except JinjianError as exc:
+        if not _shown(exc, "header", code):
+            return (no_update, "", [], _status_panel("not_found", code), "region-status", f"risk-main {HIDDEN}",
+                    "", f"banner {HIDDEN}")
+        return (no_update,) * 6 + (exc.user_message, "banner")
+    path = node.path[node.path["code"].str.startswith(root)] if root else node.path
+    return (node.name, LEVEL_NAMES_ZH.get(node.level, ""), _breadcrumbs(path, date), [], f"region-status {HIDDEN}",
+            "risk-main", "", f"banner {HIDDEN}")
+
+
+@callback(
+    [Output(f"risk-card-{g}", "children") for g in rv.GRADE_ORDER],
+    Output("risk-donut", "figure"), Output("risk-summary-note", "children"),
+    Input("risk-region", "data"), Input("risk-date", "date"),
+)
+def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """Entities per grade (cards and donut)."""
+    try:
+        rules, day = _rules(), parse_date(date)
+        counts = rv.grade_counts(grade_distribution(get_db(), _flt(code), day, rules))
+    except JinjianError as exc:
+        _shown(exc, "summary", code)
+        return (no_update,) * (len(rv.GRADE_ORDER) + 2) + ("",)
+    cards = [c.children for c in rv.create_grade_cards(counts, rules.grades)]
+    note = f"截至 {day.isoformat()} 存续主体 {sum(counts.values()):,} 户参与评分"
+    return (*cards, rv.create_grade_figure(counts), note)
+
+
+@callback(
+    Output("risk-geojson", "data"), Output("risk-legend", "children"), Output("risk-note", "children"),
+    Output("risk-map", "viewport"), Output("risk-points", "children"), Output("risk-map-title", "children"),
+    Input("risk-region", "data"), Input("risk-date", "date"),
+)
+def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """Children coloured by area grade, red / orange points, view fitted to the children."""
+    try:
+        db, rules, day = get_db(), _rules(), parse_date(date)
+        flt = _flt(code)
+        by_child = risk_by_child(db, flt, day, rules)
+        features = children_features(db, flt.region, flt.scope)
+        points = high_risk_points(db, flt, day, rules, limit=POINTS_LIMIT)
+    except JinjianError as exc:
+        return (no_update,) * 5 + ((exc.user_message if _shown(exc, "map", code) else ""),)
+    layer = rv.risk_map_layer(features, by_child, rules.area_grades, points)
+    viewport = {"bounds": layer.bounds, "transition": "fitBounds"} if layer.bounds else no_update
+    kids = len(layer.geojson["features"])
+    if kids:
+        level = LEVEL_NAMES_ZH.get(level_of(str(layer.geojson["features"][0]["properties"]["code"])) or -1, "区域")
+        hint = "点击网格查看详情" if level == "网格" else "点击下钻"
+        title = f"下级{level} {kids} 个 · {hint}"
+    else:
+        title = "无下级区域"
+    if len(points) >= POINTS_LIMIT:
+        title += f" · 高风险点位显示评分最高的 {POINTS_LIMIT:,} 个"
+    return layer.geojson, layer.legend, layer.note, viewport, rv.point_markers(points, date), title
+
+
+@callback(
+    Output("risk-grid", "rowData"), Output("risk-table-note", "children"),
+    Input("risk-region", "data"), Input("risk-date", "date"),
+)
+def refresh_table(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """The highest-scoring entities with their breakdown."""
+    try:
+        db, rules, day = get_db(), _rules(), parse_date(date)
+        flt = _flt(code)
+        top = top_entities(db, flt, day, rules, limit=TOP_N)
+        grids = region_names(db, sorted(set(top["grid_code"].astype(str))))
+    except JinjianError as exc:
+        shown = _shown(exc, "table", code)
+        return (no_update if shown else []), (exc.user_message if shown else "")
+    rows = rv.build_entity_rows(top, grids, day.isoformat(), rules.weights, rules.max_score)
+    return rows, f"评分最高的 {len(rows)} 户 · 条形为各因素得分（满分 {rules.max_score:g}）"
+
+
+@callback(Output("risk-trend", "figure"), Input("risk-region", "data"), Input("risk-date", "date"))
+def refresh_trend(code: str | None, date: str | None) -> Any:
+    """Warnings per day and type over the last 30 days."""
+    try:
+        day = parse_date(date)
+        start = day - dt.timedelta(days=TREND_DAYS - 1)
+        trend = warning_trend(get_db(), _flt(code), start, day)
+    except JinjianError as exc:
+        _shown(exc, "trend", code)
+        return no_update
+    return rv.create_trend_figure(trend, start, day)
+
+
+@callback(Output("risk-feed", "children"), Input("risk-region", "data"), Input("risk-date", "date"))
+def refresh_feed(code: str | None, date: str | None) -> list[Any]:
+    """The newest warnings with links to the entities."""
+    try:
+        db, day = get_db(), parse_date(date)
+        flt = _flt(code)
+        feed = warning_feed(db, flt, day, limit=FEED_ROWS)
+        names = entity_names(db, flt, feed["credit_code"])
+    except JinjianError as exc:
+        return _error(exc, "feed", code)
+    return rv.create_feed(feed, names, day.isoformat())
+
+
+@callback(
+    Output("risk-batches", "rowData"), Output("risk-batch-note", "children"),
+    Input("risk-region", "data"), Input("risk-date", "date"),
+)
+def refresh_batches(code: str | None, date: str | None) -> tuple[Any, ...]:
+    """Batches that failed sampling in the last 90 days and were handled in the region."""
+    try:
+        day = parse_date(date)
+        alerts = batch_alerts(get_db(), _flt(code), day - dt.timedelta(days=BATCH_DAYS - 1), day)
+    except JinjianError as exc:
+        shown = _shown(exc, "batches", code)
+        return (no_update if shown else []), (exc.user_message if shown else "")
+    return rv.build_batch_rows(alerts), f"近 {BATCH_DAYS} 天 {len(alerts)} 批"
+
+
+@callback(
+    Output("risk-fanout", "children"),
+    Input("risk-batches", "selectedRows"), State("risk-region", "data"), State("risk-date", "date"),
+)
+def show_fanout(selected: list[dict[str, Any]] | None, code: str | None, date: str | None) -> list[Any]:
+    """The chosen batch's handlers inside the region and the count outside."""
+    batch = str(((selected or [None])[0] or {}).get("batch_no") or "")
+    if not batch:
+        return rv.create_fanout(None, None, 0, {}, {}, date)
+    try:
+        db = get_db()
+        flt = _flt(code)
+        inside, outside = batch_fanout(db, flt, batch)
+        names = entity_names(db, flt, inside["credit_code"])
+        grids = region_names(db, sorted(set(inside["grid"].astype(str))))
+    except JinjianError as exc:
+        return _error(exc, "fanout", code)
+    return rv.create_fanout(batch, inside, outside, names, grids, date)
+
+
+@callback(
+    Output("risk-location", "href"), Output("risk-selected", "data"),
+    Input("risk-geojson", "clickData"), State("risk-region", "data"), State("risk-date", "date"),
+    prevent_initial_call=True,
+)
+def map_click(feature: dict[str, Any] | None, code: str | None, date: str | None) -> tuple[Any, Any]:
+    """A click on a child with children drills down (URL); on a grid (or another
+    leaf) it opens the details panel."""
+    child = str(((feature or {}).get("properties") or {}).get("code") or "")
+    if not child:
+        return no_update, no_update
+    if len(child) == GRID_CODE_LENGTH:
+        return no_update, child
+    try:
+        flt = _flt(code)
+        node = region_node(get_db(), child, flt.scope)
+    except JinjianError as exc:
+        _shown(exc, "map click", child)
+        return no_update, no_update
+    if len(node.children):
+        return _href(child, date), None
+    return no_update, child
+
+
+@callback(
+    Output("risk-details", "children"), Output("risk-geojson", "hideout"),
+    Input("risk-selected", "data"), Input("risk-date", "date"), State("risk-region", "data"),
+)
+def show_details(selected: str | None, date: str | None, code: str | None) -> tuple[Any, Any]:
+    """The selected grid's scored entities, grid workers and open tasks."""
+    if not selected:
+        return rv.create_grid_details(None, "", None, None, None, None, 0, {}, date), rv.map_hideout(None)
+    try:
+        db, rules, day = get_db(), _rules(), parse_date(date)
+        parent = _flt(code)
+        if not selected.startswith(parent.region):
+            raise ScopeViolation(f"{selected!r} is not inside {parent.region!r}")
+        node = region_node(db, selected, parent.scope)
+        flt = Filter(region=selected, scope=parent.scope)
+        ents = top_entities(db, flt, day, rules, limit=DETAIL_ENTITIES)
+        workers = grid_workers(db, flt)
+        try:
+            task_rules = TaskRules.from_env()
+        except ConfigError as exc:
+            raise InvalidParameter(f"task rules: {exc}", user_message="任务督办规则配置不正确，请联系管理员") from None
+        tasks, total = task_list(db, TaskQuery(flt, day, status="open"), task_rules, limit=DETAIL_TASKS)
+        names = entity_names(db, flt, tasks["credit_code"])
+    except JinjianError as exc:
+        msg = exc.user_message if _shown(exc, "details", selected) else "所选网格不在当前区域内"
+        return [html.P(msg, className="risk-error")], rv.map_hideout(None)
+    n, high = len(ents), int(ents["grade"].isin(["red", "orange"]).sum()) if len(ents) else 0
+    area = {"grade": rules.area_grade(high / n * 100) if n else None, "entities": n, "high": high}
+    return (rv.create_grid_details(selected, node.name, area, ents, workers, tasks, total, names, day.isoformat()),
+            rv.map_hideout(selected))
+
+
+@callback(
+    Output("risk-share", "href"),
+    Input("risk-date", "date"), Input("risk-selected", "data"), State("risk-region", "data"),
+)
+def update_share(date: str | None, selected: str | None, code: str | None) -> str:
+    return _href(_root() if code is None else code, date, selected)
+
+
+# Links inside the page (table cells, feed, popups, details) navigate without a reload;
+# modified clicks keep the browser's behaviour.
+clientside_callback(
+    """function(code) {
+        if (!window.__jinjianRiskLinks) {
+            window.__jinjianRiskLinks = true;
+            document.addEventListener('click', function(ev) {
+                if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) {
+                    return;
+                }
+                var a = ev.target.closest && ev.target.closest(
+                    '.risk-grid a[href], .risk-feed a[href], .risk-details a[href], .risk-fanout a[href], .risk-popup a[href]');
+                if (!a || a.origin !== window.location.origin || a.target) { return; }
+                ev.preventDefault();
+                window.history.pushState({}, '', a.getAttribute('href'));
+                window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
+                window.scrollTo(0, 0);
+            }, true);
+        }
+        return code;
+    }""",
+    Output("risk-link-hook", "data"), Input("risk-region", "data"),
+)
