@@ -49,19 +49,25 @@ class MapLayer(NamedTuple):
     bounds: list[list[float]] | None
 
 
-def create_region_map(prefix: str, tile_url: str = "") -> html.Div:
-    """Map container: ``{prefix}-map`` (dl.Map) holding ``{prefix}-geojson``, with
-    ``{prefix}-legend`` and ``{prefix}-note`` overlaid. No tiles unless ``tile_url``."""
+#: The GeoJSON layer's initial ``hideout`` (read by STYLE_FUNCTION in region_map.js).
+DEFAULT_HIDEOUT: dict[str, Any] = {"selected": None, "color": "#7fdcff", "weight": 1, "fillOpacity": 0.78,
+                                   "noData": NO_DATA_COLOUR}
+
+
+def create_region_map(prefix: str, tile_url: str = "", extra_layers: list[Any] | None = None) -> html.Div:
+    """Map container: ``{prefix}-map`` (dl.Map) holding ``{prefix}-geojson`` and any
+    ``extra_layers`` above it, with ``{prefix}-legend`` and ``{prefix}-note`` overlaid.
+    No tiles unless ``tile_url``."""
     layers: list[Any] = []
     if tile_url:
         layers.append(dl.TileLayer(url=tile_url, attribution=""))
     layers.append(dl.GeoJSON(
         id=f"{prefix}-geojson", data=None,
-        hideout={"selected": None, "color": "#7fdcff", "weight": 1, "fillOpacity": 0.78,
-                 "noData": NO_DATA_COLOUR},
+        hideout=dict(DEFAULT_HIDEOUT),
         style={"variable": STYLE_FUNCTION},
         hoverStyle={"variable": HOVER_FUNCTION},
     ))
+    layers.extend(extra_layers or [])
     return html.Div(
         [
             dl.Map(layers, id=f"{prefix}-map", center=_CHINA_CENTRE, zoom=4, minZoom=2, maxZoom=18,

@@ -24,7 +24,7 @@ from dash import html
 
 from components.figures import FONT
 from components.format import finite_or_none, format_cn
-from components.region_map import NO_DATA_COLOUR, create_region_map, map_layer
+from components.region_map import DEFAULT_HIDEOUT, NO_DATA_COLOUR, create_region_map, map_layer
 from components.tables import DARK_THEME
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
@@ -144,26 +144,15 @@ class RiskLayer(NamedTuple):
 def create_risk_map(prefix: str, tile_url: str = "") -> html.Div:
     """The region map (``{prefix}-map``, ``{prefix}-geojson``, legend, note) with a
     pane above the polygons holding ``{prefix}-points`` (circle markers)."""
-    box = create_region_map(prefix, tile_url)
-    leaflet = next(c for c in box.children if isinstance(c, dl.Map))
-    leaflet.children = [*leaflet.children, dl.Pane(dl.LayerGroup(id=f"{prefix}-points"), name=POINTS_PANE,
-                                                   style={"zIndex": 450})]
+    box = create_region_map(prefix, tile_url, extra_layers=[
+        dl.Pane(dl.LayerGroup(id=f"{prefix}-points"), name=POINTS_PANE, style={"zIndex": 450})])
     box.className = f"{box.className} risk-map"
     return box
 
 
-def _default_hideout() -> dict[str, Any]:
-    box = create_region_map("risk-template")
-    leaflet = next(c for c in box.children if isinstance(c, dl.Map))
-    return dict(next(c for c in leaflet.children if isinstance(c, dl.GeoJSON)).hideout)
-
-
-_HIDEOUT = _default_hideout()
-
-
 def map_hideout(selected: str | None) -> dict[str, Any]:
     """The GeoJSON ``hideout`` outlining ``selected`` (None: nothing) in white."""
-    return {**_HIDEOUT, "selected": selected}
+    return {**DEFAULT_HIDEOUT, "selected": selected}
 
 
 def _legend_row(colour: str, label: str, text: str, count: int, key: str, shape: str = "legend-swatch") -> html.Div:

@@ -174,7 +174,7 @@ def test_nav():
     nav = create_nav("/indicators")
     links = nav.children[1].children
     assert [(link.href, link.children) for link in links] == list(NAV_ITEMS)
-    assert list(NAV_ITEMS)[:2] == [("/", "首页"), ("/indicators", "指标体系")]
+    assert list(NAV_ITEMS)[:2] == [("/", "指挥大屏"), ("/indicators", "指标体系")]
     assert [link.className for link in links] == ["nav-link active" if href == "/indicators" else "nav-link"
                                                    for href, _ in NAV_ITEMS]
     assert [link.className for link in create_nav("/").children[1].children] == [
