@@ -127,3 +127,14 @@ def served_db(flask_server, demo_db):
         yield flask_server
     finally:
         dbmod.set_db(None)
+
+
+@pytest.fixture
+def dongguan(monkeypatch, demo_db):
+    """``demo_db`` as the app's database with the jurisdiction set to Dongguan (4419)."""
+    from queries import db as dbmod
+
+    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
+    dbmod.set_db(demo_db)
+    yield demo_db
+    dbmod.set_db(None)

@@ -8,17 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-from dash.development.base_component import Component
 from selenium.webdriver.common.keys import Keys
 
 from components.indicator_table import EXPORT_COLUMNS, build_rows, csv_params, format_value, matches_search
 from indicators.catalogue import CATALOGUE, INDICATORS
 from indicators.compute import compute, compute_with_comparisons
 from indicators.periods import period_to_date
-from queries import db as dbmod
 from queries.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
+from tests.pagekit import walk as _walk
 
 ROWS = ".ag-center-cols-container .ag-row"
 TOWN = "441900003"  # a 镇街 of Dongguan in the demo data
@@ -26,14 +25,6 @@ TOWN = "441900003"  # a 镇街 of Dongguan in the demo data
 
 def _cell(ind_id: str, col: str) -> str:
     return f".ag-center-cols-container .ag-row[row-id='{ind_id}'] .ag-cell[col-id='{col}']"
-
-
-@pytest.fixture
-def dongguan(monkeypatch, demo_db):
-    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
-    dbmod.set_db(demo_db)
-    yield demo_db
-    dbmod.set_db(None)
 
 
 def _expected(db, region: str, ids: list[str]) -> dict[str, str]:
@@ -93,16 +84,6 @@ def test_layout_reads_url_parameters(monkeypatch):
     assert {r["category"] for r in found["ind-grid"].rowData} == {"credit"}
     bad = {c.id: c for c in _walk(page.layout(region="4401", date="x", grain="hour")) if getattr(c, "id", None)}
     assert bad["ind-region"].value == "4419" and bad["ind-grain"].value == "month"
-
-
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for c in children:
-            yield from _walk(c)
-    elif isinstance(children, Component):
-        yield from _walk(children)
 
 
 def _row_ids(dash_duo) -> set[str]:

@@ -7,7 +7,6 @@ import time
 
 import pandas as pd
 import pytest
-from dash.development.base_component import Component
 
 from components.region_table import DEFAULT_INDICATORS
 from indicators.catalogue import CATALOGUE
@@ -18,16 +17,9 @@ from queries.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
 from tests.test_app import ExplodingEngine
+from tests.pagekit import walk as _walk, ids as _ids, text as _text
 
 DAY = DEMO_END.isoformat()
-
-
-@pytest.fixture
-def dongguan(monkeypatch, demo_db):
-    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
-    dbmod.set_db(demo_db)
-    yield demo_db
-    dbmod.set_db(None)
 
 
 @pytest.fixture
@@ -37,28 +29,6 @@ def page():
     create_app()
     from pages import region
     return region
-
-
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for c in children:
-            yield from _walk(c)
-    elif isinstance(children, Component):
-        yield from _walk(children)
-
-
-def _ids(tree) -> dict[str, Component]:
-    return {c.id: c for c in _walk(tree) if isinstance(getattr(c, "id", None), str)}
-
-
-def _text(tree) -> str:
-    if isinstance(tree, (list, tuple)):
-        return " ".join(_text(t) for t in tree)
-    if isinstance(tree, Component):
-        return _text(getattr(tree, "children", None) or "")
-    return "" if tree is None else str(tree)
 
 
 def _alive(entities: pd.DataFrame, day) -> pd.DataFrame:

@@ -10,7 +10,6 @@ import time
 import pandas as pd
 import pytest
 from dash import html
-from dash.development.base_component import Component
 
 from components import risk_views as rv
 from indicators.model import GRADES
@@ -24,17 +23,10 @@ from tests import oracle_risk as R
 from tests.conftest import DEMO_END
 from tests.oracle_tasks import open_at
 from tests.test_app import ExplodingEngine
+from tests.pagekit import walk as _walk, ids as _ids, text as _text, props as _props
 
 DAY = DEMO_END.isoformat()
 RULES = RiskRules()
-
-
-@pytest.fixture
-def dongguan(monkeypatch, demo_db):
-    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
-    dbmod.set_db(demo_db)
-    yield demo_db
-    dbmod.set_db(None)
 
 
 @pytest.fixture
@@ -49,32 +41,6 @@ def page():
 @pytest.fixture(scope="module")
 def oracle(demo_data) -> pd.DataFrame:
     return R.scores(demo_data, "4419", DEMO_END)
-
-
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for c in children:
-            yield from _walk(c)
-    elif isinstance(children, Component):
-        yield from _walk(children)
-
-
-def _ids(tree) -> dict[str, Component]:
-    return {c.id: c for c in _walk(tree) if isinstance(getattr(c, "id", None), str)}
-
-
-def _text(tree) -> str:
-    if isinstance(tree, (list, tuple)):
-        return " ".join(_text(t) for t in tree)
-    if isinstance(tree, Component):
-        return _text(getattr(tree, "children", None) or "")
-    return "" if tree is None else str(tree)
-
-
-def _props(c: Component) -> dict:
-    return c.to_plotly_json()["props"]
 
 
 def _area_grades(oracle: pd.DataFrame, parent: str, n: int) -> dict[str, str]:

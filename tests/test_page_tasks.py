@@ -26,19 +26,12 @@ from supervision.rules import BUCKETS, STATUS_ZH, TASK_TYPE_ZH, TaskRules
 from tests.conftest import DEMO_END
 from tests.oracle_tasks import buckets_at, closed_on_time, open_at
 from tests.test_app import ExplodingEngine
+from tests.pagekit import walk as _walk, ids as _ids, text as _text
 
 DAY = DEMO_END.isoformat()
 RULES = TaskRules()
 LABELS = RULES.bucket_labels()
 N_CARDS = len(tv.SUMMARY_CARDS)
-
-
-@pytest.fixture
-def dongguan(monkeypatch, demo_db):
-    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
-    dbmod.set_db(demo_db)
-    yield demo_db
-    dbmod.set_db(None)
 
 
 @pytest.fixture
@@ -48,28 +41,6 @@ def page():
     create_app()
     from pages import tasks
     return tasks
-
-
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for c in children:
-            yield from _walk(c)
-    elif isinstance(children, Component):
-        yield from _walk(children)
-
-
-def _ids(tree) -> dict[str, Component]:
-    return {c.id: c for c in _walk(tree) if isinstance(getattr(c, "id", None), str)}
-
-
-def _text(tree) -> str:
-    if isinstance(tree, (list, tuple)):
-        return " ".join(_text(t) for t in tree)
-    if isinstance(tree, Component):
-        return _text(getattr(tree, "children", None) or "")
-    return "" if tree is None else str(tree)
 
 
 def _events(tree) -> list[Component]:
