@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: install data run test bench clean-data
+.PHONY: install data run test bench bench-pdf clean-data
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install
 
 bench: install
 	$(PY) bench/demo_generation.py
+
+bench-pdf: data
+	bash scripts/install_debian_deps.sh
+	$(PY) bench/pdf.py
 
 clean-data:
 	rm -rf data

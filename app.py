@@ -20,7 +20,10 @@ def create_app() -> dash.Dash:
     )
     app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
     from api import register_api
+    from reports.web import install as install_reports
+
     register_api(app.server)
+    install_reports(app.server)  # report downloads, the print view, the report scheduler
     return app
 
 

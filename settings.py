@@ -77,6 +77,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "High-risk (red + orange) share thresholds in % that grade grids and regions yellow, orange, red."),
     SettingSpec("JINJIAN_TASK_OVERDUE_BUCKETS", "5,10",
                 "Overdue warning grades in working days: 1..a yellow, a+1..b orange, over b red (escalated)."),
+    SettingSpec("JINJIAN_CHROMIUM", "/usr/bin/chromium",
+                "Chromium executable that prints report PDFs (Playwright drives it; no browser download)."),
+    SettingSpec("JINJIAN_REPORT_DIR", "",
+                "Directory of the report archive (PDF and Excel files). Empty: <JINJIAN_DATA_DIR>/reports."),
+    SettingSpec("JINJIAN_METADATA_URL", "",
+                "SQLAlchemy URL of the metadata store (report schedules and runs). "
+                "Empty: sqlite:///<JINJIAN_DATA_DIR>/metadata.sqlite."),
+    SettingSpec("JINJIAN_REPORT_SCHEDULES", "",
+                "Scheduled reports, comma-separated kind@region@HH:MM (kind: daily, weekly, monthly, quarterly), "
+                "e.g. weekly@4419@08:00,monthly@44@07:30. Each files the last complete period after that time."),
+    SettingSpec("JINJIAN_REPORT_SCHEDULER", "1",
+                "1 runs due report schedules in the web app (a background thread, checked every minute); "
+                "0 leaves it to cron and `python -m reports run-due`."),
+    SettingSpec("JINJIAN_REPORT_TIMEOUT", "60",
+                "Seconds a PDF export waits for the report page to be ready."),
 )
 _SPECS = {s.name: s for s in SETTINGS}
 

@@ -7,13 +7,14 @@ every printed page (``assets/report.css``).
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
+import re
 from html import escape
 from typing import Any, Sequence
 
 import pandas as pd
-from dash import dcc, html
+from dash import html
+from dash.development.base_component import Component
 
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
@@ -211,7 +212,7 @@ def create_report(d: ReportData) -> tuple[list[Any], dict[str, str]]:
     """The whole report document and its charts' SVG by container id."""
     charts, svgs = report_charts(d)
     overdue_note = (f"期末逾期任务共 {d.overdue_total:,} 件" +
-                    (f"，下表列出逾期时间最长的 {len(d.overdue):,} 件（完整清单见 Excel 导出）。"
+                    (f"，下表列出逾期时间最长的 {len(d.overdue):,} 件（完整清单见任务督办页面）。"
                      if d.overdue_total > len(d.overdue) else "，全部列出如下。"))
     return [
         report_header(d),
@@ -268,5 +269,38 @@ def file_stem(region: str, kind: str, key: str) -> str:
     return f"report-{region or 'all'}-{kind}-{key}"
 
 
-def today_iso() -> str:
-    return dt.date.today().isoformat()
+# ----------------------------------------------------------------------------- static HTML (print route)
+_KEBAB = re.compile(r"([A-Z])")
+_ATTRS = {"className": "class", "colSpan": "colspan", "rowSpan": "rowspan", "htmlFor": "for"}
+
+
+def _css(style: dict[str, Any]) -> str:
+    return ";".join(_KEBAB.sub(lambda m: "-" + m.group(1).lower(), k) + f":{v}" for k, v in style.items())
+
+
+def to_html(node: Any, raw: dict[str, str] | None = None) -> str:
+    """Dash ``html.*`` components as an HTML string (the report's print route
+    serves the very tree the Dash page shows). ``raw``: inner HTML by element id
+    (the charts' SVG)."""
+    if node is None:
+        return ""
+    if isinstance(node, (list, tuple)):
+        return "".join(to_html(n, raw) for n in node)
+    if not isinstance(node, Component):
+        return escape(str(node))
+    spec = node.to_plotly_json()
+    if spec["namespace"] != "dash_html_components":
+        raise ValueError(f"cannot render {spec['namespace']}.{spec['type']} as static HTML")
+    tag = spec["type"].lower()
+    props = spec["props"]
+    attrs = []
+    for key, value in props.items():
+        if key == "children" or value is None:
+            continue
+        name = _ATTRS.get(key, key)
+        text = _css(value) if key == "style" else str(value)
+        attrs.append(f' {name}="{escape(text, quote=True)}"')
+    inner = (raw or {}).get(props.get("id", ""), None)
+    if inner is None:
+        inner = to_html(props.get("children"), raw)
+    return f"<{tag}{''.join(attrs)}>{inner}</{tag}>"

@@ -143,6 +143,20 @@ class ChdbEngine(Engine):
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
+    def close(self) -> None:
+        """Close the idle pooled sessions (new ones open on the next query)."""
+        while True:
+            try:
+                sess = self._pool.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                self._created -= 1
+            try:
+                sess.close()
+            except Exception as exc:  # noqa: BLE001 - best effort: a session that fails to close is gone
+                logger.warning("closing a chDB session failed: %s", exc)
+
     def insert(self, table: str, df: pd.DataFrame) -> None:
         cols = ", ".join(df.columns)
         sess = self._borrow()

@@ -234,7 +234,60 @@ def test_page_error_is_reported_not_printed(chdb_app, renderer):
     with pytest.raises(ReportError) as err:
         render_pdf(chdb_app, "4499", "weekly", WEEK, renderer=renderer, checked=bad)
     assert "4499" in err.value.user_message
-    assert "report?region=4499" in report_url("http://x", "4499", "weekly", WEEK)
+    assert "/report/print?region=4499" in report_url("http://x", "4499", "weekly", WEEK)
+    with pytest.raises(ReportError):  # the Dash page's marker says "error" too
+        render_pdf(chdb_app, "4499", "weekly", WEEK, renderer=renderer, checked=bad, route="/report")
+
+
+def test_dash_page_prints_the_same_report(chdb_app, renderer, tmp_path):
+    """The interactive page (/report) sets its ready marker only once the charts'
+    SVG and the tables are in the DOM; printing it gives the same document."""
+    db = dbmod.get_db()
+    data = build_report(db, DEMO_ROOT, "weekly", WEEK, RegionScope("44"), today=TODAY)
+    pdf = tmp_path / "page.pdf"
+    pdf.write_bytes(render_pdf(chdb_app, DEMO_ROOT, "weekly", WEEK, renderer=renderer, route="/report"))
+    pages = _check_pdf(pdf, data, tmp_path)
+    assert "生成报告" not in _squash("".join(pages))  # the controls do not print
+
+
+def _browser_pids() -> set[int]:
+    """Main Chromium processes descending from this test process (started by its renderers)."""
+    parents, cmds = {}, {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmds[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def mine(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return {pid for pid, cmd in cmds.items()
+            if "chromium" in cmd and "--headless" in cmd and "--type=" not in cmd and mine(pid)}
+
+
+def test_dead_browser_is_relaunched(chdb_app, tmp_path):
+    import signal
+
+    from reports.pdf import PdfRenderer
+
+    before = _browser_pids()
+    r = PdfRenderer()
+    try:
+        render_pdf(chdb_app, EMPTY_REGION, "weekly", WEEK, renderer=r)
+        mine = _browser_pids() - before
+        assert len(mine) == 1 and r.launches == 1
+        os.kill(mine.pop(), signal.SIGKILL)
+        pdf = render_pdf(chdb_app, EMPTY_REGION, "weekly", WEEK, renderer=r)
+        assert pdf[:5] == b"%PDF-" and r.launches == 2
+    finally:
+        r.close()
 
 
 def test_missing_chromium_names_the_setting(monkeypatch):
