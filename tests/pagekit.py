@@ -1,7 +1,8 @@
 """Helpers for page tests: walking a Dash component tree without a browser."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 from dash.development.base_component import Component
 
@@ -33,3 +34,23 @@ def text(tree: Any) -> str:
 
 def props(c: Component) -> dict:
     return c.to_plotly_json()["props"]
+
+
+def wait(cond: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Poll ``cond`` until it returns something truthy (exceptions count as not yet:
+    elements go stale while a page redraws); fail naming ``what`` after ``timeout`` s."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            last = cond()
+        except Exception as exc:  # noqa: BLE001
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+
+
+def js(dash_duo: Any, script: str, *args: Any) -> Any:
+    return dash_duo.driver.execute_script(script, *args)

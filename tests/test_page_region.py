@@ -17,7 +17,7 @@ from queries.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
 from tests.test_app import ExplodingEngine
-from tests.pagekit import walk as _walk, ids as _ids, text as _text
+from tests.pagekit import walk as _walk, ids as _ids, text as _text, wait as _wait, js as _js
 
 DAY = DEMO_END.isoformat()
 
@@ -176,24 +176,6 @@ def test_map_callbacks(dongguan, page):
 
 
 # ----------------------------------------------------------------------------- browser
-def _wait(cond, timeout: float = 30.0, what: str = ""):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = cond()
-        except Exception as exc:  # stale elements while the page redraws
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
-
-
-def _js(dash_duo, script: str, *args):
-    return dash_duo.driver.execute_script(script, *args)
-
-
 def _crumbs(dash_duo) -> list[str]:
     return _js(dash_duo, "return Array.from(document.querySelectorAll('#region-breadcrumbs .region-crumb'))"
                          ".map(e => e.innerText.trim());")

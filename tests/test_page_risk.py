@@ -23,7 +23,7 @@ from tests import oracle_risk as R
 from tests.conftest import DEMO_END
 from tests.oracle_tasks import open_at
 from tests.test_app import ExplodingEngine
-from tests.pagekit import walk as _walk, ids as _ids, text as _text, props as _props
+from tests.pagekit import walk as _walk, ids as _ids, text as _text, props as _props, wait as _wait, js as _js
 
 DAY = DEMO_END.isoformat()
 RULES = RiskRules()
@@ -310,24 +310,6 @@ def test_not_found_forbidden_and_errors(dongguan, page):
 
 
 # ----------------------------------------------------------------------------- browser
-def _wait(cond, timeout: float = 30.0, what: str = ""):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = cond()
-        except Exception as exc:  # stale elements while the page redraws
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
-
-
-def _js(dash_duo, script: str, *args):
-    return dash_duo.driver.execute_script(script, *args)
-
-
 _INSIDE_POINT = """
     var p = arguments[0], r = p.getBoundingClientRect(), best = null;
     for (var i = 1; i < 12 && !best; i++) {

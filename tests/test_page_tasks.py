@@ -26,7 +26,7 @@ from supervision.rules import BUCKETS, STATUS_ZH, TASK_TYPE_ZH, TaskRules
 from tests.conftest import DEMO_END
 from tests.oracle_tasks import buckets_at, closed_on_time, open_at
 from tests.test_app import ExplodingEngine
-from tests.pagekit import walk as _walk, ids as _ids, text as _text
+from tests.pagekit import walk as _walk, ids as _ids, text as _text, wait as _wait, js as _js
 
 DAY = DEMO_END.isoformat()
 RULES = TaskRules()
@@ -364,24 +364,6 @@ def test_errors_are_banners(dongguan, page, monkeypatch, tmp_path):
 
 
 # ----------------------------------------------------------------------------- browser
-def _wait(cond, timeout: float = 30.0, what: str = ""):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = cond()
-        except Exception as exc:  # stale elements while the page redraws
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
-
-
-def _js(dash_duo, script: str, *args):
-    return dash_duo.driver.execute_script(script, *args)
-
-
 def _grid_count(dash_duo) -> int:
     return _js(dash_duo, "var api = dash_ag_grid.getApi('tasks-grid'); return api ? api.getDisplayedRowCount() : -1;")
 
