@@ -9,7 +9,7 @@ from etl import demo_names as V
 DAY = np.timedelta64(1, "D")
 
 
-def _office_time(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
+def office_time(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
     secs = rng.integers(8 * 3600 + 1800, 17 * 3600 + 1800, len(days))
     return days.astype("datetime64[s]") + secs.astype("timedelta64[s]")
 
@@ -101,7 +101,7 @@ def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime6
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     idx = cols.pop("idx")
     ev = pd.DataFrame({
-        "event_time": _office_time(rng, cols.pop("day")).astype("datetime64[ns]"),
+        "event_time": office_time(rng, cols.pop("day")).astype("datetime64[ns]"),
         "event_type": cols["event_type"], "credit_code": ent["credit_code"].to_numpy()[idx],
         "grid_code": ent["grid_code"].to_numpy()[idx],
         "entity_type": ent["entity_type"].to_numpy()[idx], "industry": industry[idx],

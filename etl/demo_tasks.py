@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from etl.demo_events import _office_time
+from etl.demo_events import office_time
 from etl.workdays import add_workdays, workdays_between
 from supervision.rules import TaskRules
 
@@ -75,7 +75,7 @@ class _Machine:
         end_day = self.end[idx]
         keep = end_day <= today
         idx, end_day = idx[keep], end_day[keep]
-        return idx, np.maximum(_office_time(rng, end_day), self.time[idx] + np.timedelta64(60, "s"))
+        return idx, np.maximum(office_time(rng, end_day), self.time[idx] + np.timedelta64(60, "s"))
 
 
 def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64, workers: pd.DataFrame,

@@ -18,7 +18,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components.cards import create_stat_card
 from components.figures import create_flow_lines
@@ -158,7 +158,6 @@ def layout(code: str | None = None, indicator: str | None = None, date: str | No
         ]),
         dcc.Store(id="region-code", data=region),
         dcc.Store(id="region-path", data=[]),
-        dcc.Store(id="region-link-hook"),
         dcc.Location(id="region-location", refresh="callback-nav"),
     ])
 
@@ -327,28 +326,7 @@ def export_csv(_n: int | None) -> bool:
     return True
 
 
-# A click on a child's link inside the grid navigates like dcc.Link (history
-# entry, no page reload); ctrl/shift/middle clicks keep the browser's behaviour.
-clientside_callback(
-    """function(code) {
-        if (!window.__jinjianRegionLinks) {
-            window.__jinjianRegionLinks = true;
-            document.addEventListener('click', function(ev) {
-                if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) {
-                    return;
-                }
-                var a = ev.target.closest && ev.target.closest('.region-grid a[href]');
-                if (!a || a.origin !== window.location.origin) { return; }
-                ev.preventDefault();
-                window.history.pushState({}, '', a.getAttribute('href'));
-                window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
-                window.scrollTo(0, 0);
-            }, true);
-        }
-        return code;
-    }""",
-    Output("region-link-hook", "data"), Input("region-code", "data"),
-)
+# In-app links in the child table navigate without a reload: assets/inapp_links.js.
 
 
 # ----------------------------------------------------------------------------- map

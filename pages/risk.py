@@ -16,7 +16,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components import risk_views as rv
 from components.nav import create_nav
@@ -156,7 +156,6 @@ def layout(region: str | None = None, date: str | None = None, grid: str | None 
         ]),
         dcc.Store(id="risk-region", data=code),
         dcc.Store(id="risk-selected", data=selected),
-        dcc.Store(id="risk-link-hook"),
         dcc.Location(id="risk-location", refresh="callback-nav"),
     ])
 
@@ -416,26 +415,4 @@ def update_share(date: str | None, selected: str | None, code: str | None) -> st
     return _href(_root() if code is None else code, date, selected)
 
 
-# Links inside the page (table cells, feed, popups, details) navigate without a reload;
-# modified clicks keep the browser's behaviour.
-clientside_callback(
-    """function(code) {
-        if (!window.__jinjianRiskLinks) {
-            window.__jinjianRiskLinks = true;
-            document.addEventListener('click', function(ev) {
-                if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) {
-                    return;
-                }
-                var a = ev.target.closest && ev.target.closest(
-                    '.risk-grid a[href], .risk-feed a[href], .risk-details a[href], .risk-fanout a[href], .risk-popup a[href]');
-                if (!a || a.origin !== window.location.origin || a.target) { return; }
-                ev.preventDefault();
-                window.history.pushState({}, '', a.getAttribute('href'));
-                window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
-                window.scrollTo(0, 0);
-            }, true);
-        }
-        return code;
-    }""",
-    Output("risk-link-hook", "data"), Input("risk-region", "data"),
-)
+# In-app links in tables, feed, popups and details navigate without a reload: assets/inapp_links.js.
