@@ -1,6 +1,7 @@
 // In-app links inside tables, feeds, popups and panels navigate like dcc.Link
 // (a history entry, no page reload); modified or middle clicks and links with a
-// target keep the browser's behaviour. One listener for every page.
+// target other than _self (AG Grid markdown links carry _self) keep the browser's
+// behaviour. One listener for every page.
 (function () {
     var SELECTOR = [
         '.region-grid a[href]',                                       // /region child table
@@ -12,7 +13,7 @@
             return;
         }
         var a = ev.target.closest && ev.target.closest(SELECTOR);
-        if (!a || a.origin !== window.location.origin || a.target) { return; }
+        if (!a || a.origin !== window.location.origin || (a.target && a.target !== '_self')) { return; }
         ev.preventDefault();
         window.history.pushState({}, '', a.getAttribute('href'));
         window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
