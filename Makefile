@@ -19,7 +19,7 @@ data: install
 	$(PY) -m etl demo --if-absent
 
 run: data
-	$(PY) app.py
+	JINJIAN_SIMULATOR=$${JINJIAN_SIMULATOR:-1} $(PY) app.py
 
 test: install
 	bash scripts/install_debian_deps.sh

@@ -24,6 +24,9 @@ def create_app() -> dash.Dash:
 
     register_api(app.server)
     install_reports(app.server)  # report downloads, the print view, the report scheduler
+    from etl.ingest.service import install as install_ingest
+
+    install_ingest(app.server)  # inbox watcher and live simulator (JINJIAN_INBOX, JINJIAN_SIMULATOR)
     return app
 
 

@@ -92,6 +92,27 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "0 leaves it to cron and `python -m reports run-due`."),
     SettingSpec("JINJIAN_REPORT_TIMEOUT", "60",
                 "Seconds a PDF export waits for the report page to be ready."),
+    SettingSpec("JINJIAN_INGEST_DIR", "",
+                "Ingestion folders (inbox/, processing/, done/, rejected/, archive/, reports/; docs/ingest.md). "
+                "Empty: <JINJIAN_DATA_DIR>/ingest."),
+    SettingSpec("JINJIAN_INGEST_MAX_MB", "200", "Largest file or API body accepted for ingestion, in MB."),
+    SettingSpec("JINJIAN_INBOX", "1",
+                "1 watches the inbox folder inside the web app (the process that owns embedded data); "
+                "0 leaves it to `python -m etl inbox --watch` (server mode)."),
+    SettingSpec("JINJIAN_INBOX_POLL_SECONDS", "2", "How often the inbox folder is scanned for new files."),
+    SettingSpec("JINJIAN_SIMULATOR", "0",
+                "1 runs the live event simulator in the web app (make run turns it on; keep 0 in production)."),
+    SettingSpec("JINJIAN_SIMULATOR_RATE", "2", "Simulated events per second (0.01–1000)."),
+    SettingSpec("JINJIAN_SOURCE_LATE_HOURS",
+                "registration=24,change=48,cancellation=48,licence=72,penalty=168,complaint=24,inspection=72,"
+                "sampling=168,task_feedback=24",
+                "A source is flagged late on the data-quality page when its newest batch is older than this "
+                "many hours; sources left out keep their default."),
+    SettingSpec("JINJIAN_INGEST_CRASH_AT", "",
+                "Testing only: stage or publish makes the loader exit abruptly at that point of a batch, "
+                "to prove that a retry leaves no duplicates and no loss. Keep empty."),
+    SettingSpec("JINJIAN_WALL_LIVE_SECONDS", "1",
+                "The wall checks for newly loaded data this often and redraws at once when there is some."),
 )
 _SPECS = {s.name: s for s in SETTINGS}
 
@@ -153,6 +174,7 @@ class Settings:
     wall_playlist: tuple[str, ...] = ()
     wall_rotate_seconds: int = 0
     stale_minutes: int = 1440
+    wall_live_seconds: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -197,6 +219,7 @@ class Settings:
             wall_playlist=_playlist(get("JINJIAN_WALL_PLAYLIST")),
             wall_rotate_seconds=_int(env, "JINJIAN_WALL_ROTATE_SECONDS", 0, 86400),
             stale_minutes=_int(env, "JINJIAN_STALE_MINUTES", 1, 525600),
+            wall_live_seconds=_int(env, "JINJIAN_WALL_LIVE_SECONDS", 1, 3600),
         )
 
 

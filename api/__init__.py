@@ -18,6 +18,7 @@ def register_api(server: flask.Flask) -> None:
     """Mount every API version on ``server`` (idempotent per server)."""
     from werkzeug.exceptions import MethodNotAllowed
 
+    import api.ingest  # noqa: F401 - adds the ingestion routes to the blueprint
     from api.v1 import bp, on_routing_error
 
     if bp.name in server.blueprints:

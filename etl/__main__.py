@@ -30,12 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--replace", action="store_true", help="drop existing data first")
     d.add_argument("--if-absent", action="store_true", help="do nothing when data is already loaded")
     sub.add_parser("status", help="print row counts")
+    from etl.ingest.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from etl.load import DataPresent
+    from etl.ingest.errors import IngestError
     from etl.regions import InvalidRegionCode
     from queries.errors import JinjianError
 
@@ -45,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, settings)
     except (ConfigError, JinjianError) as exc:
         print(f"error: {getattr(exc, 'detail', None) or exc}", file=sys.stderr)
+        return 2
+    except IngestError as exc:
+        print(f"error: {exc.user_message}", file=sys.stderr)
         return 2
     except (DataPresent, InvalidRegionCode) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -56,6 +63,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from etl.schema import TABLES, init_schema, row_count
     from queries.engine import make_engine
 
+    if args.cmd in ("load", "inbox", "token", "batches"):
+        from etl.ingest.cli import run_command
+
+        return run_command(args, settings)
     db = make_engine(settings)
     where = settings.clickhouse_url or str(settings.data_dir)
     if args.cmd == "init":

@@ -29,6 +29,9 @@ TASK_STATUSES = {
 #: ``from_status`` of a task's first event (its creation).
 TASK_FROM_STATUSES = {"none": 0, **TASK_STATUSES}
 ACTOR_KINDS = {"system": 1, "grid_worker": 2, "village": 3, "town_office": 4, "department": 5}
+#: State of an ingestion batch: ``staged`` = validated rows written to the stage
+#: tables, ``loaded`` = published, ``failed`` = nothing loaded (file unreadable).
+BATCH_STATES = {"received": 1, "staged": 2, "loaded": 3, "failed": 4}
 DEPT_KINDS = {"market_regulator": 1, "licensing": 2, "town_office": 3, "other": 4}
 
 
@@ -59,7 +62,7 @@ TABLES: dict[str, str] = {
             status {_enum(ENTITY_STATUSES)}, status_date Nullable(Date),
             credit_grade {_enum(CREDIT_GRADES)}, abnormal UInt8, dishonest UInt8,
             legal_rep String, owner_id String, capital Float64,
-            lon Float64, lat Float64
+            lon Float64, lat Float64, batch_id String
         ) ENGINE = MergeTree ORDER BY (grid_code, credit_code)""",
     # Append-only event log.
     "events": f"""
@@ -69,7 +72,7 @@ TABLES: dict[str, str] = {
             credit_code String, grid_code String,
             entity_type {_enum(ENTITY_TYPES)}, industry String,
             detail String, result {_enum(RESULTS)}, amount Float64,
-            batch_no String, dept_id String, source String
+            batch_no String, dept_id String, source String, batch_id String
         ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
           ORDER BY (event_date, grid_code, event_id)""",
     # Supervision tasks: current state, one row per task (see supervision.rules);
@@ -82,7 +85,7 @@ TABLES: dict[str, str] = {
             created_at DateTime, due_date Date,
             status {_enum(TASK_STATUSES)}, closed_at Nullable(DateTime),
             problem_found UInt8, source_event_id UInt64, detail String,
-            late_stages UInt8, work_days UInt16
+            late_stages UInt8, work_days UInt16, batch_id String
         ) ENGINE = MergeTree ORDER BY (grid_code, task_id)""",
     # Every transition of a task (append-only). ``due_date`` is the deadline of the
     # stage this event starts (for ``closed``: of the stage it ends); ``stage_due``
@@ -94,9 +97,32 @@ TABLES: dict[str, str] = {
             from_status {_enum(TASK_FROM_STATUSES)}, status {_enum(TASK_STATUSES)},
             due_date Date, stage_due Date, stage_wd UInt16, late_stages UInt8,
             actor String, actor_kind {_enum(ACTOR_KINDS)}, note String,
-            task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String, credit_code String
+            task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String, credit_code String,
+            batch_id String
         ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
           ORDER BY (event_date, grid_code, task_id, event_time)""",
+    # Ingestion (etl.ingest, docs/ingest.md). ``batch_id`` on the tables above names the
+    # ingestion batch that wrote the row ('' for demo data). One row per batch state
+    # change; the newest ``version`` is the batch's state.
+    "ingest_batches": f"""
+        CREATE TABLE IF NOT EXISTS ingest_batches (
+            batch_id String, source String, unit String, region_code String,
+            file_name String, fmt String, encoding String,
+            received_at DateTime, finished_at DateTime, state {_enum(BATCH_STATES)},
+            rows_in UInt32, rows_loaded UInt32, rows_rejected UInt32,
+            data_from DateTime, data_to DateTime, message String, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY batch_id""",
+    # Rejected input: one row per problem (a record with two bad fields has two rows).
+    "quarantine": """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            batch_id String, source String, region_code String, received_at DateTime,
+            row_no UInt32, field String, reason_code String, reason String, raw String
+        ) ENGINE = MergeTree ORDER BY (batch_id, row_no)""",
+    # Record keys already loaded, per source: duplicate detection across batches.
+    "ingest_keys": """
+        CREATE TABLE IF NOT EXISTS ingest_keys (
+            source String, record_id String, batch_id String, row_no UInt32
+        ) ENGINE = MergeTree ORDER BY (source, record_id)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (
@@ -105,10 +131,30 @@ TABLES: dict[str, str] = {
 }
 
 
+#: Tables an ingestion batch writes; each has a ``stage_<name>`` twin holding a
+#: validated batch until it is published (PARTITION BY batch_id: dropped at once).
+STAGED_TABLES = ("entities", "events", "tasks", "task_events", "ingest_keys")
+
+
+def stage_table(name: str) -> str:
+    if name not in STAGED_TABLES:
+        raise ValueError(f"no stage table for {name!r}")
+    return f"stage_{name}"
+
+
+def _stage_ddl(name: str) -> str:
+    ddl = TABLES[name]
+    body = ddl[ddl.index("("):ddl.index(") ENGINE") + 1]
+    return (f"CREATE TABLE IF NOT EXISTS {stage_table(name)} {body} "
+            "ENGINE = MergeTree PARTITION BY batch_id ORDER BY tuple()")
+
+
 def init_schema(db: Engine) -> list[str]:
     """Create every table that does not exist yet; return the table names."""
     for name, ddl in TABLES.items():
         execute(db, f"create_{name}", ddl)
+    for name in STAGED_TABLES:
+        execute(db, f"create_stage_{name}", _stage_ddl(name))
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
 
@@ -117,6 +163,8 @@ def drop_data_tables(db: Engine) -> None:
     """Drop the tables (used before regenerating demo data)."""
     for name in TABLES:
         execute(db, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
+    for name in STAGED_TABLES:
+        execute(db, f"drop_stage_{name}", f"DROP TABLE IF EXISTS {stage_table(name)}")
 
 
 def row_count(db: Engine, table: str) -> int:

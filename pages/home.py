@@ -105,7 +105,22 @@ def layout(region: str | None = None, **_: object) -> html.Div:
         dcc.Interval(id="wall-rotate", interval=max(settings.wall_rotate_seconds, 1) * 1000,
                      disabled=settings.wall_rotate_seconds == 0),
         dcc.Interval(id="wall-tick", interval=1000),
+        # Real time: a cheap check of the data version; the wall redraws as soon as a batch lands.
+        dcc.Interval(id="wall-live", interval=settings.wall_live_seconds * 1000),
+        dcc.Store(id="wall-data-version"),
     ])
+
+
+@callback(Output("wall-data-version", "data"), Input("wall-live", "n_intervals"), State("wall-data-version", "data"))
+def live_version(_n: int | None, known: int | None):
+    """The loaded-data version; unchanged → no update, so nothing redraws."""
+    from etl.ingest.batch import data_version
+
+    try:
+        version = data_version(get_db())
+    except JinjianError:
+        return no_update
+    return no_update if version == known else version
 
 
 clientside_callback(
@@ -160,9 +175,10 @@ N_OUT = len(WALL_TILES) + 18
        Output("wall-fresh", "children"), Output("wall-fresh", "className"),
        Output("wall-banner", "children"), Output("wall-banner", "className")],
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
-    Input("wall-map-indicator", "value"), Input("wall-scale", "data"),
+    Input("wall-map-indicator", "value"), Input("wall-scale", "data"), Input("wall-data-version", "data"),
 )
-def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0):
+def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0,
+            _version: int | None = None):
     settings = Settings.from_env()
     today = dt.date.today()
     try:

@@ -49,6 +49,37 @@ TASK_TYPE_EN: dict[str, str] = {
     "clue": "Clue transfer", "disclosure": "Disclosure",
 }
 
+#: Next statuses allowed from each status, per task family (the lifecycle above).
+#: The demo generator and task feedback ingestion both follow it (tests check the demo).
+TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("verify", "pending"): ("inspecting",),
+    ("verify", "inspecting"): ("closed", "notice"),
+    ("verify", "notice"): ("closed", "joint"),
+    ("verify", "joint"): ("closed", "town"),
+    ("verify", "town"): ("closed", "transferred"),
+    ("verify", "transferred"): ("closed",),
+    ("clue", "town"): ("transferred",),
+    ("clue", "transferred"): ("closed",),
+    ("disclosure", "pending"): ("closed",),
+}
+#: The time limit a status starts; a status not listed keeps the running deadline.
+STAGE_LIMIT: dict[str, str] = {"notice": "recheck", "joint": "joint", "town": "town", "transferred": "department"}
+#: A new task's first status and the limit of that first stage, per task type.
+FIRST_STAGE: dict[str, tuple[str, str]] = {
+    "verify_registration": ("pending", "inspection"), "verify_change": ("pending", "inspection"),
+    "clue": ("town", "clue_forward"), "disclosure": ("pending", "disclosure"),
+}
+
+
+def task_family(task_type: str) -> str:
+    return "verify" if task_type.startswith("verify") else task_type
+
+
+def allowed_next(task_type: str, status: str) -> tuple[str, ...]:
+    """Statuses a task of ``task_type`` in ``status`` may move to (empty when closed)."""
+    return TRANSITIONS.get((task_family(task_type), status), ())
+
+
 #: Warning buckets of open tasks, in display order, with their colour grade.
 BUCKETS: tuple[str, ...] = ("normal", "due_soon", "overdue_mild", "overdue_moderate", "overdue_severe")
 BUCKET_GRADE: dict[str, str | None] = {

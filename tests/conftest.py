@@ -19,6 +19,8 @@ import pytest
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="jinjian-test-"))
 os.environ["JINJIAN_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.pop("JINJIAN_CLICKHOUSE_URL", None)
+os.environ["JINJIAN_INBOX"] = "0"  # no background ingestion threads inside the test process
+os.environ["JINJIAN_SIMULATOR"] = "0"
 
 from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
 from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E402

@@ -1,0 +1,1 @@
+"""Ingestion of department files: read, validate, transform, load and report rejects."""

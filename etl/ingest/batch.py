@@ -1,0 +1,308 @@
+"""One ingestion batch, loaded entirely or not at all, at most once.
+
+A batch is identified by the SHA-256 of its source and bytes, so sending the
+same file or API body again finds the batch already loaded and changes nothing.
+Its protocol (docs/ingest.md):
+
+1. the input is archived (``archive/<source>/<batch_id>.<ext>``) and the batch
+   recorded as ``received``;
+2. every record is read and checked; rejected records go to ``quarantine`` with
+   row, field and reason, and a rejection report in the source's own format is
+   written; valid rows go to the ``stage_*`` tables; the batch becomes
+   ``staged`` (rows in = loaded + rejected is asserted here);
+3. publish: each stage table is copied into its table by one server-side
+   ``INSERT … SELECT``; rows that replace older versions (entity changes, task
+   feedback) delete those versions; the batch becomes ``loaded`` and its stage
+   partitions are dropped.
+
+A crash leaves the batch ``received`` or ``staged``. The next load of the same
+input — or :meth:`Ingestor.recover`, run when the app, the inbox or the CLI
+starts — first removes what the interrupted attempt wrote (stage partitions and
+quarantine rows, or the published rows tagged with its batch id) and then runs
+the missing steps, so a retry leaves neither duplicates nor gaps.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from etl.ingest import lookups, readers, rejects, transform
+from etl.ingest.config import IngestSettings
+from etl.ingest.sources import get_source
+from etl.ingest.validate import Problem, check_fields
+from etl.schema import STAGED_TABLES, declared_columns, stage_table
+from queries.engine import Engine
+from queries.executor import execute, run
+from supervision.rules import TaskRules
+
+logger = logging.getLogger(__name__)
+
+#: One batch at a time per process: duplicate checks and publishing must not interleave.
+LOCK = threading.RLock()
+RAW_LIMIT = 4000  # characters of a rejected record kept in ``quarantine`` (the archive keeps all)
+EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl"}
+#: Upsert keys: a table whose new rows replace older rows with the same key.
+REPLACE_KEYS = {"entities": "credit_code", "tasks": "task_id"}
+#: The sources whose rows replace older versions, and in which tables.
+REPLACING = {"change": ("entities",), "cancellation": ("entities",), "task_feedback": ("tasks",)}
+
+
+@dataclass
+class BatchResult:
+    """What happened to one batch (also the API's answer)."""
+
+    batch_id: str
+    source: str
+    state: str                      # loaded | failed
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+    report: Path | None = None      # the rejection report, when rows were rejected
+    already: bool = False           # the same input was loaded before: nothing changed
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.state == "failed":
+            return f"文件未导入：{self.message}"
+        text = f"共 {self.rows_in} 条：导入 {self.rows_loaded} 条，退回 {self.rows_rejected} 条"
+        return text + ("（该批次此前已导入，本次未作改动）" if self.already else "")
+
+
+def batch_id_for(source: str, data: bytes) -> str:
+    return hashlib.sha256(source.encode() + b"\0" + data).hexdigest()
+
+
+def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
+    """Block until the table's ALTER … DELETE mutations are done (18.16 has no mutations_sync)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = int(run(db, "ingest_mutations_pending", "SELECT count() AS n FROM system.mutations WHERE "
+                    "database = %(db)s AND table = %(t)s AND is_done = 0", {"db": db.database, "t": table})["n"].iloc[0])
+        if n == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"mutations on {table} still running after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def _delete(db: Engine, table: str, where: str, params: dict) -> None:
+    execute(db, f"ingest_delete_{table}", f"ALTER TABLE {table} DELETE WHERE {where}", params)
+    wait_mutations(db, table)
+
+
+_VERSION_CACHE: dict[str, tuple[float, int]] = {}
+
+
+def data_version(db: Engine, max_age: float = 0.5) -> int:
+    """A number that grows whenever a batch is loaded (cheap; cached for ``max_age`` s)."""
+    hit = _VERSION_CACHE.get(db.database)
+    if hit and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    df = run(db, "ingest_data_version", "SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'")
+    value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
+    _VERSION_CACHE[db.database] = (time.monotonic(), value)
+    return value
+
+
+class Ingestor:
+    """Loads batches into one database (embedded chDB or a server)."""
+
+    def __init__(self, db: Engine, cfg: IngestSettings | None = None, rules: TaskRules | None = None) -> None:
+        self.db = db
+        self.cfg = cfg or IngestSettings.from_env()
+        self.rules = rules or TaskRules.from_env()
+
+    # ------------------------------------------------------------------ entry points
+    def ingest_file(self, path: str | Path, source: str, **kw: object) -> BatchResult:
+        path = Path(path)
+        return self.ingest_bytes(source, path.read_bytes(), file_name=path.name, **kw)  # type: ignore[arg-type]
+
+    def ingest_bytes(self, source: str, data: bytes, *, file_name: str, unit: str = "", scope: str = "",
+                     fmt: str | None = None, tick: Callable[[int], None] | None = None) -> BatchResult:
+        """Load one batch; the same source and bytes again is a no-op returning the first outcome."""
+        src = get_source(source)
+        fmt = fmt or readers.detect_format(file_name)
+        batch_id = batch_id_for(src.id, data)
+        t0 = time.perf_counter()
+        with LOCK:
+            prior = self.state(batch_id)
+            if prior is not None and prior["state"] in ("loaded", "failed"):
+                res = self._stored_result(prior)
+            elif prior is not None and prior["state"] == "staged":
+                self._unpublish(batch_id)
+                self._publish(batch_id, prior)
+                res = self._stored_result(self.state(batch_id), already=False)
+            else:
+                if prior is not None:
+                    self._unstage(batch_id)
+                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick)
+        res.seconds = time.perf_counter() - t0
+        logger.info("ingest %s %s (%s): %s in %.2f s", src.id, file_name, batch_id[:12], res.summary(), res.seconds)
+        return res
+
+    def recover(self) -> list[BatchResult]:
+        """Finish every batch an earlier process left ``received`` or ``staged``."""
+        pending = run(self.db, "ingest_unfinished", """
+            SELECT batch_id, argMax(toString(state), version) AS state, argMax(source, version) AS source,
+                   argMax(file_name, version) AS file_name, argMax(fmt, version) AS fmt,
+                   argMax(unit, version) AS unit, argMax(region_code, version) AS region_code
+            FROM ingest_batches GROUP BY batch_id HAVING state IN ('received', 'staged')""")
+        out = []
+        for r in pending.itertuples(index=False):
+            path = self.archive_path(r.source, r.batch_id, r.fmt)
+            if not path.exists():
+                logger.error("batch %s cannot be recovered: archived input %s is missing", r.batch_id, path)
+                continue
+            logger.warning("recovering interrupted batch %s (%s, %s)", r.batch_id[:12], r.source, r.state)
+            out.append(self.ingest_bytes(r.source, path.read_bytes(), file_name=r.file_name, fmt=r.fmt,
+                                         unit=r.unit, scope=r.region_code))
+        return out
+
+    # ------------------------------------------------------------------ bookkeeping
+    def state(self, batch_id: str) -> dict | None:
+        df = run(self.db, "ingest_batch_state", """
+            SELECT batch_id, source, unit, region_code, file_name, fmt, encoding, received_at, finished_at,
+                   toString(state) AS state, rows_in, rows_loaded, rows_rejected, data_from, data_to, message,
+                   version
+            FROM ingest_batches WHERE batch_id = %(b)s ORDER BY version DESC LIMIT 1""", {"b": batch_id})
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def _record(self, info: dict, state: str, **changes: object) -> dict:
+        row = {**info, **changes, "state": state, "version": time.time_ns()}
+        if state in ("loaded", "failed"):
+            row["finished_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
+        self.db.insert("ingest_batches", pd.DataFrame([row]))
+        return row
+
+    def archive_path(self, source: str, batch_id: str, fmt: str) -> Path:
+        return self.cfg.ingest_dir / "archive" / source / f"{batch_id}.{EXTENSIONS.get(fmt, 'dat')}"
+
+    def report_path(self, info: dict) -> Path:
+        return self.cfg.ingest_dir / "reports" / info["source"] / f"{info['batch_id']}.{EXTENSIONS[info['fmt']]}"
+
+    def _stored_result(self, info: dict, already: bool = True) -> BatchResult:
+        report = self.report_path(info) if info["fmt"] in EXTENSIONS else None
+        return BatchResult(info["batch_id"], info["source"], info["state"], int(info["rows_in"]),
+                           int(info["rows_loaded"]), int(info["rows_rejected"]), message=info["message"],
+                           report=report if report and report.exists() else None, already=already)
+
+    # ------------------------------------------------------------------ the steps
+    def _load(self, source: str, batch_id: str, data: bytes, file_name: str, fmt: str, unit: str, scope: str,
+              tick: Callable[[int], None] | None) -> BatchResult:
+        src = get_source(source)
+        now = dt.datetime.now().replace(microsecond=0)
+        archive = self.archive_path(source, batch_id, fmt)
+        if not archive.exists():
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            tmp = archive.with_suffix(".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, archive)
+        epoch = pd.Timestamp("1970-01-01 00:00:00")
+        info = self._record({
+            "batch_id": batch_id, "source": source, "unit": unit, "region_code": scope, "file_name": file_name[:200],
+            "fmt": fmt, "encoding": "", "received_at": pd.Timestamp(now), "finished_at": epoch, "rows_in": 0,
+            "rows_loaded": 0, "rows_rejected": 0, "data_from": epoch, "data_to": epoch, "message": ""}, "received")
+        try:
+            table = readers.read_bytes(data, fmt, max_bytes=self.cfg.max_bytes)
+        except readers.FileRejected as exc:
+            self._record(info, "failed", message=exc.user_message)
+            return BatchResult(batch_id, source, "failed", message=exc.user_message)
+        info["encoding"] = table.encoding
+        checked = check_fields(src, table, now=now, grids=lookups.known_grids(self.db), scope=scope, tick=tick)
+        found = lookups.check_loaded(self.db, src, checked, scope)
+        frames = transform.build(src, checked.rows, found, batch_id, now, self.rules)
+        loaded, rejected = len(checked.rows), checked.rejected_rows
+        if loaded + rejected != table.rows_in:  # the invariant: nothing is lost
+            raise AssertionError(f"batch {batch_id}: {table.rows_in} in != {loaded} loaded + {rejected} rejected")
+        report = self._quarantine(info, table, checked.problems)
+        times = checked.rows["event_time"] if loaded else pd.Series([], dtype="datetime64[ns]")
+        self._stage(batch_id, frames)
+        message = "；".join(checked.warnings)
+        info = self._record(info, "staged", rows_in=table.rows_in, rows_loaded=loaded, rows_rejected=rejected,
+                            data_from=pd.Timestamp(times.min()) if loaded else epoch,
+                            data_to=pd.Timestamp(times.max()) if loaded else epoch, message=message)
+        self._publish(batch_id, info, frames.replaces)
+        return BatchResult(batch_id, source, "loaded", table.rows_in, loaded, rejected, checked.problems,
+                           checked.warnings, message, report)
+
+    def _quarantine(self, info: dict, table: readers.RawTable, problems: list[Problem]) -> Path | None:
+        if not problems:
+            return None
+        raw = {r.row_no: r.raw for r in table.rows} | {p.row_no: p.raw for p in table.problems}
+        self.db.insert("quarantine", pd.DataFrame({
+            "batch_id": info["batch_id"], "source": info["source"], "region_code": info["region_code"],
+            "received_at": info["received_at"], "row_no": [p.row_no for p in problems],
+            "field": [p.field for p in problems], "reason_code": [p.code for p in problems],
+            "reason": [p.reason for p in problems],
+            "raw": [raw.get(p.row_no, "")[:RAW_LIMIT] for p in problems]}).astype({"row_no": "uint32"}))
+        by_row: dict[int, list[tuple[str, str]]] = {}
+        for p in problems:
+            if p.code != "unparsable":  # write_rejects adds the unparsed records itself
+                by_row.setdefault(p.row_no, []).append((p.field, p.reason))
+        return rejects.write_rejects(table, by_row, self.report_path(info))
+
+    def _stage(self, batch_id: str, frames: transform.Frames) -> None:
+        for name in STAGED_TABLES:
+            df = frames.tables.get(name)
+            if df is not None and not df.empty:
+                self.db.insert(stage_table(name), df)
+                if self.cfg.crash_at == "stage":
+                    logger.critical("JINJIAN_INGEST_CRASH_AT=stage: exiting in the middle of batch %s", batch_id)
+                    os._exit(75)
+
+    def _publish(self, batch_id: str, info: dict, replaces: dict[str, list[str]] | None = None) -> None:
+        if replaces is None:  # resuming: the replaced keys are the staged rows' keys
+            replaces = {t: list(run(self.db, "ingest_staged_keys", f"SELECT {REPLACE_KEYS[t]} AS k FROM "
+                                    f"{stage_table(t)} WHERE batch_id = %(b)s", {"b": batch_id})["k"])
+                        for t in REPLACING.get(info["source"], ())}
+        for name in STAGED_TABLES:
+            cols = ", ".join(declared_columns(name))
+            execute(self.db, f"ingest_publish_{name}", f"INSERT INTO {name} ({cols}) SELECT {cols} "
+                    f"FROM {stage_table(name)} WHERE batch_id = %(b)s", {"b": batch_id})
+            if self.cfg.crash_at == "publish":
+                logger.critical("JINJIAN_INGEST_CRASH_AT=publish: exiting in the middle of batch %s", batch_id)
+                os._exit(75)
+        for table, keys in replaces.items():
+            for i in range(0, len(keys), lookups.CHUNK):
+                _delete(self.db, table, f"{REPLACE_KEYS[table]} IN %(keys)s AND batch_id != %(b)s",
+                        {"keys": tuple(keys[i:i + lookups.CHUNK]), "b": batch_id})
+        self._record(info, "loaded")
+        self._drop_stage(batch_id)
+        _VERSION_CACHE.clear()
+        if "entities" in replaces or info["source"] == "registration":
+            from queries.regions import clear_region_cache
+
+            clear_region_cache()
+
+    def _drop_stage(self, batch_id: str) -> None:
+        for name in STAGED_TABLES:
+            execute(self.db, f"ingest_drop_stage_{name}", f"ALTER TABLE {stage_table(name)} DROP PARTITION %(b)s",
+                    {"b": batch_id})
+
+    def _unstage(self, batch_id: str) -> None:
+        """Undo an attempt that crashed before ``staged``: stage rows and quarantine rows."""
+        self._drop_stage(batch_id)
+        n = run(self.db, "ingest_quarantined", "SELECT count() AS n FROM quarantine WHERE batch_id = %(b)s",
+                {"b": batch_id})["n"].iloc[0]
+        if int(n):
+            _delete(self.db, "quarantine", "batch_id = %(b)s", {"b": batch_id})
+
+    def _unpublish(self, batch_id: str) -> None:
+        """Undo an attempt that crashed while publishing: every row tagged with the batch."""
+        for name in STAGED_TABLES:
+            n = run(self.db, "ingest_published", f"SELECT count() AS n FROM {name} WHERE batch_id = %(b)s",
+                    {"b": batch_id})["n"].iloc[0]
+            if int(n):
+                _delete(self.db, name, "batch_id = %(b)s", {"b": batch_id})

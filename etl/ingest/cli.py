@@ -1,0 +1,110 @@
+"""``python -m etl load | inbox | token | batches``: the ingestion commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from settings import Settings
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    from etl.ingest.sources import SOURCES
+
+    p = sub.add_parser("load", help="load a department file (CSV, XLSX or JSON lines)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--source", required=True, choices=list(SOURCES), help="data source (docs/ingest.md)")
+    p.add_argument("--unit", default="", help="name of the sending unit (shown on the data-quality page)")
+    p.add_argument("--region", default="", help="the unit's region code; rows outside it are rejected")
+    p = sub.add_parser("inbox", help="load the files waiting in the inbox folder")
+    p.add_argument("--watch", action="store_true", help="keep watching (server mode; in embedded mode the app does this)")
+    p = sub.add_parser("token", help="ingestion API tokens: add, revoke, list")
+    p.add_argument("action", choices=["add", "revoke", "list"])
+    p.add_argument("--source", choices=list(SOURCES))
+    p.add_argument("--unit", default="")
+    p.add_argument("--region", default="")
+    p.add_argument("--id", type=int, help="token id (revoke)")
+    sub.add_parser("batches", help="list the latest ingestion batches")
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cmd == "token":
+        return _token(args)
+    from etl.ingest.batch import Ingestor
+    from etl.schema import init_schema
+    from queries.engine import make_engine
+
+    db = make_engine(settings)
+    init_schema(db)
+    ing = Ingestor(db)
+    ing.recover()
+    if args.cmd == "load":
+        return _load(ing, args)
+    if args.cmd == "inbox":
+        from etl.ingest.inbox import Inbox
+
+        box = Inbox(ing)
+        if args.watch:
+            box.watch()
+            return 0
+        for path, res in box.scan_once():
+            print(f"{path.name}: {res.summary()}")
+        return 0
+    from queries.executor import run
+
+    df = run(db, "ingest_batch_list", """
+        SELECT argMax(received_at, version) AS received_at, batch_id, argMax(source, version) AS source,
+               argMax(toString(state), version) AS state, argMax(rows_in, version) AS rows_in,
+               argMax(rows_loaded, version) AS loaded, argMax(rows_rejected, version) AS rejected,
+               argMax(file_name, version) AS file_name
+        FROM ingest_batches GROUP BY batch_id ORDER BY received_at DESC LIMIT 50""")
+    print(df.assign(batch_id=df["batch_id"].str[:12]).to_string(index=False) if not df.empty else "no batches")
+    return 0
+
+
+def _load(ing, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from etl.ingest.readers import FileRejected
+
+    if not args.file.is_file():
+        print(f"error: {args.file} is not a file", file=sys.stderr)
+        return 2
+    with tqdm(desc=f"{args.file.name}", unit="row", disable=None) as bar:
+        try:
+            res = ing.ingest_file(args.file, args.source, unit=args.unit, scope=args.region, tick=bar.update)
+        except FileRejected as exc:
+            print(f"error: {exc.user_message}", file=sys.stderr)
+            return 2
+    print(f"{args.file.name}: {res.summary()} (batch {res.batch_id[:12]}, {res.seconds:.1f} s)")
+    for w in res.warnings:
+        print(f"  warning: {w}")
+    for p in sorted(res.problems, key=lambda p: p.row_no)[:20]:
+        print(f"  row {p.row_no}: {p.field or '整行'}: {p.reason}")
+    if res.report:
+        print(f"rejection report: {res.report}")
+    return 0 if res.state == "loaded" else 1
+
+
+def _token(args: argparse.Namespace) -> int:
+    from etl.ingest.service import token_store
+
+    store = token_store()
+    if args.action == "add":
+        if not args.source or not args.unit:
+            print("error: token add needs --source and --unit", file=sys.stderr)
+            return 2
+        tid, token = store.add(args.source, args.unit, args.region)
+        print(f"token {tid} for {args.source} / {args.unit} / region {args.region or 'all'}:\n{token}\n"
+              "(shown once; keep it secret)")
+        return 0
+    if args.action == "revoke":
+        if args.id is None:
+            print("error: token revoke needs --id", file=sys.stderr)
+            return 2
+        ok = store.revoke(args.id)
+        print(f"token {args.id} revoked" if ok else f"token {args.id} not found or already revoked")
+        return 0 if ok else 1
+    for t in store.list():
+        print(f"{t.id:4d} {t.source:14s} {t.region or 'all':12s} {'active' if t.active else 'revoked':8s} {t.unit}")
+    return 0

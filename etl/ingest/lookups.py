@@ -1,0 +1,163 @@
+"""Checks of valid-looking rows against what is already loaded: duplicates across
+batches, unknown or out-of-scope entities and tasks, entity state, task
+transitions (:data:`supervision.rules.TRANSITIONS`).
+
+Lookups read in chunks of :data:`CHUNK` keys (bound ``IN`` lists stay far below
+the server's query-size limit) and use the primary key where there is one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Sequence
+
+import pandas as pd
+
+from etl.ingest.sources import Source
+from etl.ingest.validate import Checked, Problem
+from queries.engine import Engine
+from queries.executor import run
+from supervision.rules import STATUS_ZH, allowed_next
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+_GRID_CACHE: dict[str, tuple[float, frozenset[str]]] = {}
+GRID_CACHE_SECONDS = 300.0
+
+
+def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: object) -> pd.DataFrame:
+    """Run ``sql`` (with ``%(keys)s`` as an IN list) once per chunk of keys; concatenate."""
+    parts = [run(db, name, sql, {**params, "keys": tuple(keys[i:i + CHUNK])})
+             for i in range(0, len(keys), CHUNK)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def known_grids(db: Engine) -> frozenset[str]:
+    """Every grid code (level 6) in the region table, cached for a few minutes."""
+    hit = _GRID_CACHE.get(db.database)
+    if hit and time.monotonic() - hit[0] < GRID_CACHE_SECONDS:
+        return hit[1]
+    grids = frozenset(run(db, "ingest_known_grids", "SELECT code FROM regions WHERE level = 6")["code"])
+    _GRID_CACHE[db.database] = (time.monotonic(), grids)
+    return grids
+
+
+def clear_grid_cache() -> None:
+    _GRID_CACHE.clear()
+
+
+def entity_rows(db: Engine, codes: Sequence[str]) -> pd.DataFrame:
+    """The loaded entity rows of these credit codes (one per code)."""
+    df = chunked(db, "ingest_entities", """
+        SELECT credit_code, any(name) AS name, toString(any(entity_type)) AS entity_type,
+               any(industry) AS industry, any(grid_code) AS grid_code, any(reg_date) AS reg_date,
+               toString(any(status)) AS status, any(status_date) AS status_date,
+               toString(any(credit_grade)) AS credit_grade, any(abnormal) AS abnormal,
+               any(dishonest) AS dishonest, any(legal_rep) AS legal_rep, any(owner_id) AS owner_id,
+               any(capital) AS capital, any(lon) AS lon, any(lat) AS lat
+        FROM entities WHERE credit_code IN %(keys)s GROUP BY credit_code""", list(codes))
+    return df.set_index("credit_code") if not df.empty else pd.DataFrame(columns=["grid_code"]).rename_axis(
+        "credit_code")
+
+
+def task_state(db: Engine, task_ids: Sequence[str]) -> pd.DataFrame:
+    """Current state of these tasks, with the time their current stage started."""
+    tasks = chunked(db, "ingest_tasks", """
+        SELECT task_id, toString(any(task_type)) AS task_type, any(credit_code) AS credit_code,
+               any(grid_code) AS grid_code, any(dept_id) AS dept_id, any(created_at) AS created_at,
+               any(due_date) AS due_date, toString(any(status)) AS status,
+               any(problem_found) AS problem_found, any(source_event_id) AS source_event_id,
+               any(detail) AS detail, any(late_stages) AS late_stages
+        FROM tasks WHERE task_id IN %(keys)s GROUP BY task_id""", list(task_ids))
+    if tasks.empty:
+        return pd.DataFrame(columns=["task_type", "status", "grid_code", "stage_start"]).rename_axis("task_id")
+    last = chunked(db, "ingest_task_last_event", """
+        SELECT task_id, max(event_time) AS stage_start FROM task_events
+        WHERE task_id IN %(keys)s GROUP BY task_id""", list(tasks["task_id"]))
+    return tasks.merge(last, on="task_id", how="left").set_index("task_id")
+
+
+def loaded_keys(db: Engine, source: str, keys: Sequence[str]) -> pd.DataFrame:
+    """Keys of ``source`` already loaded: record_id, batch_id, row_no."""
+    df = chunked(db, "ingest_loaded_keys", """
+        SELECT record_id, any(batch_id) AS batch_id, any(row_no) AS row_no FROM ingest_keys
+        WHERE source = %(source)s AND record_id IN %(keys)s GROUP BY record_id""", list(keys), source=source)
+    return df
+
+
+def check_loaded(db: Engine, source: Source, checked: Checked, scope: str) -> dict[str, pd.DataFrame]:
+    """Reject rows that clash with loaded data; return the lookups the transform needs
+    (``entities`` by credit code, ``tasks`` by task id)."""
+    rows = checked.rows
+    out: dict[str, pd.DataFrame] = {}
+    if rows.empty:
+        return out
+    label = source.field(source.key).zh
+    keys = loaded_keys(db, source.id, list(rows[source.key]))
+    if not keys.empty:
+        seen = keys.set_index("record_id")
+        checked.reject(Problem(int(r), label, "duplicate", f"已于批次 {seen.at[k, 'batch_id'][:12]} 第 "
+                               f"{int(seen.at[k, 'row_no'])} 行导入（{label} {k}）")
+                       for r, k in zip(rows["row_no"], rows[source.key]) if k in seen.index)
+        rows = checked.rows
+    if "credit_code" in rows:
+        ents = entity_rows(db, list(rows["credit_code"].unique()))
+        out["entities"] = ents
+        checked.reject(_entity_problems(source, rows, ents, scope))
+    if source.id == "task_feedback":
+        state = task_state(db, list(rows["task_id"].unique()))
+        out["tasks"] = state
+        checked.reject(_feedback_problems(checked.rows, state, scope))
+    return out
+
+
+def _entity_problems(source: Source, rows: pd.DataFrame, ents: pd.DataFrame, scope: str) -> list[Problem]:
+    problems = []
+    for r in rows.itertuples(index=False):
+        code, row = r.credit_code, int(r.row_no)
+        if source.id == "registration":
+            if code in ents.index:
+                problems.append(Problem(row, "统一社会信用代码", "duplicate", f"该主体已登记（{code}）"))
+            continue
+        if code not in ents.index:
+            problems.append(Problem(row, "统一社会信用代码", "unknown_entity", f"未找到该市场主体：{code}"))
+            continue
+        ent = ents.loc[code]
+        if not str(ent["grid_code"]).startswith(scope):
+            problems.append(Problem(row, "统一社会信用代码", "out_of_scope",
+                                    f"该主体所在网格 {ent['grid_code']} 不在本单位辖区（{scope}）内"))
+        elif r.event_time.date() < pd.Timestamp(ent["reg_date"]).date():
+            problems.append(Problem(row, source.field("event_time").zh, "bad_date",
+                                    f"早于该主体成立日期 {pd.Timestamp(ent['reg_date']).date()}"))
+        elif source.id in ("cancellation", "change") and ent["status"] != "active":
+            problems.append(Problem(row, "统一社会信用代码", "bad_state", "该主体已注销或吊销"))
+    return problems
+
+
+def _feedback_problems(rows: pd.DataFrame, state: pd.DataFrame, scope: str) -> list[Problem]:
+    """Walk each task's feedback in time order through the lifecycle."""
+    problems = []
+    current: dict[str, tuple[str, dt.datetime]] = {}
+    for r in rows.sort_values(["task_id", "event_time", "row_no"]).itertuples(index=False):
+        row, tid = int(r.row_no), r.task_id
+        if tid not in state.index:
+            problems.append(Problem(row, "任务编号", "unknown_task", f"未找到该任务：{tid}"))
+            continue
+        st = state.loc[tid]
+        if not str(st["grid_code"]).startswith(scope):
+            problems.append(Problem(row, "任务编号", "out_of_scope", f"该任务不在本单位辖区（{scope}）内"))
+            continue
+        status, since = current.get(tid, (st["status"], pd.Timestamp(st["stage_start"]).to_pydatetime()))
+        if r.status not in allowed_next(st["task_type"], status):
+            nxt = "、".join(STATUS_ZH[s] for s in allowed_next(st["task_type"], status)) or "无（已办结）"
+            problems.append(Problem(row, "处置结果", "bad_transition",
+                                    f"任务当前环节为“{STATUS_ZH.get(status, status)}”，不能转为“"
+                                    f"{STATUS_ZH.get(r.status, r.status)}”（可转：{nxt}）"))
+            continue
+        if r.event_time < since:
+            problems.append(Problem(row, "反馈时间", "bad_date", f"早于任务上一环节时间 {since:%Y-%m-%d %H:%M}"))
+            continue
+        current[tid] = (r.status, r.event_time)
+    return problems

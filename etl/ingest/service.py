@@ -1,0 +1,67 @@
+"""The process's ingestion services: the ingestor over the app's database, the
+token store, and the background threads (inbox watcher, live simulator)."""
+from __future__ import annotations
+
+import logging
+
+from etl.ingest.batch import Ingestor
+from etl.ingest.config import IngestSettings
+from etl.ingest.tokens import TokenStore
+
+logger = logging.getLogger(__name__)
+
+
+def ingestor() -> Ingestor:
+    """An ingestor over the app's current database (:func:`queries.db.get_db`)."""
+    from queries.db import get_db
+
+    return Ingestor(get_db(), IngestSettings.from_env())
+
+
+def token_store() -> TokenStore:
+    from reports.config import ReportSettings
+
+    return TokenStore(ReportSettings.from_env().metadata_url)
+
+
+_started: list[bool] = []
+
+
+def start_background() -> None:
+    """In the serving process: finish interrupted batches, then watch the inbox and
+    run the simulator as the settings say (each in a daemon thread)."""
+    import threading
+
+    if _started:
+        return
+    _started.append(True)
+    cfg = IngestSettings.from_env()
+    if not (cfg.inbox or cfg.simulator):
+        return
+
+    def run() -> None:
+        from etl.ingest.inbox import Inbox
+        from etl.ingest.simulator import Simulator
+        from settings import Settings
+
+        ing = ingestor()
+        try:
+            ing.recover()
+        except Exception:  # noqa: BLE001 - logged; the app keeps serving
+            logger.exception("recovering interrupted ingestion batches failed")
+        stop = threading.Event()
+        if cfg.inbox:
+            threading.Thread(target=Inbox(ing).watch, args=(stop,), daemon=True, name="jinjian-inbox").start()
+        if cfg.simulator:
+            sim = Simulator(ing, Settings.from_env().root_region, cfg.simulator_rate)
+            threading.Thread(target=sim.run, args=(stop,), daemon=True, name="jinjian-simulator").start()
+
+    threading.Thread(target=run, daemon=True, name="jinjian-ingest-start").start()
+
+
+def install(server) -> None:  # noqa: ANN001 - a Flask app
+    """Start the background work on the first request (never in the reloader's watcher)."""
+    if getattr(server, "_jinjian_ingest", False):
+        return
+    server._jinjian_ingest = True
+    server.before_request(lambda: start_background() if not _started else None)

@@ -1,0 +1,248 @@
+"""Valid rows → the rows each table receives, following the same rules as the
+demo generator (:mod:`supervision.rules`): a registration pushes a verification
+task at once, an address or scope change a change verification, a failed
+inspection a clue transfer, a licence or penalty a disclosure task; task
+feedback moves a task along :data:`supervision.rules.TRANSITIONS`.
+
+Tasks are pushed when the batch is loaded (``created_at`` = load time), with the
+first stage's deadline counted in working days from that day.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from etl.demo_tasks import LICENSING_DEPT
+from etl.ingest.sources import Source
+from etl.workdays import add_workdays, workdays_between
+from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = {"registration": "registration", "change": "change", "licence": "licence", "penalty": "penalty",
+              "complaint": "complaint", "inspection": "inspection", "sampling": "sampling"}
+CHANGE_ZH = {"address": "住所变更", "scope": "经营范围变更"}
+FIRST_NOTE = {"verify_registration": "新设、变更登记信息自动推送至村（社区）",
+              "verify_change": "新设、变更登记信息自动推送至村（社区）",
+              "clue": "检查发现问题，线索报镇街综治办", "disclosure": "许可、处罚决定作出，推送公示任务"}
+FEEDBACK_NOTE = {"inspecting": "派发至网格员，开展首次实地核查", "notice": "发现问题，下达书面整改通知",
+                 "joint": "逾期未整改，转村（社区）联合处置", "town": "村（社区）处置未果，提交镇街处置",
+                 "transferred": "推送至职能部门办理", "closed": "办结"}
+
+
+def stable_id(*parts: str) -> int:
+    """A 63-bit id derived from the record's identity (the same record → the same id)."""
+    return int.from_bytes(hashlib.sha1("\x1f".join(parts).encode()).digest()[:8], "big") >> 1
+
+
+@dataclass
+class Frames:
+    """Rows for each table, plus the entity and task keys whose older rows they replace."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    replaces: dict[str, list[str]] = field(default_factory=dict)  # table → keys (credit_code / task_id)
+
+    def rows(self, table: str) -> int:
+        df = self.tables.get(table)
+        return 0 if df is None else len(df)
+
+
+def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], batch_id: str,
+          now: dt.datetime, rules: TaskRules) -> Frames:
+    """The table rows of one batch's valid ``rows``."""
+    out = Frames()
+    if rows.empty:
+        return out
+    rows = rows.reset_index(drop=True)
+    ents = lookups.get("entities")
+    if source.id == "task_feedback":
+        _feedback(out, rows, lookups["tasks"], batch_id, rules)
+    else:
+        ev = _events(source, rows, ents, batch_id)
+        out.tables["events"] = ev
+        _entities(out, source, rows, ents, batch_id)
+        _new_tasks(out, source, rows, ev, batch_id, now, rules)
+    out.tables["ingest_keys"] = pd.DataFrame({
+        "source": source.id, "record_id": rows[source.key].astype(str), "batch_id": batch_id,
+        "row_no": rows["row_no"].astype("uint32")})
+    for name, df in out.tables.items():
+        df["batch_id"] = batch_id
+    return out
+
+
+def _entity_col(rows: pd.DataFrame, ents: pd.DataFrame | None, col: str) -> pd.Series:
+    return ents[col].reindex(rows["credit_code"]).reset_index(drop=True)
+
+
+def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str) -> pd.DataFrame:
+    n = len(rows)
+    sid = source.id
+    if sid == "registration":
+        grid, etype, industry = rows["grid_code"], rows["entity_type"], rows["industry"]
+    else:
+        grid = _entity_col(rows, ents, "grid_code")
+        etype, industry = _entity_col(rows, ents, "entity_type"), _entity_col(rows, ents, "industry")
+    if sid == "change":  # an address change happens in the new grid
+        grid = rows["new_grid_code"].where(rows["change_item"] == "address", grid)
+    detail = {"change": rows.get("change_item"), "cancellation": rows.get("reason"),
+              "licence": rows.get("licence_item"), "penalty": rows.get("violation"),
+              "complaint": rows.get("content"), "inspection": rows.get("note"),
+              "sampling": rows.get("product")}.get(sid)
+    result = rows["result"] if "result" in rows else pd.Series(["none"] * n)
+    ev = pd.DataFrame({
+        "event_id": [stable_id(sid, str(k)) for k in rows[source.key]],
+        "event_time": pd.to_datetime(rows["event_time"]).dt.floor("s"),
+        "event_type": rows["kind"] if sid == "cancellation" else EVENT_TYPE[sid],
+        "credit_code": rows["credit_code"], "grid_code": grid, "entity_type": etype, "industry": industry,
+        "detail": (detail.fillna("") if detail is not None else ""), "result": result.fillna("none"),
+        "amount": rows["amount"].astype(float) if "amount" in rows else 0.0,
+        "batch_no": rows["batch_no"] if "batch_no" in rows else "",
+        "dept_id": rows["dept_id"].fillna("") if "dept_id" in rows else "", "source": sid})
+    ev["event_date"] = ev["event_time"].dt.normalize()
+    return ev
+
+
+def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str) -> None:
+    if source.id == "registration":
+        from etl.demo_build import add_coordinates
+
+        ent = pd.DataFrame({
+            "credit_code": rows["credit_code"], "name": rows["name"], "entity_type": rows["entity_type"],
+            "industry": rows["industry"], "grid_code": rows["grid_code"],
+            "reg_date": pd.to_datetime(rows["event_time"]).dt.normalize(), "status": "active",
+            "status_date": pd.Series([pd.NaT] * len(rows), dtype="datetime64[ns]"), "credit_grade": "B",
+            "abnormal": np.uint8(0), "dishonest": np.uint8(0), "legal_rep": rows["legal_rep"],
+            "owner_id": rows["owner_id"].fillna(""), "capital": rows["capital"].fillna(0.0).astype(float),
+            "lon": rows["lon"].astype(float), "lat": rows["lat"].astype(float)})
+        missing = ent["lon"].isna().to_numpy()
+        if missing.any():
+            rng = np.random.default_rng(stable_id(batch_id) % 2**32)
+            ent.loc[missing, ["lon", "lat"]] = add_coordinates(rng, ent[missing])[["lon", "lat"]].to_numpy()
+        out.tables["entities"] = ent
+        return
+    if source.id not in ("change", "cancellation") or ents is None:
+        return
+    new = ents.reindex(rows["credit_code"]).reset_index()
+    new["status_date"] = pd.to_datetime(new["status_date"])
+    if source.id == "cancellation":
+        new["status"] = rows["kind"].map({"cancellation": "cancelled", "revocation": "revoked"}).to_numpy()
+        new["status_date"] = pd.to_datetime(rows["event_time"]).dt.normalize().to_numpy()
+    else:  # several changes of one entity in a batch apply in time order onto one row
+        current: dict[str, dict] = {}
+        for r in rows.sort_values(["event_time", "row_no"]).itertuples(index=False):
+            e = current.setdefault(r.credit_code, {"credit_code": r.credit_code, **ents.loc[r.credit_code].to_dict()})
+            value = r.new_value or ""
+            if r.change_item in ("name", "legal_rep") and value:
+                e[r.change_item] = value
+            elif r.change_item == "address":
+                e["grid_code"] = r.new_grid_code
+            elif r.change_item == "capital" and pd.notna(pd.to_numeric(value, errors="coerce")):
+                e["capital"] = float(value)
+        new = pd.DataFrame(list(current.values()))
+        new["status_date"] = pd.to_datetime(new["status_date"])
+    for col in ("abnormal", "dishonest"):
+        new[col] = new[col].astype("uint8")
+    new["reg_date"] = pd.to_datetime(new["reg_date"])
+    out.tables["entities"] = new.drop_duplicates("credit_code", keep="last").reset_index(drop=True)
+    out.replaces["entities"] = list(out.tables["entities"]["credit_code"])
+
+
+def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame, batch_id: str,
+               now: dt.datetime, rules: TaskRules) -> None:
+    sid = source.id
+    if sid == "registration":
+        ttype, sel = "verify_registration", np.ones(len(rows), bool)
+    elif sid == "change":
+        ttype, sel = "verify_change", rows["change_item"].isin(["address", "scope"]).to_numpy()
+    elif sid == "inspection":
+        ttype, sel = "clue", (rows["result"] == "fail").to_numpy()
+    elif sid in ("licence", "penalty"):
+        ttype, sel = "disclosure", np.ones(len(rows), bool)
+    else:
+        return
+    if not sel.any():
+        return
+    e, r = ev[sel].reset_index(drop=True), rows[sel].reset_index(drop=True)
+    status, limit = FIRST_STAGE[ttype]
+    created = pd.Timestamp(now).floor("s")
+    due = add_workdays(np.full(len(e), np.datetime64(created.date())), rules.limit(limit))
+    grid = e["grid_code"]
+    town, city = grid.str[:9], grid.str[:4]
+    if ttype == "clue":
+        dept = town + "-02"
+    elif sid == "licence":
+        dept = r["dept_id"].where(r["dept_id"].fillna("") != "",
+                                  city + "-" + e["industry"].map(LICENSING_DEPT).fillna("01"))
+    else:
+        dept = r["dept_id"].where(r["dept_id"].fillna("") != "", town + "-01") if "dept_id" in r else town + "-01"
+    detail = {"verify_registration": pd.Series([""] * len(e)), "verify_change": r.get("change_item", pd.Series(
+        dtype=str)).map(CHANGE_ZH), "clue": r.get("note", pd.Series(dtype=str)).fillna("检查发现问题"),
+              "disclosure": e["detail"]}[ttype].fillna("")
+    task_id = "T" + e["event_id"].astype(str)
+    actor = r["inspector"].fillna("").replace("", "grid") if ttype == "clue" else "system"
+    tasks = pd.DataFrame({
+        "task_id": task_id, "task_type": ttype, "credit_code": e["credit_code"], "grid_code": grid,
+        "dept_id": dept, "created_at": created, "due_date": pd.to_datetime(due), "status": status,
+        "closed_at": pd.Series([pd.NaT] * len(e), dtype="datetime64[ns]"), "problem_found": np.uint8(0),
+        "source_event_id": e["event_id"].astype("uint64"), "detail": detail, "late_stages": np.uint8(0),
+        "work_days": np.uint16(0)})
+    te = pd.DataFrame({
+        "task_id": task_id, "event_time": created, "event_date": created.normalize(), "from_status": "none",
+        "status": status, "due_date": pd.to_datetime(due), "stage_due": pd.Timestamp("1970-01-01"),
+        "stage_wd": np.uint16(0), "late_stages": np.uint8(0), "actor": actor,
+        "actor_kind": "grid_worker" if ttype == "clue" else "system", "note": FIRST_NOTE[ttype],
+        "task_type": ttype, "grid_code": grid, "dept_id": dept, "credit_code": e["credit_code"]})
+    out.tables["tasks"], out.tables["task_events"] = tasks, te
+
+
+def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, batch_id: str, rules: TaskRules) -> None:
+    """Apply each task's feedback rows in time order (rows already passed the lifecycle check)."""
+    events, latest = [], {}
+    for r in rows.sort_values(["task_id", "event_time", "row_no"]).itertuples(index=False):
+        st = latest.get(r.task_id)
+        if st is None:
+            st = state.loc[r.task_id].to_dict()
+            st["stage_start"] = pd.Timestamp(st["stage_start"])
+            st["due_date"] = pd.Timestamp(st["due_date"])
+        t = pd.Timestamp(r.event_time).floor("s")
+        day = np.datetime64(t.date())
+        stage_due = st["due_date"]
+        late = int(st["late_stages"]) + int(t.normalize() > stage_due)
+        wd = int(workdays_between(np.datetime64(st["stage_start"].date()), day))
+        due = stage_due
+        if r.status in STAGE_LIMIT:
+            due = pd.Timestamp(add_workdays(np.array([day]), rules.limit(STAGE_LIMIT[r.status]))[0])
+        dept = st["dept_id"]
+        if r.status == "transferred":
+            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(st["grid_code"])[:4] + "-01"
+        events.append({
+            "task_id": r.task_id, "event_time": t, "event_date": t.normalize(), "from_status": st["status"],
+            "status": r.status, "due_date": due, "stage_due": stage_due, "stage_wd": max(wd, 0),
+            "late_stages": min(late, 255), "actor": r.actor, "actor_kind": r.actor_kind,
+            "note": r.note or FEEDBACK_NOTE[r.status], "task_type": st["task_type"], "grid_code": st["grid_code"],
+            "dept_id": dept, "credit_code": st["credit_code"]})
+        closed = r.status == "closed"
+        st.update(status=r.status, due_date=due, stage_start=t, late_stages=min(late, 255), dept_id=dept,
+                  problem_found=int(st["problem_found"]) or int(r.problem_found == "1") or int(r.status == "notice"),
+                  closed_at=t if closed else pd.NaT,
+                  work_days=int(workdays_between(np.datetime64(pd.Timestamp(st["created_at"]).date()), day))
+                  if closed else 0)
+        latest[r.task_id] = st
+    te = pd.DataFrame(events)
+    for col, typ in (("stage_wd", "uint16"), ("late_stages", "uint8")):
+        te[col] = te[col].astype(typ)
+    tasks = pd.DataFrame([{"task_id": k, **{c: v[c] for c in (
+        "task_type", "credit_code", "grid_code", "dept_id", "created_at", "due_date", "status", "closed_at",
+        "problem_found", "source_event_id", "detail", "late_stages", "work_days")}} for k, v in latest.items()])
+    tasks["closed_at"] = pd.to_datetime(tasks["closed_at"])
+    tasks["created_at"] = pd.to_datetime(tasks["created_at"])
+    for col, typ in (("problem_found", "uint8"), ("late_stages", "uint8"), ("work_days", "uint16"),
+                     ("source_event_id", "uint64")):
+        tasks[col] = tasks[col].astype(typ)
+    out.tables["task_events"], out.tables["tasks"] = te, tasks
+    out.replaces["tasks"] = list(tasks["task_id"])
