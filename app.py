@@ -27,6 +27,9 @@ def create_app() -> dash.Dash:
     from etl.ingest.service import install as install_ingest
 
     install_ingest(app.server)  # inbox watcher and live simulator (JINJIAN_INBOX, JINJIAN_SIMULATOR)
+    from etl.ingest.web import install as install_ingest_web
+
+    install_ingest_web(app.server)  # rejection report downloads (/quality)
     return app
 
 

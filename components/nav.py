@@ -11,6 +11,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("/tasks", "任务督办"),
     ("/risk", "风险预警"),
     ("/reports", "定期报告"),
+    ("/quality", "数据质量"),
 )
 
 

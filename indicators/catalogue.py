@@ -9,7 +9,11 @@ SQL conditions used below (bound placeholders only):
   deadline is the one in force then. Warning buckets (``supervision.rules``)
   compare that deadline with bounds computed from the working-day calendar;
 - task_events: the transitions dated within the period (``from_status`` is the
-  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days).
+  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days);
+- ingest_quality: the ingestion batches whose current state is ``loaded`` and that
+  were received within the period, one row per batch (``queries.quality.INGEST_QUALITY``;
+  docs/quality.md). A batch counts for the regions its sending unit's region scope lies
+  in; a batch sent without a scope counts for the jurisdiction root (JINJIAN_ROOT_REGION).
 """
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ ON_TIME_STEP = "event_date <= stage_due"
 
 
 WORKERS = Measure("grid_workers", "count()")
+RECORDS_IN = Measure("ingest_quality", "sum(records_in)")
 STOCK = ent()
 
 
@@ -352,6 +357,31 @@ INDICATORS: list[Indicator] = [
        "Alive individual businesses with empty owner_id / alive individual businesses, at the period end, × 100.",
        denominator=ent("entity_type = 'individual'"), thresholds=Thresholds("higher_worse", 1, 2, 5, 10),
        **_pct(2)),
+    _i("data_records_in", "数据接收条数", "Records received", "data_quality", "条", "flow", RECORDS_IN,
+       "期内接收并完成导入的批次所含记录条数（导入条数 + 退回条数），批次按接收时间计入期内。",
+       "Sum of rows_in of the ingestion batches received within the period whose current state is loaded."),
+    _i("data_records_rejected", "数据退回条数", "Records rejected", "data_quality", "条", "flow",
+       Measure("ingest_quality", "sum(records_rejected)"),
+       "期内接收的批次中校验不通过、退回报送单位的记录条数。",
+       "Sum of rows_rejected of the loaded ingestion batches received within the period."),
+    _i("data_accuracy_rate", "数据准确率", "Records accepted", "data_quality", "%", "flow",
+       Measure("ingest_quality", "sum(records_loaded)"),
+       "期内接收的记录中通过校验、成功导入的比例（导入条数 ÷ 接收条数）。",
+       "Sum of rows_loaded / sum of rows_in of the loaded ingestion batches received within the period × 100.",
+       denominator=RECORDS_IN, thresholds=Thresholds("higher_better", 99, 98, 95, 90), **_pct(2)),
+    _i("data_timeliness_rate", "报送及时率", "Batches sent on time", "data_quality", "%", "flow",
+       Measure("ingest_quality", "countIf(timely)"),
+       "期内接收且至少导入一条记录的批次中，最新一条记录的业务时间距接收时间不超过24小时的批次比例。",
+       "Loaded ingestion batches received within the period with rows_loaded > 0 and received_at − data_to "
+       "<= 24 hours / loaded batches received within the period with rows_loaded > 0 × 100.",
+       denominator=Measure("ingest_quality", "countIf(has_data)"),
+       thresholds=Thresholds("higher_better", 95, 90, 80, 70), **_pct()),
+    _i("data_completeness_rate", "数据完整率", "Records complete", "data_quality", "%", "flow",
+       Measure("ingest_quality", "sum(records_complete)"),
+       "期内接收的记录中必填项齐全（无“必填字段为空”“缺少必填列”问题）的比例。",
+       "(Sum of rows_in − distinct rejected records with reason_code required or missing_column) / sum of "
+       "rows_in, over the loaded ingestion batches received within the period, × 100.",
+       denominator=RECORDS_IN, thresholds=Thresholds("higher_better", 99, 98, 95, 90), **_pct(2)),
 ]
 
 CATALOGUE: dict[str, Indicator] = {}

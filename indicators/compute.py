@@ -17,16 +17,19 @@ from indicators.periods import Period, previous_period, year_ago
 from queries.engine import Engine
 from queries.executor import run
 from queries.filters import Filter
+from queries.quality import INGEST_QUALITY
 from queries.regions import region_node
 from queries.risk import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
+from settings import Settings
 from supervision.risk import RiskRules
 from supervision.rules import TaskRules, bucket_bounds
 
 _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
-              "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s"}
+              "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
+              "ingest_quality": "AND toDate(received_at) >= %(start)s AND toDate(received_at) <= %(end)s"}
 #: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK}
+_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 
@@ -59,6 +62,8 @@ def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, peri
         params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
     if "entity_risk" in by_source:
         params.update(risk_params(flt, period.end, RiskRules.from_env()))
+    if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
+        params["root"] = Settings.from_env().root_region
     for source, measures in by_source.items():
         cols = []
         for m in measures:

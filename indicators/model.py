@@ -5,7 +5,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "entity_risk", "grid_workers"]
+Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "entity_risk", "grid_workers",
+                 "ingest_quality"]
 Kind = Literal["stock", "flow", "current"]
 Direction = Literal["higher_worse", "higher_better"]
 

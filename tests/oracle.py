@@ -429,3 +429,6 @@ def oracle_by_child(data: DemoData, indicator_id: str, children: Iterable[str], 
                     end: dt.date) -> dict[str, float]:
     """The oracle for each child region (a child code is a prefix of its rows' grid_code)."""
     return {code: oracle_value(data, indicator_id, code, start, end) for code in children}
+
+
+from tests import oracle_quality  # noqa: E402,F401  (registers the 数据质量 oracles)

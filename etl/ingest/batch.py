@@ -1,7 +1,8 @@
 """One ingestion batch, loaded entirely or not at all, at most once.
 
-A batch is identified by the SHA-256 of its source and bytes, so sending the
-same file or API body again finds the batch already loaded and changes nothing.
+A batch is identified by the SHA-256 of its source, region and bytes, so sending the
+same file or API body again finds the batch already loaded and changes nothing
+(a file that failed as a whole — unreadable, too large — is simply tried again).
 Its protocol (docs/ingest.md):
 
 1. the input is archived (``archive/<source>/<batch_id>.<ext>``) and the batch
@@ -80,8 +81,9 @@ class BatchResult:
         return text + ("（该批次此前已导入，本次未作改动）" if self.already else "")
 
 
-def batch_id_for(source: str, data: bytes) -> str:
-    return hashlib.sha256(source.encode() + b"\0" + data).hexdigest()
+def batch_id_for(source: str, data: bytes, scope: str = "") -> str:
+    """The batch's identity: its source, the region it is checked against, and its bytes."""
+    return hashlib.sha256(f"{source}\0{scope}\0".encode() + data).hexdigest()
 
 
 def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
@@ -107,12 +109,12 @@ _VERSION_CACHE: dict[str, tuple[float, int]] = {}
 
 def data_version(db: Engine, max_age: float = 0.5) -> int:
     """A number that grows whenever a batch is loaded (cheap; cached for ``max_age`` s)."""
-    hit = _VERSION_CACHE.get(db.database)
+    hit = _VERSION_CACHE.get(db.identity)
     if hit and time.monotonic() - hit[0] < max_age:
         return hit[1]
     df = run(db, "ingest_data_version", "SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'")
     value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
-    _VERSION_CACHE[db.database] = (time.monotonic(), value)
+    _VERSION_CACHE[db.identity] = (time.monotonic(), value)
     return value
 
 
@@ -134,18 +136,18 @@ class Ingestor:
         """Load one batch; the same source and bytes again is a no-op returning the first outcome."""
         src = get_source(source)
         fmt = fmt or readers.detect_format(file_name)
-        batch_id = batch_id_for(src.id, data)
+        batch_id = batch_id_for(src.id, data, scope)
         t0 = time.perf_counter()
         with LOCK:
             prior = self.state(batch_id)
-            if prior is not None and prior["state"] in ("loaded", "failed"):
+            if prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
             elif prior is not None and prior["state"] == "staged":
                 self._unpublish(batch_id)
                 self._publish(batch_id, prior)
                 res = self._stored_result(self.state(batch_id), already=False)
             else:
-                if prior is not None:
+                if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
                 res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick)
         res.seconds = time.perf_counter() - t0
@@ -190,7 +192,7 @@ class Ingestor:
         return self.cfg.ingest_dir / "archive" / source / f"{batch_id}.{EXTENSIONS.get(fmt, 'dat')}"
 
     def report_path(self, info: dict) -> Path:
-        return self.cfg.ingest_dir / "reports" / info["source"] / f"{info['batch_id']}.{EXTENSIONS[info['fmt']]}"
+        return self.cfg.ingest_dir / "reports" / info["source"] / f"{info['batch_id']}.{EXTENSIONS.get(info['fmt'], 'dat')}"
 
     def _stored_result(self, info: dict, already: bool = True) -> BatchResult:
         report = self.report_path(info) if info["fmt"] in EXTENSIONS else None
@@ -233,7 +235,7 @@ class Ingestor:
         info = self._record(info, "staged", rows_in=table.rows_in, rows_loaded=loaded, rows_rejected=rejected,
                             data_from=pd.Timestamp(times.min()) if loaded else epoch,
                             data_to=pd.Timestamp(times.max()) if loaded else epoch, message=message)
-        self._publish(batch_id, info, frames.replaces)
+        self._publish(batch_id, info, frames.replaces, [t for t in STAGED_TABLES if frames.rows(t)])
         return BatchResult(batch_id, source, "loaded", table.rows_in, loaded, rejected, checked.problems,
                            checked.warnings, message, report)
 
@@ -262,12 +264,15 @@ class Ingestor:
                     logger.critical("JINJIAN_INGEST_CRASH_AT=stage: exiting in the middle of batch %s", batch_id)
                     os._exit(75)
 
-    def _publish(self, batch_id: str, info: dict, replaces: dict[str, list[str]] | None = None) -> None:
+    def _publish(self, batch_id: str, info: dict, replaces: dict[str, list[str]] | None = None,
+                 tables: list[str] | None = None) -> None:
+        """Copy the staged rows into their tables (``tables``: those with rows; None: all)."""
+        tables = list(STAGED_TABLES) if tables is None else tables
         if replaces is None:  # resuming: the replaced keys are the staged rows' keys
             replaces = {t: list(run(self.db, "ingest_staged_keys", f"SELECT {REPLACE_KEYS[t]} AS k FROM "
                                     f"{stage_table(t)} WHERE batch_id = %(b)s", {"b": batch_id})["k"])
                         for t in REPLACING.get(info["source"], ())}
-        for name in STAGED_TABLES:
+        for name in tables:
             cols = ", ".join(declared_columns(name))
             execute(self.db, f"ingest_publish_{name}", f"INSERT INTO {name} ({cols}) SELECT {cols} "
                     f"FROM {stage_table(name)} WHERE batch_id = %(b)s", {"b": batch_id})
@@ -279,15 +284,15 @@ class Ingestor:
                 _delete(self.db, table, f"{REPLACE_KEYS[table]} IN %(keys)s AND batch_id != %(b)s",
                         {"keys": tuple(keys[i:i + lookups.CHUNK]), "b": batch_id})
         self._record(info, "loaded")
-        self._drop_stage(batch_id)
+        self._drop_stage(batch_id, tables)
         _VERSION_CACHE.clear()
         if "entities" in replaces or info["source"] == "registration":
             from queries.regions import clear_region_cache
 
             clear_region_cache()
 
-    def _drop_stage(self, batch_id: str) -> None:
-        for name in STAGED_TABLES:
+    def _drop_stage(self, batch_id: str, tables: list[str] | tuple[str, ...] = STAGED_TABLES) -> None:
+        for name in tables:
             execute(self.db, f"ingest_drop_stage_{name}", f"ALTER TABLE {stage_table(name)} DROP PARTITION %(b)s",
                     {"b": batch_id})
 

@@ -78,7 +78,7 @@ line, `{"line", "field", "code", "reason"}`; the full rejection report is at
 
 ## Safety: all or nothing, at most once
 
-A batch is identified by the SHA-256 of its source and bytes. Sending the same file
+A batch is identified by the SHA-256 of its source, region and bytes. Sending the same file
 or body again returns the first outcome and changes nothing. Loading goes through
 stage tables: records are validated, quarantined rows and the rejection report are
 written, valid rows go to `stage_*` tables (state `staged`), and then each stage

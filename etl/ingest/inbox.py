@@ -61,7 +61,11 @@ class Inbox:
         out = []
         for folder, settle in (("processing", 0.0), ("inbox", SETTLE_SECONDS)):
             for source, region, path in list(self._waiting(folder, settle)):
-                out.append((path, self._process(source, region, path, folder)))
+                try:
+                    out.append((path, self._process(source, region, path, folder)))
+                except Exception:  # noqa: BLE001 - one bad file must not hold up the others
+                    logger.exception("inbox %s/%s: loading failed; it stays in processing/ and is retried",
+                                     source, path.name)
         return out
 
     def _process(self, source: str, region: str, path: Path, folder: str) -> BatchResult:

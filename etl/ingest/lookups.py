@@ -36,11 +36,11 @@ def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: obje
 
 def known_grids(db: Engine) -> frozenset[str]:
     """Every grid code (level 6) in the region table, cached for a few minutes."""
-    hit = _GRID_CACHE.get(db.database)
+    hit = _GRID_CACHE.get(db.identity)
     if hit and time.monotonic() - hit[0] < GRID_CACHE_SECONDS:
         return hit[1]
     grids = frozenset(run(db, "ingest_known_grids", "SELECT code FROM regions WHERE level = 6")["code"])
-    _GRID_CACHE[db.database] = (time.monotonic(), grids)
+    _GRID_CACHE[db.identity] = (time.monotonic(), grids)
     return grids
 
 
