@@ -117,6 +117,27 @@ SETTINGS: tuple[SettingSpec, ...] = (
 _SPECS = {s.name: s for s in SETTINGS}
 
 
+FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def parse_flag(raw: str, name: str) -> bool:
+    """1/0, true/false, yes/no, on/off → bool; anything else is a ConfigError naming the setting."""
+    if raw.strip().lower() not in FLAGS:
+        raise ConfigError(f"{name}={raw!r} must be 1 or 0")
+    return FLAGS[raw.strip().lower()]
+
+
+def parse_number(raw: str, name: str, lo: float, hi: float) -> float:
+    """A number within [lo, hi], or a ConfigError naming the setting."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={raw!r} is out of range {lo:g}..{hi:g}")
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, lo: int, hi: int) -> int:
     raw = env.get(name, _SPECS[name].default).strip()
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from settings import ConfigError, Settings, _SPECS
+from settings import ConfigError, Settings, _SPECS, parse_flag
 
 from reports.periods import KINDS
 
@@ -68,12 +68,10 @@ class ReportSettings:
         url = get("JINJIAN_METADATA_URL") or f"sqlite:///{base.data_dir / 'metadata.sqlite'}"
         if "://" not in url:
             raise ConfigError(f"JINJIAN_METADATA_URL={url!r} is not a database URL (e.g. sqlite:///path)")
-        flag = get("JINJIAN_REPORT_SCHEDULER").lower()
-        if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-            raise ConfigError(f"JINJIAN_REPORT_SCHEDULER={flag!r} must be 1 or 0")
+        scheduler = parse_flag(get("JINJIAN_REPORT_SCHEDULER"), "JINJIAN_REPORT_SCHEDULER")
         raw_timeout = get("JINJIAN_REPORT_TIMEOUT")
         if not raw_timeout.isdigit() or not 5 <= int(raw_timeout) <= 3600:
             raise ConfigError(f"JINJIAN_REPORT_TIMEOUT={raw_timeout!r} must be whole seconds in 5..3600")
         return cls(report_dir=report_dir, metadata_url=url, chromium=get("JINJIAN_CHROMIUM"),
                    schedules=parse_schedules(get("JINJIAN_REPORT_SCHEDULES")),
-                   scheduler=flag in ("1", "true", "yes", "on"), timeout=int(raw_timeout))
+                   scheduler=scheduler, timeout=int(raw_timeout))

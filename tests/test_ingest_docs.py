@@ -47,3 +47,20 @@ def test_demo_follows_the_lifecycle(demo_data):
     # and every allowed transition occurs in the demo (the table is not wider than the lifecycle)
     seen = {(("verify" if t.startswith("verify") else t), f, s) for t, f, s in moves.itertuples(index=False)}
     assert {(fam, frm, to) for (fam, frm), tos in TRANSITIONS.items() for to in tos} == seen
+
+
+def test_ingest_settings_name_the_bad_setting():
+    import pytest
+
+    from etl.ingest.config import IngestSettings
+    from settings import ConfigError
+
+    cfg = IngestSettings.from_env({"JINJIAN_SOURCE_LATE_HOURS": "penalty=24", "JINJIAN_SIMULATOR": "on"})
+    assert cfg.late_hours["penalty"] == 24 and cfg.late_hours["registration"] == 24 and cfg.simulator
+    for env, text in (({"JINJIAN_INBOX": "maybe"}, "JINJIAN_INBOX='maybe' must be 1 or 0"),
+                      ({"JINJIAN_SIMULATOR_RATE": "0"}, "JINJIAN_SIMULATOR_RATE='0' is out of range"),
+                      ({"JINJIAN_INGEST_MAX_MB": "lots"}, "JINJIAN_INGEST_MAX_MB='lots' is not a number"),
+                      ({"JINJIAN_SOURCE_LATE_HOURS": "fax=3"}, "JINJIAN_SOURCE_LATE_HOURS"),
+                      ({"JINJIAN_INGEST_CRASH_AT": "later"}, "JINJIAN_INGEST_CRASH_AT")):
+        with pytest.raises(ConfigError, match=text.replace("(", r"\(")):
+            IngestSettings.from_env(env)

@@ -7,26 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from settings import ConfigError, Settings, _SPECS, parse_named_numbers
+from settings import ConfigError, Settings, _SPECS, parse_flag, parse_named_numbers, parse_number
 
-FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 CRASH_POINTS = ("", "stage", "publish")
-
-
-def _flag(raw: str, name: str) -> bool:
-    if raw.lower() not in FLAGS:
-        raise ConfigError(f"{name}={raw!r} must be 1 or 0")
-    return FLAGS[raw.lower()]
-
-
-def _number(raw: str, name: str, lo: float, hi: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw!r} is out of range {lo:g}..{hi:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -59,9 +42,9 @@ class IngestSettings:
             raise ConfigError(f"JINJIAN_INGEST_CRASH_AT={crash!r} must be empty, stage or publish")
         return cls(
             ingest_dir=Path(get("JINJIAN_INGEST_DIR") or base.data_dir / "ingest").expanduser(),
-            max_bytes=int(_number(get("JINJIAN_INGEST_MAX_MB"), "JINJIAN_INGEST_MAX_MB", 1, 4096) * 1024 * 1024),
-            inbox=_flag(get("JINJIAN_INBOX"), "JINJIAN_INBOX"),
-            poll_seconds=_number(get("JINJIAN_INBOX_POLL_SECONDS"), "JINJIAN_INBOX_POLL_SECONDS", 0.2, 3600),
-            simulator=_flag(get("JINJIAN_SIMULATOR"), "JINJIAN_SIMULATOR"),
-            simulator_rate=_number(get("JINJIAN_SIMULATOR_RATE"), "JINJIAN_SIMULATOR_RATE", 0.01, 1000),
+            max_bytes=int(parse_number(get("JINJIAN_INGEST_MAX_MB"), "JINJIAN_INGEST_MAX_MB", 1, 4096) * 1024 * 1024),
+            inbox=parse_flag(get("JINJIAN_INBOX"), "JINJIAN_INBOX"),
+            poll_seconds=parse_number(get("JINJIAN_INBOX_POLL_SECONDS"), "JINJIAN_INBOX_POLL_SECONDS", 0.2, 3600),
+            simulator=parse_flag(get("JINJIAN_SIMULATOR"), "JINJIAN_SIMULATOR"),
+            simulator_rate=parse_number(get("JINJIAN_SIMULATOR_RATE"), "JINJIAN_SIMULATOR_RATE", 0.01, 1000),
             late_hours=late, crash_at=crash)
