@@ -108,14 +108,19 @@ def layout(region: str | None = None, **_: object) -> html.Div:
         # Real time: a cheap check of the data version; the wall redraws as soon as a batch lands.
         dcc.Interval(id="wall-live", interval=settings.wall_live_seconds * 1000),
         dcc.Store(id="wall-data-version"),
+        dcc.Store(id="wall-drawn-version"),
     ])
 
 
-@callback(Output("wall-data-version", "data"), Input("wall-live", "n_intervals"), State("wall-data-version", "data"))
-def live_version(_n: int | None, known: int | None):
-    """The loaded-data version; unchanged → no update, so nothing redraws."""
+@callback(Output("wall-data-version", "data"), Input("wall-live", "n_intervals"),
+          State("wall-data-version", "data"), State("wall-drawn-version", "data"))
+def live_version(_n: int | None, known: int | None, drawn: int | None):
+    """The loaded-data version when it changed and the wall has finished drawing the
+    last one (so a slow redraw is never cancelled by the next batch); else no update."""
     from etl.ingest.batch import data_version
 
+    if known is not None and drawn != known:
+        return no_update  # the redraw for ``known`` is still running
     try:
         version = data_version(get_db())
     except JinjianError:
@@ -160,7 +165,7 @@ def _tile_outputs(data, lang: str) -> list[list]:
     return out
 
 
-N_OUT = len(WALL_TILES) + 18
+N_OUT = len(WALL_TILES) + 19
 
 
 @callback(
@@ -173,7 +178,8 @@ N_OUT = len(WALL_TILES) + 18
        Output("wall-ticker-title", "children"),
        Output("wall-batch-alert", "children"), Output("wall-batch-alert", "className"), Output("wall-ticker", "children"),
        Output("wall-fresh", "children"), Output("wall-fresh", "className"),
-       Output("wall-banner", "children"), Output("wall-banner", "className")],
+       Output("wall-banner", "children"), Output("wall-banner", "className"),
+       Output("wall-drawn-version", "data")],
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
     Input("wall-map-indicator", "value"), Input("wall-scale", "data"), Input("wall-data-version", "data"),
 )
@@ -185,7 +191,7 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
         data = wall_data(get_db(), region, today, ranking_indicator=map_indicator or "entity_stock")
     except JinjianError as exc:
         logger.warning("wall refresh failed: %s", exc.detail)
-        return [no_update] * (N_OUT - 2) + [exc.user_message, "wall-banner"]
+        return [no_update] * (N_OUT - 3) + [exc.user_message, "wall-banner", _version]
     names = [n for n in data.node.path["name"]]
     path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
     day_fig = create_flow_lines(data.daily, "")
@@ -212,7 +218,7 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
                ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),
                label(lang, "ticker"), *create_batch_alert(data.alerts, lang),
-               ticker, fresh, fresh_cls, "", "wall-banner hidden"])
+               ticker, fresh, fresh_cls, "", "wall-banner hidden", _version])
 
 
 @callback(

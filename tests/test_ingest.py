@@ -576,3 +576,24 @@ def test_inbox_error_on_one_file_does_not_block_the_others(env: IngestEnv, monke
     assert stuck.exists()  # kept for the next scan
     monkeypatch.setattr(ing, "ingest_file", real)
     assert {p.name for p, _ in box.scan_once()} == {stuck.name} and not stuck.exists()
+
+
+def test_wall_live_version(env: IngestEnv, flask_server):  # the app registers the pages
+    """The wall redraws when a batch lands — once, and not while the last redraw is still running."""
+    from dash import no_update
+
+    from etl.ingest.batch import data_version
+    from pages.home import live_version
+    from queries import db as dbmod
+
+    dbmod.set_db(env.db)
+    try:
+        v0 = data_version(env.db, max_age=0)
+        env.load("complaint", to_jsonl(env.events("complaint", 1)), "live.jsonl")
+        v1 = data_version(env.db, max_age=0)
+        assert v0 < v1 < 2 ** 53  # exact as a JavaScript number
+        assert live_version(1, v0, v0) == v1  # new data, last redraw done → redraw
+        assert live_version(2, v1, v0) is no_update  # redraw of v1 still running
+        assert live_version(3, v1, v1) is no_update  # nothing new
+    finally:
+        dbmod.set_db(None)

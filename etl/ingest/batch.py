@@ -108,12 +108,13 @@ _VERSION_CACHE: dict[str, tuple[float, int]] = {}
 
 
 def data_version(db: Engine, max_age: float = 0.5) -> int:
-    """A number that grows whenever a batch is loaded (cheap; cached for ``max_age`` s)."""
+    """A number that grows whenever a batch is loaded (cheap; cached for ``max_age`` s):
+    the newest loaded batch's time in milliseconds (below 2**53, exact in a browser)."""
     hit = _VERSION_CACHE.get(db.identity)
     if hit and time.monotonic() - hit[0] < max_age:
         return hit[1]
     df = run(db, "ingest_data_version", "SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'")
-    value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
+    value = int(df["v"].iloc[0]) // 1_000_000 if not df.empty and pd.notna(df["v"].iloc[0]) else 0
     _VERSION_CACHE[db.identity] = (time.monotonic(), value)
     return value
 

@@ -114,25 +114,33 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str) -> di
 
 
 def _entity_problems(source: Source, rows: pd.DataFrame, ents: pd.DataFrame, scope: str) -> list[Problem]:
+    """Checks against the loaded entity of each row, column-wise (files of 100,000 rows)."""
+    known = rows["credit_code"].isin(ents.index).to_numpy()
+    if source.id == "registration":
+        return [Problem(int(r), "统一社会信用代码", "duplicate", f"该主体已登记（{c}）")
+                for r, c in zip(rows["row_no"][known], rows["credit_code"][known])]
+    ent = ents.reindex(rows["credit_code"])
+    grid = ent["grid_code"].fillna("").astype(str).to_numpy()
+    reg = pd.to_datetime(ent["reg_date"]).dt.normalize().to_numpy()
+    when = pd.to_datetime(rows["event_time"]).dt.normalize().to_numpy()
+    outside = known & ~pd.Series(grid).str.startswith(scope).to_numpy()
+    early = known & ~outside & (when < reg)
+    gone = known & ~outside & ~early & (ent["status"].to_numpy() != "active") & (
+        source.id in ("cancellation", "change"))
+    time_label = source.field("event_time").zh
     problems = []
-    for r in rows.itertuples(index=False):
-        code, row = r.credit_code, int(r.row_no)
-        if source.id == "registration":
-            if code in ents.index:
-                problems.append(Problem(row, "统一社会信用代码", "duplicate", f"该主体已登记（{code}）"))
-            continue
-        if code not in ents.index:
-            problems.append(Problem(row, "统一社会信用代码", "unknown_entity", f"未找到该市场主体：{code}"))
-            continue
-        ent = ents.loc[code]
-        if not str(ent["grid_code"]).startswith(scope):
-            problems.append(Problem(row, "统一社会信用代码", "out_of_scope",
-                                    f"该主体所在网格 {ent['grid_code']} 不在本单位辖区（{scope}）内"))
-        elif r.event_time.date() < pd.Timestamp(ent["reg_date"]).date():
-            problems.append(Problem(row, source.field("event_time").zh, "bad_date",
-                                    f"早于该主体成立日期 {pd.Timestamp(ent['reg_date']).date()}"))
-        elif source.id in ("cancellation", "change") and ent["status"] != "active":
-            problems.append(Problem(row, "统一社会信用代码", "bad_state", "该主体已注销或吊销"))
+    for i, row in enumerate(rows["row_no"].to_numpy()):
+        code = rows["credit_code"].iat[i]
+        if not known[i]:
+            problems.append(Problem(int(row), "统一社会信用代码", "unknown_entity", f"未找到该市场主体：{code}"))
+        elif outside[i]:
+            problems.append(Problem(int(row), "统一社会信用代码", "out_of_scope",
+                                    f"该主体所在网格 {grid[i]} 不在本单位辖区（{scope}）内"))
+        elif early[i]:
+            problems.append(Problem(int(row), time_label, "bad_date",
+                                    f"早于该主体成立日期 {pd.Timestamp(reg[i]).date()}"))
+        elif gone[i]:
+            problems.append(Problem(int(row), "统一社会信用代码", "bad_state", "该主体已注销或吊销"))
     return problems
 
 
