@@ -63,7 +63,7 @@ def ingest(source: str) -> Response:
     try:
         res = ing.ingest_bytes(source, data, file_name=name, fmt="jsonl", unit=info.unit, scope=info.region)
     except FileRejected as exc:
-        raise ApiError(400, exc.code, exc.user_message, exc.detail) from None
+        raise ApiError(400, "unreadable_body", exc.user_message, exc.detail) from None
     if res.state == "failed":
         raise ApiError(400, "unreadable_body", res.message, "the body could not be read as JSON lines")
     problems = sorted(res.problems, key=lambda p: p.row_no)

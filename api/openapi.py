@@ -11,6 +11,7 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
+from etl.ingest.sources import SOURCES
 from etl.regions import LEVEL_NAMES_ZH
 from etl.schema import (CREDIT_GRADES, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RESULTS, TASK_STATUSES,
                         TASK_TYPES)
@@ -30,7 +31,10 @@ DATETIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
 ERROR_CODES = ["invalid_parameter", "invalid_credit_code", "scope_violation", "region_not_found",
                "indicator_not_found", "entity_not_found", "page_out_of_range", "not_found",
                "method_not_allowed", "bad_request", "database_unavailable", "query_timeout",
-               "query_failed", "config_error", "internal_error"]
+               "query_failed", "config_error", "internal_error",
+               # ingestion (api.ingest)
+               "missing_token", "invalid_token", "token_source_mismatch", "unknown_source", "too_large",
+               "unreadable_body", "batch_not_found", "no_rejects"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -76,6 +80,17 @@ def _schemas() -> dict[str, Any]:
             "code": _str(enum=ERROR_CODES, description="machine-readable, stable"),
             "message": _str(description="中文，可直接展示给用户"),
             "detail": _str(description="English, for logs and developers")})}),
+        "IngestResult": _obj({
+            "batch_id": _str(pattern="^[0-9a-f]{64}$", description="SHA-256 of source, region and body"),
+            "source": _str(enum=list(SOURCES)), "state": _str(enum=["loaded"]),
+            "already_loaded": {"type": "boolean", "description": "the same body was loaded before: nothing changed"},
+            "rows_in": {"type": "integer", "minimum": 0}, "rows_loaded": {"type": "integer", "minimum": 0},
+            "rows_rejected": {"type": "integer", "minimum": 0}, "message": _str(), "warnings": {
+                "type": "array", "items": _str()},
+            "rejected": {"type": "array", "maxItems": 1000, "items": _obj({
+                "line": {"type": "integer", "minimum": 1}, "field": _str(), "code": _str(), "reason": _str()})},
+            "rejected_listed": {"type": "integer", "minimum": 0},
+            "report": {"type": "string", "nullable": True, "description": "rejection report URL (same token)"}}),
         "Health": _obj({
             "status": _str(enum=["ok", "degraded"]), "engine": _str(enum=["chdb", "server"]),
             "database": _str(enum=["up", "down"]), "time": _str(format="date-time")}),
@@ -173,12 +188,15 @@ PARAMETERS: dict[str, Any] = {
     "category": _q("category", _str(enum=list(CATEGORIES)), "指标类别"),
     "region_code": _path("code", _str(pattern=REGION_PATTERN), "区划代码（2/4/6/9/12/15 位数字）", "4419"),
     "indicator_id": _path("indicator_id", _str(enum=[i.id for i in INDICATORS]), "指标编号", "entity_stock"),
+    "source": _path("source", _str(enum=list(SOURCES)), "数据来源（docs/ingest.md）", "complaint"),
+    "batch_id": _path("batch_id", _str(pattern="^[0-9a-f]{64}$"), "批次编号", "0" * 64),
     "credit_code": _path("credit_code", _str(pattern=USCC_PATTERN, minLength=18, maxLength=18),
                          "统一社会信用代码（GB 32100-2015，18 位，含校验位）", "91350100M000100Y43"),
 }
 
 _ERROR_TEXT = {
-    "400": "参数不正确（格式、取值范围、枚举值、重复参数）", "403": "区划超出当前用户的数据权限",
+    "400": "参数不正确（格式、取值范围、枚举值、重复参数）", "401": "缺少数据接入令牌，或令牌无效、已吊销",
+    "403": "区划超出当前用户的数据权限（数据接入：令牌不属于该数据来源）", "413": "请求体过大（JINJIAN_INGEST_MAX_MB）",
     "404": "资源不存在（区划、指标、主体、页码）", "500": "服务内部错误（程序缺陷，已记录日志）",
     "503": "数据库暂时不可用", "504": "查询超时",
 }
@@ -205,7 +223,21 @@ def _paths() -> dict[str, Any]:
                                   "content": {"application/json": {"schema": _ref("Health")}}}
     spec = _op("openapi", "本文档（OpenAPI 3.0）", "Health", [], [], "system")
     spec["responses"]["200"]["content"]["application/json"]["schema"] = {"type": "object"}
+    ingest = _op("ingest", "报送数据（JSON Lines，每行一条记录）", "IngestResult", ["source"],
+                 ["400", "401", "403", "404", "413", "503", "504"], "ingest",
+                 "Authorization: Bearer <令牌>（python -m etl token add）。逐行校验：合格的导入，不合格的退回并列出行号、"
+                 "字段和原因；同一请求体再次报送不会重复导入（already_loaded）。")
+    ingest["requestBody"] = {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
+    ingest["security"] = [{"ingestToken": []}]
+    rejects = _op("ingestRejects", "批次退回记录（报送单位原格式）", "Health", ["source", "batch_id"],
+                  ["401", "403", "404"], "ingest")
+    rejects["responses"]["200"] = {"description": "退回记录文件（CSV / XLSX / JSONL）",
+                                   "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                       "format": "binary"}}}}
+    rejects["security"] = [{"ingestToken": []}]
     return {
+        "/api/v1/ingest/{source}": {"post": ingest},
+        "/api/v1/ingest/{source}/batches/{batch_id}/rejects": {"get": rejects},
         "/api/v1/openapi.json": {"get": spec},
         "/api/v1/health": {"get": health},
         "/api/v1/regions": {"get": _op("getNationalRegion", "全国（根节点）及其省级下级", "Region", [],
@@ -242,11 +274,13 @@ def build_openapi() -> dict[str, Any]:
         "info": {"title": "金监 Jinjian Open API", "version": API_VERSION,
                  "description": "市场监管智慧监管平台只读数据接口。所有错误返回统一结构 "
                                 "{\"error\": {\"code\", \"message\", \"detail\"}}。"},
-        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities")],
+        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "ingest")],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
             "parameters": PARAMETERS,
+            "securitySchemes": {"ingestToken": {"type": "http", "scheme": "bearer",
+                                                "description": "数据接入令牌（按数据来源和报送单位签发）"}},
             "responses": {f"E{status}": {"description": text,
                                          "content": {"application/json": {"schema": _ref("Error")}}}
                           for status, text in _ERROR_TEXT.items()},

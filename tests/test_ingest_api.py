@@ -136,3 +136,18 @@ def test_empty_and_unreadable_bodies(env: IngestEnv, api):
     assert "编码" in err["message"]
     after = env.counts()
     assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {"batches": 2}
+
+
+def test_ingest_endpoints_and_error_codes_documented():
+    """Every error code the ingest endpoints answer with is in the OpenAPI error enum."""
+    import re
+
+    from api.openapi import ERROR_CODES, build_openapi
+    from settings import ROOT
+
+    doc = build_openapi()
+    assert {"/api/v1/ingest/{source}", "/api/v1/ingest/{source}/batches/{batch_id}/rejects"} <= set(doc["paths"])
+    assert doc["paths"]["/api/v1/ingest/{source}"]["post"]["security"] == [{"ingestToken": []}]
+    api_codes = set(re.findall(r'ApiError\(\d+, "([a-z_]+)"', (ROOT / "api" / "ingest.py").read_text("utf-8")))
+    assert {"missing_token", "invalid_token", "unknown_source", "unreadable_body"} <= api_codes
+    assert api_codes - set(ERROR_CODES) == set()
