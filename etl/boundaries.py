@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -355,3 +356,12 @@ def features_geojson(parent_code: str, children: Sequence[tuple[str, str]],
                 "geometry": _listify(mapping(_rounded(geom))),
             })
     return {"type": "FeatureCollection", "features": features, "missing": missing}
+
+
+def with_village_points(rng: np.random.Generator, entities: pd.DataFrame) -> pd.DataFrame:
+    """``entities`` with lon/lat drawn inside each one's village polygon (schematic below county
+    level): the demo's entities and ingested registrations that come without coordinates."""
+    villages = entities["grid_code"].str[:12]
+    geoms = {code: region_polygon(code)[0] for code in villages.unique()}
+    lon, lat = sample_points([geoms[v] for v in villages], rng)
+    return entities.assign(lon=np.nan_to_num(lon), lat=np.nan_to_num(lat))

@@ -18,15 +18,6 @@ from queries.engine import Engine
 logger = logging.getLogger(__name__)
 
 
-def add_coordinates(rng: np.random.Generator, entities: pd.DataFrame) -> pd.DataFrame:
-    """lon/lat inside each entity's village polygon (schematic below county level)."""
-    villages = entities["grid_code"].str[:12]
-    uniq = villages.unique()
-    geoms = {code: boundaries.region_polygon(code)[0] for code in uniq}
-    lon, lat = boundaries.sample_points([geoms[v] for v in villages], rng)
-    return entities.assign(lon=np.nan_to_num(lon), lat=np.nan_to_num(lat))
-
-
 def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     """All demo tables for ``cfg`` (pure: same config → equal frames)."""
     if cfg.root:
@@ -45,7 +36,7 @@ def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     step()
     entities = make_entities(rng, cfg, tree, grids)
     step()
-    entities = add_coordinates(rng, entities)
+    entities = boundaries.with_village_points(rng, entities)
     step()
     start, end = np.datetime64(cfg.start_date), np.datetime64(cfg.end_date)
     events = make_events(rng, entities, start, end)

@@ -8,12 +8,9 @@ import pandas as pd
 
 from etl.demo_events import office_time
 from etl.workdays import add_workdays, workdays_between
-from supervision.rules import TaskRules
+from supervision.rules import LICENSING_DEPT, TaskRules
 
 NO_DATE = np.datetime64("1970-01-01")
-#: Industry (GB/T 4754 section) → city licensing department number (demo_names.CITY_DEPARTMENTS):
-#: "who licenses, supervises" (谁审批、谁监管). Food and industrial products: the market regulator.
-LICENSING_DEPT = {"Q": "02", "G": "05", "R": "06", "P": "10", "H": "01", "F": "01", "C": "01"}
 PROBLEM_KINDS = (["住所（经营场所）与登记不符", "无照经营"], [0.6, 0.4])
 CLUE_KINDS = (["无照经营", "超范围经营", "食品安全隐患", "虚假宣传"], [0.4, 0.25, 0.2, 0.15])
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, func, insert, select, update)
-from sqlalchemy.engine import Engine as SAEngine
+                        func, insert, select, update)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from metastore import engine_for
 from queries.errors import DatabaseUnavailable
 from reports.config import ScheduleSpec
 
@@ -69,29 +67,12 @@ class Schedule:
     origin: str
 
 
-_engines: dict[str, SAEngine] = {}
-_lock = threading.Lock()
-
-
-def _engine(url: str) -> SAEngine:
-    with _lock:
-        eng = _engines.get(url)
-        if eng is None:
-            if url.startswith("sqlite:///"):
-                Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
-            eng = create_engine(url, **kwargs)
-            metadata.create_all(eng)
-            _engines[url] = eng
-        return eng
-
-
 class ReportStore:
     """Schedules and runs. Every method is one short transaction."""
 
     def __init__(self, url: str) -> None:
         try:
-            self.engine = _engine(url)
+            self.engine = engine_for(url, metadata)
         except (SQLAlchemyError, OSError) as exc:
             raise DatabaseUnavailable(f"metadata store {url!r}: {exc}".splitlines()[0],
                                       user_message="报告归档库无法打开（JINJIAN_METADATA_URL），请联系管理员") from None
@@ -167,11 +148,3 @@ class ReportStore:
         with self.engine.connect() as con:
             row = con.execute(select(runs).where(runs.c.id == run_id)).first()
             return dict(row._mapping) if row else None
-
-
-def dispose_all() -> None:
-    """Close every pooled connection (tests, shutdown)."""
-    with _lock:
-        for eng in _engines.values():
-            eng.dispose()
-        _engines.clear()

@@ -49,6 +49,10 @@ TASK_TYPE_EN: dict[str, str] = {
     "clue": "Clue transfer", "disclosure": "Disclosure",
 }
 
+#: Industry (GB/T 4754 section) → city licensing department number (demo_names.CITY_DEPARTMENTS):
+#: "who licenses, supervises" (谁审批、谁监管). Food and industrial products: the market regulator.
+LICENSING_DEPT = {"Q": "02", "G": "05", "R": "06", "P": "10", "H": "01", "F": "01", "C": "01"}
+
 #: Next statuses allowed from each status, per task family (the lifecycle above).
 #: The demo generator and task feedback ingestion both follow it (tests check the demo).
 TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.demo_tasks import LICENSING_DEPT, make_tasks
+from etl.demo_tasks import make_tasks
+from supervision.rules import LICENSING_DEPT
 from settings import ConfigError
 from supervision.rules import BucketBounds, TaskRules, bucket_bounds, parse_limits
 from tests import oracle_tasks as T

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, update
 
 from etl.ingest.sources import get_source
-from reports.store import _engine
+from metastore import engine_for
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ def _hash(token: str) -> str:
 
 class TokenStore:
     def __init__(self, url: str) -> None:
-        self.engine = _engine(url)
-        metadata.create_all(self.engine)
+        self.engine = engine_for(url, metadata)
 
     def add(self, source: str, unit: str, region: str) -> tuple[int, str]:
         """Create a token; returns (id, token). The token is not stored and cannot be shown again."""

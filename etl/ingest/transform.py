@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from etl.demo_tasks import LICENSING_DEPT
+from supervision.rules import LICENSING_DEPT
+from etl import boundaries
 from etl.ingest.sources import Source
 from etl.workdays import add_workdays, workdays_between
 from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
@@ -109,8 +110,6 @@ def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch
 
 def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str) -> None:
     if source.id == "registration":
-        from etl.demo_build import add_coordinates
-
         ent = pd.DataFrame({
             "credit_code": rows["credit_code"], "name": rows["name"], "entity_type": rows["entity_type"],
             "industry": rows["industry"], "grid_code": rows["grid_code"],
@@ -122,7 +121,7 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
         missing = ent["lon"].isna().to_numpy()
         if missing.any():
             rng = np.random.default_rng(stable_id(batch_id) % 2**32)
-            ent.loc[missing, ["lon", "lat"]] = add_coordinates(rng, ent[missing])[["lon", "lat"]].to_numpy()
+            ent.loc[missing, ["lon", "lat"]] = boundaries.with_village_points(rng, ent[missing])[["lon", "lat"]].to_numpy()
         out.tables["entities"] = ent
         return
     if source.id not in ("change", "cancellation") or ents is None:

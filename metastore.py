@@ -1,0 +1,40 @@
+"""The metadata store (JINJIAN_METADATA_URL): one SQLAlchemy engine per URL, shared
+by every module that keeps tables there (report schedules and runs, ingestion tokens).
+SQLite file by default, any SQLAlchemy URL (PostgreSQL) otherwise."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine as SAEngine
+
+_engines: dict[str, SAEngine] = {}
+_created: set[tuple[str, int]] = set()
+_lock = threading.Lock()
+
+
+def engine_for(url: str, metadata: MetaData) -> SAEngine:
+    """The engine of ``url`` with ``metadata``'s tables created (once per process)."""
+    with _lock:
+        eng = _engines.get(url)
+        if eng is None:
+            if url.startswith("sqlite:///"):
+                Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
+            eng = create_engine(url, **kwargs)
+            _engines[url] = eng
+        if (url, id(metadata)) not in _created:
+            metadata.create_all(eng)
+            _created.add((url, id(metadata)))
+        return eng
+
+
+def dispose_all() -> None:
+    """Close every engine (tests, shutdown)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+        _created.clear()
