@@ -19,6 +19,7 @@ data: install
 	$(PY) -m etl demo --if-absent
 
 run: data
+	$(PY) -m etl users demo
 	JINJIAN_SIMULATOR=$${JINJIAN_SIMULATOR:-1} $(PY) app.py
 
 test: install

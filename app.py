@@ -30,6 +30,10 @@ def create_app() -> dash.Dash:
     from etl.ingest.web import install as install_ingest_web
 
     install_ingest_web(app.server)  # rejection report downloads (/quality)
+    from auth import install as install_auth
+
+    # Last, so the start-up hooks above (scheduler, inbox) run even before anyone signs in.
+    install_auth(app.server)  # login, sessions, display tokens, the scope gate and the audit log
     return app
 
 

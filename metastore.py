@@ -31,6 +31,20 @@ def engine_for(url: str, metadata: MetaData) -> SAEngine:
         return eng
 
 
+def open_store(url: str, metadata: MetaData, what: str) -> SAEngine:
+    """:func:`engine_for`, with a failure to open the store as DatabaseUnavailable whose
+    message names ``what`` (e.g. 报告归档库) and the setting."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from queries.errors import DatabaseUnavailable
+
+    try:
+        return engine_for(url, metadata)
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable(f"metadata store {url!r}: {exc}".splitlines()[0],
+                                  user_message=f"{what}无法打开（JINJIAN_METADATA_URL），请联系管理员") from None
+
+
 def dispose_all() -> None:
     """Close every engine (tests, shutdown)."""
     with _lock:

@@ -44,7 +44,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_HOST", "127.0.0.1", "Address the web app listens on."),
     SettingSpec("JINJIAN_PORT", "8050", "Port the web app listens on."),
     SettingSpec("JINJIAN_ROOT_REGION", "44",
-                "Region code shown on the home page (the deployment's jurisdiction)."),
+                "Region code of the deployment's jurisdiction (set but empty: the whole country); "
+                "no user sees beyond it."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
     SettingSpec("JINJIAN_TILE_URL", "",
@@ -113,6 +114,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "to prove that a retry leaves no duplicates and no loss. Keep empty."),
     SettingSpec("JINJIAN_WALL_LIVE_SECONDS", "1",
                 "The wall checks for newly loaded data this often and redraws at once when there is some."),
+    SettingSpec("JINJIAN_AUTH", "1",
+                "1 requires a login (or a display-token link for walls) and enforces each user's region scope; "
+                "0 is for development on one machine only: every visitor is an administrator of the jurisdiction."),
+    SettingSpec("JINJIAN_SECRET_KEY", "",
+                "Key that signs session cookies (at least 32 characters; the same on every worker). "
+                "Empty: a random key generated once in <JINJIAN_DATA_DIR>/secret_key."),
+    SettingSpec("JINJIAN_SECURE_COOKIES", "0",
+                "1 marks the session cookie Secure (send it over HTTPS only); set it when the app is served by HTTPS."),
+    SettingSpec("JINJIAN_SESSION_HOURS", "12",
+                "A session ends after this many hours without a request (walls keep theirs alive by refreshing)."),
+    SettingSpec("JINJIAN_LOGIN_MAX_FAILURES", "5",
+                "Failed logins for one user name (4× that from one address) before logins are locked."),
+    SettingSpec("JINJIAN_LOGIN_LOCK_MINUTES", "15",
+                "Window in which failed logins are counted, and how long a lock lasts."),
 )
 _SPECS = {s.name: s for s in SETTINGS}
 
@@ -205,8 +220,9 @@ class Settings:
             return env.get(name, _SPECS[name].default).strip()
 
         root = get("JINJIAN_ROOT_REGION")
-        if not root.isdigit() or len(root) not in (2, 4, 6, 9, 12):
-            raise ConfigError(f"JINJIAN_ROOT_REGION={root!r} is not a region code (2/4/6/9/12 digits)")
+        if root and (not root.isdigit() or len(root) not in (2, 4, 6, 9, 12)):
+            raise ConfigError(f"JINJIAN_ROOT_REGION={root!r} is not a region code (2/4/6/9/12 digits, or empty: "
+                              "the whole country)")
         level = get("JINJIAN_LOG_LEVEL").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"JINJIAN_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")

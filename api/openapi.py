@@ -31,7 +31,8 @@ DATETIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
 ERROR_CODES = ["invalid_parameter", "invalid_credit_code", "scope_violation", "region_not_found",
                "indicator_not_found", "entity_not_found", "page_out_of_range", "not_found",
                "method_not_allowed", "bad_request", "database_unavailable", "query_timeout",
-               "query_failed", "config_error", "internal_error",
+               "query_failed", "config_error", "internal_error", "unauthenticated", "forbidden",
+               "permission_denied",
                # ingestion (api.ingest)
                "missing_token", "invalid_token", "token_source_mismatch", "unknown_source", "too_large",
                "unreadable_body", "batch_not_found", "no_rejects"]
@@ -195,8 +196,9 @@ PARAMETERS: dict[str, Any] = {
 }
 
 _ERROR_TEXT = {
-    "400": "参数不正确（格式、取值范围、枚举值、重复参数）", "401": "缺少数据接入令牌，或令牌无效、已吊销",
-    "403": "区划超出当前用户的数据权限（数据接入：令牌不属于该数据来源）", "413": "请求体过大（JINJIAN_INGEST_MAX_MB）",
+    "400": "参数不正确（格式、取值范围、枚举值、重复参数）",
+    "401": "未登录或会话已失效（unauthenticated）；数据接入：缺少令牌，或令牌无效、已吊销",
+    "403": "区划或主体超出当前用户的管辖范围（已记入审计日志）；数据接入：令牌不属于该数据来源", "413": "请求体过大（JINJIAN_INGEST_MAX_MB）",
     "404": "资源不存在（区划、指标、主体、页码）", "500": "服务内部错误（程序缺陷，已记录日志）",
     "503": "数据库暂时不可用", "504": "查询超时",
 }
@@ -217,12 +219,13 @@ def _op(op_id: str, summary: str, schema: str, params: list[str], errors: list[s
 
 
 def _paths() -> dict[str, Any]:
-    data_errors = ["403", "404", "503", "504"]
+    data_errors = ["401", "403", "404", "503", "504"]
     health = _op("health", "健康检查", "Health", [], [], "system", "数据库可用时 200，否则 503（同一结构）")
     health["responses"]["503"] = {"description": "数据库不可用",
                                   "content": {"application/json": {"schema": _ref("Health")}}}
     spec = _op("openapi", "本文档（OpenAPI 3.0）", "Health", [], [], "system")
     spec["responses"]["200"]["content"]["application/json"]["schema"] = {"type": "object"}
+    health["security"] = spec["security"] = []  # public: no login
     ingest = _op("ingest", "报送数据（JSON Lines，每行一条记录）", "IngestResult", ["source"],
                  ["400", "401", "403", "404", "413", "503", "504"], "ingest",
                  "Authorization: Bearer <令牌>（python -m etl token add）。逐行校验：合格的导入，不合格的退回并列出行号、"
@@ -261,8 +264,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/entities/{credit_code}": {"get": _op(
             "getEntity", "市场主体档案：登记信息、最近事件与任务", "EntityProfile", ["credit_code"],
             ["400"] + data_errors, "entities",
-            f"事件与任务各取最近 {PROFILE_ROWS} 条（新的在前），*_total 为总数；owner_id 脱敏。"
-            "格式或校验位错误返回 400（invalid_credit_code），不存在或不在权限范围内返回 404。")},
+            f"事件与任务各取最近 {PROFILE_ROWS} 条（新的在前），*_total 为总数。"
+            "格式或校验位错误返回 400（invalid_credit_code），不存在返回 404，在管辖范围外返回 403（记入审计）。"
+            "个体工商户经营者姓名与身份证号按角色脱敏。")},
     }
 
 
@@ -276,11 +280,14 @@ def build_openapi() -> dict[str, Any]:
                                 "{\"error\": {\"code\", \"message\", \"detail\"}}。"},
         "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "ingest")],
         "paths": _paths(),
+        "security": [{"session": []}],
         "components": {
             "schemas": _schemas(),
             "parameters": PARAMETERS,
             "securitySchemes": {"ingestToken": {"type": "http", "scheme": "bearer",
-                                                "description": "数据接入令牌（按数据来源和报送单位签发）"}},
+                                                "description": "数据接入令牌（按数据来源和报送单位签发）"},
+                                "session": {"type": "apiKey", "in": "cookie", "name": "jinjian_session",
+                                            "description": "登录（/login）后的会话；数据限定在用户的管辖区域内"}},
             "responses": {f"E{status}": {"description": text,
                                          "content": {"application/json": {"schema": _ref("Error")}}}
                           for status, text in _ERROR_TEXT.items()},

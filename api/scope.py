@@ -2,19 +2,16 @@
 
 Every endpoint computes its queries within :func:`request_scope` and passes it
 into ``Filter(region=..., scope=...)`` / ``region_node(db, code, scope)``, so
-the query layer refuses regions outside it (``ScopeViolation`` → HTTP 403).
+the query layer refuses regions outside it (``ScopeViolation`` → HTTP 403, with
+an audit entry written by :mod:`auth.guard`).
 """
 from __future__ import annotations
 
-from queries.filters import NATIONAL, RegionScope
+from auth.current import current_scope
+from queries.filters import RegionScope
 
 
 def request_scope() -> RegionScope:
-    """The region scope the current request may see.
-
-    For now every caller sees the whole country (:data:`queries.filters.NATIONAL`).
-    Issue 9 (login and roles) replaces this with the logged-in user's scope,
-    read from the session or API token of the current Flask request; callers
-    must keep calling this function once per request rather than caching it.
-    """
-    return NATIONAL
+    """The region scope the signed-in user (or the local administrator when
+    JINJIAN_AUTH=0) may see, within the jurisdiction; read once per request."""
+    return current_scope()

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from api.openapi import MAX_DATE, MAX_PAGE, MIN_DATE, build_openapi
 from api.scope import request_scope
+from auth.current import PermissionDenied, can
 from etl import uscc
 from etl.regions import LEVEL_NAMES_ZH
 from etl.schema import ENTITY_STATUSES, ENTITY_TYPES
@@ -32,7 +33,7 @@ from indicators.periods import period_to_date, previous_period, year_ago
 from queries import errors as qerr
 from queries.db import get_db
 from queries.entity_list import (INDUSTRY_SECTIONS, LIST_COLUMNS, MAX_NAME_QUERY, MAX_PAGE_SIZE,
-                                 EntityFilter, entity_list, entity_profile)
+                                 EntityFilter, entity_grid, entity_list, entity_profile)
 from queries.executor import run
 from queries.filters import GRAIN_SQL, Filter, Grain
 from queries.regions import region_node
@@ -50,6 +51,7 @@ ERROR_CODES: dict[type[qerr.JinjianError], str] = {
     qerr.InvalidParameter: "invalid_parameter", qerr.ScopeViolation: "scope_violation",
     qerr.RegionNotFound: "region_not_found", qerr.DatabaseUnavailable: "database_unavailable",
     qerr.QueryTimeout: "query_timeout", qerr.QueryFailed: "query_failed",
+    PermissionDenied: "permission_denied",
 }
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT_RE = re.compile(r"[0-9]{1,9}")
@@ -179,7 +181,7 @@ def _date_arg(name: str = "date") -> dt.date:
 def _region_arg() -> str:
     """``region``: omitted = the deployment's root region, '' = the whole country."""
     raw = _arg("region")
-    return Settings.from_env().root_region if raw is None else raw
+    return request_scope().prefix if raw is None else raw
 
 
 def _indicator(indicator_id: str) -> Indicator:
@@ -308,16 +310,23 @@ PROFILE_EXTRA = ("status_date", "legal_rep", "owner_id", "capital", "lon", "lat"
 
 @bp.get("/entities/<credit_code>")
 def entity(credit_code: str) -> Response:
-    """One entity with its latest events and tasks. ``owner_id`` is masked for
-    every caller (issue 9 decides which roles may see it in full)."""
+    """One entity with its latest events and tasks. An individual owner's name and
+    ``owner_id`` are masked unless the caller's role may see personal data."""
     try:
         code = uscc.validate(credit_code)
     except uscc.InvalidCreditCode as exc:
         raise ApiError(400, "invalid_credit_code", exc.user_message,
                        f"malformed credit code ({exc.reason})") from None
     scope = request_scope()
-    profile = entity_profile(get_db(), Filter(region=scope.prefix, scope=scope), code)
+    db = get_db()
+    profile = entity_profile(db, Filter(region=scope.prefix, scope=scope), code, pii=can("pii"))
     if profile is None:
+        grid = entity_grid(db, code)
+        if grid is not None and not scope.contains(grid):  # it exists outside the caller's scope: 403 + audit
+            try:
+                scope.check(grid)
+            except qerr.ScopeViolation:  # without the grid in the answer: where it is is not the caller's to know
+                raise qerr.ScopeViolation(f"entity {code} is outside scope {scope.prefix!r}") from None
         raise ApiError(404, "entity_not_found", f"未找到统一社会信用代码为 {code} 的市场主体",
                        f"no entity {code} in scope {scope.prefix or 'national'}")
     ent = pd.DataFrame([profile.entity])

@@ -1,4 +1,5 @@
-"""Command line: ``python -m etl init | demo | status``.
+"""Command line: ``python -m etl init | demo | status`` (ingestion: etl.ingest.cli;
+users, display tokens and the audit log: auth.cli).
 
 Errors (bad settings, unreachable server, data already present) are printed as
 one line on stderr with exit status 2, never as a traceback.
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     from etl.ingest.cli import add_commands
 
     add_commands(sub)
+    from auth.cli import add_commands as add_auth_commands
+
+    add_auth_commands(sub)
     return p
 
 
@@ -59,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from auth.cli import COMMANDS as AUTH_COMMANDS
+
+    if args.cmd in AUTH_COMMANDS:  # users, display tokens, audit: the metadata store only
+        from auth.cli import run_command as run_auth_command
+
+        return run_auth_command(args, settings)
     from etl.load import load_regions, prepare
     from etl.schema import TABLES, init_schema, row_count
     from queries.engine import make_engine

@@ -18,6 +18,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components import risk_views as rv
 from components.format import format_cn
+from auth.web import nav_account
 from components.nav import create_nav
 from etl.demo_names import INDUSTRIES
 from etl.uscc import InvalidCreditCode, validate
@@ -29,7 +30,8 @@ from queries.events import EVENT_TYPE_ZH
 from queries.filters import Filter, RegionScope, parse_date
 from queries.regions import region_node
 from queries.risk import entity_risk
-from settings import ConfigError, Settings
+from auth import can, scope_root
+from settings import ConfigError
 from supervision.risk import RISK_GRADES, RiskRules
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH
 
@@ -47,7 +49,8 @@ LIST_EVENTS = ("list_entry", "list_exit")
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def _code(value: str | None) -> str | None:
@@ -74,7 +77,7 @@ def layout(code: str | None = None, date: str | None = None, **_: Any) -> html.D
         day = dt.date.today().isoformat()
     main_cls = "entity-main" if credit else f"entity-main {HIDDEN}"
     return html.Div(className="page entity-page", children=[
-        create_nav("/risk"),
+        create_nav("/risk", nav_account()),
         html.Header(className="page-header entity-header", children=[
             html.H1("主体画像"),
             html.Div(credit or "", id="entity-title", className="region-name entity-title"),
@@ -235,7 +238,7 @@ def risk_panel(risk: dict[str, Any] | None, rules: RiskRules, date: str) -> list
 def _load(code: str) -> tuple[EntityProfile | None, pd.DataFrame]:
     root = _root()
     db, flt = get_db(), Filter(region=root, scope=RegionScope(root))
-    profile = entity_profile(db, flt, code)
+    profile = entity_profile(db, flt, code, pii=can("pii"))  # personal data masked unless the role allows
     if profile is None:
         return None, pd.DataFrame()
     node = region_node(db, str(profile.entity["grid_code"]), flt.scope)

@@ -27,6 +27,7 @@ from queries.filters import check_region_code
 from queries.geo import children_features
 from queries.overview import wall_data
 from queries.regions import LEVEL_NAMES_ZH, region_node
+from auth.current import current, scope_root
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _initial_region(raw: object, root: str) -> str:
 
 def layout(region: str | None = None, **_: object) -> html.Div:
     settings = Settings.from_env()
-    start = _initial_region(region, settings.root_region)
+    start = _initial_region(region, scope_root())
     tiles = [html.Div(id=tile_id, className="kpi", children=create_kpi(tile_id, zh, None, ""))
              for tile_id, _ind, _g, zh, _en in WALL_TILES]
     return html.Div(className="wall", id="wall-root", children=[
@@ -260,7 +261,7 @@ def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_
 def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: int):
     """Drill down on a map click, go up with the button, rotate on the timer."""
     settings = Settings.from_env()
-    root = settings.root_region
+    root = scope_root()
     trigger = ctx.triggered_id
     try:
         if trigger == "wall-geojson" and click:
@@ -276,7 +277,9 @@ def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: 
             parent = path[-2] if len(path) > 1 else root
             return (parent if parent.startswith(root) else root), no_update
         if trigger == "wall-rotate":
-            playlist = list(settings.wall_playlist) or [root] + region_node(get_db(), root).children["code"].tolist()
+            own = current().playlist or settings.wall_playlist  # a display token's playlist first
+            playlist = ([c for c in own if c.startswith(root)]
+                        or [root] + region_node(get_db(), root).children["code"].tolist())
             nxt = (int(pos or 0) + 1) % len(playlist)
             return playlist[nxt], nxt
     except JinjianError as exc:

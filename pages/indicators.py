@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
+from auth import audit, scope_root
+from auth.web import nav_account
 from components.indicator_table import (GRADE_ORDER, build_rows, category_options, create_indicator_grid,
                                         csv_params, filter_rows, grade_counts)
 from components.nav import create_nav
@@ -26,7 +28,6 @@ from queries.db import get_db
 from queries.errors import InvalidParameter, JinjianError
 from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import RegionNode, region_node
-from settings import Settings
 from queries.filters import parse_date
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_se
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 
@@ -69,7 +71,7 @@ def layout(region: str | None = None, date: str | None = None, grain: str | None
     code, day, grain_, cat = _initial(region, date, grain, category)
     rows = build_rows(INDICATORS)
     return html.Div(className="page ind-page", children=[
-        create_nav(PATH),
+        create_nav(PATH, nav_account()),
         html.Header(className="page-header", children=[
             html.H1("指标体系"),
             html.Div(code, id="ind-region-path", className="region-name"),
@@ -193,8 +195,11 @@ def show_rows(rows: list[dict[str, Any]] | None, category: str | None) -> list[d
     return filter_rows(rows or [], category)
 
 
-@callback(Output("ind-grid", "exportDataAsCsv"), Input("ind-export", "n_clicks"), prevent_initial_call=True)
-def export_csv(_n: int | None) -> bool:
+@callback(Output("ind-grid", "exportDataAsCsv"), Input("ind-export", "n_clicks"),
+          State("ind-grid", "csvExportParams"), State("ind-region", "value"), prevent_initial_call=True)
+def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
+    """The browser writes the CSV of the rows shown; the server checks and audits it."""
+    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
     return True
 
 

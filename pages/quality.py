@@ -20,6 +20,7 @@ import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
 from components import quality_views as qv
+from auth.web import nav_account
 from components.nav import create_nav
 from etl.ingest.config import IngestSettings
 from etl.ingest.sources import SOURCES
@@ -29,7 +30,8 @@ from queries.errors import InvalidParameter, JinjianError
 from queries.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.quality import batch_count, batches, quality_totals, source_summary, top_reasons
 from queries.regions import region_names, region_node
-from settings import ConfigError, Settings
+from auth import scope_root
+from settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_se
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def _day(value: str | None, default: str) -> str:
@@ -65,7 +68,7 @@ def layout(region: str | None = None, start: str | None = None, end: str | None 
         start_, end_ = first, last
     source_ = source if source in SOURCES else None
     return html.Div(className="page dq-page", children=[
-        create_nav(PATH),
+        create_nav(PATH, nav_account()),
         html.Header(className="page-header dq-header", children=[
             html.H1("数据质量"),
             html.Div(code, id="dq-region-name", className="region-name dq-region-name"),
@@ -153,12 +156,11 @@ def refresh(_n: int | None, code: str | None, start: str | None, end: str | None
         flt = _filter(code, start, end)
         late_hours = _late_hours()
         region, (first, last) = flt.region, flt.period()
-        root = flt.scope.prefix
-        totals = quality_totals(db, region, first, last, source, root=root)
-        summary = source_summary(db, region, first, last, now, late_hours, root=root)
-        reasons = top_reasons(db, region, first, last, TOP_REASONS, source, root=root)
-        listed = batches(db, region, first, last, source, BATCH_ROWS, root=root)
-        total = batch_count(db, region, first, last, source, root=root) if len(listed) >= BATCH_ROWS else len(listed)
+        totals = quality_totals(db, region, first, last, source)  # within the user's scope
+        summary = source_summary(db, region, first, last, now, late_hours)
+        reasons = top_reasons(db, region, first, last, TOP_REASONS, source)
+        listed = batches(db, region, first, last, source, BATCH_ROWS)
+        total = batch_count(db, region, first, last, source) if len(listed) >= BATCH_ROWS else len(listed)
         node = region_node(db, region, flt.scope)
         names = region_names(db, sorted({c for c in listed["region_code"].astype(str) if c}))
     except JinjianError as exc:

@@ -23,6 +23,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from components.cards import create_stat_card
 from components.figures import create_flow_lines
 from components.format import format_change
+from auth.web import nav_account
 from components.nav import create_nav
 from components.region_table import (build_rows, code_from_slug, column_defs, create_region_grid, csv_params,
                                      indicator_options, level_of, page_query, parse_indicators, region_href)
@@ -34,6 +35,7 @@ from queries.entities import registration_flow
 from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
 from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
+from auth import audit, scope_root
 from settings import Settings
 
 from components.region_map import create_region_map, map_layer
@@ -64,7 +66,8 @@ HIDDEN = "hidden"
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def _prefix() -> str:
@@ -112,7 +115,7 @@ def layout(code: str | None = None, indicator: str | None = None, date: str | No
     ids = parse_indicators(indicator)
     status = _precheck(region, root)
     return html.Div(className="page region-page", children=[
-        create_nav(NAV_PATH),
+        create_nav(NAV_PATH, nav_account()),
         html.Header(className="page-header region-header", children=[
             html.H1("区域下钻"),
             html.Div(region or "全国", id="region-title", className="region-name region-title"),
@@ -321,8 +324,11 @@ def refresh_table(code: str | None, date: str | None, grain: str | None,
     return rows, column_defs(ids), csv_params(name, ids), note
 
 
-@callback(Output("region-grid", "exportDataAsCsv"), Input("region-export", "n_clicks"), prevent_initial_call=True)
-def export_csv(_n: int | None) -> bool:
+@callback(Output("region-grid", "exportDataAsCsv"), Input("region-export", "n_clicks"),
+          State("region-grid", "csvExportParams"), State("region-code", "data"), prevent_initial_call=True)
+def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
+    """The browser writes the CSV of the rows shown; the server checks and audits it."""
+    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
     return True
 
 

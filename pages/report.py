@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
+from auth.web import nav_account
 from components.nav import create_nav
 from components.report_views import N_CHARTS, N_TABLES, create_report, file_stem, report_tables
 from queries.db import get_db
@@ -29,7 +30,8 @@ from queries.errors import JinjianError
 from queries.filters import RegionScope
 from reports.data import cached_report
 from reports.periods import KINDS, last_complete
-from settings import ConfigError, Settings
+from auth import audit, require, scope_root
+from settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,8 @@ KIND_OPTIONS = [{"label": f"{zh}", "value": k} for k, (_, zh, _) in KINDS.items(
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def report_href(region: str, kind: str, day: str) -> str:
@@ -55,7 +58,7 @@ def layout(region: str | None = None, period: str | None = None, date: str | Non
     code = (region or "").strip() or root
     params = {"region": code, "period": period or kind, "date": day}
     return html.Div(className="page report-page", children=[
-        html.Div(create_nav(NAV_PATH), className="report-noprint"),
+        html.Div(create_nav(NAV_PATH, nav_account()), className="report-noprint"),
         html.Div(className="report-controls report-noprint", children=[
             _control("区划代码", dcc.Input(id="report-region", value=code, type="text", debounce=True,
                                         autoComplete="off", className="report-input")),
@@ -171,10 +174,13 @@ def export(_pdf: int | None, _xlsx: int | None, params: dict[str, str] | None) -
 
     which = dash.ctx.triggered_id
     try:
+        require("export")
         if which == "report-xlsx":
             data = _build(params)
             stem = file_stem(data.region, data.period.kind, data.period.key)
-            return dcc.send_bytes(workbook_bytes(report_tables(data)), stem + ".xlsx"), ""
+            out = dcc.send_bytes(workbook_bytes(report_tables(data)), stem + ".xlsx")
+            audit.record("export_xlsx", target=stem + ".xlsx", region=data.region)
+            return out, ""
         from flask import current_app
 
         from reports.build import check_request
@@ -185,7 +191,9 @@ def export(_pdf: int | None, _xlsx: int | None, params: dict[str, str] | None) -
                                 p.get("date"), RegionScope(root))
         pdf = render_pdf(current_app._get_current_object(), checked.region, checked.period.kind,  # type: ignore[attr-defined]
                          checked.period.start.isoformat(), checked=checked)
-        return dcc.send_bytes(pdf, file_stem(checked.region, checked.period.kind, checked.period.key) + ".pdf"), ""
+        name = file_stem(checked.region, checked.period.kind, checked.period.key) + ".pdf"
+        audit.record("export_pdf", target=name, region=checked.region)
+        return dcc.send_bytes(pdf, name), ""
     except (JinjianError, ConfigError, PdfError) as exc:
         logger.warning("report export %s failed: %s", which, getattr(exc, "detail", exc))
         return no_update, getattr(exc, "user_message", str(exc))

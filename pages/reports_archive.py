@@ -16,12 +16,15 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from auth import audit, require, scope_root
+from auth.current import current_scope
+from auth.web import nav_account
 from components.nav import create_nav
 from queries.errors import JinjianError
 from reports import web
 from reports.config import ReportSettings, ScheduleSpec, parse_time
 from reports.periods import KINDS, last_complete
-from settings import ConfigError, Settings
+from settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,11 @@ TRIGGER_ZH = {"schedule": "定时", "page": "手动", "cli": "命令行"}
 
 
 def layout(**_: Any) -> html.Div:
-    root = Settings.from_env().root_region
+    root = scope_root()
     day = last_complete("weekly", dt.date.today()).start.isoformat()
     kinds = [{"label": zh, "value": k} for k, zh in KIND_ZH.items()]
     return html.Div(className="page reports-page", children=[
-        create_nav(PATH),
+        create_nav(PATH, nav_account()),
         html.Header(html.H1("定期报告 · 归档"), className="page-header"),
         html.Section(className="reports-section", children=[
             html.H2("立即生成"),
@@ -132,7 +135,9 @@ def refresh(_tick: int | None, _changed: int | None) -> tuple[Any, Any]:
         rs = ReportSettings.from_env()
         store = _store()
         store.sync_settings(rs.schedules)
-        return runs_table(store.list_runs()), schedules_table(store.list_schedules())
+        scope = scope_root()  # the user's own regions only
+        return (runs_table(store.list_runs(scope=scope)),
+                schedules_table([s for s in store.list_schedules() if s.region.startswith(scope)]))
     except (JinjianError, ConfigError) as exc:
         message = getattr(exc, "user_message", str(exc))
         logger.warning("reports archive: %s", getattr(exc, "detail", exc))
@@ -164,10 +169,13 @@ def generate_now(_n: int | None, region: str | None, kind: str | None, day: str 
     from reports.build import generate
 
     try:
+        require("export")
         run = generate(current_app._get_current_object(), (region or "").strip(), kind or "", (day or "").strip(),  # type: ignore[attr-defined]
                        "page", store=_store())
     except (JinjianError, ConfigError) as exc:
         return getattr(exc, "user_message", str(exc)), no_update
+    audit.record("report_generate", ok=run is None or run["status"] == "ok",
+                 target=f"{kind} {(day or '').strip()}", region=(region or "").strip())
     if run is None:
         return "该报告已生成", (changed or 0) + 1
     if run["status"] != "ok":
@@ -186,20 +194,24 @@ def edit_schedules(_add: int | None, _off: int | None, _on: int | None, kind: st
                    time_of_day: str | None, sched_id: str | None, changed: int | None) -> tuple[str, Any]:
     which = dash.ctx.triggered_id
     try:
+        require("export")
         store = _store()
         if which == "reports-sched-add":
             from queries.db import get_db
-            from queries.filters import RegionScope
             from reports.build import check_request
 
             code = (region or "").strip()
             spec = ScheduleSpec(kind or "weekly", code, parse_time(time_of_day or "", "时间"))
             check_request(get_db(), code, spec.kind, last_complete(spec.kind, dt.date.today()).start,
-                          RegionScope(Settings.from_env().root_region))
+                          current_scope())
             new_id = store.add_schedule(spec)
             return f"已添加定时任务 {new_id}：{spec}", (changed or 0) + 1
         if not str(sched_id or "").strip().isdigit():
             return "请填写任务编号（数字）", no_update
+        target = next((s for s in store.list_schedules() if s.id == int(sched_id)), None)
+        if target is None:
+            return f"未找到定时任务 {int(sched_id)}", no_update
+        current_scope().check(target.region)  # another region's schedule: 403 + audit
         store.set_enabled(int(sched_id), which == "reports-sched-on")
         return f"任务 {int(sched_id)} 已{'启用' if which == 'reports-sched-on' else '停用'}", (changed or 0) + 1
     except ConfigError as exc:

@@ -19,6 +19,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components import risk_views as rv
+from auth.web import nav_account
 from components.nav import create_nav
 from components.region_table import level_of
 from queries.db import get_db
@@ -30,6 +31,7 @@ from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
 from queries.risk import (batch_alerts, batch_fanout, grade_distribution, high_risk_points, risk_by_child,
                           top_entities, warning_feed, warning_trend)
 from queries.tasks import TaskQuery, task_list
+from auth import scope_root
 from settings import ConfigError, Settings
 from supervision.risk import RiskRules
 from supervision.rules import TaskRules
@@ -50,7 +52,8 @@ DETAIL_TASKS = 50
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def _rules() -> RiskRules:
@@ -99,7 +102,7 @@ def layout(region: str | None = None, date: str | None = None, grid: str | None 
                         and len(grid) > len(code)) else None
     rules = RiskRules()
     return html.Div(className="page risk-page", children=[
-        create_nav(PATH),
+        create_nav(PATH, nav_account()),
         html.Header(className="page-header risk-header", children=[
             html.H1("风险预警"),
             html.Div(code or "全国", id="risk-title", className="region-name risk-title"),

@@ -18,6 +18,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from auth.web import nav_account
 from components.nav import create_nav
 from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucket_options, build_efficiency_rows,
                                    build_task_rows, create_ageing_figure, create_efficiency_grid,
@@ -35,7 +36,8 @@ from queries.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.regions import region_names, region_node
 from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, efficiency, task_events,
                            task_list)
-from settings import ConfigError, Settings
+from auth import audit, require, scope_root
+from settings import ConfigError
 from supervision.rules import TASK_TYPE_ZH, TaskRules
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,8 @@ SHOWN_ERRORS = (JinjianError, HolidayFileError)
 
 
 def _root() -> str:
-    return Settings.from_env().root_region
+    """The top region the signed-in user may see (their scope within the jurisdiction)."""
+    return scope_root()
 
 
 def _rules() -> TaskRules:
@@ -99,7 +102,7 @@ def layout(region: str | None = None, date: str | None = None, dept: str | None 
     labels = _labels()
     query = page_query(code, day, dept=dept_, type=type_, status=status_, bucket=bucket_)
     return html.Div(className="page tasks-page", children=[
-        create_nav(PATH),
+        create_nav(PATH, nav_account()),
         html.Header(className="page-header tasks-header", children=[
             html.H1("任务督办"),
             html.Div(code, id="tasks-region-name", className="region-name tasks-region-name"),
@@ -326,6 +329,7 @@ def show_timeline(selected: list[dict[str, Any]] | None, code: str | None) -> li
 def export_excel(_n: int | None, code: str | None, date: str | None, dept: str | None, ttype: str | None,
                  status: str | None, bucket: str | None) -> tuple[Any, str]:
     """The whole filtered task list (up to TASK_EXPORT_LIMIT rows) as an .xlsx file."""
+    require("export")
     try:
         db, rules = get_db(), _rules()
         q = _query(db, code, date, dept, ttype, status, bucket)
@@ -343,6 +347,7 @@ def export_excel(_n: int | None, code: str | None, date: str | None, dept: str |
     note = "" if total <= len(frame) else f"已导出前 {len(frame):,} 件（共 {total:,} 件）"
     name = export_name(q.flt.region, q.asof.isoformat(), "xlsx")
     logger.info("tasks excel export %s rows=%d", name, len(frame))
+    audit.record("export_xlsx", target=f"{name} ({len(frame)} rows)", region=q.flt.region)
     return dcc.send_bytes(data, name), note
 
 
@@ -357,8 +362,11 @@ def _xlsx(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-@callback(Output("tasks-grid", "exportDataAsCsv"), Input("tasks-export-csv", "n_clicks"), prevent_initial_call=True)
-def export_csv(_n: int | None) -> bool:
+@callback(Output("tasks-grid", "exportDataAsCsv"), Input("tasks-export-csv", "n_clicks"),
+          State("tasks-grid", "csvExportParams"), State("tasks-region", "value"), prevent_initial_call=True)
+def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
+    """The browser writes the CSV of the rows shown; the server checks and audits it."""
+    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
     return True
 
 

@@ -4,8 +4,8 @@ Pure functions: a typed filter in, DataFrames out, every SQL text through
 :func:`queries.executor.run`. Every query is limited to the filter's region
 (which :class:`queries.filters.Filter` has already checked against its scope)
 by ``grid_code LIKE``; every value is bound; the only identifiers are the
-column lists below. ``owner_id`` (an individual's ID-card number) never leaves
-this module unmasked.
+column lists below. ``owner_id`` (an individual's ID-card number) and an individual owner's
+name leave this module unmasked only for roles allowed personal data (``pii``).
 """
 from __future__ import annotations
 
@@ -139,18 +139,46 @@ def mask_id(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
 
 
+def mask_name(value: str) -> str:
+    """A person's name as its first character + one ``*`` per further character."""
+    value = value.strip()
+    return value[:1] + "*" * (len(value) - 1) if value else ""
+
+
+def mask_personal(row: dict[str, object], pii: bool) -> dict[str, object]:
+    """An entity row as a viewer sees it: an individual business owner's name and ID
+    number masked unless ``pii`` (the role may see personal data); an enterprise's
+    legal representative is public (公示) and is shown."""
+    out = dict(row)
+    if pii:
+        return out
+    out["owner_id"] = mask_id(str(out.get("owner_id") or ""))
+    if out.get("entity_type") == "individual":
+        out["legal_rep"] = mask_name(str(out.get("legal_rep") or ""))
+    return out
+
+
 @dataclass(frozen=True)
 class EntityProfile:
-    entity: dict[str, object]  # one row of the entities table, owner_id masked
+    entity: dict[str, object]  # one row of the entities table, personal data masked unless pii
     events: pd.DataFrame       # newest first, at most PROFILE_ROWS
     events_total: int
     tasks: pd.DataFrame        # newest first, at most PROFILE_ROWS
     tasks_total: int
 
 
-def entity_profile(db: Engine, flt: Filter, credit_code: str) -> EntityProfile | None:
+def entity_grid(db: Engine, credit_code: str) -> str | None:
+    """The grid of entity ``credit_code`` anywhere in the country, or None. Used only to
+    decide access (a profile outside the viewer's scope is refused, not looked up)."""
+    found = run(db, "entity_grid", "SELECT grid_code FROM entities WHERE credit_code = %(code)s LIMIT 1",
+                {"code": credit_code})
+    return None if found.empty else str(found["grid_code"].iloc[0])
+
+
+def entity_profile(db: Engine, flt: Filter, credit_code: str, pii: bool = False) -> EntityProfile | None:
     """The entity ``credit_code`` inside ``flt.region`` with its latest events and
-    tasks, or None when there is no such entity in the region."""
+    tasks, or None when there is no such entity in the region. Personal data of an
+    individual business is masked unless ``pii`` (see :func:`mask_personal`)."""
     params = {"like": flt.like, "code": credit_code, "limit": PROFILE_ROWS}
     ent = run(db, "entity_profile", f"""
         SELECT {_PROFILE_SELECT} FROM entities
@@ -158,8 +186,7 @@ def entity_profile(db: Engine, flt: Filter, credit_code: str) -> EntityProfile |
         ORDER BY grid_code LIMIT 1""", params)
     if ent.empty:
         return None
-    row = ent.iloc[0].to_dict()
-    row["owner_id"] = mask_id(str(row.get("owner_id") or ""))
+    row = mask_personal(ent.iloc[0].to_dict(), pii)
     events = run(db, "entity_events", f"""
         SELECT {_EVENT_SELECT} FROM events
         WHERE grid_code LIKE %(like)s AND credit_code = %(code)s
@@ -185,4 +212,4 @@ def _count(db: Engine, table: str, params: dict[str, object]) -> int:
 
 
 __all__ = ["EntityFilter", "EntityPage", "EntityProfile", "entity_list", "entity_count", "entity_profile",
-           "mask_id", "check_page", "INDUSTRY_SECTIONS", "MAX_PAGE_SIZE", "PROFILE_ROWS", "LIST_COLUMNS"]
+           "mask_id", "mask_name", "mask_personal", "entity_grid", "check_page", "INDUSTRY_SECTIONS", "MAX_PAGE_SIZE", "PROFILE_ROWS", "LIST_COLUMNS"]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 from etl.regions import InvalidRegionCode, validate_code
 from queries.errors import InvalidParameter, ScopeViolation
@@ -45,11 +45,35 @@ class RegionScope:
 
     def check(self, code: str) -> str:
         if not self.contains(code):
+            for listener in _violation_listeners:
+                listener(code, self.prefix)
             raise ScopeViolation(f"region {code!r} is outside scope {self.prefix!r}")
         return code
 
 
 NATIONAL = RegionScope("")
+
+#: Who supplies the scope of a query that names none (the access layer installs the
+#: logged-in user's scope per request; outside a request: the whole country).
+_scope_provider: Callable[[], RegionScope | None] = lambda: None
+#: Called with (code, scope prefix) whenever a region is refused (the access layer
+#: turns the request into a 403 with an audit entry).
+_violation_listeners: list[Callable[[str, str], None]] = []
+
+
+def set_scope_provider(provider: Callable[[], RegionScope | None]) -> None:
+    global _scope_provider
+    _scope_provider = provider
+
+
+def on_scope_violation(listener: Callable[[str, str], None]) -> None:
+    if listener not in _violation_listeners:
+        _violation_listeners.append(listener)
+
+
+def default_scope() -> RegionScope:
+    """The scope a query runs within when the caller names none: the current user's."""
+    return _scope_provider() or NATIONAL
 
 
 @dataclass(frozen=True)
@@ -57,7 +81,7 @@ class Filter:
     """Region viewed (within ``scope``), an optional closed date range and a grain."""
 
     region: str
-    scope: RegionScope = NATIONAL
+    scope: RegionScope = field(default_factory=default_scope)
     start: dt.date | None = None
     end: dt.date | None = None
     grain: Grain = "day"

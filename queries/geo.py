@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from etl.boundaries import features_geojson
 from queries.engine import Engine
-from queries.filters import NATIONAL, RegionScope
+from queries.filters import RegionScope
 from queries.regions import region_node
 
 __all__ = ["children_features", "features_for_children", "GRID_CODE_LENGTH"]
@@ -62,7 +62,7 @@ def features_for_children(children: list[tuple[str, str]] | tuple[tuple[str, str
     return json.loads(_features_json(key))
 
 
-def children_features(db: Engine, code: str, scope: RegionScope = NATIONAL) -> dict:
+def children_features(db: Engine, code: str, scope: RegionScope | None = None) -> dict:
     """GeoJSON FeatureCollection of the displayed children of ``code``.
 
     Raises what ``region_node`` raises (InvalidParameter, ScopeViolation,

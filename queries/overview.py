@@ -12,7 +12,7 @@ from indicators.periods import period_to_date
 from queries.engine import Engine
 from queries.entities import registration_flow
 from queries.events import latest_event_time, recent_events
-from queries.filters import NATIONAL, Filter, RegionScope
+from queries.filters import Filter, RegionScope, default_scope
 from queries.regions import RegionNode, region_node
 from queries.risk import batch_alerts
 
@@ -42,8 +42,9 @@ class WallData:
 
 
 def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = "entity_stock",
-              scope: RegionScope = NATIONAL) -> WallData:
+              scope: RegionScope | None = None) -> WallData:
     """Everything the command wall shows for ``region`` on ``today``."""
+    scope = scope or default_scope()
     flt = Filter(region=region, scope=scope)
     node = region_node(db, region, scope)
     headlines: dict[tuple[str, str], tuple[float, float]] = {}

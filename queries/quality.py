@@ -39,7 +39,7 @@ from etl.ingest.sources import SOURCES
 from queries.engine import Engine
 from queries.errors import InvalidParameter
 from queries.executor import run
-from queries.filters import Filter, RegionScope
+from queries.filters import Filter, RegionScope, default_scope
 
 #: Hours between the newest record of a batch (``data_to``) and its arrival
 #: (``received_at``) within which the batch counts as timely (报送及时).
@@ -100,9 +100,11 @@ def _root(root: str | None) -> str:
 def _params(region: str, start: dt.date, end: dt.date, source: str | None, root: str | None,
             scope_sql: str = SCOPE_SQL) -> tuple[str, dict[str, Any]]:
     """The WHERE conditions (``scope_sql``, period, source) and their parameters; the
-    region must lie inside the jurisdiction ``root`` (ScopeViolation otherwise)."""
+    region must lie inside the jurisdiction ``root`` (default: JINJIAN_ROOT_REGION, and then
+    inside the current user's scope too; ScopeViolation otherwise)."""
+    scope = RegionScope(root) if root is not None else default_scope()  # None: the current user's scope
     root = _root(root)
-    flt = Filter(region=region, scope=RegionScope(root), start=start, end=end)
+    flt = Filter(region=region, scope=scope, start=start, end=end)
     conds = [scope_sql, PERIOD_SQL]
     params: dict[str, Any] = {"root": root, "like": flt.like, "start": start, "end": end}
     if source is not None:

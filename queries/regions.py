@@ -16,7 +16,7 @@ from queries.engine import Engine
 from queries.errors import RegionNotFound
 from queries.executor import run
 from etl.regions import LEVEL_NAMES_ZH, ancestors
-from queries.filters import NATIONAL, RegionScope, check_region_code
+from queries.filters import RegionScope, check_region_code, default_scope
 
 NATIONAL_NAME = LEVEL_NAMES_ZH[0]
 __all__ = ["RegionNode", "region_node", "region_names", "LEVEL_NAMES_ZH", "NATIONAL_NAME"]
@@ -57,7 +57,7 @@ _cache: dict[tuple[str, str], tuple[float, RegionNode]] = {}
 _cache_lock = threading.Lock()
 
 
-def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionNode:
+def region_node(db: Engine, code: str, scope: RegionScope | None = None) -> RegionNode:
     """The region ``code`` with its children and breadcrumb path.
 
     The tree changes only when grids are loaded, so nodes are cached per engine
@@ -66,7 +66,7 @@ def region_node(db: Engine, code: str, scope: RegionScope = NATIONAL) -> RegionN
     RegionNotFound (well-formed but unknown).
     """
     check_region_code(code)
-    scope.check(code)
+    (scope or default_scope()).check(code)
     key = (db.identity, code)
     now = time.monotonic()
     with _cache_lock:

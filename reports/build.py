@@ -22,6 +22,8 @@ from urllib.parse import urlencode
 from components.report_views import file_stem, report_tables
 from queries.db import get_db
 from queries.engine import Engine
+from auth.current import current_scope
+from auth.render import ticket_for
 from queries.errors import JinjianError, RegionNotFound, ScopeViolation
 from queries.filters import RegionScope, check_region_code
 from queries.regions import region_node
@@ -30,7 +32,6 @@ from reports.data import cached_report
 from reports.excel import workbook_bytes
 from reports.pdf import PdfOptions, PdfRenderer, shared_renderer
 from reports.periods import ReportError, ReportPeriod, report_period
-from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,10 @@ def render_pdf(flask_app: Any, region: str, kind: str, day: str, renderer: PdfRe
 
     settings = ReportSettings.from_env()
     if checked is None:
-        checked = check_request(get_db(), region, kind, day, RegionScope(Settings.from_env().root_region))
+        checked = check_request(get_db(), region, kind, day, current_scope())
     base = base_url or local_url(flask_app)
     url = report_url(base, checked.region, checked.period.kind, checked.period.start.isoformat(), route)
+    url += "&" + urlencode({"ticket": ticket_for(current_scope().prefix)})  # the renderer's pass (auth.render)
     return (renderer or shared_renderer()).render(url, pdf_options(checked, settings.timeout))
 
 
@@ -118,7 +120,7 @@ def generate(flask_app: Any, region: str, kind: str, day: str | dt.date, trigger
 
     settings = ReportSettings.from_env()
     store = store or ReportStore(settings.metadata_url)
-    scope = RegionScope(Settings.from_env().root_region)
+    scope = current_scope()
     db = get_db()
     checked = check_request(db, region, kind, day, scope, today)
     key = checked.period.key + ("-partial" if checked.period.partial else "")

@@ -25,7 +25,7 @@ from indicators.periods import period_start
 from queries.engine import Engine
 from queries.entities import registration_flow
 from queries.executor import run
-from queries.filters import Filter, RegionScope
+from queries.filters import Filter, RegionScope, default_scope
 from queries.regions import region_names, region_node
 from queries.risk import batch_alerts, grade_distribution, top_entities
 from queries.tasks import TaskQuery, task_list
@@ -129,7 +129,7 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
 
     Raises :class:`reports.periods.ReportError` (bad kind/date, future period) or the
     query layer's errors (RegionNotFound, ScopeViolation, InvalidParameter, …)."""
-    scope = scope or RegionScope("")
+    scope = scope or default_scope()
     period = report_period(kind, day, today)
     node = region_node(db, region, scope)
     flt = Filter(region=region, scope=scope)
@@ -187,7 +187,7 @@ def cached_report(db: Engine, region: str, kind: str, day: str | dt.date, scope:
                   today: dt.date | None = None) -> ReportData:
     """:func:`build_report`, reused for two minutes: the page, its PDF (the print
     view) and its Excel export then read the database once."""
-    scope = scope or RegionScope("")
+    scope = scope or default_scope()
     period = report_period(kind, day, today)
     key = (db.identity, region, kind, period.start, period.end, scope.prefix)
     now = time.monotonic()

@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         func, insert, select, update)
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from metastore import engine_for
-from queries.errors import DatabaseUnavailable
+from metastore import open_store
 from reports.config import ScheduleSpec
 
 logger = logging.getLogger(__name__)
@@ -71,11 +70,7 @@ class ReportStore:
     """Schedules and runs. Every method is one short transaction."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self.engine = engine_for(url, metadata)
-        except (SQLAlchemyError, OSError) as exc:
-            raise DatabaseUnavailable(f"metadata store {url!r}: {exc}".splitlines()[0],
-                                      user_message="报告归档库无法打开（JINJIAN_METADATA_URL），请联系管理员") from None
+        self.engine = open_store(url, metadata, "报告归档库")
 
     # -- schedules
     def add_schedule(self, spec: ScheduleSpec, origin: str = "page", enabled: bool = True) -> int:
@@ -139,9 +134,11 @@ class ReportStore:
             return con.execute(select(func.count()).select_from(runs).where(
                 runs.c.schedule_id == schedule_id, runs.c.period_key == period_key)).scalar_one() > 0
 
-    def list_runs(self, limit: int = 200) -> list[dict[str, Any]]:
+    def list_runs(self, limit: int = 200, scope: str = "") -> list[dict[str, Any]]:
+        """The newest runs of regions within ``scope`` (a region code prefix)."""
         with self.engine.connect() as con:
-            rows = con.execute(select(runs).order_by(runs.c.id.desc()).limit(limit))
+            rows = con.execute(select(runs).where(runs.c.region.startswith(scope, autoescape=True))
+                               .order_by(runs.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:

@@ -71,15 +71,15 @@ def print_page(args: Any) -> tuple[str, int]:
     from components.report_views import N_CHARTS, N_TABLES, create_report, to_html
     from queries.db import get_db
     from queries.errors import JinjianError
-    from queries.filters import RegionScope
+    from auth.current import current_scope
     from reports.data import cached_report
-    from settings import ConfigError, Settings
+    from settings import ConfigError
 
     css = CSS_PATH.read_text(encoding="utf-8")
     try:
-        root = Settings.from_env().root_region
-        region = (args.get("region") or root).strip()
-        data = cached_report(get_db(), region, args.get("period") or "weekly", args.get("date"), RegionScope(root))
+        scope = current_scope()
+        region = (args.get("region") or scope.prefix).strip()
+        data = cached_report(get_db(), region, args.get("period") or "weekly", args.get("date"), scope)
     except (JinjianError, ConfigError) as exc:
         message = getattr(exc, "user_message", str(exc))
         logger.info("report print %s: %s", dict(args), getattr(exc, "detail", exc))
@@ -109,7 +109,19 @@ def _print_view() -> Any:
 
 
 def _download(run_id: int, ext: str) -> Any:
+    """An archived report file, for a user with the export permission whose scope holds
+    the report's region (else 403, audited)."""
+    from auth import audit
+    from auth.current import current_scope, require
+    from reports.store import ReportStore
+
+    require("export")
+    run = ReportStore(ReportSettings.from_env().metadata_url).get_run(run_id)
+    if run is None:
+        abort(404)
+    current_scope().check(str(run["region"]))  # ScopeViolation → 403 + audit entry
     path = archived_file(run_id, ext)
+    audit.record("report_download", target=f"{path.name} (run {run_id})", region=str(run["region"]))
     return send_file(path, mimetype=MIMETYPES[ext], as_attachment=True, download_name=path.name)
 
 

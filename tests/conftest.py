@@ -21,6 +21,7 @@ os.environ["JINJIAN_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.pop("JINJIAN_CLICKHOUSE_URL", None)
 os.environ["JINJIAN_INBOX"] = "0"  # no background ingestion threads inside the test process
 os.environ["JINJIAN_SIMULATOR"] = "0"
+os.environ["JINJIAN_AUTH"] = "0"  # page and API tests run as the local administrator; tests/test_auth*.py log in
 
 from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
 from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E402

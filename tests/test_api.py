@@ -29,7 +29,10 @@ END = DEMO_END.isoformat()
 
 
 @pytest.fixture
-def client(served_db):
+def client(served_db, monkeypatch):
+    """The API as a national deployment (JINJIAN_ROOT_REGION set but empty) sees it,
+    without login (JINJIAN_AUTH=0): the scope is the whole country."""
+    monkeypatch.setenv("JINJIAN_ROOT_REGION", "")
     return served_db.test_client()
 
 
@@ -279,7 +282,7 @@ def test_entity_list_default_region_and_totals(client, demo_data, monkeypatch):
     body = get(client, "/api/v1/entities")
     assert body["total"] == len(demo_data.entities) and (body["page"], body["page_size"]) == (1, 50)
     assert len(body["items"]) == 50
-    assert get(client, "/api/v1/entities?region=4420")["total"] == 0  # empty region: page 1, no rows
+    assert_error(client, "/api/v1/entities?region=4420", 403, "scope_violation")  # outside the jurisdiction
     last = body["pages"]
     tail = get(client, f"/api/v1/entities?page={last}")
     assert len(tail["items"]) == len(demo_data.entities) - 50 * (last - 1)
@@ -336,7 +339,9 @@ def test_entity_profile_equals_data(client, demo_db, demo_data):
     body = get(client, f"/api/v1/entities/{code}")
     row = demo_data.entities.set_index("credit_code").loc[code]
     e = body["entity"]
-    assert e["credit_code"] == code and e["name"] == row["name"] and e["legal_rep"] == row["legal_rep"]
+    # An individual owner's name is masked for a role without personal data (tests/test_auth.py: with it).
+    assert e["credit_code"] == code and e["name"] == row["name"]
+    assert e["legal_rep"] == row["legal_rep"][0] + "*" * (len(row["legal_rep"]) - 1) != row["legal_rep"]
     assert e["owner_id"] == row["owner_id"][:6] + "********" + row["owner_id"][-4:] != row["owner_id"]
     assert row["owner_id"] not in json.dumps(body, ensure_ascii=False)
     assert e["capital"] == pytest.approx(row["capital"]) and e["grid_code"] == row["grid_code"]
@@ -371,9 +376,9 @@ def test_entity_profile_errors(client, demo_data, monkeypatch):
     unknown = next(c for c in uscc.generate(np.random.default_rng(99), ["441900"] * 20, ["enterprise"] * 20)
                    if c not in set(demo_data.entities["credit_code"]))
     assert_error(client, f"/api/v1/entities/{unknown}", 404, "entity_not_found")
-    # Outside the caller's scope an entity does not exist.
+    # Outside the caller's scope an existing entity is refused (403, audited), not looked up.
     monkeypatch.setattr(v1, "request_scope", lambda: RegionScope("4420"))
-    assert_error(client, f"/api/v1/entities/{code}", 404, "entity_not_found")
+    assert_error(client, f"/api/v1/entities/{code}", 403, "scope_violation")
 
 
 # ---------------------------------------------------------------- query layer

@@ -220,9 +220,11 @@ def test_drill_down_in_browser(dash_duo, monkeypatch, demo_db):
         dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                         {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
         base = dash_duo.server_url
-        # Outside the 4419 jurisdiction: the 403 panel; a malformed code: the 404 panel.
-        dash_duo.wait_for_page(url=f"{base}/region/44?date={DAY}", timeout=30)
-        dash_duo.wait_for_contains_text("#region-status", "无权查看该区域", timeout=30)
+        # Outside the 4419 jurisdiction: the server's 403 page (auth.guard); a malformed code: the 404 panel.
+        dash_duo.driver.get(f"{base}/region/44?date={DAY}")
+        dash_duo.wait_for_contains_text("h1", "403", timeout=30)
+        assert "无权查看该区域的数据" in dash_duo.driver.find_element("css selector", "body").text
+        dash_duo.get_logs()  # the browser logged the expected 403; later checks look for new errors
         dash_duo.wait_for_page(url=f"{base}/region/441999999?date={DAY}", timeout=30)
         dash_duo.wait_for_contains_text("#region-status", "未找到该区域", timeout=30)
 

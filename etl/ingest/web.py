@@ -7,7 +7,7 @@ Answers, each with a one-line Chinese text body:
   (no record was rejected);
 - 403 when the batch was sent under a region scope outside the deployment's
   jurisdiction (``JINJIAN_ROOT_REGION``; a batch without scope, '', belongs to the
-  whole deployment). Per-user scopes will replace this check;
+  whole deployment) or outside the signed-in user's scope (audited);
 - 503 / 500 when the database or the settings fail.
 
 The file is never chosen by the request: the batch id selects the recorded batch
@@ -20,6 +20,9 @@ import re
 from typing import Any
 
 from flask import Response, send_file
+
+from auth import audit
+from auth.current import current_scope
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +45,11 @@ def _text(status: int, message: str) -> Response:
     return Response(message, status=status, mimetype="text/plain")  # Flask adds charset=utf-8
 
 
-def visible_to(region_code: str, root: str) -> bool:
-    """Whether a batch sent under ``region_code`` lies in the jurisdiction ``root``."""
-    return region_code == "" or region_code.startswith(root)
+def visible_to(region_code: str, root: str, scope: str | None = None) -> bool:
+    """Whether a batch sent under ``region_code`` lies in the jurisdiction ``root`` and
+    in the viewer's ``scope`` (a batch without region, '', belongs to the jurisdiction)."""
+    effective = region_code or root
+    return effective.startswith(root) and effective.startswith(root if scope is None else scope)
 
 
 def download_rejects(batch_id: str) -> Any:
@@ -68,9 +73,13 @@ def download_rejects(batch_id: str) -> Any:
         return _text(exc.http_status, exc.user_message)
     if state is None:
         return _text(404, NOT_FOUND)
-    if not visible_to(str(state["region_code"]), root):
-        logger.warning("rejects %s: batch region %r outside jurisdiction %r", batch_id[:12], state["region_code"],
-                       root)
+    if not visible_to(str(state["region_code"]), root, current_scope().prefix):
+        logger.warning("rejects %s: batch region %r outside scope %r", batch_id[:12], state["region_code"],
+                       current_scope().prefix)
+        from flask import g
+
+        g.denied = ("scope_denied", f"rejects of batch {batch_id[:12]} sent under {state['region_code'] or root}",
+                    str(state["region_code"]) or root)
         return _text(403, FORBIDDEN)
     try:
         path = ing.report_path(state)
@@ -79,6 +88,7 @@ def download_rejects(batch_id: str) -> Any:
     if path is None or not path.is_file():
         return _text(404, NO_REPORT)
     logger.info("rejects %s (%s) downloaded", batch_id[:12], state["source"])
+    audit.record("rejects_download", target=f"{state['source']} {batch_id[:12]}", region=str(state["region_code"]))
     return send_file(path, mimetype=MIMETYPES.get(path.suffix, "application/octet-stream"), as_attachment=True,
                      download_name=f"{state['source']}-{batch_id[:12]}-退回记录{path.suffix}")
 

@@ -1,0 +1,73 @@
+"""The audit log: who did what, where, and whether it was allowed.
+
+Actions (docs/security.md): login, login_failed, login_locked, logout, display_open,
+display_denied, scope_denied, perm_denied, csrf_rejected, export_csv, export_xlsx,
+export_pdf, report_download, report_generate, rejects_download, user_create,
+user_update, token_create, token_revoke.
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from flask import has_request_context, request
+
+from auth.current import current
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_ZH: dict[str, str] = {
+    "login": "登录", "login_failed": "登录失败", "login_locked": "登录锁定", "logout": "退出登录",
+    "display_open": "大屏令牌打开", "display_denied": "大屏令牌拒绝", "scope_denied": "越权访问区域",
+    "perm_denied": "越权操作", "csrf_rejected": "跨站请求拒绝", "export_csv": "导出 CSV",
+    "export_xlsx": "导出 Excel", "export_pdf": "导出 PDF", "report_download": "下载报告",
+    "report_generate": "生成报告", "rejects_download": "下载退回报告", "user_create": "新建用户",
+    "user_update": "修改用户", "token_create": "新建大屏令牌", "token_revoke": "吊销大屏令牌",
+}
+
+
+@lru_cache(maxsize=4)
+def _store(url: str):  # noqa: ANN202 - AuthStore, imported lazily
+    from auth.store import AuthStore
+
+    return AuthStore(url)
+
+
+def store():  # noqa: ANN201
+    """The access-control store of JINJIAN_METADATA_URL."""
+    from reports.config import ReportSettings
+
+    return _store(ReportSettings.from_env().metadata_url)
+
+
+def client_ip() -> str:
+    return (request.remote_addr or "") if has_request_context() else ""
+
+
+def record(action: str, ok: bool = True, target: str = "", region: str = "", detail: str = "",
+           username: str | None = None, role: str | None = None, scope: str | None = None) -> None:
+    """One audit entry for the current principal (or the names given). Never raises:
+    a failing audit store is logged at ERROR and the request goes on."""
+    if action not in ACTIONS_ZH:
+        raise ValueError(f"unknown audit action {action!r}")
+    p = current()
+    entry: dict[str, Any] = {
+        "action": action, "ok": ok, "target": target[:255], "region": region[:15], "detail": detail[:2000],
+        "username": p.name if username is None else username, "role": p.role if role is None else role,
+        "scope": p.scope if scope is None else scope, "ip": client_ip(),
+    }
+    try:
+        store().audit(**entry)
+    except Exception:  # noqa: BLE001 - the audit must not take the app down, but must be seen
+        logger.exception("audit entry lost: %s", entry)
+    logger.info("audit %s ok=%s user=%s target=%s region=%s", action, ok, entry["username"], target, region)
+
+
+def exported(action: str, target: str, region: str) -> None:
+    """An export about to leave the server: the principal must hold ``export``
+    (PermissionDenied → 403 + audit otherwise); the export itself is audited."""
+    from auth.current import require
+
+    require("export")
+    record(action, target=target, region=region)

@@ -1,0 +1,256 @@
+"""The gate in front of every route: who is asking, and may they see this?
+
+``before_request``:
+1. public paths (login, assets, the display-token link, health, ingestion with its own
+   token) pass; everything else needs a principal — a logged-in user, a display token
+   session, or the local administrator when JINJIAN_AUTH=0;
+2. a display-token session may reach the command wall and its callbacks only;
+3. cross-site POSTs (an Origin or Sec-Fetch-Site of another site) are refused;
+4. regions and entities named in a page URL or in a Dash callback's inputs (the page
+   router's pathname/search, ``*-region`` stores, ``entity-code``) must lie inside the
+   principal's scope.
+
+Behind the gate the query layer checks the scope again (``RegionScope.check``). Any
+refusal in a request — here, in a query, or a missing permission — turns the response
+into a 403 with one audit entry (``after_request``), even when a page caught the error
+to draw its "no access" panel.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import flask
+from flask import g, request, session
+
+from auth import audit
+from auth.current import Principal, display_principal, effective_scope, local_principal
+from auth.render import RENDER_PATHS
+from auth.roles import ROLES
+from queries.errors import InvalidParameter, ScopeViolation
+from queries.filters import check_region_code
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_PREFIXES = ("/login", "/logout", "/wall/", "/assets/", "/_dash-component-suites/", "/static/",
+                   "/_favicon.ico", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/ingest/")
+#: What a wall screen (display token) may reach.
+DISPLAY_PATHS = ("/", "/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_reload-hash")
+DISPLAY_OUTPUT = re.compile(r"^(\.\.)?(wall-|_pages_)")
+#: Pages that need a permission beyond ``view``.
+PAGE_PERMS = {"/admin": "admin"}
+#: Callback inputs holding a region code / a credit code.
+REGION_INPUT = re.compile(r"(^|-)region$|^region-code$")
+ENTITY_INPUTS = {"entity-code"}
+URL_REGION_KEYS = ("region", "grid")
+
+
+def _json_or_html(status: int, code: str, message: str) -> flask.Response:
+    if request.path.startswith("/api/"):  # the API's error shape (api.openapi "Error")
+        resp = flask.jsonify({"error": {"code": code, "message": message, "detail": f"{status} {code}"}})
+        resp.status_code = status
+        return resp
+    if request.path.startswith("/_dash-"):
+        resp = flask.jsonify({"error": code, "message": message})
+        resp.status_code = status
+        return resp
+    from auth.web import error_page
+
+    return flask.Response(error_page(status, message), status=status, mimetype="text/html")
+
+
+def deny(kind: str, detail: str, region: str = "", message: str = "无权访问：超出您的管辖范围或权限") -> flask.Response:
+    g.denied = (kind, detail, region)
+    return _json_or_html(403, "forbidden", message)
+
+
+def note_violation(code: str, prefix: str) -> None:
+    """Listener of ``RegionScope.check``: remember the refusal for ``after_request``."""
+    if flask.has_request_context() and g.get("principal") is not None and g.get("denied") is None:
+        g.denied = ("scope_denied", f"region {code or '全国'} outside scope {prefix or '全国'}", code)
+
+
+def load_principal() -> Principal | None:
+    """The principal of this request's session (re-checked on every request: a disabled
+    user, a changed role, scope or password, or a revoked token ends the session)."""
+    root = Settings.from_env().root_region
+    store = audit.store()
+    if "uid" in session:
+        user = store.get_user(str(session["uid"]))
+        role = ROLES.get(user.role) if user else None
+        scope = effective_scope(user.scope, root) if user else None
+        if user is None or user.disabled or role is None or scope is None or user.session_version != session.get("ver"):
+            session.clear()
+            return None
+        perms = role.perms
+        return Principal("user", user.username, user.role, scope, perms, display_name=user.display_name)
+    if "render" in session:
+        from auth.current import render_principal
+        from auth.render import check_ticket
+
+        scope = check_ticket(str(session["render"]))
+        scope = effective_scope(scope, root) if scope is not None else None
+        if scope is None:
+            session.clear()
+            return None
+        return render_principal(scope)
+    if "dt" in session:
+        token = store.get_token(int(session["dt"]))
+        scope = effective_scope(token.region, root) if token else None
+        if token is None or not token.active or scope is None:
+            session.clear()
+            return None
+        return display_principal(token.id, token.name, scope, token.playlist)
+    return None
+
+
+def _check_region(raw: Any) -> None:
+    if not isinstance(raw, str):
+        return
+    code = "" if raw == "all" else raw.strip()
+    if code == "root":
+        return
+    try:
+        check_region_code(code)
+    except InvalidParameter:
+        return  # malformed: the page draws its 404 panel, the query layer refuses it
+    g.principal.region_scope.check(code)
+
+
+def _check_entity(raw: Any) -> None:
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9A-Z]{18}", raw.strip().upper()):
+        return
+    from queries.db import get_db
+    from queries.entity_list import entity_grid
+
+    grid = entity_grid(get_db(), raw.strip().upper())
+    if grid is not None:
+        g.principal.region_scope.check(grid)
+
+
+def check_url(path: str, query: str) -> str | None:
+    """Regions / entities named by a page URL; raises ScopeViolation. Returns the
+    permission the page needs beyond ``view``, if any."""
+    args = parse_qs(query or "")
+    if path.startswith("/region/"):
+        _check_region(path[len("/region/"):].strip("/"))
+    if path.startswith("/entity/"):
+        _check_entity(path[len("/entity/"):].strip("/"))
+    for key in URL_REGION_KEYS:
+        for value in args.get(key, []):
+            _check_region(value)
+    return PAGE_PERMS.get("/" + path.strip("/").split("/")[0] if path.strip("/") else "/")
+
+
+def _callback_values(body: dict[str, Any]) -> list[tuple[Any, str, Any]]:
+    out = []
+    for item in list(body.get("inputs") or []) + list(body.get("state") or []):
+        for one in (item if isinstance(item, list) else [item]):
+            if isinstance(one, dict):
+                out.append((one.get("id"), str(one.get("property", "")), one.get("value")))
+    return out
+
+
+def check_callback(p: Principal) -> flask.Response | None:
+    try:
+        body = json.loads(request.get_data(cache=True) or b"{}")
+    except ValueError:
+        return _json_or_html(400, "bad_request", "请求格式不正确")
+    if not isinstance(body, dict):
+        return _json_or_html(400, "bad_request", "请求格式不正确")
+    output = str(body.get("output", ""))
+    if p.kind == "display" and not DISPLAY_OUTPUT.match(output):
+        return deny("display_denied", f"callback {output[:120]}")
+    values = _callback_values(body)
+    pathname = next((v for i, prop, v in values if i == "_pages_location" and prop == "pathname"), None)
+    if isinstance(pathname, str):
+        search = next((v for i, prop, v in values if i == "_pages_location" and prop == "search"), "") or ""
+        if p.kind == "display" and pathname.rstrip("/") != "":
+            return deny("display_denied", f"page {pathname}")
+        perm = check_url(pathname, str(search).lstrip("?"))
+        if perm and not p.can(perm):
+            return deny("perm_denied", f"page {pathname} needs {perm}")
+    for cid, _prop, value in values:
+        if isinstance(cid, str) and REGION_INPUT.search(cid):
+            for v in (value if isinstance(value, list) else [value]):
+                _check_region(v)
+        elif cid in ENTITY_INPUTS:
+            _check_entity(value)
+    return None
+
+
+def _same_site() -> bool:
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        return False
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+
+
+def before_request() -> flask.Response | None:
+    path = request.path
+    if path.startswith(PUBLIC_PREFIXES):
+        return None
+    from auth.config import AuthSettings
+
+    ticket = request.args.get("ticket")
+    if ticket and path in ("/report/print", "/report"):
+        from auth.render import check_ticket
+
+        if check_ticket(ticket) is not None:
+            session.clear()
+            session["render"] = ticket  # the renderer's later requests (the Dash page's callbacks)
+    p = load_principal() if AuthSettings.from_env().enabled else local_principal()
+    if p is None:
+        if path.startswith(("/api/", "/_dash-")):
+            return _json_or_html(401, "unauthenticated", "请先登录")
+        nxt = request.full_path.rstrip("?")
+        return flask.redirect(flask.url_for("auth_login", next=nxt))
+    g.principal = p
+    if request.method == "POST" and not _same_site():
+        return deny("csrf_rejected", f"cross-site POST from {request.headers.get('Origin', '?')}")
+    if p.kind == "display" and path not in DISPLAY_PATHS:
+        return deny("display_denied", f"path {path}")
+    if p.kind == "render" and path not in RENDER_PATHS:
+        return deny("perm_denied", f"render ticket used for {path}")
+    try:
+        if path == "/_dash-update-component":
+            return check_callback(p)
+        if request.method == "GET" and not path.startswith(("/api/", "/_dash-", "/reports/file", "/ingest/")):
+            perm = check_url(path, request.query_string.decode("utf-8", "replace"))
+            if perm and not p.can(perm):
+                return deny("perm_denied", f"page {path} needs {perm}")
+    except ScopeViolation:
+        return _json_or_html(403, "forbidden", ScopeViolation.user_message)
+    return None
+
+
+def after_request(resp: flask.Response) -> flask.Response:
+    denied = g.get("denied")
+    if denied is None:
+        return resp
+    kind, detail, region = (tuple(denied) + ("", ""))[:3]
+    if resp.status_code < 400:
+        logger.warning("403 instead of %s for %s: %s", resp.status_code, request.path, detail)
+        message = ScopeViolation.user_message if kind == "scope_denied" else "您的角色无权执行此操作"
+        resp = _json_or_html(403, "forbidden", message)
+    if resp.status_code in (401, 403) and not g.get("audited"):
+        g.audited = True
+        target = request.path
+        if request.path == "/_dash-update-component":
+            try:
+                target += " " + str(json.loads(request.get_data(cache=True)).get("output", ""))[:150]
+            except ValueError:
+                pass
+        audit.record(kind, ok=False, target=target, region=str(region), detail=detail)
+    return resp
+
+
+def on_forbidden_error(exc: Exception) -> flask.Response:
+    """A ScopeViolation / PermissionDenied a callback or route did not catch → 403."""
+    if g.get("denied") is None:
+        g.denied = ("scope_denied" if isinstance(exc, ScopeViolation) else "perm_denied", str(exc), "")
+    return _json_or_html(403, "forbidden", getattr(exc, "user_message", "无权访问"))

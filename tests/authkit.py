@@ -1,0 +1,57 @@
+"""Helpers for access-control tests: a metadata store per test, users, logged-in clients.
+
+Use with the ``dongguan`` fixture (jurisdiction 4419 over the demo data) and
+``auth_on`` (JINJIAN_AUTH=1 and a fresh SQLite metadata store)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+PASSWORD = "Passw0rd-2026"
+#: (username, role, scope): a city administrator, a city leader, a town supervisor, a town viewer.
+USERS = (("city_admin", "admin", "4419"), ("city_leader", "leader", "4419"),
+         ("town_sup", "supervisor", "441900003"), ("town_view", "viewer", "441900003"))
+
+
+@pytest.fixture
+def auth_on(monkeypatch, tmp_path, dongguan):
+    """JINJIAN_AUTH=1 with an empty metadata store; yields the AuthStore with USERS created."""
+    from auth.audit import _store
+    from auth.store import AuthStore
+
+    url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    monkeypatch.setenv("JINJIAN_AUTH", "1")
+    monkeypatch.setenv("JINJIAN_METADATA_URL", url)
+    _store.cache_clear()
+    store = AuthStore(url)
+    for name, role, scope in USERS:
+        store.add_user(name, PASSWORD, role, scope, display_name=name)
+    yield store
+    _store.cache_clear()
+
+
+def csrf_of(client: Any, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, f"no CSRF token on {path}"
+    return m.group(1)
+
+
+def login(client: Any, username: str, password: str = PASSWORD, expect: int = 302) -> Any:
+    resp = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(client),
+                                       "next": "/"})
+    assert resp.status_code == expect, (resp.status_code, resp.get_data(as_text=True)[:300])
+    return resp
+
+
+def logged_in(server: Any, username: str) -> Any:
+    """A Flask test client of ``server`` signed in as ``username``."""
+    client = server.test_client()
+    login(client, username)
+    return client
+
+
+def audit_rows(store: Any, **filters: Any) -> list[dict]:
+    return store.audit_rows(**filters)
