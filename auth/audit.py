@@ -45,13 +45,33 @@ def client_ip() -> str:
     return (request.remote_addr or "") if has_request_context() else ""
 
 
+def _who():  # noqa: ANN202 - Principal
+    """Who acts: the request's principal; on a public route (login, logout, a wall link) the
+    signed-in user of the session if any, else an anonymous visitor; outside a request, the system."""
+    from flask import g
+
+    from auth.current import Principal
+
+    if not has_request_context():
+        return current()
+    p = g.get("principal")
+    if p is None:
+        from auth.guard import load_principal
+
+        try:
+            p = load_principal()
+        except Exception:  # noqa: BLE001 - naming the visitor must not stop the audit entry
+            p = None
+    return p if p is not None else Principal("anonymous", "anonymous", "", "", frozenset())
+
+
 def record(action: str, ok: bool = True, target: str = "", region: str = "", detail: str = "",
            username: str | None = None, role: str | None = None, scope: str | None = None) -> None:
     """One audit entry for the current principal (or the names given). Never raises:
     a failing audit store is logged at ERROR and the request goes on."""
     if action not in ACTIONS_ZH:
         raise ValueError(f"unknown audit action {action!r}")
-    p = current()
+    p = _who()
     entry: dict[str, Any] = {
         "action": action, "ok": ok, "target": target[:255], "region": region[:15], "detail": detail[:2000],
         "username": p.name if username is None else username, "role": p.role if role is None else role,

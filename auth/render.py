@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 SALT = "jinjian-render-ticket"
 TICKET_SECONDS = 600
 RENDER_PATHS = ("/report/print", "/report", "/_dash-layout", "/_dash-dependencies", "/_dash-update-component",
-                "/_reload-hash")
+                "/_reload-hash", "/favicon.ico", "/_favicon.ico")
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -70,9 +70,13 @@ def login_page(message: str = "", username: str = "", nxt: str = "/", status: in
 
 def safe_next(raw: str | None) -> str:
     """A local path to return to after login (never another site)."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw or raw.startswith("/login"):
+    from urllib.parse import urlsplit
+
+    if (not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw or raw.startswith("/login")
+            or any(ord(c) < 33 or ord(c) == 127 for c in raw)):  # browsers drop tabs/newlines: '/\t/x' is '//x'
         return "/"
-    return raw
+    parts = urlsplit(raw)
+    return "/" if parts.scheme or parts.netloc else raw
 
 
 def login() -> flask.Response:

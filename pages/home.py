@@ -193,7 +193,9 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
     except JinjianError as exc:
         logger.warning("wall refresh failed: %s", exc.detail)
         return [no_update] * (N_OUT - 3) + [exc.user_message, "wall-banner", _version]
-    names = [n for n in data.node.path["name"]]
+    top = scope_root()  # the path starts at the viewer's own region
+    shown = data.node.path[data.node.path["code"].astype(str).str.startswith(top) & ((data.node.path["code"] != "") | (top == ""))]
+    names = list(shown["name"]) or [data.node.name]
     path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
     day_fig = create_flow_lines(data.daily, "")
     month_fig = create_flow_lines(data.monthly, "")
