@@ -31,6 +31,13 @@ def engine_for(url: str, metadata: MetaData) -> SAEngine:
         return eng
 
 
+def secret_hash(secret: str) -> str:
+    """What the store keeps of a token (ingestion tokens, wall display tokens): its SHA-256."""
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def open_store(url: str, metadata: MetaData, what: str) -> SAEngine:
     """:func:`engine_for`, with a failure to open the store as DatabaseUnavailable whose
     message names ``what`` (e.g. 报告归档库) and the setting."""

@@ -14,6 +14,12 @@ from settings import ConfigError, Settings, _SPECS, parse_flag, parse_number
 logger = logging.getLogger(__name__)
 
 
+def auth_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """JINJIAN_AUTH alone (read on every request: no other setting is parsed)."""
+    env = os.environ if env is None else env
+    return parse_flag(env.get("JINJIAN_AUTH", _SPECS["JINJIAN_AUTH"].default).strip(), "JINJIAN_AUTH")
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     enabled: bool
@@ -39,7 +45,7 @@ class AuthSettings:
         if key and len(key) < 32:
             raise ConfigError("JINJIAN_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
         return cls(
-            enabled=parse_flag(get("JINJIAN_AUTH"), "JINJIAN_AUTH"),
+            enabled=auth_enabled(env),
             secret_file=base.data_dir / "secret_key",
             secret_key=key,
             secure_cookies=parse_flag(get("JINJIAN_SECURE_COOKIES"), "JINJIAN_SECURE_COOKIES"),

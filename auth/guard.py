@@ -162,7 +162,7 @@ def check_callback(p: Principal) -> flask.Response | None:
         return _json_or_html(400, "bad_request", "请求格式不正确")
     if not isinstance(body, dict):
         return _json_or_html(400, "bad_request", "请求格式不正确")
-    output = str(body.get("output", ""))
+    output = g.callback_output = str(body.get("output", ""))
     if p.kind == "display" and not DISPLAY_OUTPUT.match(output):
         return deny("display_denied", f"callback {output[:120]}")
     values = _callback_values(body)
@@ -194,7 +194,7 @@ def before_request() -> flask.Response | None:
     path = request.path
     if path.startswith(PUBLIC_PREFIXES):
         return None
-    from auth.config import AuthSettings
+    from auth.config import auth_enabled
 
     ticket = request.args.get("ticket")
     if ticket and path in ("/report/print", "/report"):
@@ -203,7 +203,7 @@ def before_request() -> flask.Response | None:
         if check_ticket(ticket) is not None:
             session.clear()
             session["render"] = ticket  # the renderer's later requests (the Dash page's callbacks)
-    p = load_principal() if AuthSettings.from_env().enabled else local_principal()
+    p = load_principal() if auth_enabled() else local_principal()
     if p is None:
         if path.startswith(("/api/", "/_dash-")):
             return _json_or_html(401, "unauthenticated", "请先登录")
@@ -240,11 +240,8 @@ def after_request(resp: flask.Response) -> flask.Response:
     if resp.status_code in (401, 403) and not g.get("audited"):
         g.audited = True
         target = request.path
-        if request.path == "/_dash-update-component":
-            try:
-                target += " " + str(json.loads(request.get_data(cache=True)).get("output", ""))[:150]
-            except ValueError:
-                pass
+        if g.get("callback_output"):
+            target += " " + g.callback_output[:150]
         audit.record(kind, ok=False, target=target, region=str(region), detail=detail)
     return resp
 

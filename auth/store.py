@@ -8,7 +8,6 @@ is one short transaction. Policy (who may grant what) is in :mod:`auth.admin`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from metastore import open_store
+from metastore import open_store, secret_hash
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +77,7 @@ def now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+token_hash = secret_hash
 
 
 @dataclass(frozen=True)

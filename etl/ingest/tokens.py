@@ -8,7 +8,6 @@ token itself is shown once, when it is created (``python -m etl token add``).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import secrets
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, update
 
 from etl.ingest.sources import get_source
-from metastore import engine_for
+from metastore import engine_for, secret_hash
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,7 @@ class TokenInfo:
     active: bool
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_hash = secret_hash
 
 
 class TokenStore:
