@@ -20,6 +20,9 @@ def create_app() -> dash.Dash:
     )
     app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
     from api import register_api
+    from queries.cache import install as install_cache
+
+    install_cache(app.server)  # shared cache of screen queries (JINJIAN_CACHE_SECONDS, JINJIAN_CACHE_URL)
     from reports.web import install as install_reports
 
     register_api(app.server)

@@ -114,6 +114,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "to prove that a retry leaves no duplicates and no loss. Keep empty."),
     SettingSpec("JINJIAN_WALL_LIVE_SECONDS", "1",
                 "The wall checks for newly loaded data this often and redraws at once when there is some."),
+    SettingSpec("JINJIAN_CACHE_SECONDS", "",
+                "Time-to-live in seconds of the shared cache of screen queries (aggregates only; keyed by query, "
+                "parameters, the viewer's region scope and the data version). Empty: the wall refresh interval "
+                "(JINJIAN_WALL_REFRESH_SECONDS); 0 turns the cache off."),
+    SettingSpec("JINJIAN_CACHE_URL", "",
+                "Where the shared cache lives. Empty: in each app process's memory; redis://host:6379/0: a Redis "
+                "server shared by every worker (needed when gunicorn runs several workers)."),
+    SettingSpec("JINJIAN_ROLLUPS", "1",
+                "1 answers indicator queries from the pre-aggregated rollup tables where an indicator allows it; "
+                "0 reads the raw tables only (for comparison and benchmarks)."),
+    SettingSpec("JINJIAN_CLICKHOUSE_CLUSTER", "",
+                "Name of a ClickHouse cluster (remote_servers) in server mode: fact tables become Distributed "
+                "tables over <table>_local on every shard, sharded by credit code. Empty: one server."),
     SettingSpec("JINJIAN_AUTH", "1",
                 "1 requires a login (or a display-token link for walls) and enforces each user's region scope; "
                 "0 is for development on one machine only: every visitor is an administrator of the jurisdiction."),
@@ -211,6 +224,7 @@ class Settings:
     wall_rotate_seconds: int = 0
     stale_minutes: int = 1440
     wall_live_seconds: int = 1
+    clickhouse_cluster: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -229,6 +243,10 @@ class Settings:
         url = get("JINJIAN_CLICKHOUSE_URL")
         if url and not url.startswith(("clickhouse://", "clickhouses://")):
             raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} must start with clickhouse://")
+        cluster = get("JINJIAN_CLICKHOUSE_CLUSTER")
+        if cluster and (not url or not cluster.replace("_", "").isalnum()):
+            raise ConfigError(f"JINJIAN_CLICKHOUSE_CLUSTER={cluster!r} must be a cluster name (letters, digits, _) "
+                              "and needs JINJIAN_CLICKHOUSE_URL")
         tiles = get("JINJIAN_TILE_URL")
         if tiles and not (tiles.startswith(("http://", "https://"))
                           and all(p in tiles for p in ("{z}", "{x}", "{y}"))):
@@ -243,6 +261,7 @@ class Settings:
         return cls(
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,
+            clickhouse_cluster=cluster,
             query_timeout=_int(env, "JINJIAN_QUERY_TIMEOUT", 1, 3600),
             connect_timeout=_int(env, "JINJIAN_CONNECT_TIMEOUT", 1, 120),
             chdb_sessions=_int(env, "JINJIAN_CHDB_SESSIONS", 1, 64),

@@ -149,18 +149,67 @@ def _stage_ddl(name: str) -> str:
             "ENGINE = MergeTree PARTITION BY batch_id ORDER BY tuple()")
 
 
+#: Fact tables that a cluster shards by credit code (every row of one market entity on
+#: one shard): ``<name>_local`` on every shard, ``<name>`` a Distributed table over them.
+SHARDED = ("entities", "events", "tasks", "task_events")
+
+
 def init_schema(db: Engine) -> list[str]:
-    """Create every table that does not exist yet; return the table names."""
+    """Create every table that does not exist yet; return the table names.
+
+    On a cluster (``db.cluster``) the fact tables and their rollups are created on every
+    shard as ``<name>_local`` with a Distributed ``<name>`` over them on every shard; the
+    other tables live on the server the app connects to (which must be one of the shards)."""
+    from etl.rollups import create_rollups
+
     for name, ddl in TABLES.items():
-        execute(db, f"create_{name}", ddl)
+        if not (db.cluster and name in SHARDED):
+            execute(db, f"create_{name}", ddl)
     for name in STAGED_TABLES:
         execute(db, f"create_stage_{name}", _stage_ddl(name))
+    if db.cluster:
+        _init_cluster(db)
+    else:
+        create_rollups(db)
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
 
 
+def _init_cluster(db: Engine) -> None:
+    from etl.rollups import FAMILIES, create_rollups, rollup_tables
+
+    shards = db.shards()
+    rebuilt: set[str] = set()
+    for shard in shards:
+        for name in SHARDED:
+            execute(shard, f"create_{name}_local", TABLES[name].replace(
+                f"CREATE TABLE IF NOT EXISTS {name} ", f"CREATE TABLE IF NOT EXISTS {name}_local ", 1))
+        rebuilt |= set(create_rollups(shard, local_suffix="_local"))
+    # Rollup rows are additive, so where one lands does not matter (only reconcile inserts them directly).
+    keys = {**{name: "cityHash64(credit_code)" for name in SHARDED}, **{t: "rand()" for t in rollup_tables()}}
+    for shard in shards:
+        for table in (t for f in rebuilt for t in FAMILIES[f].tables()):  # columns may have changed
+            execute(shard, f"drop_{table}_distributed", f"DROP TABLE IF EXISTS {table}")
+        for name, key in keys.items():
+            execute(shard, f"create_{name}_distributed",
+                    f"CREATE TABLE IF NOT EXISTS {name} AS {name}_local "
+                    f"ENGINE = Distributed({db.cluster}, {db.database}, {name}_local, {key})")
+    logger.info("cluster %s: %d shards, tables %s sharded by credit code", db.cluster, len(shards), ", ".join(SHARDED))
+
+
 def drop_data_tables(db: Engine) -> None:
     """Drop the tables (used before regenerating demo data)."""
+    from etl.rollups import drop_rollups, rollup_tables
+
+    if db.cluster:
+        for shard in db.shards():
+            for name in (*SHARDED, *rollup_tables()):
+                execute(shard, f"drop_{name}_distributed", f"DROP TABLE IF EXISTS {name}")
+            drop_rollups(shard, local_suffix="_local")
+            for name in SHARDED:
+                execute(shard, f"drop_{name}_local", f"DROP TABLE IF EXISTS {name}_local")
+    else:
+        drop_rollups(db)
     for name in TABLES:
         execute(db, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
     for name in STAGED_TABLES:

@@ -7,11 +7,13 @@ here. Comparisons (环比, 同比) rerun the same queries for the shifted period
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from etl.rollups import family_for, level_for, rewrite, rollups_enabled
 from indicators.model import Indicator, Measure
 from indicators.periods import Period, previous_period, year_ago
 from queries.engine import Engine
@@ -64,18 +66,49 @@ def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, peri
         params.update(risk_params(flt, period.end, RiskRules.from_env()))
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
         params["root"] = Settings.from_env().root_region
+    level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
+    key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
+    group = "GROUP BY region_code" if by_child else ""
     for source, measures in by_source.items():
-        cols = []
-        for m in measures:
-            aliases[m] = f"m{len(aliases)}"
-            cols.append(f"{m.expr} AS {aliases[m]}")
-        key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
-        group = "GROUP BY region_code" if by_child else ""
-        sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {_FROM.get(source, source)} "
-               f"WHERE grid_code LIKE %(like)s {_PREFILTER.get(source, '')} {group}")
-        df = run(db, f"indicators_{source}", sql, params)
-        table = table.merge(df, on="region_code", how="left")
+        for q in _plan(source, measures, level):
+            cols = []
+            for m, expr in q.exprs:
+                aliases[m] = f"m{len(aliases)}"
+                cols.append(f"{expr} AS {aliases[m]}")
+            sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {q.from_item} "
+                   f"WHERE grid_code LIKE %(like)s {q.prefilter} {group}")
+            table = table.merge(run(db, q.name, sql, params), on="region_code", how="left")
     return table.fillna({a: 0 for a in aliases.values()}), aliases
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One SQL of :func:`measure_table`: its FROM item, the filter its rows need besides the
+    region, and the measures (with the expression each is computed by) it answers."""
+    name: str
+    from_item: str
+    prefilter: str
+    exprs: list[tuple[Measure, str]]
+
+
+def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Query]:
+    """The queries answering ``measures`` of ``source``: the measures a rollup of
+    ``level`` can answer exactly read it (etl.rollups), the others the raw source
+    (``level`` None: raw only)."""
+    raw = _Query(f"indicators_{source}", _FROM.get(source, source), _PREFILTER.get(source, ""),
+                 [(m, m.expr) for m in measures])
+    family = family_for(source) if level else None
+    if family is None:
+        return [raw]
+    rolled = [(m, rewrite(source, m.expr)) for m in measures]
+    fast = [(m, e) for m, e in rolled if e is not None]
+    slow = [(m, m.expr) for m, e in rolled if e is None]
+    out = [replace(raw, exprs=slow)] if slow else []
+    if fast:
+        name = f"indicators_rollup_{family.name}_{level}"
+        out.insert(0, _Query(name, family.stock_from(level), "", fast) if family.stock
+                   else _Query(name, family.table(level), raw.prefilter, fast))
+    return out
 
 
 def compute(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,

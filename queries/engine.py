@@ -11,7 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import pandas as pd
 
@@ -28,6 +28,8 @@ class Engine(ABC):
     """A place that runs SQL. ``database`` is used for unqualified table names."""
 
     name: str = "engine"
+    #: The ClickHouse cluster whose Distributed tables this engine reads (server mode), or None.
+    cluster: str | None = None
 
     def __init__(self, database: str) -> None:
         if not database.replace("_", "").isalnum():
@@ -50,6 +52,10 @@ class Engine(ABC):
     @abstractmethod
     def insert(self, table: str, df: pd.DataFrame) -> None:
         """Append the rows of ``df`` (columns named as the table's) to ``table``."""
+
+    def shards(self) -> list["Engine"]:
+        """The engines holding this engine's sharded tables: itself unless on a cluster."""
+        return [self]
 
     def close(self) -> None:  # pragma: no cover - trivial
         """Release connections."""
@@ -177,7 +183,7 @@ class ServerEngine(Engine):
     name = "server"
 
     def __init__(self, url: str, database: str | None = None, timeout: int = 30,
-                 connect_timeout: int = 3) -> None:
+                 connect_timeout: int = 3, cluster: str | None = None) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("clickhouse", "clickhouses") or not parsed.hostname:
             raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} is not clickhouse://host:port/db")
@@ -193,6 +199,8 @@ class ServerEngine(Engine):
         self.connect_timeout = connect_timeout
         self._local = threading.local()
         self._types: dict[str, dict[str, str]] = {}
+        self.cluster = cluster or None
+        self._shards: list[ServerEngine] | None = None
         self._ensure_database()
 
     def _client(self, database: str | None = None) -> Any:
@@ -202,7 +210,32 @@ class ServerEngine(Engine):
                       database=database or self.database, secure=self._secure,
                       connect_timeout=self.connect_timeout, send_receive_timeout=self.timeout + 5,
                       settings={"max_execution_time": self.timeout,
-                                "allow_experimental_low_cardinality_type": 1})
+                                "allow_experimental_low_cardinality_type": 1, **self._cluster_settings()})
+
+    def _cluster_settings(self) -> dict[str, Any]:
+        """On a cluster: a subquery or JOIN over a Distributed table inside a distributed query
+        reads each shard's local table (rows are sharded by credit code, so per-entity joins are
+        shard-local), and an insert returns once every shard has its rows."""
+        if not self.cluster:
+            return {}
+        return {"distributed_product_mode": "local", "insert_distributed_sync": 1}
+
+    def shards(self) -> list["ServerEngine"]:
+        """One engine per shard of :attr:`cluster` (its first replica), on the same database."""
+        if not self.cluster:
+            return [self]
+        if self._shards is None:
+            rows = self._execute(self._thread_client(), "SELECT shard_num, host_address, port FROM system.clusters "
+                                 "WHERE cluster = %(c)s AND replica_num = 1 ORDER BY shard_num",
+                                 {"c": self.cluster})
+            if not rows:
+                raise ConfigError(f"JINJIAN_CLICKHOUSE_CLUSTER={self.cluster!r}: the server knows no such cluster "
+                                  "(remote_servers)")
+            auth = quote(self._user) + (f":{quote(self._password)}" if self._password else "")
+            scheme = "clickhouses" if self._secure else "clickhouse"
+            self._shards = [ServerEngine(f"{scheme}://{auth}@{host}:{port}/{self.database}", timeout=self.timeout,
+                                         connect_timeout=self.connect_timeout) for _, host, port in rows]
+        return self._shards
 
     def _ensure_database(self) -> None:
         client = self._client(database="default")
@@ -292,8 +325,8 @@ def _to_python(series: pd.Series, ch_type: str) -> list[Any]:
 def make_engine(settings: Settings, database: str | None = None) -> Engine:
     """The engine the settings ask for: a server if a URL is set, else embedded chDB."""
     if settings.clickhouse_url:
-        return ServerEngine(settings.clickhouse_url, database=database,
-                            timeout=settings.query_timeout, connect_timeout=settings.connect_timeout)
+        return ServerEngine(settings.clickhouse_url, database=database, timeout=settings.query_timeout,
+                            connect_timeout=settings.connect_timeout, cluster=settings.clickhouse_cluster or None)
     return ChdbEngine(settings.data_dir, database=database or DEFAULT_DATABASE,
                       sessions=settings.chdb_sessions, timeout=settings.query_timeout)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from etl.rollups import FAMILIES, level_for, rollups_enabled
 from queries.engine import Engine
 from queries.executor import ident, run
 from queries.filters import GRAIN_FREQ, GRAIN_SQL, Filter
@@ -69,12 +70,15 @@ def registration_flow(db: Engine, flt: Filter) -> pd.DataFrame:
     """
     start, end = flt.period()
     bucket = GRAIN_SQL[flt.grain].format(col="event_date")
+    # The events rollup of the region's depth holds the same counts, already grouped by day.
+    level = level_for(flt.region) if rollups_enabled() else None
+    table, count = (FAMILIES["events"].table(level), "sumIf(n, {})") if level else ("events", "countIf({})")
     df = run(db, "registration_flow", f"""
         SELECT {bucket} AS period,
-               countIf(event_type = 'registration') AS registered,
-               countIf(event_type = 'cancellation') AS cancelled,
-               countIf(event_type = 'revocation') AS revoked
-        FROM events
+               {count.format("event_type = 'registration'")} AS registered,
+               {count.format("event_type = 'cancellation'")} AS cancelled,
+               {count.format("event_type = 'revocation'")} AS revoked
+        FROM {table}
         WHERE grid_code LIKE %(like)s AND event_date >= %(start)s AND event_date <= %(end)s
           AND event_type IN ('registration', 'cancellation', 'revocation')
         GROUP BY period ORDER BY period""", {"like": flt.like, "start": start, "end": end})

@@ -19,7 +19,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from queries.engine import Engine
+from queries import cache
 from queries.errors import InvalidParameter, JinjianError, QueryFailed
+from queries.filters import default_scope
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +91,27 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(db: Engine, name: str, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Execute a named SELECT with bound parameters and return a DataFrame."""
+    """Execute a named SELECT with bound parameters and return a DataFrame.
+
+    Screen aggregates (``queries.cache.CACHEABLE``) go through the shared cache when
+    one is installed, keyed by the viewer's scope and the data version as well."""
     text = render(sql, params)
+    if cache.cacheable(name):
+        key = cache.cache_key(db.identity, name, text, default_scope().prefix, _data_version(db))
+        return cache.cached(key, lambda: _run_text(db, name, text))
+    return _run_text(db, name, text)
+
+
+def _data_version(db: Engine) -> int:
+    from etl.ingest.batch import data_version
+
+    try:
+        return data_version(db)
+    except JinjianError:  # no ingestion table yet: the time-to-live alone bounds staleness
+        return 0
+
+
+def _run_text(db: Engine, name: str, text: str) -> pd.DataFrame:
     start = time.perf_counter()
     try:
         df = db.query(text)

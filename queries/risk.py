@@ -78,7 +78,7 @@ ENTITY_RISK = f"""(
                 SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
                        {_zeros_except('failed_batches', 'uniqExact(batch_no)')}
                 FROM events WHERE grid_code LIKE %(like)s AND event_type = 'sampling' AND event_date <= %(end)s
-                  AND batch_no IN ({_FAILED_BATCHES})
+                  AND batch_no GLOBAL IN ({_FAILED_BATCHES})
                 GROUP BY credit_code
                 UNION ALL
                 SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
@@ -166,7 +166,7 @@ def batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.Da
         SELECT batch_no, min(f.first_fail) AS first_fail, uniqExact(credit_code) AS entities,
                uniqExact(substring(grid_code, 1, 9)) AS towns
         FROM events AS h
-        ALL INNER JOIN (
+        GLOBAL ALL INNER JOIN (
             SELECT batch_no, min(event_date) AS first_fail FROM events
             WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
             GROUP BY batch_no) AS f USING batch_no

@@ -5,18 +5,19 @@
 #   chromium chromium-driver             headless browser tests
 #   fonts-noto-cjk                       Chinese glyphs in screenshots and PDFs
 #   poppler-utils                        pdftotext/pdfinfo to check generated PDFs
+#   redis-server                         the shared query cache across workers (JINJIAN_CACHE_URL)
 #
 # Idempotent: only missing packages are installed, and `apt-get update` runs
 # only when something is missing. Runs as root, or via sudo when available.
 #
 # The tests never use a system ClickHouse service: tests/chserver.py starts its
-# own server on free loopback ports. So that installing clickhouse-server does
+# own server on free loopback ports (tests/test_cache.py does the same with redis-server). So that installing clickhouse-server does
 # not leave a daemon on 9000/8123, service start-up is denied during the install
 # (temporary /usr/sbin/policy-rc.d, the standard Debian mechanism) and, on a
 # systemd machine, the freshly installed unit is disabled.
 set -euo pipefail
 
-PACKAGES=(clickhouse-server clickhouse-client chromium chromium-driver fonts-noto-cjk poppler-utils)
+PACKAGES=(clickhouse-server clickhouse-client chromium chromium-driver fonts-noto-cjk poppler-utils redis-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -60,8 +61,10 @@ fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-if [[ " ${missing[*]} " == *" clickhouse-server "* && -d /run/systemd/system ]]; then
-    "${SUDO[@]}" systemctl disable --now clickhouse-server.service >/dev/null 2>&1 || true
-fi
+for svc in clickhouse-server redis-server; do
+    if [[ " ${missing[*]} " == *" $svc "* && -d /run/systemd/system ]]; then
+        "${SUDO[@]}" systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    fi
+done
 
 echo "install_debian_deps: installed ${missing[*]}"

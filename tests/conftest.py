@@ -22,6 +22,7 @@ os.environ.pop("JINJIAN_CLICKHOUSE_URL", None)
 os.environ["JINJIAN_INBOX"] = "0"  # no background ingestion threads inside the test process
 os.environ["JINJIAN_SIMULATOR"] = "0"
 os.environ["JINJIAN_AUTH"] = "0"  # page and API tests run as the local administrator; tests/test_auth*.py log in
+os.environ["JINJIAN_CACHE_SECONDS"] = "0"  # tests see every write at once; tests/test_cache.py turns the cache on
 
 from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
 from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E402

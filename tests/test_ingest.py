@@ -597,3 +597,12 @@ def test_wall_live_version(env: IngestEnv, flask_server):  # the app registers t
         assert live_version(3, v1, v1) is no_update  # nothing new
     finally:
         dbmod.set_db(None)
+
+
+def test_rollups_equal_raw_after_every_batch(env: IngestEnv):
+    """Last in the module: after every batch above (registrations, changes that move
+    entities, cancellations, feedback, rejected and replayed batches), each rollup
+    equals pandas totals of the raw rows."""
+    from tests.rollupkit import mismatches
+
+    assert mismatches(env.db) == []

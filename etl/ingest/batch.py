@@ -40,7 +40,8 @@ from etl.ingest import lookups, readers, rejects, transform
 from etl.ingest.config import IngestSettings
 from etl.ingest.sources import get_source
 from etl.ingest.validate import Problem, check_fields
-from etl.schema import STAGED_TABLES, declared_columns, stage_table
+from etl.rollups import families_of, grids_of, reconcile
+from etl.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
 from queries.engine import Engine
 from queries.executor import execute, run
 from supervision.rules import TaskRules
@@ -100,8 +101,13 @@ def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
 
 
 def _delete(db: Engine, table: str, where: str, params: dict) -> None:
-    execute(db, f"ingest_delete_{table}", f"ALTER TABLE {table} DELETE WHERE {where}", params)
-    wait_mutations(db, table)
+    """Delete rows by mutation; on a cluster, on every shard's local table (18.16 cannot
+    alter a Distributed table, and ON CLUSTER needs ZooKeeper)."""
+    targets = [(s, f"{table}_local") for s in db.shards()] if db.cluster and table in SHARDED else [(db, table)]
+    for engine, name in targets:
+        execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
+    for engine, name in targets:
+        wait_mutations(engine, name)
 
 
 _VERSION_CACHE: dict[str, tuple[float, int]] = {}
@@ -281,9 +287,16 @@ class Ingestor:
                 logger.critical("JINJIAN_INGEST_CRASH_AT=publish: exiting in the middle of batch %s", batch_id)
                 os._exit(75)
         for table, keys in replaces.items():
+            touched: set[str] = set()
             for i in range(0, len(keys), lookups.CHUNK):
-                _delete(self.db, table, f"{REPLACE_KEYS[table]} IN %(keys)s AND batch_id != %(b)s",
-                        {"keys": tuple(keys[i:i + lookups.CHUNK]), "b": batch_id})
+                where, params = (f"{REPLACE_KEYS[table]} IN %(keys)s AND batch_id != %(b)s",
+                                 {"keys": tuple(keys[i:i + lookups.CHUNK]), "b": batch_id})
+                if families_of(table):  # the old versions' grids: their rollups lose these rows
+                    touched |= grids_of(self.db, table, f"{REPLACE_KEYS[table]} IN %(keys)s",
+                                        {"keys": params["keys"]})
+                _delete(self.db, table, where, params)
+            if touched:
+                reconcile(self.db, table, touched)
         self._record(info, "loaded")
         self._drop_stage(batch_id, tables)
         _VERSION_CACHE.clear()
@@ -311,4 +324,7 @@ class Ingestor:
             n = run(self.db, "ingest_published", f"SELECT count() AS n FROM {name} WHERE batch_id = %(b)s",
                     {"b": batch_id})["n"].iloc[0]
             if int(n):
+                touched = grids_of(self.db, name, "batch_id = %(b)s", {"b": batch_id}) if families_of(name) else set()
                 _delete(self.db, name, "batch_id = %(b)s", {"b": batch_id})
+                if touched:
+                    reconcile(self.db, name, touched)
