@@ -33,6 +33,9 @@ def create_app() -> dash.Dash:
     from etl.ingest.web import install as install_ingest_web
 
     install_ingest_web(app.server)  # rejection report downloads (/quality)
+    from etl.risk_snapshots import install as install_risk_snapshots
+
+    install_risk_snapshots(app.server)  # today's risk scores computed ahead (JINJIAN_RISK_SNAPSHOT_SECONDS)
     from auth import install as install_auth
 
     # Last, so the start-up hooks above (scheduler, inbox) run even before anyone signs in.

@@ -124,6 +124,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_ROLLUPS", "1",
                 "1 answers indicator queries from the pre-aggregated rollup tables where an indicator allows it; "
                 "0 reads the raw tables only (for comparison and benchmarks)."),
+    SettingSpec("JINJIAN_RISK_SNAPSHOT_SECONDS", "300",
+                "Risk scores of every entity are computed ahead for today (a background refresher; screens read "
+                "the newest snapshot, docs/risk.md) and rebuilt at most this often when data was loaded. A snapshot "
+                "is used while exact, or for up to 3× this long after data changed. 0: always computed live."),
     SettingSpec("JINJIAN_CLICKHOUSE_CLUSTER", "",
                 "Name of a ClickHouse cluster (remote_servers) in server mode: fact tables become Distributed "
                 "tables over <table>_local on every shard, sharded by credit code. Empty: one server."),

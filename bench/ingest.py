@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.stats import pct  # noqa: E402
+from bench.stats import machine as cores_and_memory, pct  # noqa: E402
 from etl import demo_names as V  # noqa: E402
 from etl import uscc  # noqa: E402
 
@@ -70,24 +70,9 @@ CLEAN_ENV = ("JINJIAN_CLICKHOUSE_URL", "JINJIAN_METADATA_URL", "JINJIAN_INGEST_D
 
 # ---------------------------------------------------------------------------- machine, data set
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, TypeError):
-        pass
     import chdb
 
-    return (f"machine: {os.cpu_count()} cores ({model}){mem}, {platform.machine()}, Python "
-            f"{platform.python_version()}, embedded chDB {chdb.__version__}; {load_avg()} at start")
+    return f"machine: {cores_and_memory()}, {platform.machine()}, embedded chDB {chdb.__version__}; {load_avg()} at start"
 
 
 def load_avg() -> str:

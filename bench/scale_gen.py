@@ -112,10 +112,11 @@ def _offset_batches(events: pd.DataFrame, offset: int) -> int:
     return int(nums.max()) + 1
 
 
-def generate_and_load(db: Engine, cfg: DemoConfig, chunk: int,
+def generate_and_load(db: Engine, cfg: DemoConfig, chunk: int, activity: float = 1.0,
                       say: Callable[[str], None] = print) -> GenStats:
     """Generate ``cfg.entities`` entities in chunks of ``chunk`` and insert them
-    (the schema and region tree must exist; tables should be empty)."""
+    (the schema and region tree must exist; tables should be empty); ``activity``
+    multiplies the demo's event rates (``etl.demo_events.make_events``)."""
     stats = GenStats()
     t_all = time.perf_counter()
     t = time.perf_counter()
@@ -145,7 +146,7 @@ def generate_and_load(db: Engine, cfg: DemoConfig, chunk: int,
         seen, redrawn = distinct_codes(rng, ent, seen)
         stats.redrawn_codes += redrawn
         ent = boundaries.with_village_points(rng, ent)
-        ev = make_events(rng, ent, start, end)
+        ev = make_events(rng, ent, start, end, activity)
         ev["event_id"] = ev["event_id"].to_numpy(dtype="uint64") + np.uint64(event_offset)
         event_offset += len(ev)
         batch_offset = _offset_batches(ev, batch_offset)

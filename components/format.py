@@ -45,3 +45,13 @@ def finite_or_none(x: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) or math.isinf(f) else f
+
+
+def json_ready(value: object) -> object:
+    """``value`` (callback outputs: components, figures, numbers) as the plain JSON data Dash
+    sends for it: cheap to cache and to copy, and Dash renders it the same."""
+    import json
+
+    from plotly.io.json import to_json_plotly
+
+    return json.loads(to_json_plotly(value))

@@ -26,7 +26,10 @@ def _poisson_events(rng: np.random.Generator, ent: pd.DataFrame, lo: np.ndarray,
 
 
 def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime64,
-                end: np.datetime64) -> pd.DataFrame:
+                end: np.datetime64, activity: float = 1.0) -> pd.DataFrame:
+    """Events of ``ent`` between ``start`` and ``end``; ``activity`` multiplies the yearly
+    rates of changes, licences, penalties, complaints, inspections and samplings (the
+    national-scale benchmark raises it to about ten events per entity)."""
     reg = ent["reg_date"].to_numpy().astype("datetime64[D]")
     sdate = ent["status_date"].to_numpy().astype("datetime64[D]")
     status = ent["status"].to_numpy()
@@ -53,30 +56,31 @@ def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime6
     lo = np.maximum(reg, start)
     hi = np.where(np.isnat(sdate), end, np.minimum(sdate, end))
     risky = np.select([grade == "C", grade == "D"], [3.0, 6.0], 1.0)
+    k = float(activity)
 
-    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.12))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.12 * k))
     add("change", idx, d, detail=rng.choice(V.CHANGE_KINDS[0], len(idx), p=V.CHANGE_KINDS[1]).astype(object))
 
     lic = np.isin(industry, list(V.LICENSED))
-    idx, d = _poisson_events(rng, ent, lo, hi, np.where(lic, 0.25, 0.0))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(lic, 0.25 * k, 0.0))
     add("licence", idx, d, detail=np.array([V.LICENCES[s] for s in industry[idx]], dtype=object))
 
-    idx, d = _poisson_events(rng, ent, lo, hi, 0.008 * risky)
+    idx, d = _poisson_events(rng, ent, lo, hi, 0.008 * k * risky)
     add("penalty", idx, d, detail=rng.choice(V.PENALTY_KINDS, len(idx)).astype(object),
         amount=np.round(rng.lognormal(8.5, 1.0, len(idx)), 2))
 
     food = np.isin(industry, ["F", "H", "O"])
-    idx, d = _poisson_events(rng, ent, lo, hi, np.where(food, 0.06, 0.02) * risky)
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(food, 0.06, 0.02) * k * risky)
     add("complaint", idx, d,
         detail=rng.choice(V.COMPLAINT_KINDS[0], len(idx), p=V.COMPLAINT_KINDS[1]).astype(object))
 
-    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.08))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.full(n, 0.08 * k))
     fail = rng.random(len(idx)) < 0.05 * risky[idx]
     add("inspection", idx, d, result=np.where(fail, "fail", "pass").astype(object))
 
     # Sampling: product batches are shared by several entities, across regions.
     sampled = np.isin(industry, list(V.SAMPLED))
-    idx, d = _poisson_events(rng, ent, lo, hi, np.where(sampled, 0.05, 0.0))
+    idx, d = _poisson_events(rng, ent, lo, hi, np.where(sampled, 0.05 * k, 0.0))
     # Most batches reach a few shops; a few wholesale batches reach dozens, across towns and cities.
     n_batches = max(len(idx) // 4, 1)
     wholesale = max(n_batches // 50, 1)

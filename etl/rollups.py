@@ -74,6 +74,10 @@ class Family:
     body: str                   # FROM … WHERE over the raw table: {src} = table, {where} = filter
     stock: bool = False         # has _total tables; answers "as of the end of a day"
     renames: tuple[tuple[str, str], ...] = ()  # (rollup column, raw column) as measures name them
+    order: tuple[str, ...] = () # sorting key of the day tables, if not date, region, dims
+
+    def sorting_key(self, with_date: bool = True) -> tuple[str, ...]:
+        return (self.order or self.key()) if with_date else self.key(False)
 
     def table(self, level: str) -> str:
         return f"rollup_{self.name}_{level}"
@@ -86,8 +90,7 @@ class Family:
         return [t for level in LEVELS for t in (self.table(level), *((self.total(level),) if self.stock else ()))]
 
     def key(self, with_date: bool = True) -> tuple[str, ...]:
-        """Sorting key of a day table (by date first: stock tails and flows read a date
-        range), or of a total (``with_date`` False)."""
+        """The columns that tell the rows of a day table apart, or of a total (``with_date`` False)."""
         return ((self.date_col,) if with_date else ()) + ("grid_code",) + self.dims
 
     def columns(self, with_date: bool = True) -> tuple[str, ...]:
@@ -124,9 +127,11 @@ _END_DAY = ("if(status != 'active' AND isNotNull(status_date), "
 _ENTITY_SIGN = "if(status != 'active' AND isNotNull(status_date), -1, 0)"
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
+    # Flows read a date range of one or a few event types: sorted by type, then date.
     Family("events", "events", "events", "event_date", "event_date",
            ("event_type", "entity_type", "detail", "result"), ("n", "amount"),
-           ("toInt64(count())", "sum(amount)"), "FROM {src} WHERE {where}"),
+           ("toInt64(count())", "sum(amount)"), "FROM {src} WHERE {where}",
+           order=("event_type", "event_date", "grid_code", "entity_type", "detail", "result")),
     Family("entities", "entities", "entities", "day", "day",
            ("entity_type", "industry", "credit_grade", "abnormal", "dishonest"), ("d", "capital"),
            ("toInt64(sum(sign))", "sum(capital * sign)"),
@@ -192,23 +197,43 @@ def rewrite(measure_source: str, expr: str) -> str | None:
         if "reg_date" in out or "status" in out:
             return None
     else:
-        count = family.sums[0]
-        out = expr.replace("countIf(", f"sumIf({count}, ").replace("count()", f"sum({count})")
-    bare = re.sub(r"%\(\w+\)s", "", re.sub(r"'[^']*'", "''", out))
+        out = counts_to_sums(expr, family.sums[0])
+    return out if additive(out, family.measure_columns()) else None
+
+
+def counts_to_sums(expr: str, count: str) -> str:
+    """Row counts in ``expr`` as sums of the pre-aggregated count column ``count``."""
+    return expr.replace("countIf(", f"sumIf({count}, ").replace("count()", f"sum({count})")
+
+
+def additive(expr: str, columns: set[str]) -> bool:
+    """Whether ``expr`` only sums (sum, sumIf) over ``columns`` with scalar helpers, so
+    that it gives the same answer over pre-aggregated rows as over the rows they sum."""
+    bare = re.sub(r"%\(\w+\)s", "", re.sub(r"'[^']*'", "''", expr))
     functions = set(re.findall(r"([A-Za-z_]\w*)\s*\(", bare))
     if not functions <= _SAFE_FUNCTIONS or not functions & {"sum", "sumIf"}:
-        return None
-    names = set(re.findall(r"[A-Za-z_]\w*", bare)) - functions - _KEYWORDS
-    return out if names <= family.measure_columns() else None
+        return False
+    return set(re.findall(r"[A-Za-z_]\w*", bare)) - functions - _KEYWORDS <= columns
 
 
 # -- creation ------------------------------------------------------------------------
 
-def _existing(db: Engine) -> dict[str, str]:
-    """Rollup tables and views in the database: name → engine."""
-    df = run(db, "rollup_tables", "SELECT name, engine FROM system.tables WHERE database = %(db)s "
+def _existing(db: Engine) -> dict[str, tuple[str, str]]:
+    """Rollup tables and views in the database: name → (engine, sorting key)."""
+    df = run(db, "rollup_tables", "SELECT name, engine, sorting_key FROM system.tables WHERE database = %(db)s "
              "AND (name LIKE 'rollup%%' OR name LIKE 'mv_rollup%%')", {"db": db.database})
-    return dict(zip(df["name"], df["engine"]))
+    return {n: (e, k) for n, e, k in zip(df["name"], df["engine"], df["sorting_key"])}
+
+
+def _current(db: Engine, family: Family, have: dict[str, tuple[str, str]], sfx: str) -> bool:
+    """Whether every table and view of ``family`` exists as this version declares it."""
+    for table in family.tables():
+        with_date = not table.endswith("_total")
+        if table + sfx not in have or have[table + sfx][1].replace(" ", "") != ",".join(family.sorting_key(with_date)):
+            return False
+        if _columns(db, table + sfx) != set(family.columns(with_date)):
+            return False
+    return all(v in have for v, _, _ in _views(family, sfx))
 
 
 def _columns(db: Engine, table: str) -> set[str]:
@@ -236,7 +261,7 @@ def _ddl(family: Family, table: str, sfx: str) -> str:
     level = table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
     partition = f"PARTITION BY toYYYYMM({family.date_col}) " if family.name == "events" else ""
     return (f"CREATE TABLE {table}{sfx} ENGINE = SummingMergeTree {'' if total else partition}"
-            f"ORDER BY ({', '.join(family.key(not total))}) "
+            f"ORDER BY ({', '.join(family.sorting_key(not total))}) "
             f"AS {family.select_sql(level, family.source + sfx, '0', with_date=not total)}")
 
 
@@ -250,19 +275,16 @@ def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
     sfx = local_suffix
     wanted = {t + sfx for t in rollup_tables()} | {v for f in FAMILIES.values() for v, _, _ in _views(f, sfx)}
     retired = [n for n in have if n not in wanted and n.endswith(sfx) and not n.startswith(".inner")]
-    for name in sorted(retired, key=lambda n: have[n] != "MaterializedView"):  # views before their targets
+    for name in sorted(retired, key=lambda n: have[n][0] != "MaterializedView"):  # views before their targets
         execute(db, "drop_retired_rollup", f"DROP TABLE IF EXISTS {name}")
     built = []
     for family in FAMILIES.values():
-        views = _views(family, sfx)
-        current = all(t + sfx in have and _columns(db, t + sfx) == set(family.columns(not t.endswith("_total")))
-                      for t in family.tables()) and all(v in have for v, _, _ in views)
-        if current:
+        if _current(db, family, have, sfx):
             continue
         drop_family(db, family, sfx)
         for table in family.tables():
             execute(db, f"create_{table}", _ddl(family, table, sfx))
-        for view, target, select in views:
+        for view, target, select in _views(family, sfx):
             execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
         for table in family.tables():
             total = table.endswith("_total")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from etl import batch_index
 from queries.engine import Engine
 from queries.executor import execute, run
 
@@ -160,6 +161,7 @@ def init_schema(db: Engine) -> list[str]:
     On a cluster (``db.cluster``) the fact tables and their rollups are created on every
     shard as ``<name>_local`` with a Distributed ``<name>`` over them on every shard; the
     other tables live on the server the app connects to (which must be one of the shards)."""
+    from etl.risk_snapshots import create_tables as create_risk_tables
     from etl.rollups import create_rollups
 
     for name, ddl in TABLES.items():
@@ -167,10 +169,12 @@ def init_schema(db: Engine) -> list[str]:
             execute(db, f"create_{name}", ddl)
     for name in STAGED_TABLES:
         execute(db, f"create_stage_{name}", _stage_ddl(name))
+    create_risk_tables(db)  # derived scores: on the server the app connects to, also on a cluster
     if db.cluster:
         _init_cluster(db)
     else:
         create_rollups(db)
+        batch_index.create(db)
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
 
@@ -180,15 +184,20 @@ def _init_cluster(db: Engine) -> None:
 
     shards = db.shards()
     rebuilt: set[str] = set()
+    rebuilt_index = False
     for shard in shards:
         for name in SHARDED:
             execute(shard, f"create_{name}_local", TABLES[name].replace(
                 f"CREATE TABLE IF NOT EXISTS {name} ", f"CREATE TABLE IF NOT EXISTS {name}_local ", 1))
         rebuilt |= set(create_rollups(shard, local_suffix="_local"))
+        if batch_index.create(shard, local_suffix="_local"):
+            rebuilt_index = True
     # Rollup rows are additive, so where one lands does not matter (only reconcile inserts them directly).
-    keys = {**{name: "cityHash64(credit_code)" for name in SHARDED}, **{t: "rand()" for t in rollup_tables()}}
+    keys = {**{name: "cityHash64(credit_code)" for name in (*SHARDED, batch_index.TABLE)},
+            **{t: "rand()" for t in rollup_tables()}}
     for shard in shards:
-        for table in (t for f in rebuilt for t in FAMILIES[f].tables()):  # columns may have changed
+        stale = [t for f in rebuilt for t in FAMILIES[f].tables()] + ([batch_index.TABLE] if rebuilt_index else [])
+        for table in stale:  # columns may have changed
             execute(shard, f"drop_{table}_distributed", f"DROP TABLE IF EXISTS {table}")
         for name, key in keys.items():
             execute(shard, f"create_{name}_distributed",
@@ -199,17 +208,22 @@ def _init_cluster(db: Engine) -> None:
 
 def drop_data_tables(db: Engine) -> None:
     """Drop the tables (used before regenerating demo data)."""
+    from etl.risk_snapshots import drop_tables as drop_risk_tables
     from etl.rollups import drop_rollups, rollup_tables
+
+    drop_risk_tables(db)
 
     if db.cluster:
         for shard in db.shards():
-            for name in (*SHARDED, *rollup_tables()):
+            for name in (*SHARDED, batch_index.TABLE, *rollup_tables()):
                 execute(shard, f"drop_{name}_distributed", f"DROP TABLE IF EXISTS {name}")
             drop_rollups(shard, local_suffix="_local")
+            batch_index.drop(shard, local_suffix="_local")
             for name in SHARDED:
                 execute(shard, f"drop_{name}_local", f"DROP TABLE IF EXISTS {name}_local")
     else:
         drop_rollups(db)
+        batch_index.drop(db)
     for name in TABLES:
         execute(db, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
     for name in STAGED_TABLES:

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from etl.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades, usable
 from etl.rollups import family_for, level_for, rewrite, rollups_enabled
 from indicators.model import Indicator, Measure
 from indicators.periods import Period, previous_period, year_ago
@@ -62,15 +63,19 @@ def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, peri
     by_source = _measures(indicators)
     if "task_asof" in by_source:
         params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
+    snapshot = None
     if "entity_risk" in by_source:
-        params.update(risk_params(flt, period.end, RiskRules.from_env()))
+        rules = RiskRules.from_env()
+        snapshot = usable(db, flt.region, period.end, rules)
+        params.update(risk_params(flt, period.end, rules), **({"sid": snapshot.id} if snapshot else {}))
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
         params["root"] = Settings.from_env().root_region
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
     key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
     group = "GROUP BY region_code" if by_child else ""
     for source, measures in by_source.items():
-        for q in _plan(source, measures, level):
+        for q in (_plan_risk(measures, level) if source == "entity_risk" and snapshot else
+                  _plan(source, measures, level)):
             cols = []
             for m, expr in q.exprs:
                 aliases[m] = f"m{len(aliases)}"
@@ -109,6 +114,16 @@ def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Quer
         out.insert(0, _Query(name, family.stock_from(level), "", fast) if family.stock
                    else _Query(name, family.table(level), raw.prefilter, fast))
     return out
+
+
+def _plan_risk(measures: list[Measure], level: str | None) -> list[_Query]:
+    """Risk measures answered from a risk snapshot (etl.risk_snapshots): counts per grade of
+    the level where they can, the snapshot's scored entities otherwise."""
+    rolled = [(m, rewrite_grades(m.expr) if level else None) for m in measures]
+    fast = [(m, e) for m, e in rolled if e is not None]
+    slow = [(m, m.expr) for m, e in rolled if e is None]
+    return (([_Query(f"indicators_risk_grades_{level}", grades_from(level), "", fast)] if fast else [])
+            + ([_Query("indicators_risk_scores", SCORES_FROM, "", slow)] if slow else []))
 
 
 def compute(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,

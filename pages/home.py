@@ -17,9 +17,11 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from components.figures import create_empty_figure, create_flow_lines
+from components.format import json_ready
 from components.region_map import create_region_map, map_layer
 from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, label
 from indicators.catalogue import CATALOGUE
+from queries.cache import shared_view
 from queries.db import get_db
 from queries.errors import JinjianError
 from queries.events import EVENT_TYPE_EN, EVENT_TYPE_ZH
@@ -186,13 +188,20 @@ N_OUT = len(WALL_TILES) + 19
 )
 def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0,
             _version: int | None = None):
-    settings = Settings.from_env()
     today = dt.date.today()
-    try:
-        data = wall_data(get_db(), region, today, ranking_indicator=map_indicator or "entity_stock")
+    db = get_db()
+    try:  # every screen showing this view shares one computation per data version (queries.cache)
+        return shared_view(db, "wall_refresh", (region, lang, map_indicator, scale, _version, today),
+                           lambda: json_ready(_refresh(db, region, lang, map_indicator, scale, _version, today)))
     except JinjianError as exc:
         logger.warning("wall refresh failed: %s", exc.detail)
         return [no_update] * (N_OUT - 3) + [exc.user_message, "wall-banner", _version]
+
+
+def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None, _version: int | None,
+             today: dt.date) -> list:
+    settings = Settings.from_env()
+    data = wall_data(db, region, today, ranking_indicator=map_indicator or "entity_stock")
     top = scope_root()  # the path starts at the viewer's own region
     shown = data.node.path[data.node.path["code"].astype(str).str.startswith(top) & ((data.node.path["code"] != "") | (top == ""))]
     names = list(shown["name"]) or [data.node.name]
@@ -232,26 +241,41 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
 )
 def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_sig: dict | None):
     """Redraw the map only when its content changed, and refit only when the region changed."""
+    from indicators.compute import compute
+    from indicators.periods import period_to_date
+    from queries.filters import Filter
+
+    ind = CATALOGUE[indicator_id or "entity_stock"]
+    month = period_to_date(dt.date.today(), "month")
+
+    def child_values() -> dict[str, float]:
+        values = compute(db, [ind], Filter(region=region), month, by_child=True)
+        return dict(zip(values["region_code"], values["value"]))
+
     try:
         db = get_db()
-        features = children_features(db, region)
-        from indicators.compute import compute
-        from indicators.periods import period_to_date
-        from queries.filters import Filter
-
-        ind = CATALOGUE[indicator_id or "entity_stock"]
-        values = compute(db, [ind], Filter(region=region), period_to_date(dt.date.today(), "month"),
-                         by_child=True)
+        shown = shared_view(db, "wall_map_values", (region, ind.id, month), child_values)
     except JinjianError as exc:
         logger.warning("wall map refresh failed: %s", exc.detail)
         return no_update, no_update, no_update, no_update, no_update
-    layer = map_layer(features, dict(zip(values["region_code"], values["value"])), ind, lang=lang or "zh")
-    digest = hashlib.sha1(json.dumps([layer.geojson, lang], sort_keys=True, default=str).encode()).hexdigest()
+    # The boundaries follow from the region: the values, indicator and language tell a redraw apart.
+    digest = hashlib.sha1(json.dumps([region, ind.id, lang, shown], sort_keys=True, default=str).encode()).hexdigest()
     if last_sig and last_sig.get("digest") == digest:
         return no_update, no_update, no_update, no_update, no_update
+    try:
+        geojson, legend, note, bounds = shared_view(db, "wall_map", (region, ind.id, lang, digest),
+                                                    lambda: _map_outputs(db, region, shown, ind, lang))
+    except JinjianError as exc:
+        logger.warning("wall map refresh failed: %s", exc.detail)
+        return no_update, no_update, no_update, no_update, no_update
     same_region = bool(last_sig) and last_sig.get("region") == region
-    viewport = no_update if same_region or not layer.bounds else {"bounds": layer.bounds}
-    return layer.geojson, layer.legend, layer.note, viewport, {"digest": digest, "region": region}
+    viewport = no_update if same_region or not bounds else {"bounds": bounds}
+    return geojson, legend, note, viewport, {"digest": digest, "region": region}
+
+
+def _map_outputs(db, region: str, shown: dict, ind, lang: str) -> list:
+    layer = map_layer(children_features(db, region), shown, ind, lang=lang or "zh")
+    return json_ready([layer.geojson, layer.legend, layer.note, layer.bounds])
 
 
 @callback(

@@ -25,21 +25,23 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import pandas as pd
 
 from settings import ConfigError, _SPECS, parse_number
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-__all__ = ["CacheSettings", "CACHEABLE", "install", "configure", "clear", "cached", "cacheable", "stats"]
+__all__ = ["CacheSettings", "CACHEABLE", "install", "configure", "clear", "cached", "cacheable", "shared_view",
+           "stats"]
 
 #: Query names (or name prefixes ending in ``_``) whose answers may be shared.
 CACHEABLE: tuple[str, ...] = (
     "indicators_", "registration_flow", "entity_counts_by_child", "entity_totals", "latest_event_time",
-    "risk_distribution", "risk_by_child", "risk_warning_trend", "risk_batch_alerts",
-    "task_ageing", "task_count", "efficiency_", "report_quality_",
+    "recent_events", "recent_event_names", "risk_distribution", "risk_by_child", "risk_warning_trend",
+    "risk_warning_feed", "risk_batch_alerts", "task_ageing", "task_count", "efficiency_", "report_quality_",
 )
 MAX_ENTRIES = 5000
 
@@ -137,8 +139,21 @@ def _lock_for(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def cached(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """The cached frame under ``key``, or ``compute()`` stored under it (one computation per key at a time)."""
+def shared_view(db: Any, name: str, parts: tuple, compute: Callable[[], T]) -> T:
+    """What a screen shows (a callback's outputs) for ``parts`` — the inputs that decide it —
+    computed once per data version and viewer scope and shared by every screen showing
+    the same view; ``compute()`` itself when the cache is off."""
+    if _state.backend is None:
+        return compute()
+    from queries.executor import data_version_or_zero
+    from queries.filters import default_scope
+
+    key = cache_key(db.identity, f"view:{name}", repr(parts), default_scope().prefix, data_version_or_zero(db))
+    return cached(key, compute)
+
+
+def cached(key: str, compute: Callable[[], T]) -> T:
+    """The value cached under ``key``, or ``compute()`` stored under it (one computation per key at a time)."""
     backend = _state.backend
     hit = _get(backend, key)
     if hit is not None:
@@ -158,11 +173,11 @@ def cached(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         return df
 
 
-def _get(backend: Any, key: str) -> pd.DataFrame | None:
+def _get(backend: Any, key: str) -> Any:
     try:
         value = backend.get(key)
     except Exception as exc:
         logger.warning("query cache unavailable (get): %s", exc)
         return None
-    # SimpleCache keeps the object itself: hand out a copy so a caller cannot change the cached frame.
-    return value.copy() if isinstance(value, pd.DataFrame) else None
+    # A backend may keep the object itself: hand out a copy so a caller cannot change the cached frame.
+    return value.copy() if isinstance(value, pd.DataFrame) else value

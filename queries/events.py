@@ -21,32 +21,48 @@ EVENT_TYPE_EN = {
 }
 
 
-def recent_events(db: Engine, flt: Filter, limit: int = 20) -> pd.DataFrame:
+def recent_events(db: Engine, flt: Filter, limit: int = 20, since: dt.date | None = None) -> pd.DataFrame:
     """The ``limit`` latest events in the region (newest first, ties by event_id
     descending), with the entity's name: event_id, event_time, event_type,
-    detail, result, credit_code, name, grid_code."""
+    detail, result, credit_code, name, grid_code.
+
+    ``since`` (a live screen passes a recent day) lets the search read the events from
+    that day on first, then a month more, and the whole log only when they are fewer
+    than ``limit``."""
     limit = max(1, min(int(limit), 200))
-    return run(db, "recent_events", """
-        SELECT e.event_id AS event_id, e.event_time AS event_time, toString(e.event_type) AS event_type,
-               e.detail AS detail, toString(e.result) AS result, e.credit_code AS credit_code,
-               n.name AS name, e.grid_code AS grid_code
-        FROM (
-            SELECT event_id, event_time, event_type, detail, result, credit_code, grid_code
-            FROM events WHERE grid_code LIKE %(like)s
-            ORDER BY event_time DESC, event_id DESC LIMIT %(limit)s
-        ) AS e
-        LEFT JOIN (
-            SELECT credit_code, any(name) AS name FROM entities
-            WHERE grid_code LIKE %(like)s GROUP BY credit_code
-        ) AS n ON e.credit_code = n.credit_code
-        ORDER BY event_time DESC, event_id DESC""", {"like": flt.like, "limit": limit})
+    for bound in _widening(since):
+        ev = run(db, "recent_events", f"""
+            SELECT event_id, event_time, toString(event_type) AS event_type, detail, toString(result) AS result,
+                   credit_code, grid_code
+            FROM events WHERE grid_code LIKE %(like)s {'AND event_date >= %(since)s' if bound else ''}
+            ORDER BY event_time DESC, event_id DESC LIMIT %(limit)s""",
+                 {"like": flt.like, "limit": limit, **({"since": bound} if bound else {})})
+        if len(ev) == limit:
+            break
+    if ev.empty:
+        return ev.assign(name=pd.Series(dtype=object))[RECENT_COLUMNS]
+    # Names of those events' entities only, found by their grids first (the sorting key).
+    names = run(db, "recent_event_names", """
+        SELECT credit_code, any(name) AS name FROM entities
+        WHERE grid_code IN %(grids)s AND credit_code IN %(codes)s GROUP BY credit_code""",
+                {"grids": tuple(sorted(set(ev["grid_code"]))), "codes": tuple(sorted(set(ev["credit_code"])))})
+    return ev.merge(names, on="credit_code", how="left")[RECENT_COLUMNS]
 
 
-def latest_event_time(db: Engine, flt: Filter) -> dt.datetime | None:
-    """Time of the newest event in the region (data freshness), None if none."""
-    df = run(db, "latest_event_time", """
-        SELECT count() AS n, max(event_time) AS latest FROM events WHERE grid_code LIKE %(like)s""",
-             {"like": flt.like})
-    if int(df["n"].iloc[0]) == 0:
-        return None
-    return pd.Timestamp(df["latest"].iloc[0]).to_pydatetime()
+RECENT_COLUMNS = ["event_id", "event_time", "event_type", "detail", "result", "credit_code", "name", "grid_code"]
+
+
+def _widening(since: dt.date | None) -> list[dt.date | None]:
+    return [since, since - dt.timedelta(days=30), None] if since is not None else [None]
+
+
+def latest_event_time(db: Engine, flt: Filter, since: dt.date | None = None) -> dt.datetime | None:
+    """Time of the newest event in the region (data freshness), None if none. With
+    ``since``, the events from that day on are read first, the whole log only if none."""
+    for bound in _widening(since):
+        df = run(db, "latest_event_time", f"""
+            SELECT count() AS n, max(event_time) AS latest FROM events WHERE grid_code LIKE %(like)s
+            {'AND event_date >= %(since)s' if bound else ''}""", {"like": flt.like, **({"since": bound} if bound else {})})
+        if int(df["n"].iloc[0]):
+            return pd.Timestamp(df["latest"].iloc[0]).to_pydatetime()
+    return None

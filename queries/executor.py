@@ -97,17 +97,19 @@ def run(db: Engine, name: str, sql: str, params: Mapping[str, Any] | None = None
     one is installed, keyed by the viewer's scope and the data version as well."""
     text = render(sql, params)
     if cache.cacheable(name):
-        key = cache.cache_key(db.identity, name, text, default_scope().prefix, _data_version(db))
+        key = cache.cache_key(db.identity, name, text, default_scope().prefix, data_version_or_zero(db))
         return cache.cached(key, lambda: _run_text(db, name, text))
     return _run_text(db, name, text)
 
 
-def _data_version(db: Engine) -> int:
+def data_version_or_zero(db: Engine) -> int:
+    """The data version cache keys carry (``etl.ingest.batch.data_version``); 0 before any
+    ingestion table exists (the time-to-live alone bounds staleness then)."""
     from etl.ingest.batch import data_version
 
     try:
         return data_version(db)
-    except JinjianError:  # no ingestion table yet: the time-to-live alone bounds staleness
+    except JinjianError:
         return 0
 
 

@@ -25,6 +25,8 @@ from queries.executor import run
 from queries.filters import Filter
 from queries.regions import region_node
 from queries.tasks import TASK_ASOF
+from etl.risk_snapshots import SCORES_FROM, Snapshot, grades_from, usable
+from etl.rollups import level_for
 from supervision.risk import FACTORS, HIGH_RISK_INDUSTRIES, MEDIUM_RISK_INDUSTRIES, RiskRules
 
 logger = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ ENTITY_RISK = f"""(
                 UNION ALL
                 SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
                        {_zeros_except('failed_batches', 'uniqExact(batch_no)')}
-                FROM events WHERE grid_code LIKE %(like)s AND event_type = 'sampling' AND event_date <= %(end)s
+                FROM sampling_batches WHERE grid_code LIKE %(like)s AND event_date <= %(end)s
                   AND batch_no GLOBAL IN ({_FAILED_BATCHES})
                 GROUP BY credit_code
                 UNION ALL
@@ -102,30 +104,43 @@ def risk_params(flt: Filter, asof: dt.date, rules: RiskRules) -> dict[str, objec
             "d730": asof - dt.timedelta(days=730), **rules.params()}
 
 
+def scored(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> tuple[str, dict[str, object], Snapshot | None]:
+    """The scored entities of ``flt``'s region on ``asof``: a FROM item with the columns of
+    ``ENTITY_RISK``, its parameters, and the risk snapshot it reads (None: computed live)."""
+    snap = usable(db, flt.region, asof, rules)
+    if snap is not None:
+        return SCORES_FROM, {"like": flt.like, "sid": snap.id}, snap
+    return ENTITY_RISK, risk_params(flt, asof, rules), None
+
+
 def top_entities(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, limit: int = 50,
                  grade: str | None = None) -> pd.DataFrame:
     """The highest-scoring entities (ties by credit code) with their breakdown."""
     if grade is not None and grade not in ("red", "orange", "yellow", "blue"):
         raise InvalidParameter(f"grade {grade!r}", user_message=f"风险等级不正确：{grade}")
-    params = {**risk_params(flt, asof, rules), "limit": max(1, min(int(limit), 5000)), "grade": grade or ""}
+    from_item, params, _ = scored(db, flt, asof, rules)
+    params.update({"limit": max(1, min(int(limit), 5000)), "grade": grade or ""})
     return run(db, "risk_top_entities", f"""
-        SELECT {', '.join(ENTITY_COLUMNS)} FROM {ENTITY_RISK}
+        SELECT {', '.join(ENTITY_COLUMNS)} FROM {from_item}
         WHERE (%(grade)s = '' OR grade = %(grade)s)
         ORDER BY score DESC, credit_code LIMIT %(limit)s""", params)
 
 
 def entity_risk(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, credit_code: str) -> dict | None:
     """One entity's score and breakdown, or None when it is not alive in the region."""
-    params = {**risk_params(flt, asof, rules), "code": credit_code}
-    df = run(db, "risk_entity", f"SELECT {', '.join(ENTITY_COLUMNS)} FROM {ENTITY_RISK} "
-                                "WHERE credit_code = %(code)s", params)
+    from_item, params, _ = scored(db, flt, asof, rules)
+    df = run(db, "risk_entity", f"SELECT {', '.join(ENTITY_COLUMNS)} FROM {from_item} "
+                                "WHERE credit_code = %(code)s", {**params, "code": credit_code})
     return None if df.empty else df.iloc[0].to_dict()
 
 
 def grade_distribution(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> pd.DataFrame:
     """Entities per grade (every grade present): grade, entities."""
-    df = run(db, "risk_distribution", f"SELECT grade, count() AS entities FROM {ENTITY_RISK} GROUP BY grade",
-             risk_params(flt, asof, rules))
+    from_item, params, snap = scored(db, flt, asof, rules)
+    level = level_for(flt.region) if snap is not None else None
+    count = "sum(n)" if level else "count()"
+    df = run(db, "risk_distribution", f"SELECT grade, {count} AS entities FROM "
+             f"{grades_from(level) if level else from_item} GROUP BY grade", params)
     out = pd.DataFrame({"grade": ["red", "orange", "yellow", "blue"]}).merge(df, on="grade", how="left")
     out["entities"] = out["entities"].fillna(0).astype("int64")
     return out
@@ -138,10 +153,17 @@ def risk_by_child(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> p
     kids = node.children[["code", "name"]].rename(columns={"code": "region_code", "name": "region_name"})
     if node.child_length is None or kids.empty:
         return kids.assign(entities=0, high=0, high_share=float("nan"), avg_score=float("nan"), grade=None)
-    df = run(db, "risk_by_child", f"""
-        SELECT substring(grid_code, 1, %(n)s) AS region_code, count() AS entities,
-               countIf(grade IN ('red', 'orange')) AS high, avg(score) AS avg_score
-        FROM {ENTITY_RISK} GROUP BY region_code""", {**risk_params(flt, asof, rules), "n": node.child_length})
+    from_item, params, snap = scored(db, flt, asof, rules)
+    level = level_for(flt.region, node.child_length) if snap is not None else None
+    if level:  # the snapshot's counts per grade (scores summed in hundredths)
+        sql = f"""SELECT substring(grid_code, 1, %(n)s) AS region_code, sum(n) AS entities,
+                         sumIf(n, grade IN ('red', 'orange')) AS high, sum(score_c) / 100 / sum(n) AS avg_score
+                  FROM {grades_from(level)} GROUP BY region_code"""
+    else:
+        sql = f"""SELECT substring(grid_code, 1, %(n)s) AS region_code, count() AS entities,
+                         countIf(grade IN ('red', 'orange')) AS high, avg(score) AS avg_score
+                  FROM {from_item} GROUP BY region_code"""
+    df = run(db, "risk_by_child", sql, {**params, "n": node.child_length})
     out = kids.merge(df, on="region_code", how="left")
     out[["entities", "high"]] = out[["entities", "high"]].fillna(0).astype("int64")
     out["high_share"] = (out["high"] / out["entities"].where(out["entities"] > 0) * 100.0).astype(float)
@@ -151,26 +173,28 @@ def risk_by_child(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> p
 
 def high_risk_points(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, limit: int = 5000) -> pd.DataFrame:
     """Coordinates of red and orange entities (highest first) for the heat layer."""
+    from_item, params, _ = scored(db, flt, asof, rules)
     return run(db, "risk_points", f"""
-        SELECT credit_code, name, lon, lat, score, grade FROM {ENTITY_RISK}
+        SELECT credit_code, name, lon, lat, score, grade FROM {from_item}
         WHERE grade IN ('red', 'orange') AND NOT (lon = 0 AND lat = 0)
-        ORDER BY score DESC, credit_code LIMIT %(limit)s""",
-               {**risk_params(flt, asof, rules), "limit": max(1, min(int(limit), 20000))})
+        ORDER BY score DESC, credit_code LIMIT %(limit)s""", {**params, "limit": max(1, min(int(limit), 20000))})
 
 
 def batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Batches that failed sampling anywhere in [start, end] and were handled by
     entities in the region: batch_no, first_fail (date), entities (in the region),
     regions (distinct towns in the region), newest failure first."""
-    return run(db, "risk_batch_alerts", """
+    failed = """SELECT batch_no, min(event_date) AS first_fail FROM events
+            WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
+            GROUP BY batch_no"""
+    # The sampling records by batch number (etl.batch_index): only the failed batches' rows are read.
+    return run(db, "risk_batch_alerts", f"""
         SELECT batch_no, min(f.first_fail) AS first_fail, uniqExact(credit_code) AS entities,
                uniqExact(substring(grid_code, 1, 9)) AS towns
-        FROM events AS h
-        GLOBAL ALL INNER JOIN (
-            SELECT batch_no, min(event_date) AS first_fail FROM events
-            WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
-            GROUP BY batch_no) AS f USING batch_no
-        WHERE h.grid_code LIKE %(like)s AND h.event_type = 'sampling' AND h.event_date <= %(end)s
+        FROM sampling_batches AS h
+        GLOBAL ALL INNER JOIN ({failed}) AS f USING batch_no
+        WHERE h.grid_code LIKE %(like)s AND h.event_date <= %(end)s
+          AND h.batch_no GLOBAL IN (SELECT batch_no FROM ({failed}))
         GROUP BY batch_no ORDER BY first_fail DESC, batch_no""",
                {"like": flt.like, "start": start, "end": end})
 
@@ -185,11 +209,11 @@ def batch_fanout(db: Engine, flt: Filter, batch_no: str) -> tuple[pd.DataFrame, 
     inside = run(db, "risk_batch_fanout", """
         SELECT credit_code, any(grid_code) AS grid, countIf(result = 'fail') AS failed_samples,
                count() AS samples, min(event_date) AS first_seen
-        FROM events WHERE grid_code LIKE %(like)s AND event_type = 'sampling' AND batch_no = %(batch)s
+        FROM sampling_batches WHERE grid_code LIKE %(like)s AND batch_no = %(batch)s
         GROUP BY credit_code ORDER BY credit_code""", params)
     outside = run(db, "risk_batch_outside", """
-        SELECT uniqExact(credit_code) AS n FROM events
-        WHERE event_type = 'sampling' AND batch_no = %(batch)s AND NOT (grid_code LIKE %(like)s)""", params)
+        SELECT uniqExact(credit_code) AS n FROM sampling_batches
+        WHERE batch_no = %(batch)s AND NOT (grid_code LIKE %(like)s)""", params)
     return inside, int(outside["n"].iloc[0])
 
 
@@ -198,12 +222,19 @@ WARNING_EVENTS = "(event_type IN ('complaint', 'penalty', 'list_entry') OR (even
 
 def warning_feed(db: Engine, flt: Filter, asof: dt.date, limit: int = 30) -> pd.DataFrame:
     """The newest events that raise an entity's risk (complaints, penalties, list
-    entries, failed inspections and samplings) up to the end of ``asof``."""
-    return run(db, "risk_warning_feed", f"""
-        SELECT event_time, toString(event_type) AS event_type, detail, credit_code, grid_code, batch_no
-        FROM events WHERE grid_code LIKE %(like)s AND event_date <= %(end)s AND {WARNING_EVENTS}
-        ORDER BY event_time DESC, event_id DESC LIMIT %(limit)s""",
-               {"like": flt.like, "end": asof, "limit": max(1, min(int(limit), 500))})
+    entries, failed inspections and samplings) up to the end of ``asof``: those of the
+    last week first, the whole log only when they are too few."""
+    limit = max(1, min(int(limit), 500))
+    for since in (asof - dt.timedelta(days=7), asof - dt.timedelta(days=90), None):
+        df = run(db, "risk_warning_feed", f"""
+            SELECT event_time, toString(event_type) AS event_type, detail, credit_code, grid_code, batch_no
+            FROM events WHERE grid_code LIKE %(like)s AND event_date <= %(end)s AND {WARNING_EVENTS}
+              {'AND event_date >= %(since)s' if since else ''}
+            ORDER BY event_time DESC, event_id DESC LIMIT %(limit)s""",
+                 {"like": flt.like, "end": asof, "limit": limit, **({"since": since} if since else {})})
+        if len(df) == limit:
+            break
+    return df
 
 
 def warning_trend(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.DataFrame:

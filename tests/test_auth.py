@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from tests.authkit import PASSWORD, auth_on, csrf_of, logged_in, login  # noqa: F401
+from tests.authkit import (PASSWORD, auth_on, csrf_of, dash_body, dash_post, logged_in, login,  # noqa: F401
+                           wall_body)
 from tests.conftest import DEMO_END
 
 DG = "4419"
@@ -75,50 +76,6 @@ def location(resp) -> str:
 
 def set_cookie_headers(resp) -> list[str]:
     return [v for k, v in resp.headers.items() if k.lower() == "set-cookie" and v.startswith(COOKIE + "=")]
-
-
-_DEPS: list[dict] = []
-
-
-def dash_deps(client) -> list[dict]:
-    if not _DEPS:
-        resp = client.get("/_dash-dependencies")
-        assert resp.status_code == 200, resp.status_code
-        _DEPS.extend(resp.get_json())
-    return _DEPS
-
-
-def dash_body(client, output_has: str, values: dict | None = None, changed: list[str] | None = None) -> dict:
-    """A /_dash-update-component request body for the callback whose output names
-    ``output_has``, its inputs and states filled from ``values`` ('id.prop' → value)."""
-    found = [d for d in dash_deps(client) if output_has in d["output"]]
-    assert len(found) == 1, (output_has, [d["output"][:80] for d in found])
-    dep = found[0]
-    out = dep["output"]
-    if out.startswith(".."):
-        outputs: object = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in out[2:-2].split("...")]
-    else:
-        outputs = dict(zip(("id", "property"), out.rsplit(".", 1)))
-    values = values or {}
-
-    def fill(items: list[dict]) -> list[dict]:
-        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-                for i in items]
-
-    inputs = fill(dep["inputs"])
-    return {"output": out, "outputs": outputs, "inputs": inputs, "state": fill(dep["state"]),
-            "changedPropIds": changed or [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
-
-
-def dash_post(client, body: dict, headers: dict | None = None):
-    return client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json",
-                       headers=headers or {})
-
-
-def wall_body(client, region: str) -> dict:
-    return dash_body(client, "wall-kpi-stock.children", {
-        "wall-refresh.n_intervals": 1, "wall-region.data": region, "wall-lang.value": "zh",
-        "wall-map-indicator.value": "entity_stock", "wall-scale.data": 1.0})
 
 
 def page_body(client, pathname: str, search: str = "") -> dict:

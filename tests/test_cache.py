@@ -2,6 +2,7 @@
 and that an answer cached for one region scope is never served to another."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 
@@ -13,7 +14,7 @@ from queries import cache
 from queries.executor import run
 from queries.filters import RegionScope, default_scope, set_scope_provider
 from settings import ConfigError
-from tests.authkit import USERS, auth_on, logged_in  # noqa: F401 - fixture
+from tests.authkit import USERS, auth_on, dash_post, logged_in, wall_body  # noqa: F401 - fixture
 
 END = "2026-11-20"
 TOWN = "441900003"
@@ -89,7 +90,7 @@ def test_hit_miss_copy_and_version(demo_db, backend, monkeypatch) -> None:
     assert int(run(demo_db, "indicators_entities", COUNT_SQL, params)["n"].iloc[0]) == int(a["n"].iloc[0])
     run(demo_db, "entity_list_count", COUNT_SQL, params)  # not cacheable: runs, stores nothing
     assert backend.sets == 1
-    monkeypatch.setattr(ex, "_data_version", lambda db: 123)  # a new batch was loaded
+    monkeypatch.setattr(ex, "data_version_or_zero", lambda db: 123)  # a new batch was loaded
     run(demo_db, "indicators_entities", COUNT_SQL, params)
     assert backend.sets == 2 and cache.stats()["misses"] == 2
 
@@ -237,3 +238,69 @@ def test_workers_share_one_redis_cache(demo_db, redis_url) -> None:
     finally:
         set_scope_provider(provider)
         cache.configure(None, 0)
+
+
+def test_shared_views_are_per_scope_and_data_version(demo_db, backend, monkeypatch) -> None:
+    """A screen's outputs are computed once per view, viewer scope and data version."""
+    import queries.executor as ex
+
+    calls: list[str] = []
+
+    def view(tag: str) -> list:
+        calls.append(tag)
+        return [{"props": {"children": tag}}, 1.5]
+
+    set_scope_provider(lambda: RegionScope("4419"))
+    first = cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("a"))
+    assert cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("b")) == first
+    assert calls == ["a"]
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "en"), lambda: view("c"))  # other inputs
+    set_scope_provider(lambda: RegionScope(TOWN))
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("d"))  # other viewer scope
+    monkeypatch.setattr(ex, "data_version_or_zero", lambda db: 99)
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("e"))  # a batch was loaded
+    assert calls == ["a", "c", "d", "e"] and backend.crossed == []
+    cache.configure(None, 0)
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("f"))  # cache off: always computed
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("g"))
+    assert calls[-2:] == ["f", "g"]
+
+
+def test_wall_screens_of_two_scopes_never_share_views(flask_server, auth_on, backend, demo_data) -> None:
+    """The wall refresh of the same town for a city leader and a town viewer, alternately:
+    each second request is served from the asker's own entries, never another scope's, and
+    the stock tile shows the pandas count of the town's living entities."""
+    city = logged_in(flask_server, "city_leader")
+    town = logged_in(flask_server, "town_view")
+    shown = []
+    for client in (city, town, city, town):
+        resp = dash_post(client, wall_body(client, TOWN))
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        shown.append(_data_value(resp.get_json()["response"]["wall-kpi-stock"], "wall-kpi-stock-value"))
+    assert backend.crossed == [] and cache.stats()["hits"] >= 2
+    assert {backend.owner[k] for k in backend.owner} == {"4419", TOWN}
+    ent = demo_data.entities
+    town_ents = ent[ent["grid_code"].str.startswith(TOWN)]
+    end = pd.Timestamp(dt.date.today())
+    status_date = pd.to_datetime(town_ents["status_date"])
+    alive = (pd.to_datetime(town_ents["reg_date"]) <= end) & (
+        (town_ents["status"] == "active") | status_date.isna() | (status_date > end))
+    assert shown == [f"{int(alive.sum()):,}"] * 4
+
+
+def _data_value(node, element_id: str) -> str | None:
+    """The data-value of the element ``element_id`` inside a callback response's JSON."""
+    if isinstance(node, dict):
+        props = node.get("props", {})
+        if isinstance(props, dict) and props.get("id") == element_id:
+            return props.get("data-value")
+        for value in node.values():
+            found = _data_value(value, element_id)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _data_value(value, element_id)
+            if found is not None:
+                return found
+    return None

@@ -119,10 +119,14 @@ def test_warning_feed_trend_and_points(demo_db, demo_data):
     trend = warning_trend(demo_db, Filter(region=DEMO_ROOT), start, DEMO_END)
     assert trend["events"].sum() == len(w) > 0
     assert trend.groupby("event_type")["events"].sum().to_dict() == w.groupby("event_type").size().to_dict()
-    feed = warning_feed(demo_db, Filter(region=DEMO_ROOT), DEMO_END, limit=10)
-    newest = warn[pd.to_datetime(warn["event_date"]) <= pd.Timestamp(DEMO_END)].sort_values(
-        ["event_time", "event_id"], ascending=False).head(10)
-    assert list(feed["credit_code"]) == list(newest["credit_code"])
+    town = demo_data.entities["grid_code"].str[:9].value_counts().index[5]
+    # The city's last week has ten; a town's needs the wider searches (90 days, then all).
+    for region, limit, end in ((DEMO_ROOT, 10, DEMO_END), (town, 10, DEMO_END), (town, 200, DEMO_END),
+                               (DEMO_ROOT, 5, DEMO_END - dt.timedelta(days=100))):
+        feed = warning_feed(demo_db, Filter(region=region), end, limit=limit)
+        mine = warn[warn["grid_code"].str.startswith(region) & (pd.to_datetime(warn["event_date"]) <= pd.Timestamp(end))]
+        newest = mine.sort_values(["event_time", "event_id"], ascending=False).head(limit)
+        assert list(feed["credit_code"]) == list(newest["credit_code"]) and len(feed) > 0, (region, limit, end)
     pts = high_risk_points(demo_db, Filter(region=DEMO_ROOT), DEMO_END, RULES)
     exp = R.scores(demo_data, DEMO_ROOT, DEMO_END)
     assert set(pts["credit_code"]) == set(exp.index[exp["grade"].isin(["red", "orange"])])

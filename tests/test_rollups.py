@@ -165,4 +165,10 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
     assert create_rollups(db) == ["events"]
     names = set(run(db, "t", "SELECT name FROM system.tables WHERE database = %(d)s", {"d": db.database})["name"])
     assert "rollup_events_grid" not in names and "mv_rollup_events_city" in names
+    # Same columns, another sorting key (an older version): rebuilt too.
+    execute(db, "t", "DROP TABLE mv_rollup_tasks_town")
+    execute(db, "t", "DROP TABLE rollup_tasks_town")
+    execute(db, "t", "CREATE TABLE rollup_tasks_town ENGINE = SummingMergeTree ORDER BY (grid_code, day) "
+            "AS SELECT * FROM rollup_tasks_county WHERE 0")
+    assert create_rollups(db) == ["tasks"]
     assert mismatches(db) == []

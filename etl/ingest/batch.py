@@ -36,6 +36,7 @@ from typing import Callable
 
 import pandas as pd
 
+from etl import batch_index
 from etl.ingest import lookups, readers, rejects, transform
 from etl.ingest.config import IngestSettings
 from etl.ingest.sources import get_source
@@ -103,7 +104,8 @@ def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
 def _delete(db: Engine, table: str, where: str, params: dict) -> None:
     """Delete rows by mutation; on a cluster, on every shard's local table (18.16 cannot
     alter a Distributed table, and ON CLUSTER needs ZooKeeper)."""
-    targets = [(s, f"{table}_local") for s in db.shards()] if db.cluster and table in SHARDED else [(db, table)]
+    sharded = table in SHARDED or table == batch_index.TABLE
+    targets = [(s, f"{table}_local") for s in db.shards()] if db.cluster and sharded else [(db, table)]
     for engine, name in targets:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
     for engine, name in targets:
@@ -326,5 +328,7 @@ class Ingestor:
             if int(n):
                 touched = grids_of(self.db, name, "batch_id = %(b)s", {"b": batch_id}) if families_of(name) else set()
                 _delete(self.db, name, "batch_id = %(b)s", {"b": batch_id})
+                if name == "events":  # and the copies of its sampling records
+                    _delete(self.db, batch_index.TABLE, "batch_id = %(b)s", {"b": batch_id})
                 if touched:
                     reconcile(self.db, name, touched)
