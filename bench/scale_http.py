@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from tests.pagekit import callback_outputs
+
 
 class AppServer:
     """The app's Flask server on a loopback port in a thread (werkzeug, threaded)."""
@@ -41,16 +43,6 @@ class AppServer:
         return f"{inner.__module__.split('.')[-1]}.{inner.__name__}"
 
 
-def _outputs(spec: str) -> Any:
-    def one(s: str) -> dict[str, str]:
-        cid, prop = s.rsplit(".", 1)
-        return {"id": cid, "property": prop.split("@")[0]}
-
-    if spec.startswith(".."):
-        return [one(s) for s in spec[2:-2].split("...")]
-    return one(spec)
-
-
 def payload(dep: dict[str, Any], values: dict[str, Any], changed: str | None = None) -> dict[str, Any]:
     """A /_dash-update-component body for ``dep`` with 'id.prop' → value."""
     def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +51,7 @@ def payload(dep: dict[str, Any], values: dict[str, Any], changed: str | None = N
 
     inputs = fill(dep["inputs"])
     first = f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"
-    return {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": inputs,
+    return {"output": dep["output"], "outputs": callback_outputs(dep["output"]), "inputs": inputs,
             "state": fill(dep["state"]), "changedPropIds": [changed or first]}
 
 

@@ -226,9 +226,10 @@ def _drop_partitions(db: Engine, ids: list[int]) -> None:
 def prune(db: Engine) -> list[int]:
     """Drop the scores of all but the newest :data:`KEEP` done snapshots (a screen may
     still be reading the one before the newest)."""
-    parts = run(db, "risk_snapshot_partitions", "SELECT DISTINCT snapshot_id FROM risk_grades")
-    done, _ = _done(db, max_age=0)
-    keep = {s.id for s in done[:KEEP]}
+    parts = run(db, "risk_snapshot_partitions", "SELECT DISTINCT snapshot_id FROM risk_scores")
+    done, building = _done(db, max_age=0)
+    finishing = {sid for sid, started in building.items() if time.time() - started < BUILD_LEASE_S}
+    keep = {s.id for s in done[:KEEP]} | finishing  # another process may be finishing one
     newest = max((s.id for s in done), default=0)
     old = [int(p) for p in parts["snapshot_id"] if int(p) not in keep and int(p) < newest]
     _drop_partitions(db, old)

@@ -193,11 +193,13 @@ def rewrite(measure_source: str, expr: str) -> str | None:
         return None
     if family.name == "entities":  # only counts and sums of entities alive at the end
         out = _ALIVE_COUNT.sub("sumIf(d, 1", expr)
-        out = _ALIVE_CAPITAL.sub("sumIf(capital, 1", out)
-        if "reg_date" in out or "status" in out:
+        capital = _ALIVE_CAPITAL.sub("sumIf(capital, 1", out)
+        if "reg_date" in capital or "status" in capital or not additive(capital, family.measure_columns()):
             return None
-    else:
-        out = counts_to_sums(expr, family.sums[0])
+        # Capital is a float: the total minus later changes leaves rounding dust (1e-9) where the
+        # raw sum has none, so such a measure is rounded to millionths (a yuan's hundredths are kept).
+        return capital if capital == out else f"round({capital}, 6)"
+    out = counts_to_sums(expr, family.sums[0])
     return out if additive(out, family.measure_columns()) else None
 
 

@@ -29,7 +29,7 @@ from queries.geo import GRID_CODE_LENGTH, children_features
 from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
 from queries.risk import (batch_alerts, batch_fanout, grade_distribution, high_risk_points, risk_by_child,
-                          top_entities, warning_feed, warning_trend)
+                          scored_at, top_entities, warning_feed, warning_trend)
 from queries.tasks import TaskQuery, task_list
 from auth import scope_root
 from settings import ConfigError, Settings
@@ -237,12 +237,15 @@ def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Entities per grade (cards and donut)."""
     try:
         rules, day = _rules(), parse_date(date)
-        counts = rv.grade_counts(grade_distribution(get_db(), _flt(code), day, rules))
+        db, flt = get_db(), _flt(code)
+        counts = rv.grade_counts(grade_distribution(db, flt, day, rules))
+        when = scored_at(db, flt, day, rules)
     except JinjianError as exc:
         _shown(exc, "summary", code)
         return (no_update,) * (len(rv.GRADE_ORDER) + 2) + ("",)
     cards = [c.children for c in rv.create_grade_cards(counts, rules.grades)]
-    note = f"截至 {day.isoformat()} 存续主体 {sum(counts.values()):,} 户参与评分"
+    how = f"评分于 {when:%m-%d %H:%M} 计算（风险评分快照）" if when else "评分实时计算"
+    note = f"截至 {day.isoformat()} 存续主体 {sum(counts.values()):,} 户参与评分；{how}"
     return (*cards, rv.create_grade_figure(counts), note)
 
 

@@ -113,6 +113,13 @@ def scored(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> tuple[st
     return ENTITY_RISK, risk_params(flt, asof, rules), None
 
 
+def scored_at(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> dt.datetime | None:
+    """When the scores screens show for ``flt``'s region on ``asof`` were computed: the
+    risk snapshot's time, or None when they are computed live."""
+    snap = usable(db, flt.region, asof, rules)
+    return None if snap is None else snap.finished
+
+
 def top_entities(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules, limit: int = 50,
                  grade: str | None = None) -> pd.DataFrame:
     """The highest-scoring entities (ties by credit code) with their breakdown."""

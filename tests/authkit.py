@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.pagekit import callback_outputs
+
 PASSWORD = "Passw0rd-2026"
 #: (username, role, scope): a city administrator, a city leader, a town supervisor, a town viewer.
 USERS = (("city_admin", "admin", "4419"), ("city_leader", "leader", "4419"),
@@ -76,10 +78,7 @@ def dash_body(client, output_has: str, values: dict | None = None, changed: list
     assert len(found) == 1, (output_has, [d["output"][:80] for d in found])
     dep = found[0]
     out = dep["output"]
-    if out.startswith(".."):
-        outputs: object = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in out[2:-2].split("...")]
-    else:
-        outputs = dict(zip(("id", "property"), out.rsplit(".", 1)))
+    outputs = callback_outputs(out)
     values = values or {}
 
     def fill(items: list[dict]) -> list[dict]:

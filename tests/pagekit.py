@@ -54,3 +54,15 @@ def wait(cond: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
 
 def js(dash_duo: Any, script: str, *args: Any) -> Any:
     return dash_duo.driver.execute_script(script, *args)
+
+
+def callback_outputs(spec: str) -> Any:
+    """The ``outputs`` of a /_dash-update-component body from a dependency's ``output``
+    string ('id.prop', or '..id1.prop1...id2.prop2..' for several)."""
+    def one(s: str) -> dict[str, str]:
+        cid, prop = s.rsplit(".", 1)
+        return {"id": cid, "property": prop.split("@")[0]}
+
+    if spec.startswith(".."):
+        return [one(s) for s in spec[2:-2].split("...")]
+    return one(spec)

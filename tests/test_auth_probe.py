@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.authkit import auth_on, logged_in  # noqa: F401
+from tests.pagekit import callback_outputs
 
 TOWN = "441900003"
 USER = "town_sup"  # a supervisor: export and personal data allowed, so only the scope stops a leak
@@ -231,22 +232,12 @@ def _layout_values(client: Any) -> dict[str, dict[str, Any]]:
     return values
 
 
-def _outputs(spec: str) -> Any:
-    def one(s: str) -> dict[str, str]:
-        cid, prop = s.rsplit(".", 1)
-        return {"id": cid, "property": prop.split("@")[0]}
-
-    if spec.startswith(".."):
-        return [one(s) for s in spec[2:-2].split("...")]
-    return one(spec)
-
-
 def _payload(dep: dict[str, Any], values: list[Any]) -> dict[str, Any]:
     slots = [dict(i) for i in dep["inputs"]] + [dict(s) for s in dep["state"]]
     filled = [{**slot, "value": v} for slot, v in zip(slots, values)]
     n_in = len(dep["inputs"])
     first = dep["inputs"][0]
-    return {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": filled[:n_in],
+    return {"output": dep["output"], "outputs": callback_outputs(dep["output"]), "inputs": filled[:n_in],
             "state": filled[n_in:], "changedPropIds": [f"{first['id']}.{first['property']}"]}
 
 

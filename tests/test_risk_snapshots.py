@@ -142,3 +142,31 @@ def test_old_snapshots_are_pruned(demo_db, snapshot) -> None:
     assert kept == set(ids[-rs.KEEP:])
     assert set(run(demo_db, "t", "SELECT DISTINCT snapshot_id FROM risk_grades")["snapshot_id"].astype(int)) == kept
     assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules).id == ids[-1]
+
+
+def test_the_risk_page_says_when_scores_were_computed(flask_server, dongguan, snapshot, monkeypatch) -> None:
+    from pages import risk as page
+
+    note = page.refresh_summary(DEMO_ROOT, DEMO_END.isoformat())[-1]
+    stored = rs.usable(dongguan, DEMO_ROOT, DEMO_END, RiskRules.from_env())
+    assert stored.id == snapshot.id and "风险评分快照" in note and f"{stored.finished:%m-%d %H:%M}" in note
+    monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "0")
+    assert page.refresh_summary(DEMO_ROOT, DEMO_END.isoformat())[-1].endswith("评分实时计算")
+
+
+def test_pruning_spares_a_snapshot_another_process_is_finishing(demo_db, snapshot) -> None:
+    """Scores of a build under way (a fresh ``building`` row) survive another build's
+    pruning; once its lease has run out they do not."""
+    rules = RiskRules.from_env()
+    sid = snapshot.id - 1  # older than every done one
+    demo_db.insert("risk_scores", pd.DataFrame({"snapshot_id": [sid], "credit_code": ["X"],
+                                                "grid_code": ["441900003001001"]}))
+    rs._mark(demo_db, sid, DEMO_ROOT, DEMO_END, rules, 0, "building", dt.datetime.now())
+    rs.build(demo_db, DEMO_ROOT, DEMO_END, rules)
+    ids = set(run(demo_db, "t", "SELECT DISTINCT snapshot_id FROM risk_scores")["snapshot_id"].astype(int))
+    assert sid in ids
+    rs._mark(demo_db, sid, DEMO_ROOT, DEMO_END, rules, 0, "failed", dt.datetime.now())
+    rs.clear_cache()
+    rs.prune(demo_db)
+    ids = set(run(demo_db, "t", "SELECT DISTINCT snapshot_id FROM risk_scores")["snapshot_id"].astype(int))
+    assert sid not in ids

@@ -26,7 +26,7 @@ def test_rewrite_keeps_meaning_or_declines() -> None:
     stock = CATALOGUE["entity_stock"].numerator.expr
     assert rewrite("entities", stock) == "sumIf(d, 1 AND 1)"
     capital = next(i for i in CATALOGUE.values() if "sumIf(capital" in i.numerator.expr).numerator.expr
-    assert rewrite("entities", capital) == "sumIf(capital, 1 AND entity_type = 'enterprise')"
+    assert rewrite("entities", capital) == "round(sumIf(capital, 1 AND entity_type = 'enterprise'), 6)"
     assert rewrite("entities", CATALOGUE["abnormal_rate"].numerator.expr) == "sumIf(d, 1 AND abnormal = 1)"
     assert rewrite("events", "countIf(event_type = 'penalty')") == "sumIf(n, event_type = 'penalty')"
     assert rewrite("events", "sumIf(amount, event_type = 'penalty') / 10000") == \
