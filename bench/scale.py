@@ -76,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--children", type=int, default=None, help="children of the root timed (default all)")
     ap.add_argument("--grandchildren", type=int, default=5, help="grandchildren timed (one per child)")
     ap.add_argument("--warm", type=int, default=1, help="warm repeats per callback and region")
+    ap.add_argument("--raw-budget", type=float, default=300.0,
+                    help="seconds of raw-table runs per drill query after which its remaining regions are skipped")
     ap.add_argument("--screens", type=int, default=100)
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between a screen's refreshes")
     ap.add_argument("--load-seconds", type=float, default=60.0)

@@ -3,7 +3,8 @@
 Two ClickHouse 18.16 servers on loopback with one ``<remote_servers>`` entry; the
 app's engine connects to the first with JINJIAN_CLICKHOUSE_CLUSTER. The fixed demo
 data set is loaded through the Distributed tables. Checked: rows are split by
-entity, rollups equal pandas totals, every indicator equals its pandas oracle, and
+entity, rollups equal pandas totals, every indicator equals its pandas oracle, a risk
+snapshot scored across the shards gives the oracle's risk figures, and
 ingestion (new entities, entities moved to another grid) keeps all of it true.
 """
 from __future__ import annotations
@@ -108,6 +109,25 @@ def test_every_indicator_equals_its_oracle_on_the_cluster(cluster_db, demo_data,
     assert wrong == {}
 
 
+def test_risk_snapshot_on_the_cluster(cluster_db, demo_data, monkeypatch) -> None:
+    """Scored across both shards (batch linkage crosses them) and stored on the app's
+    node, a snapshot gives the pandas oracle's risk figures."""
+    from etl import risk_snapshots as rs
+    from supervision.risk import RiskRules
+
+    monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "300")
+    rs.clear_cache()
+    snap = rs.build(cluster_db, DEMO_ROOT, DEMO_END, RiskRules.from_env())
+    assert rs.usable(cluster_db, TOWN, DEMO_END, RiskRules.from_env()).id == snap.id
+    risk = [i for i in INDICATORS if i.numerator.source == "entity_risk"]
+    for region in (DEMO_ROOT, TOWN):
+        got = compute(cluster_db, risk, Filter(region=region), Period(DEMO_END, DEMO_END)).set_index("indicator_id")
+        for ind in risk:
+            want = oracle_value(demo_data, ind.id, region, DEMO_END, DEMO_END)
+            assert _same(got.loc[ind.id, "value"], want), (ind.id, region, got.loc[ind.id, "value"], want)
+    rs.clear_cache()
+
+
 def test_ingestion_on_the_cluster(cluster_db, demo_data, tmp_path, monkeypatch) -> None:
     """Registrations and address changes through the normal loader: rollups still equal
     pandas totals of the raw rows, and each moved entity exists once, on its shard."""
@@ -141,3 +161,4 @@ def test_ingestion_on_the_cluster(cluster_db, demo_data, tmp_path, monkeypatch) 
     monkeypatch.setenv("JINJIAN_ROLLUPS", "0")
     slow = compute(cluster_db, INDICATORS, Filter(region=DEMO_ROOT), period, by_child=True)
     pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-9)
+
