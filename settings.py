@@ -121,13 +121,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_CACHE_URL", "",
                 "Where the shared cache lives. Empty: in each app process's memory; redis://host:6379/0: a Redis "
                 "server shared by every worker (needed when gunicorn runs several workers)."),
+    SettingSpec("JINJIAN_VIEW_CACHE_SECONDS", "300",
+                "How long whole screen views (the wall's refresh outputs) are shared by every screen showing them. "
+                "Keyed by the data version, so a loaded batch is shown at once; this only bounds how long changes "
+                "that bypass ingestion take to appear. 0: views are not shared (queries still are)."),
     SettingSpec("JINJIAN_ROLLUPS", "1",
                 "1 answers indicator queries from the pre-aggregated rollup tables where an indicator allows it; "
                 "0 reads the raw tables only (for comparison and benchmarks)."),
     SettingSpec("JINJIAN_RISK_SNAPSHOT_SECONDS", "300",
                 "Risk scores of every entity are computed ahead for today (a background refresher; screens read "
-                "the newest snapshot, docs/risk.md) and rebuilt at most this often when data was loaded. A snapshot "
-                "is used while exact, or for up to 3× this long after data changed. 0: always computed live."),
+                "the newest snapshot of the day, showing its time; docs/risk.md) and rebuilt at most this often "
+                "when data was loaded. 0: always computed live."),
     SettingSpec("JINJIAN_CLICKHOUSE_CLUSTER", "",
                 "Name of a ClickHouse cluster (remote_servers) in server mode: fact tables become Distributed "
                 "tables over <table>_local on every shard, sharded by credit code. Empty: one server."),

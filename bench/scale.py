@@ -376,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["JINJIAN_CACHE_SECONDS"] = user_cache
             from queries.cache import CacheSettings
 
-            with CacheOverride(CacheSettings.from_env().seconds):
+            settings = CacheSettings.from_env()
+            with CacheOverride(settings.seconds, settings.view_seconds):
                 section_load(h, regions, args, qlog, user_cache or "")
         if "ingest" in sections:
             section_ingest(db, args)

@@ -42,20 +42,21 @@ def clear_all_caches() -> None:
 
 
 class CacheOverride:
-    """Set the installed query cache's time-to-live for a section (0 = off), then restore it."""
+    """Set the installed cache's times to live for a section (0 = off), then restore them."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, view_seconds: float | None = None) -> None:
         self.seconds = seconds
-        self.saved: tuple[Any, float] | None = None
+        self.view_seconds = view_seconds
+        self.saved: tuple[Any, float, float] | None = None
 
     def __enter__(self) -> "CacheOverride":
         from queries import cache
 
-        self.saved = (cache._state.backend, cache._state.seconds)
+        self.saved = (cache._state.backend, cache._state.seconds, cache._state.view_seconds)
         backend = self.saved[0]
         if backend is None and self.seconds > 0:
             return self  # no cache installed (no app): nothing to turn on
-        cache.configure(backend if self.seconds > 0 else None, self.seconds)
+        cache.configure(backend if self.seconds > 0 else None, self.seconds, self.view_seconds)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -69,7 +70,8 @@ def cache_stats() -> str:
     from queries import cache
 
     s = cache.stats()
-    on = f"on, {cache._state.seconds:g} s" if cache._state.backend is not None else "off"
+    on = (f"on, queries {cache._state.seconds:g} s, views {cache._state.view_seconds:g} s"
+          if cache._state.backend is not None else "off")
     return f"cache {on}: {s['hits']:,} hits, {s['misses']:,} misses"
 
 
@@ -324,7 +326,8 @@ def section_load(h: Harness, regions: list[str], args: argparse.Namespace, qlog:
     say(f"screens spread round-robin over {len(screen_regions)} regions (root and children); callbacks per "
         f"tick: {', '.join(names)}; clients in a separate process (requests, one thread per screen and "
         f"callback), server = werkzeug threaded in this process; JINJIAN_CACHE_SECONDS="
-        f"{cache_seconds!r} (empty = the wall refresh interval); caches cleared before the start")
+        f"{cache_seconds!r} (empty = the wall refresh interval); {cache_stats().split(':')[0]}; caches cleared "
+        "before the start, so each view's first request computes it")
     spec = {"url": h.srv.url, "screens": args.screens, "interval": args.interval, "seconds": args.load_seconds,
             "bodies": [bodies[r] for r in screen_regions]}
     spec_path = args.data_dir / f"load-spec-{os.getpid()}.json"

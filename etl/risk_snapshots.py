@@ -9,17 +9,14 @@ entities for a whole province cannot wait for that.
 So a background refresher scores every entity of the jurisdiction for today into
 ``risk_scores`` (one partition per snapshot) and counts them per grade at town,
 county and city level into ``risk_grades``; a row in ``risk_snapshots`` marks the
-snapshot done. Screens asking about today read the newest done snapshot that
-(:func:`usable`):
+snapshot done. Screens asking about a day read the newest done snapshot of that day
+scored with the same weights and thresholds whose root covers the region
+(:func:`usable`); its time is shown. Without one (another day, snapshots off) scores
+are computed live as before.
 
-- covers the region (its root is a prefix of the region), is for the same day and
-  was scored with the same weights and thresholds; and
-- is exact (no batch has been loaded since it started) or is at most
-  3 × ``JINJIAN_RISK_SNAPSHOT_SECONDS`` old (then it is labelled with its time).
-
-Otherwise, and for any other day, the score is computed live as before. The
-refresher (:class:`Refresher`) rebuilds when the day, the rules or the data changed,
-at most once per ``JINJIAN_RISK_SNAPSHOT_SECONDS``; several processes share the
+The refresher (:class:`Refresher`) rebuilds when the day or the rules changed, and when
+data was loaded, at most once per ``JINJIAN_RISK_SNAPSHOT_SECONDS``; late in the evening
+it builds tomorrow's ahead, so there is one at midnight. Several processes share the
 work through the ``building`` rows of ``risk_snapshots``. ``0`` turns snapshots off.
 """
 from __future__ import annotations
@@ -152,24 +149,18 @@ def clear_cache() -> None:
 
 
 def usable(db: Engine, region: str, as_of: dt.date, rules: RiskRules) -> Snapshot | None:
-    """The snapshot screens asking about ``region`` on ``as_of`` should read, or None
-    (compute live). See the module docstring for the conditions."""
-    seconds = snapshot_seconds()
-    if seconds <= 0:
+    """The snapshot screens asking about ``region`` on ``as_of`` should read: the newest
+    done one for that day, scored with these rules, whose root covers the region; None
+    (compute live) when there is none or snapshots are off. Its age is bounded by the
+    refresher and shown by the screens."""
+    if snapshot_seconds() <= 0:
         return None
-    from etl.ingest.batch import data_version
-
     try:
         snaps, _ = _done(db)
-        version = data_version(db)
     except JinjianError:  # tables not created yet
         return None
     want = fingerprint(rules)
-    for snap in snaps:
-        if snap.as_of == as_of and snap.rules == want and snap.covers(region):
-            fresh = (dt.datetime.now() - snap.finished).total_seconds() <= 3 * seconds
-            return snap if snap.data_version == version or fresh else None
-    return None
+    return next((s for s in snaps if s.as_of == as_of and s.rules == want and s.covers(region)), None)
 
 
 def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
@@ -254,6 +245,17 @@ def due(db: Engine, root: str, today: dt.date, rules: RiskRules, now: float | No
     return newest.data_version != data_version(db, max_age=0) and now - newest.id / 1000 >= snapshot_seconds()
 
 
+#: From this time on, tomorrow's snapshot is built ahead, so screens have one at midnight.
+PREBUILD_FROM = dt.time(23, 40)
+
+
+def days_to_build(now: dt.datetime) -> list[dt.date]:
+    """Today, and tomorrow late in the evening (scores as of the end of tomorrow from the
+    data so far: what a build just after midnight would give)."""
+    today = now.date()
+    return [today] + ([today + dt.timedelta(days=1)] if now.time() >= PREBUILD_FROM else [])
+
+
 class Refresher(threading.Thread):
     """Keeps today's snapshot of the jurisdiction current (checks every ``poll`` s)."""
 
@@ -271,9 +273,9 @@ class Refresher(threading.Thread):
             try:
                 if snapshot_seconds() > 0:
                     db, root, rules = get_db(), Settings.from_env().root_region, RiskRules.from_env()
-                    today = dt.date.today()
-                    if due(db, root, today, rules):
-                        build(db, root, today, rules)
+                    for day in days_to_build(dt.datetime.now()):
+                        if due(db, root, day, rules):
+                            build(db, root, day, rules)
             except Exception:  # noqa: BLE001 - keep the thread alive, say why
                 logger.exception("risk snapshot refresh failed")
             self.stopped.wait(self.poll)

@@ -2,7 +2,8 @@
 
 For a region (or each of its children) and a period, every measure on the same
 source is an aggregate column of one ``GROUP BY`` query; ratios are divided
-here. Comparisons (环比, 同比) rerun the same queries for the shifted periods.
+here. Comparisons (环比, 同比) ask for the shifted periods too: a flow source answers all
+periods in one query, a stock source runs once per period end.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from etl.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades, usable
 from etl.rollups import family_for, level_for, rewrite, rollups_enabled
+from indicators.event_types import event_types
 from indicators.model import Indicator, Measure
 from indicators.periods import Period, previous_period, year_ago
 from queries.engine import Engine
@@ -45,55 +47,91 @@ def _measures(indicators: Iterable[Indicator]) -> dict[str, list[Measure]]:
     return by_source
 
 
-def measure_table(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,
-                  by_child: bool) -> tuple[pd.DataFrame, dict[Measure, str]]:
-    """Rows = regions (the region itself, or each child), columns = measure aliases."""
+#: Flow sources: rows dated within a period (the column that dates them). Several periods
+#: of one flow source are answered by one query that counts each row once per period
+#: containing it (:func:`_period_sql`).
+_PERIOD_COL = {"events": "event_date", "task_events": "event_date", "ingest_quality": "toDate(received_at)"}
+
+
+def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, periods: Sequence[Period],
+                   by_child: bool) -> tuple[list[pd.DataFrame], dict[Measure, str]]:
+    """One table per period: rows = regions (the region itself, or each child), columns =
+    measure aliases."""
     node = region_node(db, flt.region, flt.scope)
     if by_child:
         regions = node.children[["code", "name"]].rename(columns={"code": "region_code",
                                                                    "name": "region_name"})
     else:
         regions = pd.DataFrame({"region_code": [node.code], "region_name": [node.name]})
-    table = regions.reset_index(drop=True)
+    tables = [regions.reset_index(drop=True) for _ in periods]
     aliases: dict[Measure, str] = {}
     if by_child and node.child_length is None:
-        return table, aliases
-    params = {"like": flt.like, "start": period.start, "end": period.end, "region": flt.region,
-              "n": node.child_length or 0}
+        return tables, aliases
+    base = {"like": flt.like, "region": flt.region, "n": node.child_length or 0}
     by_source = _measures(indicators)
-    if "task_asof" in by_source:
-        params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
-    snapshot = None
-    if "entity_risk" in by_source:
-        rules = RiskRules.from_env()
-        snapshot = usable(db, flt.region, period.end, rules)
-        params.update(risk_params(flt, period.end, rules), **({"sid": snapshot.id} if snapshot else {}))
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
-        params["root"] = Settings.from_env().root_region
+        base["root"] = Settings.from_env().root_region
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
     key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
     group = "GROUP BY region_code" if by_child else ""
     for source, measures in by_source.items():
-        for q in (_plan_risk(measures, level) if source == "entity_risk" and snapshot else
-                  _plan(source, measures, level)):
-            cols = []
-            for m, expr in q.exprs:
-                aliases[m] = f"m{len(aliases)}"
-                cols.append(f"{expr} AS {aliases[m]}")
-            sql = (f"SELECT {key} AS region_code, {', '.join(cols)} FROM {q.from_item} "
-                   f"WHERE grid_code LIKE %(like)s {q.prefilter} {group}")
-            table = table.merge(run(db, q.name, sql, params), on="region_code", how="left")
-    return table.fillna({a: 0 for a in aliases.values()}), aliases
+        for m in measures:
+            aliases.setdefault(m, f"m{len(aliases)}")
+        if source in _PERIOD_COL and len(periods) > 1:
+            for q in _plan(source, measures, level):
+                cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
+                narrow, extra = q.types_filter(source)
+                df = run(db, f"{q.name}_periods", _period_sql(q, key, cols, _PERIOD_COL[source], narrow),
+                         {**base, **extra, "starts": [p.start for p in periods], "ends": [p.end for p in periods],
+                          "first": min(p.start for p in periods), "last": max(p.end for p in periods)})
+                for i in range(len(periods)):
+                    part = df[df["_period"] == i + 1].drop(columns="_period")
+                    tables[i] = tables[i].merge(part, on="region_code", how="left")
+            continue
+        for i, period in enumerate(periods):
+            params = {**base, "start": period.start, "end": period.end}
+            snapshot = None
+            if source == "task_asof":
+                params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
+            if source == "entity_risk":
+                rules = RiskRules.from_env()
+                snapshot = usable(db, flt.region, period.end, rules)
+                params.update(risk_params(flt, period.end, rules), **({"sid": snapshot.id} if snapshot else {}))
+            plan = _plan_risk(measures, level) if snapshot else _plan(source, measures, level)
+            for q in plan:
+                cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
+                narrow, extra = q.types_filter(source)
+                sql = (f"SELECT {key} AS region_code, {cols} FROM {q.from_item} "
+                       f"WHERE grid_code LIKE %(like)s {q.prefilter} {narrow} {group}")
+                tables[i] = tables[i].merge(run(db, q.name, sql, {**params, **extra}), on="region_code", how="left")
+    fill = {a: 0 for a in aliases.values()}
+    return [t.fillna(fill) for t in tables], aliases
+
+
+def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "") -> str:
+    """``q`` over several periods at once (``%(starts)s``/``%(ends)s``): each row counts once
+    for every period containing it, under ``_period`` (1-based)."""
+    return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
+            f"SELECT *, arrayJoin(arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
+            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)), arrayEnumerate(array%(starts)s))) AS _period "
+            f"FROM {q.from_item} WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
+            f") GROUP BY _period, region_code")
 
 
 @dataclass(frozen=True)
 class _Query:
-    """One SQL of :func:`measure_table`: its FROM item, the filter its rows need besides the
+    """One SQL of :func:`measure_tables`: its FROM item, the filter its rows need besides the
     region, and the measures (with the expression each is computed by) it answers."""
     name: str
     from_item: str
     prefilter: str
     exprs: list[tuple[Measure, str]]
+
+    def types_filter(self, source: str) -> tuple[str, dict[str, object]]:
+        """A condition narrowing the rows to the event types the measures need (events only),
+        with its parameters; empty when they cannot be told."""
+        types = event_types(e for _, e in self.exprs) if source == "events" else None
+        return ("AND event_type IN %(types)s", {"types": types}) if types else ("", {})
 
 
 def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Query]:
@@ -130,7 +168,17 @@ def compute(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Pe
             by_child: bool = False) -> pd.DataFrame:
     """Long table: one row per indicator × region with numerator, denominator,
     value (× scale; NaN when the denominator is 0) and warning grade."""
-    table, alias = measure_table(db, indicators, flt, period, by_child)
+    return compute_periods(db, indicators, flt, [period], by_child)[0]
+
+
+def compute_periods(db: Engine, indicators: Sequence[Indicator], flt: Filter, periods: Sequence[Period],
+                    by_child: bool = False) -> list[pd.DataFrame]:
+    """:func:`compute` for each of ``periods`` (flows of one source in one query)."""
+    tables, alias = measure_tables(db, indicators, flt, periods, by_child)
+    return [_values(indicators, table, alias) for table in tables]
+
+
+def _values(indicators: Sequence[Indicator], table: pd.DataFrame, alias: dict[Measure, str]) -> pd.DataFrame:
     frames = []
     for ind in indicators:
         num = table[alias[ind.numerator]].astype(float) if alias else pd.Series(dtype=float)
@@ -160,12 +208,23 @@ def compute_with_comparisons(db: Engine, indicators: Sequence[Indicator], flt: F
                              grain: str, by_child: bool = False) -> pd.DataFrame:
     """:func:`compute` plus ``prev_value``, ``yoy_value``, ``mom`` (环比) and
     ``yoy`` (同比) as relative changes; NaN where not meaningful."""
-    cur = compute(db, indicators, flt, period, by_child)
     comparable = [i for i in indicators if i.comparable]
+    if not comparable:
+        cur = compute(db, indicators, flt, period, by_child)
+        return cur.assign(prev_value=np.nan, yoy_value=np.nan, mom=np.nan, yoy=np.nan)
+    cur, prev, ago = compute_periods(db, indicators, flt, [period, previous_period(period, grain), year_ago(period)],
+                                     by_child)
+    return with_comparisons(cur, prev, ago, {i.id for i in comparable})
+
+
+def with_comparisons(cur: pd.DataFrame, prev: pd.DataFrame, ago: pd.DataFrame,
+                     comparable: set[str]) -> pd.DataFrame:
+    """``cur`` with ``prev_value``, ``yoy_value``, ``mom`` and ``yoy`` from the frames of the
+    previous period and of a year ago (only for the ``comparable`` indicators)."""
     key = ["indicator_id", "region_code"]
     out = cur
-    for label, shifted in (("prev_value", previous_period(period, grain)), ("yoy_value", year_ago(period))):
-        other = compute(db, comparable, flt, shifted, by_child)[key + ["value"]].rename(columns={"value": label})
+    for label, other in (("prev_value", prev), ("yoy_value", ago)):
+        other = other[other["indicator_id"].isin(comparable)][key + ["value"]].rename(columns={"value": label})
         out = out.merge(other, on=key, how="left")
     out["mom"] = [_change(c, p) for c, p in zip(out["value"], out["prev_value"])]
     out["yoy"] = [_change(c, p) for c, p in zip(out["value"], out["yoy_value"])]

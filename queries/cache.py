@@ -12,7 +12,10 @@ they cost one query per view and time-to-live instead of one per screen.
   though the SQL already names the region: one viewer's answer can never be served
   to another scope. A new batch changes the version, so live data never waits for
   the time-to-live.
-- **Time-to-live**: ``JINJIAN_CACHE_SECONDS`` (default: the wall refresh interval).
+- **Time-to-live**: ``JINJIAN_CACHE_SECONDS`` (default: the wall refresh interval) for
+  query answers; whole screen views (:func:`shared_view`) live ``JINJIAN_VIEW_CACHE_SECONDS``
+  (300): they carry the data version too, so the time-to-live only bounds how long a
+  change that bypasses ingestion (a regenerated demo, a bulk load) takes to show.
 - **Backend**: flask-caching on the app's Flask server, in process memory by default
   or Redis (``JINJIAN_CACHE_URL=redis://…``) shared by every worker.
 - **One query per key at a time**: concurrent misses of the same key in a process
@@ -50,6 +53,7 @@ MAX_ENTRIES = 5000
 class CacheSettings:
     seconds: float
     url: str
+    view_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "CacheSettings":
@@ -63,7 +67,8 @@ class CacheSettings:
         url = get("JINJIAN_CACHE_URL")
         if url and not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"JINJIAN_CACHE_URL={url!r} must be empty or a redis:// URL")
-        return cls(seconds=seconds, url=url)
+        views = parse_number(get("JINJIAN_VIEW_CACHE_SECONDS"), "JINJIAN_VIEW_CACHE_SECONDS", 0, 86400)
+        return cls(seconds=seconds, url=url, view_seconds=views)
 
     def flask_config(self) -> dict[str, Any]:
         if self.url:
@@ -76,6 +81,7 @@ class CacheSettings:
 class _State:
     backend: Any = None          # an object with get(key) / set(key, value, timeout=) / clear()
     seconds: float = 0.0
+    view_seconds: float = 0.0
     hits = 0
     misses = 0
 
@@ -85,10 +91,12 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def configure(backend: Any, seconds: float) -> None:
-    """Use ``backend`` (cachelib / flask-caching interface) with ``seconds`` to live; None turns caching off."""
+def configure(backend: Any, seconds: float, view_seconds: float | None = None) -> None:
+    """Use ``backend`` (cachelib / flask-caching interface) with ``seconds`` to live for
+    queries and ``view_seconds`` for whole views (default: as queries); None turns caching off."""
     _state.backend = backend if backend is not None and seconds > 0 else None
     _state.seconds = seconds
+    _state.view_seconds = seconds if view_seconds is None else view_seconds
     _state.hits = _state.misses = 0
 
 
@@ -107,8 +115,9 @@ def install(server: Any, settings: CacheSettings | None = None) -> None:
     from flask_caching import Cache
 
     cache = Cache(app=server, config=settings.flask_config())
-    configure(cache, settings.seconds)
-    logger.info("query cache on: %s, %g s", "redis" if settings.url else "in-process", settings.seconds)
+    configure(cache, settings.seconds, settings.view_seconds)
+    logger.info("query cache on: %s, %g s (views %g s)", "redis" if settings.url else "in-process",
+                settings.seconds, settings.view_seconds)
 
 
 def clear() -> None:
@@ -142,18 +151,20 @@ def _lock_for(key: str) -> threading.Lock:
 def shared_view(db: Any, name: str, parts: tuple, compute: Callable[[], T]) -> T:
     """What a screen shows (a callback's outputs) for ``parts`` — the inputs that decide it —
     computed once per data version and viewer scope and shared by every screen showing
-    the same view; ``compute()`` itself when the cache is off."""
-    if _state.backend is None:
+    the same view for up to ``JINJIAN_VIEW_CACHE_SECONDS``; ``compute()`` itself when the
+    cache is off."""
+    if _state.backend is None or _state.view_seconds <= 0:
         return compute()
     from queries.executor import data_version_or_zero
     from queries.filters import default_scope
 
     key = cache_key(db.identity, f"view:{name}", repr(parts), default_scope().prefix, data_version_or_zero(db))
-    return cached(key, compute)
+    return cached(key, compute, _state.view_seconds)
 
 
-def cached(key: str, compute: Callable[[], T]) -> T:
-    """The value cached under ``key``, or ``compute()`` stored under it (one computation per key at a time)."""
+def cached(key: str, compute: Callable[[], T], timeout: float | None = None) -> T:
+    """The value cached under ``key``, or ``compute()`` stored under it for ``timeout``
+    seconds (default: the query time-to-live); one computation per key at a time."""
     backend = _state.backend
     hit = _get(backend, key)
     if hit is not None:
@@ -167,7 +178,7 @@ def cached(key: str, compute: Callable[[], T]) -> T:
         _state.misses += 1
         df = compute()
         try:
-            backend.set(key, df, timeout=_state.seconds)
+            backend.set(key, df, timeout=_state.seconds if timeout is None else timeout)
         except Exception as exc:  # a cache outage must not break the screen
             logger.warning("query cache unavailable (set): %s", exc)
         return df

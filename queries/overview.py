@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute, compute_with_comparisons
-from indicators.periods import period_to_date
+from indicators.compute import compute, compute_periods, with_comparisons
+from indicators.periods import period_to_date, previous_period, year_ago
 from queries.engine import Engine
 from queries.entities import registration_flow
 from queries.events import latest_event_time, recent_events
@@ -55,7 +55,8 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
     recent = today - dt.timedelta(days=RECENT_DAYS)
     out = run_all({
-        **{grain: (lambda g=grain: _headlines(db, flt, today, g)) for grain in ("day", "week", "month")},
+        "flows": lambda: _flow_headlines(db, flt, today),
+        "stocks": lambda: _stock_headlines(db, flt, today),
         "alerts": lambda: batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today),
         "children": lambda: compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True),
         "overdue": lambda: compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"),
@@ -67,18 +68,33 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
         "ticker": lambda: recent_events(db, flt, limit=15, since=recent),
         "latest": lambda: latest_event_time(db, flt, since=recent),
     })
-    headlines = {**out["day"], **out["week"], **out["month"]}
+    headlines = {**out["flows"], **out["stocks"]}
     return WallData(node, headlines, out["alerts"], out["children"], out["overdue"], out["daily"], out["monthly"],
                     out["ticker"], out["latest"])
 
 
-def _headlines(db: Engine, flt: Filter, today: dt.date, grain: str) -> dict[tuple[str, str], tuple[float, float]]:
-    """The wall's tiles of one grain: (indicator, grain) → (value, 环比)."""
-    inds = [CATALOGUE[i] for i in dict.fromkeys(i for i, g in WALL_HEADLINES if g == grain)]
-    period = period_to_date(today, grain)
-    # Tiles show 环比 for flows only: stocks skip the two comparison periods.
-    flows = [i for i in inds if i.kind == "flow"]
-    stocks = [i for i in inds if i.kind != "flow"]
-    out = pd.concat([compute_with_comparisons(db, flows, flt, period, grain) if flows else None,
-                     compute(db, stocks, flt, period).assign(mom=float("nan")) if stocks else None])
-    return {(r.indicator_id, grain): (float(r.value), float(r.mom)) for r in out.itertuples(index=False)}
+def _flow_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, str], tuple[float, float]]:
+    """The flow tiles, (indicator, grain) → (value, 环比): every grain's period, the one
+    before and a year ago, in one query per source."""
+    grains = list(dict.fromkeys(g for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow"))
+    inds = [CATALOGUE[i] for i in dict.fromkeys(i for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow")]
+    periods = []
+    for grain in grains:
+        cur = period_to_date(today, grain)
+        periods += [cur, previous_period(cur, grain), year_ago(cur)]
+    frames = compute_periods(db, inds, flt, periods)
+    out = {}
+    for k, grain in enumerate(grains):
+        both = with_comparisons(*frames[3 * k:3 * k + 3], {i.id for i in inds if i.comparable})
+        wanted = {i for i, g in WALL_HEADLINES if g == grain}
+        out.update({(r.indicator_id, grain): (float(r.value), float(r.mom))
+                    for r in both.itertuples(index=False) if r.indicator_id in wanted})
+    return out
+
+
+def _stock_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, str], tuple[float, float]]:
+    """The stock tiles at the end of today (no 环比 for stocks)."""
+    pairs = [(i, g) for i, g in WALL_HEADLINES if CATALOGUE[i].kind != "flow"]
+    values = compute(db, [CATALOGUE[i] for i in dict.fromkeys(i for i, _ in pairs)], flt,
+                     period_to_date(today, "day")).set_index("indicator_id")["value"]
+    return {(i, g): (float(values[i]), float("nan")) for i, g in pairs}

@@ -36,15 +36,17 @@ class RegionNode:
         return len(self.children["code"].iloc[0]) if len(self.children) else None
 
 
+#: A region's children: their codes start with its code (the table's sorting key narrows the read).
 _CHILDREN_SQL = """
-    SELECT code, name, level FROM regions WHERE parent IN %(parents)s ORDER BY code"""
+    SELECT code, name, level FROM regions WHERE code LIKE %(like)s AND parent = %(parent)s ORDER BY code"""
 
 
 def _children(db: Engine, code: str) -> pd.DataFrame:
-    kids = run(db, "region_children", _CHILDREN_SQL, {"parents": [code]})
+    kids = run(db, "region_children", _CHILDREN_SQL, {"parent": code, "like": code + "%"})
     # Skip pass-through levels (a single child that itself has children).
     while len(kids) == 1:
-        grand = run(db, "region_children", _CHILDREN_SQL, {"parents": [kids["code"].iloc[0]]})
+        only = kids["code"].iloc[0]
+        grand = run(db, "region_children", _CHILDREN_SQL, {"parent": only, "like": only + "%"})
         if grand.empty:
             break
         kids = grand
@@ -100,9 +102,9 @@ def _load_node(db: Engine, code: str) -> RegionNode:
         raise RegionNotFound(f"region {code!r} does not exist", user_message=f"未找到区划代码 {code}")
     # A lineage node is pass-through when it is its parent's only child and has children.
     counts = run(db, "region_child_counts",
-                 "SELECT parent, count() AS n FROM regions WHERE parent IN %(p)s GROUP BY parent",
-                 {"p": [""] + list(lineage["code"])})
-    n_children = dict(zip(counts["parent"], counts["n"]))
+                 "SELECT parent, count() AS n FROM regions WHERE code LIKE %(like)s AND parent IN %(p)s "
+                 "GROUP BY parent", {"p": list(lineage["code"]), "like": code[:2] + "%"})
+    n_children = {"": 2, **dict(zip(counts["parent"], counts["n"]))}  # the country has many provinces
     anc = lineage[lineage["code"] != code]
     keep = pd.Series([n_children.get(row.parent, 0) != 1 or n_children.get(row.code, 0) == 0
                       for row in anc.itertuples()], index=anc.index, dtype=bool)

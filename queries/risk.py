@@ -191,19 +191,20 @@ def batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.Da
     """Batches that failed sampling anywhere in [start, end] and were handled by
     entities in the region: batch_no, first_fail (date), entities (in the region),
     regions (distinct towns in the region), newest failure first."""
-    failed = """SELECT batch_no, min(event_date) AS first_fail FROM events
-            WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
-            GROUP BY batch_no"""
-    # The sampling records by batch number (etl.batch_index): only the failed batches' rows are read.
-    return run(db, "risk_batch_alerts", f"""
-        SELECT batch_no, min(f.first_fail) AS first_fail, uniqExact(credit_code) AS entities,
-               uniqExact(substring(grid_code, 1, 9)) AS towns
-        FROM sampling_batches AS h
-        GLOBAL ALL INNER JOIN ({failed}) AS f USING batch_no
-        WHERE h.grid_code LIKE %(like)s AND h.event_date <= %(end)s
-          AND h.batch_no GLOBAL IN (SELECT batch_no FROM ({failed}))
-        GROUP BY batch_no ORDER BY first_fail DESC, batch_no""",
-               {"like": flt.like, "start": start, "end": end})
+    columns = ["batch_no", "first_fail", "entities", "towns"]
+    failed = run(db, "risk_failed_batches", """
+        SELECT batch_no, min(event_date) AS first_fail FROM events
+        WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
+        GROUP BY batch_no""", {"start": start, "end": end})
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    # Their handlers, from the sampling records ordered by batch number (etl.batch_index).
+    handled = run(db, "risk_batch_alerts", """
+        SELECT batch_no, uniqExact(credit_code) AS entities, uniqExact(substring(grid_code, 1, 9)) AS towns
+        FROM sampling_batches WHERE batch_no IN %(batches)s AND grid_code LIKE %(like)s AND event_date <= %(end)s
+        GROUP BY batch_no""", {"batches": sorted(failed["batch_no"]), "like": flt.like, "end": end})
+    out = handled.merge(failed, on="batch_no")[columns]
+    return out.sort_values(["first_fail", "batch_no"], ascending=[False, True]).reset_index(drop=True)
 
 
 def batch_fanout(db: Engine, flt: Filter, batch_no: str) -> tuple[pd.DataFrame, int]:

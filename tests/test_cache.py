@@ -29,10 +29,12 @@ class ScopeCheckingCache(SimpleCache):
         self.owner: dict[str, str] = {}
         self.crossed: list[tuple[str, str]] = []
         self.sets = 0
+        self.timeouts: list[float | None] = []
 
     def set(self, key, value, timeout=None):  # noqa: ANN001
         self.owner[key] = default_scope().prefix
         self.sets += 1
+        self.timeouts.append(timeout)
         return super().set(key, value, timeout)
 
     def get(self, key):  # noqa: ANN001
@@ -59,7 +61,10 @@ COUNT_SQL = "SELECT count() AS n FROM entities WHERE grid_code LIKE %(like)s"
 
 def test_settings_defaults_and_errors() -> None:
     s = cache.CacheSettings.from_env({"JINJIAN_WALL_REFRESH_SECONDS": "7"})
-    assert (s.seconds, s.url) == (7, "")
+    assert (s.seconds, s.url, s.view_seconds) == (7, "", 300)
+    assert cache.CacheSettings.from_env({"JINJIAN_VIEW_CACHE_SECONDS": "0"}).view_seconds == 0
+    with pytest.raises(ConfigError, match="JINJIAN_VIEW_CACHE_SECONDS"):
+        cache.CacheSettings.from_env({"JINJIAN_VIEW_CACHE_SECONDS": "soon"})
     assert s.flask_config()["CACHE_TYPE"] == "SimpleCache"
     r = cache.CacheSettings.from_env({"JINJIAN_CACHE_SECONDS": "3", "JINJIAN_CACHE_URL": "redis://10.0.0.9:6379/1"})
     assert r.flask_config() == {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": "redis://10.0.0.9:6379/1",
@@ -260,6 +265,13 @@ def test_shared_views_are_per_scope_and_data_version(demo_db, backend, monkeypat
     monkeypatch.setattr(ex, "data_version_or_zero", lambda db: 99)
     cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("e"))  # a batch was loaded
     assert calls == ["a", "c", "d", "e"] and backend.crossed == []
+    assert set(backend.timeouts) == {60}  # the fixture's: views live as long as queries unless told
+    cache.configure(backend, 60, view_seconds=300)
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "fr"), lambda: view("x"))
+    assert backend.timeouts[-1] == 300
+    cache.configure(backend, 60, view_seconds=0)  # views not shared: computed every time
+    cache.shared_view(demo_db, "wall_refresh", ("4419", "fr"), lambda: view("y"))
+    assert calls[-1] == "y"
     cache.configure(None, 0)
     cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("f"))  # cache off: always computed
     cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("g"))

@@ -105,14 +105,19 @@ def test_a_snapshot_is_used_only_where_it_fits(demo_db, snapshot, monkeypatch) -
     monkeypatch.delenv("JINJIAN_RISK_GRADES")
     monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "0")
     assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules) is None       # snapshots off
-    # Data loaded since: used while recent (labelled), not once older than 3 × the interval.
+    # Data loaded since: still read (the refresher replaces it; screens show its time).
     import etl.ingest.batch as batch
 
     monkeypatch.setattr(batch, "data_version", lambda db, max_age=0.5: snapshot.data_version + 1)
     monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "300")
-    assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules) is not None
-    monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "0.001")
-    assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules) is None
+    assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules).id == snapshot.id
+
+
+def test_tomorrow_is_built_ahead_late_in_the_evening() -> None:
+    day = dt.date(2026, 12, 31)
+    assert rs.days_to_build(dt.datetime(2026, 12, 31, 23, 39)) == [day]
+    assert rs.days_to_build(dt.datetime(2026, 12, 31, 23, 40)) == [day, dt.date(2027, 1, 1)]
+    assert rs.days_to_build(dt.datetime(2027, 1, 1, 0, 0)) == [dt.date(2027, 1, 1)]
 
 
 def test_when_the_refresher_builds(demo_db, snapshot, monkeypatch) -> None:
