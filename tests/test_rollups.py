@@ -172,3 +172,24 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
             "AS SELECT * FROM rollup_tasks_county WHERE 0")
     assert create_rollups(db) == ["tasks"]
     assert mismatches(db) == []
+
+
+def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
+    """sampling_batches equals the sampling rows of events; init keeps a current index and
+    rebuilds one made without its small granules."""
+    from etl import batch_index
+
+    db = scratch_db
+    want = run(db, "t", "SELECT batch_no, credit_code, event_id FROM events WHERE event_type = 'sampling' "
+               "ORDER BY event_id")
+    have = run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_batches ORDER BY event_id")
+    assert len(want) > 100 and want.equals(have)
+    assert batch_index.create(db) is False
+    execute(db, "t", "DROP TABLE mv_sampling_batches")
+    execute(db, "t", "DROP TABLE sampling_batches")
+    execute(db, "t", "CREATE TABLE sampling_batches ENGINE = MergeTree ORDER BY batch_no AS "
+            "SELECT batch_no, grid_code, credit_code, event_date, event_id, result, batch_id FROM events WHERE 0")
+    execute(db, "t", "CREATE MATERIALIZED VIEW mv_sampling_batches TO sampling_batches AS SELECT batch_no, "
+            "grid_code, credit_code, event_date, event_id, result, batch_id FROM events WHERE event_type = 'sampling'")
+    assert batch_index.create(db) is True
+    assert run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_batches ORDER BY event_id").equals(want)
