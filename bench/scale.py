@@ -278,7 +278,7 @@ def print_generation(note: dict[str, Any], counts: dict[str, int], db: Any) -> N
     from etl import batch_index
     from etl.rollups import rollup_tables
 
-    sizes = {t: _count(db, t) for t in [*rollup_tables(), batch_index.TABLE]}
+    sizes = {t: _count(db, t) for t in [*rollup_tables(), *batch_index.TABLES]}
     say("rollup and index tables: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
 
 

@@ -83,13 +83,14 @@ def create_ticker(df: pd.DataFrame, type_names: dict[str, str]) -> list:
         html.Span(r.name or r.credit_code, className="ticker-name")]) for r in df.itertuples(index=False)]
 
 
-def create_batch_alert(alerts: pd.DataFrame, lang: str = "zh") -> tuple[list, str]:
+def create_batch_alert(alerts: pd.DataFrame, lang: str = "zh", total: int | None = None) -> tuple[list, str]:
     """Children and class of the traceability alert strip: the newest failed batch
-    handled in the region, with its fan-out, and how many others (hidden when none)."""
+    handled in the region (the first row), with its fan-out, and how many others of the
+    ``total`` (default: the rows) there are (hidden when none)."""
     if alerts.empty:
         return [], "wall-batch-alert hidden"
     top = alerts.iloc[0]
-    more = len(alerts) - 1
+    more = (len(alerts) if total is None else total) - 1
     if lang == "en":
         text = (f"Traceability alert: batch {top['batch_no']} failed sampling "
                 f"({pd.Timestamp(top['first_fail']):%m-%d}); {int(top['entities'])} entities in "

@@ -62,6 +62,9 @@ TABLES: dict[str, str] = {
                       "rules String, data_version UInt64, state String, started DateTime, finished DateTime, "
                       "entities UInt64, seconds Float64) ENGINE = MergeTree ORDER BY (snapshot_id, state)",
 }
+#: A build groups every task and entity of a slice: past this much memory its GROUP BYs
+#: continue on disk instead of failing (a slice of a large city at 10 million entities).
+SPILL = "SETTINGS max_bytes_before_external_group_by = 1000000000"
 #: Snapshots kept (older partitions are dropped after a build).
 KEEP = 2
 #: A ``building`` row older than this no longer keeps other processes from building.
@@ -175,10 +178,11 @@ def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
     t0 = time.perf_counter()
     _mark(db, sid, root, as_of, rules, version, "building", started)
     try:
-        params = {**risk_params(Filter(region=root, scope=RegionScope(root)), as_of, rules), "sid": sid}
         cols = ", ".join(SCORE_COLUMNS)
-        execute(db, "risk_snapshot_scores", f"INSERT INTO risk_scores (snapshot_id, {cols}) "
-                f"SELECT %(sid)s, {cols} FROM {ENTITY_RISK}", params)
+        for part in _slices(db, root):  # one child region at a time: memory stays a slice's worth
+            params = {**risk_params(Filter(region=part, scope=RegionScope(root)), as_of, rules), "sid": sid}
+            execute(db, "risk_snapshot_scores", f"INSERT INTO risk_scores (snapshot_id, {cols}) "
+                    f"SELECT %(sid)s, {cols} FROM {ENTITY_RISK} {SPILL}", params)
         for level, n in LEVELS.items():
             execute(db, "risk_snapshot_grades", f"""
                 INSERT INTO risk_grades (snapshot_id, level, grid_code, grade, linked, n, score_c)
@@ -197,6 +201,15 @@ def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
     logger.info("risk snapshot %d for %s on %s: %d entities in %.1f s", sid, root or "CN", as_of, entities, seconds)
     prune(db)
     return Snapshot(sid, root, as_of, fingerprint(rules), version, dt.datetime.now())
+
+
+def _slices(db: Engine, root: str) -> list[str]:
+    """The regions a build scores one by one: the root's children (the root if it has none)."""
+    from queries.filters import RegionScope
+    from queries.regions import region_node
+
+    kids = region_node(db, root, RegionScope(root)).children["code"].astype(str).tolist()
+    return kids or [root]
 
 
 def _mark(db: Engine, sid: int, root: str, as_of: dt.date, rules: RiskRules, version: int, state: str,

@@ -184,19 +184,18 @@ def _init_cluster(db: Engine) -> None:
 
     shards = db.shards()
     rebuilt: set[str] = set()
-    rebuilt_index = False
+    rebuilt_index: set[str] = set()
     for shard in shards:
         for name in SHARDED:
             execute(shard, f"create_{name}_local", TABLES[name].replace(
                 f"CREATE TABLE IF NOT EXISTS {name} ", f"CREATE TABLE IF NOT EXISTS {name}_local ", 1))
         rebuilt |= set(create_rollups(shard, local_suffix="_local"))
-        if batch_index.create(shard, local_suffix="_local"):
-            rebuilt_index = True
+        rebuilt_index |= set(batch_index.create(shard, local_suffix="_local"))
     # Rollup rows are additive, so where one lands does not matter (only reconcile inserts them directly).
-    keys = {**{name: "cityHash64(credit_code)" for name in (*SHARDED, batch_index.TABLE)},
+    keys = {**{name: "cityHash64(credit_code)" for name in (*SHARDED, *batch_index.TABLES)},
             **{t: "rand()" for t in rollup_tables()}}
     for shard in shards:
-        stale = [t for f in rebuilt for t in FAMILIES[f].tables()] + ([batch_index.TABLE] if rebuilt_index else [])
+        stale = [t for f in rebuilt for t in FAMILIES[f].tables()] + sorted(rebuilt_index)
         for table in stale:  # columns may have changed
             execute(shard, f"drop_{table}_distributed", f"DROP TABLE IF EXISTS {table}")
         for name, key in keys.items():
@@ -215,7 +214,7 @@ def drop_data_tables(db: Engine) -> None:
 
     if db.cluster:
         for shard in db.shards():
-            for name in (*SHARDED, batch_index.TABLE, *rollup_tables()):
+            for name in (*SHARDED, *batch_index.TABLES, *rollup_tables()):
                 execute(shard, f"drop_{name}_distributed", f"DROP TABLE IF EXISTS {name}")
             drop_rollups(shard, local_suffix="_local")
             batch_index.drop(shard, local_suffix="_local")

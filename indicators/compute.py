@@ -22,6 +22,7 @@ from indicators.periods import Period, previous_period, year_ago
 from queries.engine import Engine
 from queries.executor import run
 from queries.filters import Filter
+from queries.parallel import run_all
 from queries.quality import INGEST_QUALITY
 from queries.regions import region_node
 from queries.risk import ENTITY_RISK, risk_params
@@ -74,6 +75,7 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
     key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
     group = "GROUP BY region_code" if by_child else ""
+    pending: list[tuple[int, str, str, dict[str, object]]] = []  # (period index, name, SQL, parameters)
     for source, measures in by_source.items():
         for m in measures:
             aliases.setdefault(m, f"m{len(aliases)}")
@@ -103,7 +105,11 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                 narrow, extra = q.types_filter(source)
                 sql = (f"SELECT {key} AS region_code, {cols} FROM {q.from_item} "
                        f"WHERE grid_code LIKE %(like)s {q.prefilter} {narrow} {group}")
-                tables[i] = tables[i].merge(run(db, q.name, sql, {**params, **extra}), on="region_code", how="left")
+                pending.append((i, q.name, sql, {**params, **extra}))
+    # The remaining queries are independent: side by side (queries.parallel).
+    answers = run_all({str(k): (lambda p=p: run(db, p[1], p[2], p[3])) for k, p in enumerate(pending)})
+    for k, (i, *_rest) in enumerate(pending):
+        tables[i] = tables[i].merge(answers[str(k)], on="region_code", how="left")
     fill = {a: 0 for a in aliases.values()}
     return [t.fillna(fill) for t in tables], aliases
 

@@ -229,7 +229,7 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
             + [label(lang, "title"), path, label(lang, "trend_day"), day_fig, label(lang, "trend_month"),
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
                ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),
-               label(lang, "ticker"), *create_batch_alert(data.alerts, lang),
+               label(lang, "ticker"), *create_batch_alert(data.alerts, lang, data.alert_total),
                ticker, fresh, fresh_cls, "", "wall-banner hidden", _version])
 
 

@@ -33,6 +33,7 @@ from indicators.periods import Period, period_to_date, previous_period
 from queries.db import get_db
 from queries.entities import registration_flow
 from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
+from queries.parallel import run_all
 from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from auth import audit, scope_root
@@ -258,11 +259,14 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
         period = period_to_date(day, grain)
         flt = Filter(region=code, scope=RegionScope(root))
         inds = [CATALOGUE[i] for _, i, _ in CARDS]
-        values = compute_with_comparisons(db, inds, flt, period, grain).set_index("indicator_id")
-        daily = registration_flow(db, Filter(region=code, scope=flt.scope, grain="day",
-                                             start=day - dt.timedelta(days=DAILY_DAYS - 1), end=day))
-        monthly = registration_flow(db, Filter(region=code, scope=flt.scope, grain="month",
-                                               start=_months_back(day, MONTHS - 1), end=day))
+        out = run_all({  # independent: side by side
+            "values": lambda: compute_with_comparisons(db, inds, flt, period, grain).set_index("indicator_id"),
+            "daily": lambda: registration_flow(db, Filter(region=code, scope=flt.scope, grain="day",
+                                                          start=day - dt.timedelta(days=DAILY_DAYS - 1), end=day)),
+            "monthly": lambda: registration_flow(db, Filter(region=code, scope=flt.scope, grain="month",
+                                                            start=_months_back(day, MONTHS - 1), end=day)),
+        })
+        values, daily, monthly = out["values"], out["daily"], out["monthly"]
     except JinjianError as exc:
         logger.warning("region page %r refresh failed: %s", code, exc.detail)
         return (*head, *keep[:-2], table_title, exc.user_message, "banner")

@@ -28,8 +28,8 @@ from queries.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.geo import GRID_CODE_LENGTH, children_features
 from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
-from queries.risk import (batch_alerts, batch_fanout, grade_distribution, high_risk_points, risk_by_child,
-                          scored_at, top_entities, warning_feed, warning_trend)
+from queries.risk import (batch_fanout, grade_distribution, high_risk_points, risk_by_child,
+                          newest_batch_alerts, scored_at, top_entities, warning_feed, warning_trend)
 from queries.tasks import TaskQuery, task_list
 from auth import scope_root
 from settings import ConfigError, Settings
@@ -45,6 +45,8 @@ HIDDEN = "hidden"
 TOP_N = 100
 TREND_DAYS = 30
 BATCH_DAYS = 90
+#: Batches listed (the newest; the note gives how many there are in all).
+BATCH_ROWS = 500
 FEED_ROWS = 30
 POINTS_LIMIT = 1000
 DETAIL_ENTITIES = 200
@@ -330,11 +332,13 @@ def refresh_batches(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Batches that failed sampling in the last 90 days and were handled in the region."""
     try:
         day = parse_date(date)
-        alerts = batch_alerts(get_db(), _flt(code), day - dt.timedelta(days=BATCH_DAYS - 1), day)
+        alerts, total = newest_batch_alerts(get_db(), _flt(code), day - dt.timedelta(days=BATCH_DAYS - 1), day,
+                                            limit=BATCH_ROWS)
     except JinjianError as exc:
         shown = _shown(exc, "batches", code)
         return (no_update if shown else []), (exc.user_message if shown else "")
-    return rv.build_batch_rows(alerts), f"近 {BATCH_DAYS} 天 {len(alerts)} 批"
+    more = f"，列出最新 {len(alerts)} 批" if total > len(alerts) else ""
+    return rv.build_batch_rows(alerts), f"近 {BATCH_DAYS} 天 {total} 批{more}"
 
 
 @callback(

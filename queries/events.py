@@ -26,8 +26,8 @@ def recent_events(db: Engine, flt: Filter, limit: int = 20, since: dt.date | Non
     descending), with the entity's name: event_id, event_time, event_type,
     detail, result, credit_code, name, grid_code.
 
-    ``since`` (a live screen passes a recent day) lets the search read the events from
-    that day on first, then a month more, and the whole log only when they are fewer
+    ``since`` (a live screen passes today) lets the search read the events from that day
+    on first, then a day and a month more, and the whole log only when they are fewer
     than ``limit``."""
     limit = max(1, min(int(limit), 200))
     for bound in _widening(since):
@@ -53,7 +53,10 @@ RECENT_COLUMNS = ["event_id", "event_time", "event_type", "detail", "result", "c
 
 
 def _widening(since: dt.date | None) -> list[dt.date | None]:
-    return [since, since - dt.timedelta(days=30), None] if since is not None else [None]
+    """The lower bounds a search tries in turn: ``since``, a day earlier, a month earlier, none."""
+    if since is None:
+        return [None]
+    return [since, since - dt.timedelta(days=1), since - dt.timedelta(days=31), None]
 
 
 def latest_event_time(db: Engine, flt: Filter, since: dt.date | None = None) -> dt.datetime | None:

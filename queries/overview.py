@@ -15,7 +15,7 @@ from queries.events import latest_event_time, recent_events
 from queries.filters import Filter, RegionScope, default_scope
 from queries.parallel import run_all
 from queries.regions import RegionNode, region_node
-from queries.risk import batch_alerts
+from queries.risk import newest_batch_alerts
 
 #: (indicator id, grain) pairs the wall's headline tiles show.
 WALL_HEADLINES: tuple[tuple[str, str], ...] = (
@@ -27,16 +27,17 @@ WALL_HEADLINES: tuple[tuple[str, str], ...] = (
 )
 #: Days of failed-batch alerts (traceability linkage) the wall shows.
 ALERT_DAYS = 7
-#: The ticker and the freshness stamp look at the events of the last day first (then a month more,
+#: The ticker and the freshness stamp look at today's events first (then a day, a month more,
 #: then the whole log if there are too few).
-RECENT_DAYS = 1
+RECENT_DAYS = 0
 
 
 @dataclass
 class WallData:
     node: RegionNode
     headlines: dict[tuple[str, str], tuple[float, float]]  # (indicator, grain) → (value, 环比)
-    alerts: pd.DataFrame      # batches failed in the last ALERT_DAYS days handled in the region
+    alerts: pd.DataFrame      # the newest batch failed in the last ALERT_DAYS days handled in the region
+    alert_total: int          # how many such batches there are
     children: pd.DataFrame    # compute(...) by child for the ranking / map indicator
     overdue: pd.DataFrame     # compute(tasks_overdue) by child today: the regions with most overdue tasks
     daily: pd.DataFrame
@@ -57,7 +58,7 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     out = run_all({
         "flows": lambda: _flow_headlines(db, flt, today),
         "stocks": lambda: _stock_headlines(db, flt, today),
-        "alerts": lambda: batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today),
+        "alerts": lambda: newest_batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today, limit=1),
         "children": lambda: compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True),
         "overdue": lambda: compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"),
                                    by_child=True),
@@ -69,7 +70,7 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
         "latest": lambda: latest_event_time(db, flt, since=recent),
     })
     headlines = {**out["flows"], **out["stocks"]}
-    return WallData(node, headlines, out["alerts"], out["children"], out["overdue"], out["daily"], out["monthly"],
+    return WallData(node, headlines, *out["alerts"], out["children"], out["overdue"], out["daily"], out["monthly"],
                     out["ticker"], out["latest"])
 
 

@@ -39,8 +39,7 @@ def _zeros_except(col: str, expr: str) -> str:
     return ", ".join(f"toUInt32({expr}) AS {c}" if c == col else f"toUInt32(0) AS {c}" for c in _COUNTS)
 
 
-_FAILED_BATCHES = """SELECT batch_no FROM events WHERE event_type = 'sampling' AND result = 'fail'
-              AND event_date > %(d365)s AND event_date <= %(end)s"""
+_FAILED_BATCHES = """SELECT batch_no FROM sampling_failures WHERE event_date > %(d365)s AND event_date <= %(end)s"""
 
 _POINTS = {f.id: f"%(w_{f.id})s * least({f.id if f.id not in ('credit', 'industry') else f.id + '_class'}, "
                  f"{f.cap}) / {f.cap}" for f in FACTORS}
@@ -191,20 +190,57 @@ def batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date) -> pd.Da
     """Batches that failed sampling anywhere in [start, end] and were handled by
     entities in the region: batch_no, first_fail (date), entities (in the region),
     regions (distinct towns in the region), newest failure first."""
+    return newest_batch_alerts(db, flt, start, end, limit=None)[0]
+
+
+def newest_batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date,
+                        limit: int | None) -> tuple[pd.DataFrame, int]:
+    """The ``limit`` newest rows of :func:`batch_alerts` (all with None) and how many
+    batches there are in all. The fan-out (entities, towns) is counted for the rows
+    returned only: at 10 million entities a week has thousands of failed batches."""
     columns = ["batch_no", "first_fail", "entities", "towns"]
-    failed = run(db, "risk_failed_batches", """
-        SELECT batch_no, min(event_date) AS first_fail FROM events
-        WHERE event_type = 'sampling' AND result = 'fail' AND event_date >= %(start)s AND event_date <= %(end)s
-        GROUP BY batch_no""", {"start": start, "end": end})
-    if failed.empty:
-        return pd.DataFrame(columns=columns)
-    # Their handlers, from the sampling records ordered by batch number (etl.batch_index).
-    handled = run(db, "risk_batch_alerts", """
+    failed = """SELECT batch_no, min(event_date) AS first_fail, max(grid_code LIKE %(like)s) AS inside
+                FROM sampling_failures WHERE event_date >= %(start)s AND event_date <= %(end)s GROUP BY batch_no"""
+    params = {"like": flt.like, "start": start, "end": end}
+    firsts = run(db, "risk_failed_batches", failed, params)
+    if firsts.empty:
+        return pd.DataFrame(columns=columns), 0
+    # A batch that failed inside the region was handled there; for the others the sampling
+    # records ordered by batch (etl.batch_index) tell. A jurisdiction's own wall needs none.
+    elsewhere = firsts.loc[firsts["inside"] == 0, "batch_no"]
+    handled = set(firsts.loc[firsts["inside"] != 0, "batch_no"])
+    if len(elsewhere):
+        outside_failed = f"SELECT batch_no FROM ({failed}) WHERE inside = 0"
+        handled |= set(run(db, "risk_batches_handled", f"""
+            SELECT DISTINCT batch_no FROM sampling_batches PREWHERE {_batches(elsewhere, outside_failed)}
+            WHERE grid_code LIKE %(like)s AND event_date <= %(end)s""",
+                           {**params, "batches": _listed(elsewhere)})["batch_no"])
+    mine = firsts[firsts["batch_no"].isin(handled)].sort_values(["first_fail", "batch_no"], ascending=[False, True])
+    shown = mine if limit is None else mine.head(max(1, int(limit)))
+    if shown.empty:
+        return pd.DataFrame(columns=columns), 0
+    fanout = run(db, "risk_batch_alerts", f"""
         SELECT batch_no, uniqExact(credit_code) AS entities, uniqExact(substring(grid_code, 1, 9)) AS towns
-        FROM sampling_batches WHERE batch_no IN %(batches)s AND grid_code LIKE %(like)s AND event_date <= %(end)s
-        GROUP BY batch_no""", {"batches": sorted(failed["batch_no"]), "like": flt.like, "end": end})
-    out = handled.merge(failed, on="batch_no")[columns]
-    return out.sort_values(["first_fail", "batch_no"], ascending=[False, True]).reset_index(drop=True)
+        FROM sampling_batches PREWHERE {_batches(shown["batch_no"], f"SELECT batch_no FROM ({failed})")}
+        WHERE grid_code LIKE %(like)s AND event_date <= %(end)s GROUP BY batch_no""",
+                 {**params, "batches": _listed(shown["batch_no"])})
+    out = shown.merge(fanout, on="batch_no")[columns].reset_index(drop=True)
+    return out, len(mine)
+
+
+#: Up to this many batch numbers are bound as a list; more are read by a subquery (the
+#: server's longest query text is 256 KiB).
+_LISTED = 5000
+
+
+def _batches(batches: pd.Series, batches_sql: str) -> str:
+    """A condition selecting the sampling records of ``batches`` (those of ``batches_sql``, a
+    SELECT of batch numbers, when there are too many to list)."""
+    return "batch_no IN %(batches)s" if len(batches) <= _LISTED else f"batch_no GLOBAL IN ({batches_sql})"
+
+
+def _listed(batches: pd.Series) -> list[str]:
+    return sorted(batches)[:_LISTED] or [""]
 
 
 def batch_fanout(db: Engine, flt: Filter, batch_no: str) -> tuple[pd.DataFrame, int]:

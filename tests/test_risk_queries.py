@@ -131,3 +131,37 @@ def test_warning_feed_trend_and_points(demo_db, demo_data):
     exp = R.scores(demo_data, DEMO_ROOT, DEMO_END)
     assert set(pts["credit_code"]) == set(exp.index[exp["grade"].isin(["red", "orange"])])
     assert set(pts["grade"]) <= {"red", "orange"}
+
+
+@pytest.mark.parametrize("listed", [5000, 1])
+@pytest.mark.parametrize("limit", [1, 3, None])
+def test_newest_batch_alerts_equal_pandas(demo_db, demo_data, monkeypatch, limit, listed):
+    """The newest failed batches handled in a region (failed anywhere), their number, and
+    each shown batch's handlers in the region, against pandas; a town sees fewer. With
+    ``listed`` 1 the batches are read by subquery instead of a bound list."""
+    import queries.risk as rq
+    from queries.risk import newest_batch_alerts
+
+    monkeypatch.setattr(rq, "_LISTED", listed)
+
+    smp = demo_data.events[demo_data.events["event_type"] == "sampling"]
+    day = pd.to_datetime(smp["event_date"])
+    start, end = DEMO_END - dt.timedelta(days=89), DEMO_END
+    fails = smp[(smp["result"] == "fail") & (day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))]
+    first = fails.groupby("batch_no")["event_date"].min()
+    handling = smp[smp["batch_no"].isin(set(first.index))]
+    town = handling["grid_code"].str[:9].value_counts().index[0]  # the town handling most failed batches
+    totals = []
+    for region in (DEMO_ROOT, town):
+        mine = smp[smp["grid_code"].str.startswith(region) & (day <= pd.Timestamp(end))]
+        handled = first[first.index.isin(set(mine["batch_no"]))].reset_index().sort_values(
+            ["event_date", "batch_no"], ascending=[False, True])
+        rows, total = newest_batch_alerts(demo_db, Filter(region=region), start, end, limit)
+        assert total == len(handled) > 0
+        want = handled if limit is None else handled.head(limit)
+        assert list(rows["batch_no"]) == list(want["batch_no"])
+        for r in rows.itertuples(index=False):
+            h = mine[mine["batch_no"] == r.batch_no]
+            assert (r.entities, r.towns) == (h["credit_code"].nunique(), h["grid_code"].str[:9].nunique())
+        totals.append(total)
+    assert totals[1] < totals[0]

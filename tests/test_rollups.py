@@ -175,8 +175,8 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
 
 
 def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
-    """sampling_batches equals the sampling rows of events; init keeps a current index and
-    rebuilds one made without its small granules."""
+    """sampling_batches equals the sampling rows of events, sampling_failures the failed
+    ones; init keeps a current index and rebuilds one made without its small granules."""
     from etl import batch_index
 
     db = scratch_db
@@ -184,12 +184,16 @@ def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
                "ORDER BY event_id")
     have = run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_batches ORDER BY event_id")
     assert len(want) > 100 and want.equals(have)
-    assert batch_index.create(db) is False
+    assert batch_index.create(db) == []
     execute(db, "t", "DROP TABLE mv_sampling_batches")
     execute(db, "t", "DROP TABLE sampling_batches")
     execute(db, "t", "CREATE TABLE sampling_batches ENGINE = MergeTree ORDER BY batch_no AS "
             "SELECT batch_no, grid_code, credit_code, event_date, event_id, result, batch_id FROM events WHERE 0")
     execute(db, "t", "CREATE MATERIALIZED VIEW mv_sampling_batches TO sampling_batches AS SELECT batch_no, "
             "grid_code, credit_code, event_date, event_id, result, batch_id FROM events WHERE event_type = 'sampling'")
-    assert batch_index.create(db) is True
+    assert batch_index.create(db) == ["sampling_batches"]
+    fails = run(db, "t", "SELECT batch_no, event_id FROM events WHERE event_type = 'sampling' AND result = 'fail' "
+                "ORDER BY event_id")
+    assert len(fails) > 10 and fails.equals(run(db, "t", "SELECT batch_no, event_id FROM sampling_failures "
+                                                "ORDER BY event_id"))
     assert run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_batches ORDER BY event_id").equals(want)

@@ -104,7 +104,7 @@ def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
 def _delete(db: Engine, table: str, where: str, params: dict) -> None:
     """Delete rows by mutation; on a cluster, on every shard's local table (18.16 cannot
     alter a Distributed table, and ON CLUSTER needs ZooKeeper)."""
-    sharded = table in SHARDED or table == batch_index.TABLE
+    sharded = table in SHARDED or table in batch_index.TABLES
     targets = [(s, f"{table}_local") for s in db.shards()] if db.cluster and sharded else [(db, table)]
     for engine, name in targets:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
@@ -329,6 +329,7 @@ class Ingestor:
                 touched = grids_of(self.db, name, "batch_id = %(b)s", {"b": batch_id}) if families_of(name) else set()
                 _delete(self.db, name, "batch_id = %(b)s", {"b": batch_id})
                 if name == "events":  # and the copies of its sampling records
-                    _delete(self.db, batch_index.TABLE, "batch_id = %(b)s", {"b": batch_id})
+                    for copy in batch_index.TABLES:
+                        _delete(self.db, copy, "batch_id = %(b)s", {"b": batch_id})
                 if touched:
                     reconcile(self.db, name, touched)
