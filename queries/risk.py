@@ -10,6 +10,11 @@ ClickHouse 18.16 (one JOIN per SELECT) and on chDB.
 Traceability: a batch that failed sampling *anywhere* warns every entity that
 handled it; the list of failed batch numbers is read without a region filter on
 purpose (that is the linkage), while every row returned stays inside the region.
+Failed samplings and all samplings are read from their own copies ordered by date and
+by batch (``etl.batch_index``).
+
+Screens asking about a day with a risk snapshot (``etl.risk_snapshots``) read the
+scores computed ahead (:func:`scored`) instead of ``ENTITY_RISK``.
 """
 from __future__ import annotations
 
