@@ -36,6 +36,9 @@ def create_app() -> dash.Dash:
     from etl.risk_snapshots import install as install_risk_snapshots
 
     install_risk_snapshots(app.server)  # today's risk scores computed ahead (JINJIAN_RISK_SNAPSHOT_SECONDS)
+    from queries.geo import install as install_maps
+
+    install_maps(app.server)  # the jurisdiction's region maps prepared in the background
     from auth import install as install_auth
 
     # Last, so the start-up hooks above (scheduler, inbox) run even before anyone signs in.

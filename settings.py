@@ -132,6 +132,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Risk scores of every entity are computed ahead for today (a background refresher; screens read "
                 "the newest snapshot of the day, showing its time; docs/risk.md) and rebuilt at most this often "
                 "when data was loaded. 0: always computed live."),
+    SettingSpec("JINJIAN_MAP_PREPARE", "1",
+                "1 builds the region maps of the jurisdiction root and its children in a background thread when "
+                "the app serves its first request (boundaries are static; a province's first map takes about a "
+                "second); 0 builds each map when first viewed."),
     SettingSpec("JINJIAN_CLICKHOUSE_CLUSTER", "",
                 "Name of a ClickHouse cluster (remote_servers) in server mode: fact tables become Distributed "
                 "tables over <table>_local on every shard, sharded by credit code. Empty: one server."),

@@ -363,7 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     if need_http:
         os.environ["JINJIAN_CACHE_SECONDS"] = user_cache if user_cache not in (None, "") else CACHE_SECONDS_2A
         srv = AppServer()
-        h = Harness(srv)
+        h = Harness(srv)  # its first request starts the app's background work
+        from queries import geo
+
+        t = time.perf_counter()
+        ready = geo.wait_prepared(300)
+        say(f"region maps of the root and its children prepared in the background at start-up "
+            f"({'done' if ready else 'not finished'} after waiting {time.perf_counter() - t:.1f} s; "
+            "JINJIAN_MAP_PREPARE=1, the default)")
     try:
         if "callbacks" in sections and h:
             section_callbacks(h, db, regions, child, args, qlog)

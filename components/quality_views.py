@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.cards import create_stat_card
-from components.figures import FONT
+from components.figures import FONT, create_figure
 from components.format import finite_or_none
 from components.tables import DARK_THEME
 from etl.ingest.sources import SOURCES
@@ -292,32 +292,32 @@ def reason_label(code: str, field: str) -> str:
 def create_reasons_figure(df: pd.DataFrame | None) -> go.Figure:
     """Rejected records per reason (and field), most frequent on top; the bar text is
     the share of all rejected records of the period."""
-    fig = go.Figure()
     rows = df if df is not None else pd.DataFrame(columns=["reason_code", "field", "reason", "records", "share"])
+    bars: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     if len(rows):
         rows = rows.iloc[::-1]  # plotly draws the first category at the bottom
         labels = [reason_label(str(c), str(f)) for c, f in zip(rows["reason_code"], rows["field"])]
-        fig.add_bar(
-            y=labels, x=[int(v) for v in rows["records"]], orientation="h",
-            text=[_pct(s) for s in rows["share"]], textposition="outside", cliponaxis=False,
-            customdata=[[str(c), str(r)] for c, r in zip(rows["reason_code"], rows["reason"])],
-            marker={"color": "#ff5b5b", "line": {"color": "#06122b", "width": 1}},
-            hovertemplate="%{y}<br>%{x} 条（%{text}）<br>示例：%{customdata[1]}<extra>%{customdata[0]}</extra>")
+        bars.append({
+            "type": "bar", "y": labels, "x": [int(v) for v in rows["records"]], "orientation": "h",
+            "text": [_pct(s) for s in rows["share"]], "textposition": "outside", "cliponaxis": False,
+            "customdata": [[str(c), str(r)] for c, r in zip(rows["reason_code"], rows["reason"])],
+            "marker": {"color": "#ff5b5b", "line": {"color": "#06122b", "width": 1}},
+            "hovertemplate": "%{y}<br>%{x} 条（%{text}）<br>示例：%{customdata[1]}<extra>%{customdata[0]}</extra>"})
     else:
-        fig.add_annotation(text="本期没有退回记录", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                           font={"size": 16, "color": "#7fa3c8"})
+        notes.append({"text": "本期没有退回记录", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+                      "yref": "paper", "font": {"size": 16, "color": "#7fa3c8"}})
     n = len(rows)
     peak = int(rows["records"].max()) if n else 0
-    fig.update_layout(
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", showlegend=False, bargap=0.35,
-        font={"family": FONT, "color": "#cfe8ff", "size": 13}, margin={"l": 8, "r": 48, "t": 8, "b": 28},
-        xaxis={"gridcolor": "rgba(120,170,255,0.12)", "rangemode": "tozero", "title": {"text": "退回记录（条）",
-                                                                                       "font": {"size": 12}},
-               "visible": bool(n), **({"dtick": 1} if peak <= 5 else {})},
+    fig = create_figure(bars, {
+        "showlegend": False, "bargap": 0.35, "annotations": notes,
+        "font": {"size": 13}, "margin": {"l": 8, "r": 48, "t": 8, "b": 28},
+        "xaxis": {"rangemode": "tozero", "title": {"text": "退回记录（条）", "font": {"size": 12}},
+                  "visible": bool(n), **({"dtick": 1} if peak <= 5 else {})},
         # At least MIN_SLOTS bar slots, filled from the top, so a few reasons keep a bar's usual thickness.
-        yaxis={"automargin": True, "visible": bool(n), "range": [n - 0.5 - max(n, MIN_SLOTS), n - 0.5]},
-        hoverlabel={"font": {"family": FONT}},
-    )
+        "yaxis": {"automargin": True, "visible": bool(n), "range": [n - 0.5 - max(n, MIN_SLOTS), n - 0.5]},
+        "hoverlabel": {"font": {"family": FONT}},
+    })
     return fig
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from components.figures import FONT
+from components.figures import create_figure
 from components.format import finite_or_none, format_cn
 from components.region_map import DEFAULT_HIDEOUT, NO_DATA_COLOUR, create_region_map, map_layer
 from components.tables import DARK_THEME
@@ -119,16 +119,14 @@ def create_grade_figure(counts: Mapping[str, int] | None) -> go.Figure:
     """A donut of the entities per grade (total in the hole)."""
     counts = counts or {g: 0 for g in GRADE_ORDER}
     total = sum(counts.values())
-    fig = go.Figure(go.Pie(
-        labels=[RISK_GRADES[g] for g in GRADE_ORDER], values=[counts[g] for g in GRADE_ORDER], hole=0.62,
-        sort=False, direction="clockwise", marker={"colors": [GRADE_COLOURS[g] for g in GRADE_ORDER],
-                                                   "line": {"color": "#06122b", "width": 1}},
-        textinfo="none", hovertemplate="%{label}：%{value:,} 户（%{percent}）<extra></extra>"))
-    fig.update_layout(
-        showlegend=False, margin={"l": 4, "r": 4, "t": 4, "b": 4}, paper_bgcolor="rgba(0,0,0,0)",
-        font={"family": FONT, "color": "#cfe8ff", "size": 13},
-        annotations=[{"text": f"{format_cn(total)}<br><span style='font-size:11px'>评分主体</span>",
-                      "showarrow": False, "font": {"size": 16, "color": "#ffffff"}}])
+    pie = {"type": "pie", "labels": [RISK_GRADES[g] for g in GRADE_ORDER], "values": [counts[g] for g in GRADE_ORDER],
+           "hole": 0.62, "sort": False, "direction": "clockwise",
+           "marker": {"colors": [GRADE_COLOURS[g] for g in GRADE_ORDER], "line": {"color": "#06122b", "width": 1}},
+           "textinfo": "none", "hovertemplate": "%{label}：%{value:,} 户（%{percent}）<extra></extra>"}
+    fig = create_figure([pie], {
+        "showlegend": False, "margin": {"l": 4, "r": 4, "t": 4, "b": 4}, "font": {"size": 13},
+        "annotations": [{"text": f"{format_cn(total)}<br><span style='font-size:11px'>评分主体</span>",
+                         "showarrow": False, "font": {"size": 16, "color": "#ffffff"}}]})
     return fig
 
 
@@ -341,27 +339,26 @@ def create_trend_figure(trend: pd.DataFrame, start: dt.date, end: dt.date) -> go
     """Warnings per day stacked by type over [start, end] (days without any are zeros).
     The panel carries the title; the legend sits on top."""
     days = pd.date_range(start, end, freq="D")
-    fig = go.Figure()
     t = trend.assign(day=pd.to_datetime(trend["day"])) if len(trend) else trend
     totals = pd.Series(0, index=days)
+    bars = []
     for kind, label in WARNING_ZH.items():
         s = (t[t["event_type"] == kind].groupby("day")["events"].sum() if len(t) else pd.Series(dtype="int64"))
         y = s.reindex(days, fill_value=0).astype(int)
         totals += y
-        fig.add_bar(x=days, y=y.tolist(), name=label, marker_color=WARNING_COLOURS[kind],
-                    hovertemplate=f"{label}：%{{y}} 件<extra>%{{x|%m-%d}}</extra>")
-    fig.update_layout(
-        barmode="stack", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", bargap=0.2,
-        font={"family": FONT, "color": "#cfe8ff", "size": 13}, margin={"l": 40, "r": 10, "t": 28, "b": 28},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "font": {"size": 12}},
-        xaxis={"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d", "gridcolor": "rgba(120,170,255,0.12)"},
-        yaxis={"gridcolor": "rgba(120,170,255,0.12)", "rangemode": "tozero"})
+        bars.append({"type": "bar", "x": days, "y": y.tolist(), "name": label, "marker": {"color": WARNING_COLOURS[kind]},
+                     "hovertemplate": f"{label}：%{{y}} 件<extra>%{{x|%m-%d}}</extra>"})
     peak = int(totals.max()) if len(totals) else 0
-    if peak <= 5:  # small counts: whole-number ticks
-        fig.update_yaxes(dtick=1, range=[0, max(peak, 1) + 0.2])
+    layout: dict[str, Any] = {
+        "barmode": "stack", "bargap": 0.2, "font": {"size": 13}, "margin": {"l": 40, "r": 10, "t": 28, "b": 28},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "font": {"size": 12}},
+        "xaxis": {"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"},
+        "yaxis": {"rangemode": "tozero", **({"dtick": 1, "range": [0, max(peak, 1) + 0.2]} if peak <= 5 else {})},
+    }
     if not peak:
-        fig.add_annotation(text="无预警事项", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                           font={"size": 15, "color": "#7fa3c8"})
+        layout["annotations"] = [{"text": "无预警事项", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+                                  "yref": "paper", "font": {"size": 15, "color": "#7fa3c8"}}]
+    fig = create_figure(bars, layout)
     return fig
 
 

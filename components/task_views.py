@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.cards import create_stat_card
-from components.figures import FONT
+from components.figures import FONT, create_figure
 from components.format import finite_or_none
 from components.tables import DARK_THEME
 from indicators.model import GRADES
@@ -116,26 +116,25 @@ def create_ageing_figure(df: pd.DataFrame, labels: Mapping[str, str], selected: 
     trace per task type; bar colours by bucket, task types by fill pattern.
     ``selected`` (a bucket) dims the other bars."""
     xs = [labels[b] for b in BUCKETS]
-    fig = go.Figure()
+    bars = []
     for ttype, zh in TASK_TYPE_ZH.items():
         counts = df[df["task_type"] == ttype].set_index("bucket")["tasks"].reindex(list(BUCKETS), fill_value=0)
         opacity = [1.0 if selected in (None, b) else 0.3 for b in BUCKETS]
-        fig.add_bar(x=xs, y=[int(v) for v in counts], name=zh, customdata=list(BUCKETS),
-                    marker={"color": [BUCKET_COLOURS[b] for b in BUCKETS], "opacity": opacity,
-                            "line": {"color": "#06122b", "width": 1},
-                            "pattern": {"shape": TYPE_PATTERNS[ttype], "fillmode": "overlay",
-                                        "fgcolor": "rgba(6,18,43,0.6)", "size": 7}},
-                    hovertemplate=f"{zh}<br>%{{x}}：%{{y}} 件<extra></extra>")
-    fig.update_layout(
-        barmode="stack", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": FONT, "color": "#cfe8ff", "size": 13},
-        title={"text": "在办任务账龄（按预警等级）", "x": 0.01, "font": {"size": 16}},
-        margin={"l": 40, "r": 8, "t": 44, "b": 8}, legend={"orientation": "h", "y": -0.2, "font": {"size": 12}},
-        xaxis={"tickvals": xs, "ticktext": [short_label(b, labels[b]) for b in BUCKETS], "tickangle": 0,
-               "tickfont": {"size": 12}, "title": {"text": "预警等级（工作日）", "font": {"size": 12}}},
-        yaxis={"gridcolor": "rgba(120,170,255,0.12)", "rangemode": "tozero"},
-        hoverlabel={"font": {"family": FONT}}, clickmode="event",
-    )
+        bars.append({"type": "bar", "x": xs, "y": [int(v) for v in counts], "name": zh, "customdata": list(BUCKETS),
+                     "marker": {"color": [BUCKET_COLOURS[b] for b in BUCKETS], "opacity": opacity,
+                                "line": {"color": "#06122b", "width": 1},
+                                "pattern": {"shape": TYPE_PATTERNS[ttype], "fillmode": "overlay",
+                                            "fgcolor": "rgba(6,18,43,0.6)", "size": 7}},
+                     "hovertemplate": f"{zh}<br>%{{x}}：%{{y}} 件<extra></extra>"})
+    fig = create_figure(bars, {
+        "barmode": "stack", "font": {"size": 13},
+        "title": {"text": "在办任务账龄（按预警等级）", "x": 0.01, "font": {"size": 16}},
+        "margin": {"l": 40, "r": 8, "t": 44, "b": 8}, "legend": {"orientation": "h", "y": -0.2, "font": {"size": 12}},
+        "xaxis": {"tickvals": xs, "ticktext": [short_label(b, labels[b]) for b in BUCKETS], "tickangle": 0,
+                  "tickfont": {"size": 12}, "title": {"text": "预警等级（工作日）", "font": {"size": 12}}},
+        "yaxis": {"gridcolor": "rgba(120,170,255,0.12)", "rangemode": "tozero"},
+        "hoverlabel": {"font": {"family": FONT}}, "clickmode": "event",
+    })
     return fig
 
 

@@ -1,15 +1,18 @@
-"""Sampling records kept twice more, for traceability linkage (抽检批次索引).
+"""Sampling records kept three times more, for traceability linkage (抽检批次索引).
 
 A batch that fails sampling anywhere warns every entity that handled it
 (``queries.risk``). The event log is ordered by date and region, so finding the
 failed batches meant reading every event of the period, and finding their handlers
-every sampling record ever made. Two tables fix that, each filled by a materialized
+every sampling record ever made. Three tables fix that, each filled by a materialized
 view on every insert into ``events``:
 
 - ``sampling_failures``: the failed sampling records, ordered by date: the batches
   that failed in a period are a short range of a small table;
 - ``sampling_batches``: every sampling record, ordered by batch number with small
-  granules: the handlers of a set of batches are read from those batches' granules.
+  granules: the handlers of a set of batches are read from those batches' granules;
+- ``sampling_regions``: every sampling record, ordered by region: which of thousands of
+  batches a city handled, and each entity's failed batches when a region is scored, read
+  only that region's records.
 
 Ingestion deletes their rows wherever it deletes the events they copy (``batch_id``).
 """
@@ -42,6 +45,7 @@ INDEXES: tuple[Index, ...] = (
     Index("sampling_batches", "event_type = 'sampling'", "batch_no, grid_code", "index_granularity = 256"),
     Index("sampling_failures", "event_type = 'sampling' AND result = 'fail'", "event_date, batch_no",
           "index_granularity = 1024"),
+    Index("sampling_regions", "event_type = 'sampling'", "grid_code, batch_no", "index_granularity = 1024"),
 )
 TABLES = tuple(i.table for i in INDEXES)
 

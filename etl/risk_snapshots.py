@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from etl.rollups import LEVELS, additive, counts_to_sums
+from etl.rollups import LEVELS, SPILL, additive, counts_to_sums
 from queries.engine import Engine
 from queries.errors import JinjianError
 from queries.executor import execute, run
@@ -62,9 +62,6 @@ TABLES: dict[str, str] = {
                       "rules String, data_version UInt64, state String, started DateTime, finished DateTime, "
                       "entities UInt64, seconds Float64) ENGINE = MergeTree ORDER BY (snapshot_id, state)",
 }
-#: A build groups every task and entity of a slice: past this much memory its GROUP BYs
-#: continue on disk instead of failing (a slice of a large city at 10 million entities).
-SPILL = "SETTINGS max_bytes_before_external_group_by = 1000000000"
 #: Snapshots kept (older partitions are dropped after a build).
 KEEP = 2
 #: A ``building`` row older than this no longer keeps other processes from building.
@@ -182,7 +179,7 @@ def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
         for part in _slices(db, root):  # one child region at a time: memory stays a slice's worth
             params = {**risk_params(Filter(region=part, scope=RegionScope(root)), as_of, rules), "sid": sid}
             execute(db, "risk_snapshot_scores", f"INSERT INTO risk_scores (snapshot_id, {cols}) "
-                    f"SELECT %(sid)s, {cols} FROM {ENTITY_RISK} {SPILL}", params)
+                    f"SELECT %(sid)s, {cols} FROM {ENTITY_RISK} {SPILL}", params, bulk=True)
         for level, n in LEVELS.items():
             execute(db, "risk_snapshot_grades", f"""
                 INSERT INTO risk_grades (snapshot_id, level, grid_code, grade, linked, n, score_c)

@@ -75,9 +75,14 @@ class Family:
     stock: bool = False         # has _total tables; answers "as of the end of a day"
     renames: tuple[tuple[str, str], ...] = ()  # (rollup column, raw column) as measures name them
     order: tuple[str, ...] = () # sorting key of the day tables, if not date, region, dims
+    region_first: tuple[str, ...] = ()  # levels whose day tables are sorted by region, then date
 
-    def sorting_key(self, with_date: bool = True) -> tuple[str, ...]:
-        return (self.order or self.key()) if with_date else self.key(False)
+    def sorting_key(self, with_date: bool = True, level: str = "city") -> tuple[str, ...]:
+        if not with_date:
+            return self.key(False)
+        if level in self.region_first:
+            return ("grid_code", self.date_col, *self.dims)
+        return self.order or self.key()
 
     def table(self, level: str) -> str:
         return f"rollup_{self.name}_{level}"
@@ -122,6 +127,18 @@ class Family:
                 f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(end)s)")
 
 
+#: Bulk work in the background (a backfill of 100 million rows; a risk snapshot, which
+#: groups every task and entity of a large city at 10 million entities): GROUP BYs continue
+#: on disk past 1 GB instead of failing at the server's memory limit, and the screens' time
+#: limit (JINJIAN_QUERY_TIMEOUT) does not apply.
+SPILL = "SETTINGS max_bytes_before_external_group_by = 1000000000, max_execution_time = 0"
+
+#: A stock at a past day reads the changes since then. A county or town asks for a sliver
+#: of each day, so its day tables are sorted by region first (a year-ago stock of a county
+#: reads its own rows, not a granule of every day); a city table is read by a province or
+#: a city, most of each day, so date first stays cheaper there.
+_SMALL_REGIONS = ("county", "town")
+
 _END_DAY = ("if(status != 'active' AND isNotNull(status_date), "
             "greatest(assumeNotNull(status_date), reg_date), reg_date)")
 _ENTITY_SIGN = "if(status != 'active' AND isNotNull(status_date), -1, 0)"
@@ -136,13 +153,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            ("entity_type", "industry", "credit_grade", "abnormal", "dishonest"), ("d", "capital"),
            ("toInt64(sum(sign))", "sum(capital * sign)"),
            f"FROM {{src}} ARRAY JOIN [reg_date, {_END_DAY}] AS day, [1, {_ENTITY_SIGN}] AS sign "
-           "WHERE sign != 0 AND {where}", stock=True),
+           "WHERE sign != 0 AND {where}", stock=True, region_first=_SMALL_REGIONS),
     Family("tasks", "task_events", "task_asof", "day", "event_date",
            ("task_type", "state", "deadline"), ("d",), ("toInt64(sum(sign))",),
            "FROM {src} ARRAY JOIN [toString(status), toString(from_status)] AS state, "
            f"[if(status = 'closed', {NO_DEADLINE}, due_date), if(from_status = 'closed', {NO_DEADLINE}, stage_due)]"
            " AS deadline, [1, if(from_status = 'none', 0, -1)] AS sign WHERE sign != 0 AND {where}",
-           stock=True, renames=(("state", "status"), ("deadline", "due_date"))),
+           stock=True, renames=(("state", "status"), ("deadline", "due_date")), region_first=_SMALL_REGIONS),
 )}
 
 
@@ -231,7 +248,8 @@ def _current(db: Engine, family: Family, have: dict[str, tuple[str, str]], sfx: 
     """Whether every table and view of ``family`` exists as this version declares it."""
     for table in family.tables():
         with_date = not table.endswith("_total")
-        if table + sfx not in have or have[table + sfx][1].replace(" ", "") != ",".join(family.sorting_key(with_date)):
+        key = ",".join(family.sorting_key(with_date, _level(family, table)))
+        if table + sfx not in have or have[table + sfx][1].replace(" ", "") != key:
             return False
         if _columns(db, table + sfx) != set(family.columns(with_date)):
             return False
@@ -258,12 +276,16 @@ def _views(family: Family, sfx: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def _level(family: Family, table: str) -> str:
+    return table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
+
+
 def _ddl(family: Family, table: str, sfx: str) -> str:
     total = table.endswith("_total")
-    level = table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
+    level = _level(family, table)
     partition = f"PARTITION BY toYYYYMM({family.date_col}) " if family.name == "events" else ""
     return (f"CREATE TABLE {table}{sfx} ENGINE = SummingMergeTree {'' if total else partition}"
-            f"ORDER BY ({', '.join(family.sorting_key(not total))}) "
+            f"ORDER BY ({', '.join(family.sorting_key(not total, level))}) "
             f"AS {family.select_sql(level, family.source + sfx, '0', with_date=not total)}")
 
 
@@ -284,18 +306,26 @@ def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
         if _current(db, family, have, sfx):
             continue
         drop_family(db, family, sfx)
-        for table in family.tables():
-            execute(db, f"create_{table}", _ddl(family, table, sfx))
-        for view, target, select in _views(family, sfx):
-            execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
-        for table in family.tables():
-            total = table.endswith("_total")
-            level = table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
-            execute(db, f"backfill_{table}", f"INSERT INTO {table}{sfx} ({', '.join(family.columns(not total))}) "
-                    f"{family.select_sql(level, family.source + sfx, with_date=not total)}")
+        try:
+            _build(db, family, sfx)
+        except BaseException:  # half-filled tables would look current to the next init
+            drop_family(db, family, sfx)
+            raise
         built.append(family.name)
         logger.info("rollups of %s built from %s%s", family.name, family.source, sfx)
     return built
+
+
+def _build(db: Engine, family: Family, sfx: str) -> None:
+    for table in family.tables():
+        execute(db, f"create_{table}", _ddl(family, table, sfx))
+    for view, target, select in _views(family, sfx):
+        execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
+    for table in family.tables():
+        total = table.endswith("_total")
+        execute(db, f"backfill_{table}", f"INSERT INTO {table}{sfx} ({', '.join(family.columns(not total))}) "
+                f"{family.select_sql(_level(family, table), family.source + sfx, with_date=not total)} {SPILL}",
+                bulk=True)
 
 
 def drop_family(db: Engine, family: Family, local_suffix: str = "") -> None:

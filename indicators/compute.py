@@ -64,10 +64,17 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                                                                    "name": "region_name"})
     else:
         regions = pd.DataFrame({"region_code": [node.code], "region_name": [node.name]})
-    tables = [regions.reset_index(drop=True) for _ in periods]
+    regions = regions.reset_index(drop=True)
     aliases: dict[Measure, str] = {}
     if by_child and node.child_length is None:
-        return tables, aliases
+        return [regions.copy() for _ in periods], aliases
+    index = pd.Index(regions["region_code"])
+    columns: list[dict[str, np.ndarray]] = [{} for _ in periods]  # per period: alias → values per region
+
+    def add(i: int, part: pd.DataFrame) -> None:
+        part = part.set_index("region_code").reindex(index)  # one row per region (GROUP BY)
+        for col in part.columns:
+            columns[i][col] = part[col].to_numpy()
     base = {"like": flt.like, "region": flt.region, "n": node.child_length or 0}
     by_source = _measures(indicators)
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
@@ -87,8 +94,7 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                          {**base, **extra, "starts": [p.start for p in periods], "ends": [p.end for p in periods],
                           "first": min(p.start for p in periods), "last": max(p.end for p in periods)})
                 for i in range(len(periods)):
-                    part = df[df["_period"] == i + 1].drop(columns="_period")
-                    tables[i] = tables[i].merge(part, on="region_code", how="left")
+                    add(i, df[df["_period"] == i + 1].drop(columns="_period"))
             continue
         for i, period in enumerate(periods):
             params = {**base, "start": period.start, "end": period.end}
@@ -109,9 +115,15 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     # The remaining queries are independent: side by side (queries.parallel).
     answers = run_all({str(k): (lambda p=p: run(db, p[1], p[2], p[3])) for k, p in enumerate(pending)})
     for k, (i, *_rest) in enumerate(pending):
-        tables[i] = tables[i].merge(answers[str(k)], on="region_code", how="left")
-    fill = {a: 0 for a in aliases.values()}
-    return [t.fillna(fill) for t in tables], aliases
+        add(i, answers[str(k)])
+    tables = []
+    for cols in columns:
+        table = regions.copy()
+        for alias in aliases.values():  # a measure no row had (or no query ran for) is 0
+            values = cols.get(alias)
+            table[alias] = 0 if values is None else pd.Series(values, index=table.index).fillna(0)
+        tables.append(table)
+    return tables, aliases
 
 
 def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "") -> str:
@@ -185,23 +197,29 @@ def compute_periods(db: Engine, indicators: Sequence[Indicator], flt: Filter, pe
 
 
 def _values(indicators: Sequence[Indicator], table: pd.DataFrame, alias: dict[Measure, str]) -> pd.DataFrame:
-    frames = []
-    for ind in indicators:
-        num = table[alias[ind.numerator]].astype(float) if alias else pd.Series(dtype=float)
-        den = table[alias[ind.denominator]].astype(float) if ind.denominator and alias else None
-        if den is None:
-            value = num * ind.scale
-        else:
-            value = pd.Series(np.where(den != 0, num / den.where(den != 0, 1) * ind.scale, np.nan),
-                              index=table.index)
-        grades = [ind.thresholds.grade(v) if ind.thresholds else None for v in value]
-        frames.append(pd.DataFrame({
-            "indicator_id": ind.id, "region_code": table["region_code"], "region_name": table["region_name"],
-            "numerator": num, "denominator": den if den is not None else np.nan,
-            "value": value, "grade": grades}))
-    if not frames:
+    """One row per indicator × region (indicators in order), built as arrays: this runs for
+    every period of every screen, and a frame per indicator cost more than the queries."""
+    if not indicators:
         return pd.DataFrame(columns=VALUE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[VALUE_COLUMNS]
+    n = len(table)
+    out: dict[str, list] = {c: [] for c in VALUE_COLUMNS}
+    codes, names = table["region_code"].to_numpy(), table["region_name"].to_numpy()
+    for ind in indicators:
+        num = table[alias[ind.numerator]].to_numpy(dtype=float) if alias else np.full(n, np.nan)
+        if ind.denominator and alias:
+            den = table[alias[ind.denominator]].to_numpy(dtype=float)
+            value = np.where(den != 0, num / np.where(den != 0, den, 1) * ind.scale, np.nan)
+        else:
+            den, value = np.full(n, np.nan), num * ind.scale
+        out["indicator_id"].extend([ind.id] * n)
+        out["region_code"].extend(codes)
+        out["region_name"].extend(names)
+        out["numerator"].extend(num)
+        out["denominator"].extend(den)
+        out["value"].extend(value)
+        out["grade"].extend(ind.thresholds.grade(v) if ind.thresholds else None for v in value)
+    return pd.DataFrame({c: out[c] for c in VALUE_COLUMNS}).astype(
+        {"numerator": float, "denominator": float, "value": float})
 
 
 def _change(cur: float, prev: float) -> float:

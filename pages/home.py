@@ -16,7 +16,7 @@ import logging
 import dash
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from components.figures import create_empty_figure, create_flow_lines
+from components.figures import create_empty_figure, create_flow_lines, merge
 from components.format import json_ready
 from components.region_map import create_region_map, map_layer
 from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, label
@@ -206,13 +206,11 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
     shown = data.node.path[data.node.path["code"].astype(str).str.startswith(top) & ((data.node.path["code"] != "") | (top == ""))]
     names = list(shown["name"]) or [data.node.name]
     path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
-    day_fig = create_flow_lines(data.daily, "")
-    month_fig = create_flow_lines(data.monthly, "")
     k = max(0.5, min(float(scale or 1.0), 4.0))  # figures are sized in px: follow the screen
-    for fig in (day_fig, month_fig):
-        fig.update_layout(margin={"l": 40 * k, "r": 10 * k, "t": 10 * k, "b": 30 * k}, uirevision="wall",
-                          font={"size": 14 * k}, legend={"orientation": "h", "y": 1.12, "x": 0})
-    month_fig.update_xaxes(tickformat="%Y-%m")
+    style = {"margin": {"l": 40 * k, "r": 10 * k, "t": 10 * k, "b": 30 * k}, "uirevision": "wall",
+             "font": {"size": 14 * k}, "legend": {"orientation": "h", "y": 1.12, "x": 0}}
+    day_fig = create_flow_lines(data.daily, "", style)
+    month_fig = create_flow_lines(data.monthly, "", merge(style, {"xaxis": {"tickformat": "%Y-%m"}}))
     ind = CATALOGUE[map_indicator or "entity_stock"]
     ranking = create_ranking(data.children, ind.unit)
     ticker = create_ticker(data.ticker, EVENT_TYPE_ZH if lang == "zh" else EVENT_TYPE_EN)

@@ -25,7 +25,7 @@ from indicators.compute import compute_with_comparisons
 from indicators.model import CATEGORIES, GRADES
 from indicators.periods import Period, period_to_date, previous_period, year_ago
 from queries.db import get_db
-from queries.errors import InvalidParameter, JinjianError
+from queries.errors import JinjianError
 from queries.filters import Filter, RegionScope, check_region_code
 from queries.regions import RegionNode, region_node
 from queries.filters import parse_date

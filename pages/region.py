@@ -21,7 +21,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components.cards import create_stat_card
-from components.figures import create_flow_lines
+from components.figures import create_flow_lines, merge
 from components.format import format_change
 from auth.web import nav_account
 from components.nav import create_nav
@@ -31,7 +31,7 @@ from indicators.catalogue import CATALOGUE
 from indicators.compute import compute, compute_with_comparisons
 from indicators.periods import Period, period_to_date, previous_period
 from queries.db import get_db
-from queries.entities import registration_flow
+from queries.entities import registration_flows
 from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
 from queries.parallel import run_all
 from queries.filters import Filter, RegionScope, check_region_code
@@ -261,12 +261,11 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
         inds = [CATALOGUE[i] for _, i, _ in CARDS]
         out = run_all({  # independent: side by side
             "values": lambda: compute_with_comparisons(db, inds, flt, period, grain).set_index("indicator_id"),
-            "daily": lambda: registration_flow(db, Filter(region=code, scope=flt.scope, grain="day",
-                                                          start=day - dt.timedelta(days=DAILY_DAYS - 1), end=day)),
-            "monthly": lambda: registration_flow(db, Filter(region=code, scope=flt.scope, grain="month",
-                                                            start=_months_back(day, MONTHS - 1), end=day)),
+            "flows": lambda: registration_flows(db, flt, {
+                "daily": ("day", day - dt.timedelta(days=DAILY_DAYS - 1), day),
+                "monthly": ("month", _months_back(day, MONTHS - 1), day)}),
         })
-        values, daily, monthly = out["values"], out["daily"], out["monthly"]
+        values, daily, monthly = out["values"], out["flows"]["daily"], out["flows"]["monthly"]
     except JinjianError as exc:
         logger.warning("region page %r refresh failed: %s", code, exc.detail)
         return (*head, *keep[:-2], table_title, exc.user_message, "banner")
@@ -276,12 +275,11 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
         value = _card_value(ind_id, None if row is None else row["value"])
         cards.append(create_stat_card(cid, label.format(g=GRAIN_ZH[grain]), value, CATALOGUE[ind_id].unit,
                                       _card_note(ind_id, row, grain)).children)
-    fig_daily = create_flow_lines(daily, f"近 {DAILY_DAYS} 天新设立与注销吊销（户/日）")
-    fig_monthly = create_flow_lines(monthly, f"近 {MONTHS} 个月新设立与注销吊销（户/月）")
-    fig_monthly.update_xaxes(tickformat="%Y-%m", hoverformat="%Y-%m")
-    for fig in (fig_daily, fig_monthly):
-        fig.update_layout(margin={"l": 44, "r": 12, "t": 40, "b": 40}, title_font_size=15,
-                          legend={"orientation": "h", "y": -0.16})
+    style = {"margin": {"l": 44, "r": 12, "t": 40, "b": 40}, "title": {"font": {"size": 15}},
+             "legend": {"orientation": "h", "y": -0.16}}
+    fig_daily = create_flow_lines(daily, f"近 {DAILY_DAYS} 天新设立与注销吊销（户/日）", style)
+    fig_monthly = create_flow_lines(monthly, f"近 {MONTHS} 个月新设立与注销吊销（户/月）",
+                                    merge(style, {"xaxis": {"tickformat": "%Y-%m", "hoverformat": "%Y-%m"}}))
     return (*head, *cards, fig_daily, fig_monthly, _period_text(period, grain), table_title, "", "banner hidden")
 
 

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "jinjian"
 _INSERT_CHUNK = 200_000
+#: Socket timeout of a bulk statement (Engine.bulk): silence this long means the server is gone.
+BULK_SOCKET_S = 6 * 3600
 
 
 class Engine(ABC):
@@ -48,6 +50,11 @@ class Engine(ABC):
     @abstractmethod
     def command(self, sql: str) -> None:
         """Run a statement that returns nothing (DDL)."""
+
+    def bulk(self, sql: str) -> None:
+        """Run a long statement of background work (a backfill, a snapshot build): the
+        screens' time limit does not apply; the statement names its own settings."""
+        self.command(sql)
 
     @abstractmethod
     def insert(self, table: str, df: pd.DataFrame) -> None:
@@ -277,6 +284,16 @@ class ServerEngine(Engine):
 
     def command(self, sql: str) -> None:
         self._execute(self._thread_client(), sql)
+
+    def bulk(self, sql: str) -> None:
+        # Its own connection: the pooled ones give up on a silent socket after the query
+        # timeout, and a GROUP BY spilled to disk sends nothing while it merges.
+        client = self._client()
+        client.connection.send_receive_timeout = BULK_SOCKET_S
+        try:
+            self._execute(client, sql, settings={"max_execution_time": 0})
+        finally:
+            client.disconnect()
 
     def _column_types(self, table: str) -> dict[str, str]:
         if table not in self._types:

@@ -5,6 +5,9 @@ All queries are limited to the filter's region (inside its scope) by the
 """
 from __future__ import annotations
 
+import datetime as dt
+from typing import Mapping
+
 import pandas as pd
 
 from etl.rollups import FAMILIES, level_for, rollups_enabled
@@ -69,7 +72,29 @@ def registration_flow(db: Engine, flt: Filter) -> pd.DataFrame:
     revoked, net (registered − cancelled − revoked).
     """
     start, end = flt.period()
-    bucket = GRAIN_SQL[flt.grain].format(col="event_date")
+    return _complete(_flow_rows(db, flt, flt.grain, start, end), flt.grain, start, end)
+
+
+def registration_flows(db: Engine, flt: Filter, windows: Mapping[str, tuple[str, dt.date, dt.date]]
+                       ) -> dict[str, pd.DataFrame]:
+    """Several :func:`registration_flow` series of ``flt.region`` from one query: each
+    window (name → grain, first day, last day) as that function gives it. The wall and
+    the region page show the last 30 days and the last 13 months side by side."""
+    first = min(w[1] for w in windows.values())
+    last = max(w[2] for w in windows.values())
+    days = _flow_rows(db, flt, "day", first, last)
+    out = {}
+    for name, (grain, start, end) in windows.items():
+        rows = days[(days["period"] >= pd.Timestamp(start)) & (days["period"] <= pd.Timestamp(end))]
+        key = rows["period"].dt.to_period(_period_alias(grain)).dt.start_time.astype("datetime64[ns]")
+        grouped = rows.drop(columns="period").groupby(key.rename("period")).sum().reset_index()
+        out[name] = _complete(grouped, grain, start, end)
+    return out
+
+
+def _flow_rows(db: Engine, flt: Filter, grain: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The counts per period of ``grain`` that had any (period as a Timestamp)."""
+    bucket = GRAIN_SQL[grain].format(col="event_date")
     # The events rollup of the region's depth holds the same counts, already grouped by day.
     level = level_for(flt.region) if rollups_enabled() else None
     table, count = (FAMILIES["events"].table(level), "sumIf(n, {})") if level else ("events", "countIf({})")
@@ -82,8 +107,14 @@ def registration_flow(db: Engine, flt: Filter) -> pd.DataFrame:
         WHERE grid_code LIKE %(like)s AND event_date >= %(start)s AND event_date <= %(end)s
           AND event_type IN ('registration', 'cancellation', 'revocation')
         GROUP BY period ORDER BY period""", {"like": flt.like, "start": start, "end": end})
-    first = pd.Timestamp(start).to_period(_period_alias(flt.grain)).start_time
-    periods = pd.date_range(first, pd.Timestamp(end), freq=GRAIN_FREQ[flt.grain])
+    df["period"] = pd.to_datetime(df["period"]).astype("datetime64[ns]")
+    return df
+
+
+def _complete(df: pd.DataFrame, grain: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``df`` with every period of ``grain`` from ``start`` to ``end`` (zeros where none) and ``net``."""
+    first = pd.Timestamp(start).to_period(_period_alias(grain)).start_time
+    periods = pd.date_range(first, pd.Timestamp(end), freq=GRAIN_FREQ[grain])
     full = pd.DataFrame({"period": periods.astype("datetime64[ns]")})
     out = full.merge(df, on="period", how="left").fillna(0)
     for col in ("registered", "cancelled", "revoked"):

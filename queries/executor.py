@@ -127,9 +127,10 @@ def _run_text(db: Engine, name: str, text: str) -> pd.DataFrame:
     return _normalise(df)
 
 
-def execute(db: Engine, name: str, sql: str, params: Mapping[str, Any] | None = None) -> None:
-    """Execute a named statement that returns no rows (DDL), logged like :func:`run`."""
+def execute(db: Engine, name: str, sql: str, params: Mapping[str, Any] | None = None, bulk: bool = False) -> None:
+    """Execute a named statement that returns no rows (DDL), logged like :func:`run`;
+    ``bulk``: background work that may run for minutes (:meth:`Engine.bulk`)."""
     text = render(sql, params)
     start = time.perf_counter()
-    db.command(text)
+    (db.bulk if bulk else db.command)(text)
     logger.info("command %s engine=%s ms=%.1f", name, db.name, (time.perf_counter() - start) * 1000)

@@ -18,22 +18,30 @@ decimals, which keeps a province's cities under 300 KB and a town's villages und
 
 Boundaries are static, so the GeoJSON is cached per (parent, children) in a bounded
 LRU as a JSON string; every call returns a fresh object (callers may modify it). The
-database part (``region_node``) is not cached. ``etl.boundaries`` prepares its cached
+database part (``region_node``) is not cached. On the first request a background thread
+prepares the maps of the jurisdiction root and its children (:func:`install`), so a wall
+after a restart does not wait a second for its first map. ``etl.boundaries`` prepares its cached
 shapely geometries in place (``shapely.prepare``), which is not safe from several
 Dash callback threads at once, so all boundary work runs under one module lock.
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
+import time
 from functools import lru_cache
+from typing import Any
 
 from etl.boundaries import features_geojson
 from queries.engine import Engine
 from queries.filters import RegionScope
 from queries.regions import region_node
 
-__all__ = ["children_features", "features_for_children", "GRID_CODE_LENGTH"]
+__all__ = ["children_features", "features_for_children", "GRID_CODE_LENGTH", "prepare"]
+
+logger = logging.getLogger(__name__)
 
 GRID_CODE_LENGTH = 15
 _VILLAGE_CODE_LENGTH = 12
@@ -77,3 +85,58 @@ def children_features(db: Engine, code: str, scope: RegionScope | None = None) -
 def cache_clear() -> None:
     """Forget the cached GeoJSON (tests, benchmarks)."""
     _features_json.cache_clear()
+
+
+def prepare(db: Engine, root: str, scope: RegionScope | None = None) -> int:
+    """Compute ahead the maps a wall of ``root`` shows first: the root's children and each
+    child's children. Boundaries are static, but the first map of a province takes about a
+    second to build; after this no screen waits for it. Returns the number of maps."""
+    node = region_node(db, root, scope)
+    codes = [root, *node.children["code"].astype(str)]
+    for code in codes:
+        children_features(db, code, scope)
+    return len(codes)
+
+
+_preparer: threading.Thread | None = None
+
+
+def _prepare_in_background() -> None:
+    from queries.db import get_db
+    from settings import Settings
+
+    try:
+        started = time.perf_counter()
+        n = prepare(get_db(), Settings.from_env().root_region)
+        logger.info("%d region maps prepared in %.1f s", n, time.perf_counter() - started)
+    except Exception:  # noqa: BLE001 - maps are then built on first view, as before
+        logger.exception("preparing region maps failed")
+
+
+def install(server: Any) -> None:
+    """Prepare the jurisdiction's maps in a background thread on the first request."""
+
+    @server.before_request
+    def _prepare_maps() -> None:
+        global _preparer
+        if _preparer is None and _enabled():
+            _preparer = threading.Thread(target=_prepare_in_background, name="map-prepare", daemon=True)
+            _preparer.start()
+
+
+def _enabled() -> bool:
+    from settings import _SPECS, parse_flag
+
+    try:
+        return parse_flag(os.environ.get("JINJIAN_MAP_PREPARE", _SPECS["JINJIAN_MAP_PREPARE"].default),
+                          "JINJIAN_MAP_PREPARE")
+    except Exception as exc:  # noqa: BLE001 - a bad setting is logged, the app still serves
+        logger.error("region maps not prepared: %s", exc)
+        return False
+
+
+def wait_prepared(timeout: float) -> bool:
+    """Whether the background preparation finished within ``timeout`` s (benchmarks)."""
+    if _preparer is not None:
+        _preparer.join(timeout)
+    return _preparer is not None and not _preparer.is_alive()

@@ -10,8 +10,8 @@ from indicators.catalogue import CATALOGUE
 from indicators.compute import compute, compute_periods, with_comparisons
 from indicators.periods import period_to_date, previous_period, year_ago
 from queries.engine import Engine
-from queries.entities import registration_flow
-from queries.events import latest_event_time, recent_events
+from queries.entities import registration_flows
+from queries.events import recent_events
 from queries.filters import Filter, RegionScope, default_scope
 from queries.parallel import run_all
 from queries.regions import RegionNode, region_node
@@ -56,22 +56,24 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
     recent = today - dt.timedelta(days=RECENT_DAYS)
     out = run_all({
-        "flows": lambda: _flow_headlines(db, flt, today),
+        "headline_flows": lambda: _flow_headlines(db, flt, today),
         "stocks": lambda: _stock_headlines(db, flt, today),
         "alerts": lambda: newest_batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today, limit=1),
         "children": lambda: compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True),
         "overdue": lambda: compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"),
                                    by_child=True),
-        "daily": lambda: registration_flow(db, Filter(region=region, scope=scope,
-                                                      start=today - dt.timedelta(days=29), end=today, grain="day")),
-        "monthly": lambda: registration_flow(db, Filter(region=region, scope=scope, start=first_month, end=today,
-                                                        grain="month")),
+        "flows": lambda: registration_flows(db, Filter(region=region, scope=scope), {
+            "daily": ("day", today - dt.timedelta(days=29), today), "monthly": ("month", first_month, today)}),
         "ticker": lambda: recent_events(db, flt, limit=15, since=recent),
-        "latest": lambda: latest_event_time(db, flt, since=recent),
     })
-    headlines = {**out["flows"], **out["stocks"]}
-    return WallData(node, headlines, *out["alerts"], out["children"], out["overdue"], out["daily"], out["monthly"],
-                    out["ticker"], out["latest"])
+    headlines = {**out["headline_flows"], **out["stocks"]}
+    flows = out["flows"]
+    # The ticker holds the region's newest events (its search widens until it has them):
+    # its first is the data's freshness, no query of its own needed.
+    ticker = out["ticker"]
+    latest = pd.Timestamp(ticker["event_time"].max()).to_pydatetime() if len(ticker) else None
+    return WallData(node, headlines, *out["alerts"], out["children"], out["overdue"], flows["daily"], flows["monthly"],
+                    ticker, latest)
 
 
 def _flow_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, str], tuple[float, float]]:

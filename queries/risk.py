@@ -10,8 +10,8 @@ ClickHouse 18.16 (one JOIN per SELECT) and on chDB.
 Traceability: a batch that failed sampling *anywhere* warns every entity that
 handled it; the list of failed batch numbers is read without a region filter on
 purpose (that is the linkage), while every row returned stays inside the region.
-Failed samplings and all samplings are read from their own copies ordered by date and
-by batch (``etl.batch_index``).
+Failed samplings and all samplings are read from their own copies ordered by date, by
+batch and by region (``etl.batch_index``).
 
 Screens asking about a day with a risk snapshot (``etl.risk_snapshots``) read the
 scores computed ahead (:func:`scored`) instead of ``ENTITY_RISK``.
@@ -83,7 +83,7 @@ ENTITY_RISK = f"""(
                 UNION ALL
                 SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
                        {_zeros_except('failed_batches', 'uniqExact(batch_no)')}
-                FROM sampling_batches WHERE grid_code LIKE %(like)s AND event_date <= %(end)s
+                FROM sampling_regions WHERE grid_code LIKE %(like)s AND event_date <= %(end)s
                   AND batch_no GLOBAL IN ({_FAILED_BATCHES})
                 GROUP BY credit_code
                 UNION ALL
@@ -210,15 +210,17 @@ def newest_batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date,
     firsts = run(db, "risk_failed_batches", failed, params)
     if firsts.empty:
         return pd.DataFrame(columns=columns), 0
-    # A batch that failed inside the region was handled there; for the others the sampling
-    # records ordered by batch (etl.batch_index) tell. A jurisdiction's own wall needs none.
+    # A batch that failed inside the region was handled there; for the others (thousands a
+    # week at national scale) the region's sampling records, ordered by region, tell; the
+    # few rows shown count their fan-out from the records ordered by batch (etl.batch_index).
+    # A jurisdiction's own wall needs no lookup.
     elsewhere = firsts.loc[firsts["inside"] == 0, "batch_no"]
     handled = set(firsts.loc[firsts["inside"] != 0, "batch_no"])
     if len(elsewhere):
         outside_failed = f"SELECT batch_no FROM ({failed}) WHERE inside = 0"
         handled |= set(run(db, "risk_batches_handled", f"""
-            SELECT DISTINCT batch_no FROM sampling_batches PREWHERE {_batches(elsewhere, outside_failed)}
-            WHERE grid_code LIKE %(like)s AND event_date <= %(end)s""",
+            SELECT DISTINCT batch_no FROM sampling_regions WHERE grid_code LIKE %(like)s
+            AND {_batches(elsewhere, outside_failed)} AND event_date <= %(end)s""",
                            {**params, "batches": _listed(elsewhere)})["batch_no"])
     mine = firsts[firsts["batch_no"].isin(handled)].sort_values(["first_fail", "batch_no"], ascending=[False, True])
     shown = mine if limit is None else mine.head(max(1, int(limit)))

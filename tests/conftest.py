@@ -23,6 +23,7 @@ os.environ["JINJIAN_INBOX"] = "0"  # no background ingestion threads inside the 
 os.environ["JINJIAN_SIMULATOR"] = "0"
 os.environ["JINJIAN_AUTH"] = "0"  # page and API tests run as the local administrator; tests/test_auth*.py log in
 os.environ["JINJIAN_CACHE_SECONDS"] = "0"  # tests see every write at once; tests/test_cache.py turns the cache on
+os.environ["JINJIAN_MAP_PREPARE"] = "0"  # no background map building in tests; tests/test_geo.py calls prepare()
 os.environ["JINJIAN_RISK_SNAPSHOT_SECONDS"] = "0"  # risk computed live; tests/test_risk_snapshots.py turns snapshots on
 
 from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402

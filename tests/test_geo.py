@@ -141,3 +141,18 @@ def test_cached_call_is_fast(demo_db):
     t0 = time.perf_counter()
     geo.children_features(demo_db, "44")
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_prepare_builds_the_maps_a_wall_shows_first(demo_db):
+    """The root's map and each child's are built ahead: afterwards every one of them is a
+    cache hit, and equal to what a screen asking for it gets."""
+    geo.cache_clear()
+    n = geo.prepare(demo_db, "4419")
+    towns = list(region_node(demo_db, "4419").children["code"])
+    assert n == 1 + len(towns) and len(towns) == 36
+    misses = geo._features_json.cache_info().misses
+    first = geo.children_features(demo_db, "4419")
+    for town in towns:
+        geo.children_features(demo_db, str(town))
+    assert geo._features_json.cache_info().misses == misses  # nothing built again
+    assert {f["properties"]["code"] for f in first["features"]} <= set(map(str, towns))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from etl.regions import load_region_table
-from queries.entities import entity_counts_by_child, entity_totals, registration_flow
+from queries.entities import entity_counts_by_child, entity_totals, registration_flow, registration_flows
 from queries.errors import InvalidParameter, RegionNotFound, ScopeViolation
 from queries.filters import Filter, RegionScope
 from queries.regions import region_node
@@ -88,6 +88,38 @@ def test_registration_flow_equal_pandas(demo_db, demo_data, grain):
     if grain == "day":
         assert len(got) == 501
     assert (got["net"] == got["registered"] - got["cancelled"] - got["revoked"]).all()
+
+
+def _flow_expected(demo_data, start: dt.date, end: dt.date, grain: str) -> pd.DataFrame:
+    """Registrations, cancellations and revocations per period in plain pandas, zero-filled."""
+    ev = demo_data.events
+    ev = ev[(ev["event_date"] >= pd.Timestamp(start)) & (ev["event_date"] <= pd.Timestamp(end))]
+    freq = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}[grain]
+    first = pd.Timestamp(start).to_period(freq).start_time
+    index = pd.period_range(first, pd.Timestamp(end), freq=freq).start_time
+    out = pd.DataFrame({"period": index})
+    for col, kind in (("registered", "registration"), ("cancelled", "cancellation"), ("revoked", "revocation")):
+        rows = ev[ev["event_type"] == kind]
+        counts = rows.groupby(rows["event_date"].dt.to_period(freq).dt.start_time).size()
+        out[col] = counts.reindex(index, fill_value=0).to_numpy()
+    out["net"] = out["registered"] - out["cancelled"] - out["revoked"]
+    return out
+
+
+def test_registration_flows_of_several_windows_equal_pandas(demo_db, demo_data):
+    """The wall's and region page's two trend series from one query: each equals pandas
+    (including a window with no events at all)."""
+    windows = {"daily": ("day", DEMO_END - dt.timedelta(days=29), DEMO_END),
+               "monthly": ("month", dt.date(DEMO_END.year - 1, DEMO_END.month, 1), DEMO_END),
+               "weekly": ("week", DEMO_END - dt.timedelta(days=60), DEMO_END - dt.timedelta(days=3)),
+               "future": ("day", DEMO_END + dt.timedelta(days=400), DEMO_END + dt.timedelta(days=402))}
+    got = registration_flows(demo_db, Filter(region=DG), windows)
+    assert set(got) == set(windows)
+    for name, (grain, start, end) in windows.items():
+        exp = _flow_expected(demo_data, start, end, grain)
+        have = got[name][["period", "registered", "cancelled", "revoked", "net"]]
+        pd.testing.assert_frame_equal(have.reset_index(drop=True), exp, check_dtype=False)
+    assert got["monthly"]["registered"].sum() > 0 and got["future"]["registered"].sum() == 0
 
 
 def test_region_node_and_path(demo_db, demo_data):

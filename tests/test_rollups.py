@@ -151,6 +151,10 @@ def scratch_db(request, demo_data):
     return db
 
 
+def _table_names(db) -> set[str]:
+    return set(run(db, "t", "SELECT name FROM system.tables WHERE database = %(d)s", {"d": db.database})["name"])
+
+
 def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> None:
     """A second init builds nothing; a rollup table with other columns (an older version)
     and a table of a retired design are replaced, and the rebuilt rollup is exact again."""
@@ -163,7 +167,7 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
     execute(db, "t", "CREATE TABLE rollup_events_grid (event_date Date, n Int64) ENGINE = SummingMergeTree "
             "ORDER BY event_date")
     assert create_rollups(db) == ["events"]
-    names = set(run(db, "t", "SELECT name FROM system.tables WHERE database = %(d)s", {"d": db.database})["name"])
+    names = _table_names(db)
     assert "rollup_events_grid" not in names and "mv_rollup_events_city" in names
     # Same columns, another sorting key (an older version): rebuilt too.
     execute(db, "t", "DROP TABLE mv_rollup_tasks_town")
@@ -174,9 +178,35 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
     assert mismatches(db) == []
 
 
+def test_a_failed_backfill_leaves_the_family_to_be_built_again(scratch_db, monkeypatch) -> None:
+    """A backfill that fails (say at the server's memory limit) drops the family's
+    half-filled tables, so the next init builds it instead of taking it as current."""
+    import etl.rollups as rollups
+    from queries.errors import QueryFailed
+
+    db = scratch_db
+    real = rollups.execute
+
+    def failing(engine, name, sql, *args, **kwargs):
+        if name == "backfill_rollup_tasks_county":
+            raise QueryFailed("Memory limit (for query) exceeded")
+        return real(engine, name, sql, *args, **kwargs)
+
+    execute(db, "t", "DROP TABLE rollup_tasks_town")  # makes the family out of date
+    monkeypatch.setattr(rollups, "execute", failing)
+    with pytest.raises(QueryFailed):
+        create_rollups(db)
+    names = _table_names(db)
+    assert not {t for t in FAMILIES["tasks"].tables()} & names
+    assert "rollup_entities_town" in names  # other families untouched
+    monkeypatch.setattr(rollups, "execute", real)
+    assert create_rollups(db) == ["tasks"]
+    assert mismatches(db) == []
+
+
 def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
-    """sampling_batches equals the sampling rows of events, sampling_failures the failed
-    ones; init keeps a current index and rebuilds one made without its small granules."""
+    """sampling_batches and sampling_regions equal the sampling rows of events,
+    sampling_failures the failed ones; init keeps a current index and rebuilds one made without its small granules."""
     from etl import batch_index
 
     db = scratch_db
@@ -196,4 +226,6 @@ def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
                 "ORDER BY event_id")
     assert len(fails) > 10 and fails.equals(run(db, "t", "SELECT batch_no, event_id FROM sampling_failures "
                                                 "ORDER BY event_id"))
+    by_region = run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_regions ORDER BY event_id")
+    assert by_region.equals(want)
     assert run(db, "t", "SELECT batch_no, credit_code, event_id FROM sampling_batches ORDER BY event_id").equals(want)

@@ -47,6 +47,7 @@ def test_wall_numbers_equal_oracle(demo_db, demo_data):
         assert r.entities == handlers["credit_code"].nunique() and r.towns == handlers["grid_code"].str[:9].nunique()
     ev = demo_data.events.sort_values(["event_time", "event_id"], ascending=False)
     assert data.ticker["event_id"].tolist() == ev["event_id"].head(15).tolist()
+    assert pd.Timestamp(data.latest) == demo_data.events["event_time"].max()  # freshness
 
 
 def _open_wall(dash_duo, monkeypatch, db, refresh: int = 5):
