@@ -42,7 +42,7 @@ __all__ = ["CacheSettings", "CACHEABLE", "install", "configure", "clear", "cache
 
 #: Query names (or name prefixes ending in ``_``) whose answers may be shared.
 CACHEABLE: tuple[str, ...] = (
-    "indicators_", "registration_flow", "entity_counts_by_child", "entity_totals", "latest_event_time",
+    "indicators_", "registration_flow", "entity_counts_by_child", "entity_totals",
     "recent_events", "recent_event_names", "risk_distribution", "risk_by_child", "risk_warning_trend",
     "risk_warning_feed", "risk_batch_alerts", "task_ageing", "task_count", "efficiency_", "report_quality_",
 )

@@ -57,15 +57,3 @@ def _widening(since: dt.date | None) -> list[dt.date | None]:
     if since is None:
         return [None]
     return [since, since - dt.timedelta(days=1), since - dt.timedelta(days=31), None]
-
-
-def latest_event_time(db: Engine, flt: Filter, since: dt.date | None = None) -> dt.datetime | None:
-    """Time of the newest event in the region (data freshness), None if none. With
-    ``since``, the events from that day on are read first, the whole log only if none."""
-    for bound in _widening(since):
-        df = run(db, "latest_event_time", f"""
-            SELECT count() AS n, max(event_time) AS latest FROM events WHERE grid_code LIKE %(like)s
-            {'AND event_date >= %(since)s' if bound else ''}""", {"like": flt.like, **({"since": bound} if bound else {})})
-        if int(df["n"].iloc[0]):
-            return pd.Timestamp(df["latest"].iloc[0]).to_pydatetime()
-    return None

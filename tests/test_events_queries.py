@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
 
-from queries.events import latest_event_time, recent_events
+from queries.events import recent_events
 from queries.filters import Filter
 from tests.conftest import DEMO_END
 
@@ -27,10 +26,3 @@ def test_recent_events_equal_pandas(demo_db, demo_data, since):
         assert got["event_id"].tolist() == exp["event_id"].tolist()
         assert got["name"].tolist() == names.loc[exp["credit_code"]].tolist()
         assert got["event_type"].tolist() == exp["event_type"].tolist()
-
-
-@pytest.mark.parametrize("since", SINCE)
-def test_latest_event_time(demo_db, demo_data, since):
-    latest = demo_data.events["event_time"].max()
-    assert pd.Timestamp(latest_event_time(demo_db, Filter(region="4419"), since=since)) == latest
-    assert latest_event_time(demo_db, Filter(region="4401"), since=since) is None  # no data outside Dongguan
