@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: install data run test bench bench-pdf clean-data
+.PHONY: install data run test bench bench-pdf bench-reference check clean-data
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: install
 
 bench: install
 	$(PY) bench/demo_generation.py
+
+bench-reference: install
+	$(PY) bench/reference.py
+
+# What a jurisdiction still lacks before its own data can flow (docs/onboarding.md).
+check: install
+	$(PY) -m etl init
+	$(PY) -m etl check
 
 bench-pdf: data
 	bash scripts/install_debian_deps.sh

@@ -162,6 +162,15 @@ def _bounds(features: list[dict]) -> list[list[float]] | None:
     return [[lo[1], lo[0]], [hi[1], hi[0]]]
 
 
+def schematic_note(schematic: int, total: int, en: bool = False) -> str:
+    """The map's note on generated boundaries: all of them, or how many of the shown areas."""
+    if schematic >= total:
+        return "Schematic boundaries" if en else "边界为示意"
+    if en:
+        return f"{schematic} of {total} boundaries schematic; the others are real"
+    return f"{schematic}/{total} 个边界为示意，其余为真实边界"
+
+
 def map_layer(features: dict, values: Mapping[str, float], indicator: Indicator,
               lang: str = "zh") -> MapLayer:
     """Colour ``features`` (a FeatureCollection from ``queries.geo``) by ``values``
@@ -240,8 +249,9 @@ def map_layer(features: dict, values: Mapping[str, float], indicator: Indicator,
     geojson["features"] = out_features
 
     note: list[Any] = []
-    if any((f.get("properties") or {}).get("schematic") for f in src):
-        note.append(html.Div("Schematic boundaries" if en else "边界为示意", className="note-schematic"))
+    schematic = [f for f in src if (f.get("properties") or {}).get("schematic")]
+    if schematic:
+        note.append(html.Div(schematic_note(len(schematic), len(src), en), className="note-schematic"))
     missing = list((features or {}).get("missing") or [])
     if missing:
         known = {f["properties"]["code"]: f["properties"].get("name") for f in src}

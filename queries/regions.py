@@ -17,6 +17,7 @@ from queries.errors import RegionNotFound
 from queries.executor import run
 from etl.regions import LEVEL_NAMES_ZH, ancestors
 from queries.filters import RegionScope, check_region_code, default_scope
+from queries.shapes import reference_version
 
 NATIONAL_NAME = LEVEL_NAMES_ZH[0]
 __all__ = ["RegionNode", "region_node", "region_names", "LEVEL_NAMES_ZH", "NATIONAL_NAME"]
@@ -55,21 +56,22 @@ def _children(db: Engine, code: str) -> pd.DataFrame:
 
 _CACHE_TTL = 300.0
 _CACHE_MAX = 4096
-_cache: dict[tuple[str, str], tuple[float, RegionNode]] = {}
+_cache: dict[tuple[str, str, int], tuple[float, RegionNode]] = {}
 _cache_lock = threading.Lock()
 
 
 def region_node(db: Engine, code: str, scope: RegionScope | None = None) -> RegionNode:
     """The region ``code`` with its children and breadcrumb path.
 
-    The tree changes only when grids are loaded, so nodes are cached per engine
-    for five minutes (the scope is checked on every call, before the cache).
+    The tree changes only when grids are loaded, so nodes are cached per engine and
+    reference version (:func:`queries.shapes.reference_version`) for five minutes (the
+    scope is checked on every call, before the cache).
     Raises InvalidParameter (malformed), ScopeViolation (outside ``scope``) or
     RegionNotFound (well-formed but unknown).
     """
     check_region_code(code)
     (scope or default_scope()).check(code)
-    key = (db.identity, code)
+    key = (db.identity, code, reference_version(db))
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)

@@ -43,6 +43,7 @@ from etl.ingest.sources import get_source
 from etl.ingest.validate import Problem, check_fields
 from etl.rollups import families_of, grids_of, reconcile
 from etl.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
+from queries import shapes
 from queries.engine import Engine
 from queries.executor import execute, run
 from supervision.rules import TaskRules
@@ -101,7 +102,7 @@ def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def _delete(db: Engine, table: str, where: str, params: dict) -> None:
+def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
     """Delete rows by mutation; on a cluster, on every shard's local table (18.16 cannot
     alter a Distributed table, and ON CLUSTER needs ZooKeeper)."""
     sharded = table in SHARDED or table in batch_index.TABLES
@@ -116,15 +117,36 @@ _VERSION_CACHE: dict[str, tuple[float, int]] = {}
 
 
 def data_version(db: Engine, max_age: float = 0.5) -> int:
-    """A number that grows whenever a batch is loaded (cheap; cached for ``max_age`` s):
-    the newest loaded batch's time in milliseconds (below 2**53, exact in a browser)."""
+    """A number that grows whenever a batch is loaded — ingestion or reference data (grids,
+    boundaries, workers, departments) — cheap, cached for ``max_age`` s: the newest loaded
+    batch's time in milliseconds (below 2**53, exact in a browser)."""
     hit = _VERSION_CACHE.get(db.identity)
     if hit and time.monotonic() - hit[0] < max_age:
         return hit[1]
-    df = run(db, "ingest_data_version", "SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'")
+    df = run(db, "ingest_data_version", """
+        SELECT max(v) AS v FROM (
+            SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'
+            UNION ALL SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded')""")
     value = int(df["v"].iloc[0]) // 1_000_000 if not df.empty and pd.notna(df["v"].iloc[0]) else 0
     _VERSION_CACHE[db.identity] = (time.monotonic(), value)
     return value
+
+
+def _task_warnings(db: Engine, frames: transform.Frames) -> list[str]:
+    """What the batch's pushed tasks lack: a responsible department, a grid worker."""
+    if not frames.rows("tasks"):
+        return []
+    tasks = frames.tables["tasks"]
+    out = []
+    unrouted = int((tasks["dept_id"] == "").sum())
+    if unrouted:
+        out.append(f"{unrouted} 件任务未找到负责部门：请先导入本辖区的部门名录")
+    staffed = lookups.staffed_grids(db)
+    if staffed:  # a locality that loaded grid workers: say which tasks reach a grid without one
+        bare = int((~tasks["grid_code"].isin(staffed)).sum())
+        if bare:
+            out.append(f"{bare} 件任务推送到尚无网格员的网格")
+    return out
 
 
 class Ingestor:
@@ -233,7 +255,12 @@ class Ingestor:
         info["encoding"] = table.encoding
         checked = check_fields(src, table, now=now, grids=lookups.known_grids(self.db), scope=scope, tick=tick)
         found = lookups.check_loaded(self.db, src, checked, scope)
+        found["departments"] = lookups.departments(self.db)
+        if src.id == "registration" and not checked.rows.empty:
+            shapes.sync_boundaries(self.db)
+            found["grid_shapes"] = shapes.grid_shapes_of(self.db, list(checked.rows["grid_code"].unique()))
         frames = transform.build(src, checked.rows, found, batch_id, now, self.rules)
+        checked.warnings.extend(_task_warnings(self.db, frames))
         loaded, rejected = len(checked.rows), checked.rejected_rows
         if loaded + rejected != table.rows_in:  # the invariant: nothing is lost
             raise AssertionError(f"batch {batch_id}: {table.rows_in} in != {loaded} loaded + {rejected} rejected")
@@ -296,7 +323,7 @@ class Ingestor:
                 if families_of(table):  # the old versions' grids: their rollups lose these rows
                     touched |= grids_of(self.db, table, f"{REPLACE_KEYS[table]} IN %(keys)s",
                                         {"keys": params["keys"]})
-                _delete(self.db, table, where, params)
+                delete_rows(self.db, table, where, params)
             if touched:
                 reconcile(self.db, table, touched)
         self._record(info, "loaded")
@@ -318,7 +345,7 @@ class Ingestor:
         n = run(self.db, "ingest_quarantined", "SELECT count() AS n FROM quarantine WHERE batch_id = %(b)s",
                 {"b": batch_id})["n"].iloc[0]
         if int(n):
-            _delete(self.db, "quarantine", "batch_id = %(b)s", {"b": batch_id})
+            delete_rows(self.db, "quarantine", "batch_id = %(b)s", {"b": batch_id})
 
     def _unpublish(self, batch_id: str) -> None:
         """Undo an attempt that crashed while publishing: every row tagged with the batch."""
@@ -327,9 +354,9 @@ class Ingestor:
                     {"b": batch_id})["n"].iloc[0]
             if int(n):
                 touched = grids_of(self.db, name, "batch_id = %(b)s", {"b": batch_id}) if families_of(name) else set()
-                _delete(self.db, name, "batch_id = %(b)s", {"b": batch_id})
+                delete_rows(self.db, name, "batch_id = %(b)s", {"b": batch_id})
                 if name == "events":  # and the copies of its sampling records
                     for copy in batch_index.TABLES:
-                        _delete(self.db, copy, "batch_id = %(b)s", {"b": batch_id})
+                        delete_rows(self.db, copy, "batch_id = %(b)s", {"b": batch_id})
                 if touched:
                     reconcile(self.db, name, touched)

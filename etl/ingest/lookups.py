@@ -18,13 +18,19 @@ from etl.ingest.sources import Source
 from etl.ingest.validate import Checked, Problem
 from queries.engine import Engine
 from queries.executor import run
+from queries.shapes import reference_version
 from supervision.rules import STATUS_ZH, allowed_next
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
-_GRID_CACHE: dict[str, tuple[float, frozenset[str]]] = {}
+#: Reference data (grids, departments) per database, kept while the reference version
+#: (:func:`queries.shapes.reference_version`: the newest loaded grid, boundary, worker or
+#: department file) is unchanged, and at most this long.
 GRID_CACHE_SECONDS = 300.0
+_GRID_CACHE: dict[str, tuple[float, int, frozenset[str]]] = {}
+_DEPT_CACHE: dict[str, tuple[float, int, pd.DataFrame]] = {}
+_STAFFED_CACHE: dict[str, tuple[float, int, frozenset[str]]] = {}
 
 
 def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: object) -> pd.DataFrame:
@@ -34,18 +40,37 @@ def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: obje
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _cached(cache: dict, db: Engine, load):  # noqa: ANN001, ANN202 - two caches of different types
+    version = reference_version(db)
+    hit = cache.get(db.identity)
+    if hit and hit[1] == version and time.monotonic() - hit[0] < GRID_CACHE_SECONDS:
+        return hit[2]
+    value = load()
+    cache[db.identity] = (time.monotonic(), version, value)
+    return value
+
+
 def known_grids(db: Engine) -> frozenset[str]:
-    """Every grid code (level 6) in the region table, cached for a few minutes."""
-    hit = _GRID_CACHE.get(db.identity)
-    if hit and time.monotonic() - hit[0] < GRID_CACHE_SECONDS:
-        return hit[1]
-    grids = frozenset(run(db, "ingest_known_grids", "SELECT code FROM regions WHERE level = 6")["code"])
-    _GRID_CACHE[db.identity] = (time.monotonic(), grids)
-    return grids
+    """Every grid code (level 6) in the region table."""
+    return _cached(_GRID_CACHE, db, lambda: frozenset(
+        run(db, "ingest_known_grids", "SELECT code FROM regions WHERE level = 6")["code"]))
+
+
+def departments(db: Engine) -> pd.DataFrame:
+    """The loaded departments (dept_id, region_code, kind, industries): task routing."""
+    return _cached(_DEPT_CACHE, db, lambda: run(db, "ingest_departments", """
+        SELECT dept_id, region_code, toString(kind) AS kind, industries FROM departments"""))
+
+
+def staffed_grids(db: Engine) -> frozenset[str]:
+    """Grid codes with at least one grid worker."""
+    return _cached(_STAFFED_CACHE, db, lambda: frozenset(
+        run(db, "ingest_staffed_grids", "SELECT DISTINCT grid_code FROM grid_workers")["grid_code"]))
 
 
 def clear_grid_cache() -> None:
-    _GRID_CACHE.clear()
+    for cache in (_GRID_CACHE, _DEPT_CACHE, _STAFFED_CACHE):
+        cache.clear()
 
 
 def entity_rows(db: Engine, codes: Sequence[str]) -> pd.DataFrame:

@@ -5,7 +5,8 @@ inspection a clue transfer, a licence or penalty a disclosure task; task
 feedback moves a task along :data:`supervision.rules.TRANSITIONS`.
 
 Tasks are pushed when the batch is loaded (``created_at`` = load time), with the
-first stage's deadline counted in working days from that day.
+first stage's deadline counted in working days from that day, to the department that
+:func:`supervision.routing.route` finds among the loaded departments.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from supervision.rules import LICENSING_DEPT
 from etl import boundaries
 from etl.ingest.sources import Source
 from etl.workdays import add_workdays, workdays_between
+from supervision.routing import route
 from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ FIRST_NOTE = {"verify_registration": "新设、变更登记信息自动推送至
 FEEDBACK_NOTE = {"inspecting": "派发至网格员，开展首次实地核查", "notice": "发现问题，下达书面整改通知",
                  "joint": "逾期未整改，转村（社区）联合处置", "town": "村（社区）处置未果，提交镇街处置",
                  "transferred": "推送至职能部门办理", "closed": "办结"}
+
+
+#: Departments frame when none are loaded: tasks then name no department ('').
+NO_DEPARTMENTS = pd.DataFrame({"dept_id": [], "region_code": [], "kind": [], "industries": []}, dtype=object)
 
 
 def stable_id(*parts: str) -> int:
@@ -62,12 +67,12 @@ def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], 
     rows = rows.reset_index(drop=True)
     ents = lookups.get("entities")
     if source.id == "task_feedback":
-        _feedback(out, rows, lookups["tasks"], batch_id, rules)
+        _feedback(out, rows, lookups["tasks"], lookups.get("departments", NO_DEPARTMENTS), rules)
     else:
         ev = _events(source, rows, ents, batch_id)
         out.tables["events"] = ev
-        _entities(out, source, rows, ents, batch_id)
-        _new_tasks(out, source, rows, ev, batch_id, now, rules)
+        _entities(out, source, rows, ents, batch_id, lookups.get("grid_shapes"))
+        _new_tasks(out, source, rows, ev, lookups.get("departments", NO_DEPARTMENTS), now, rules)
     out.tables["ingest_keys"] = pd.DataFrame({
         "source": source.id, "record_id": rows[source.key].astype(str), "batch_id": batch_id,
         "row_no": rows["row_no"].astype("uint32")})
@@ -108,7 +113,8 @@ def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch
     return ev
 
 
-def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str) -> None:
+def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str,
+              grid_shapes: dict | None = None) -> None:
     if source.id == "registration":
         ent = pd.DataFrame({
             "credit_code": rows["credit_code"], "name": rows["name"], "entity_type": rows["entity_type"],
@@ -121,7 +127,8 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
         missing = ent["lon"].isna().to_numpy()
         if missing.any():
             rng = np.random.default_rng(stable_id(batch_id) % 2**32)
-            ent.loc[missing, ["lon", "lat"]] = boundaries.with_village_points(rng, ent[missing])[["lon", "lat"]].to_numpy()
+            points = boundaries.with_village_points(rng, ent[missing], grid_shapes)
+            ent.loc[missing, ["lon", "lat"]] = points[["lon", "lat"]].to_numpy()
         out.tables["entities"] = ent
         return
     if source.id not in ("change", "cancellation") or ents is None:
@@ -151,7 +158,7 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
     out.replaces["entities"] = list(out.tables["entities"]["credit_code"])
 
 
-def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame, batch_id: str,
+def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame, depts: pd.DataFrame,
                now: dt.datetime, rules: TaskRules) -> None:
     sid = source.id
     if sid == "registration":
@@ -171,14 +178,11 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
     created = pd.Timestamp(now).floor("s")
     due = add_workdays(np.full(len(e), np.datetime64(created.date())), rules.limit(limit))
     grid = e["grid_code"]
-    town, city = grid.str[:9], grid.str[:4]
     if ttype == "clue":
-        dept = town + "-02"
-    elif sid == "licence":
-        dept = r["dept_id"].where(r["dept_id"].fillna("") != "",
-                                  city + "-" + e["industry"].map(LICENSING_DEPT).fillna("01"))
+        dept = route(depts, grid, "town_office")
     else:
-        dept = r["dept_id"].where(r["dept_id"].fillna("") != "", town + "-01") if "dept_id" in r else town + "-01"
+        routed = route(depts, grid, "licensing", e["industry"]) if sid == "licence" else route(depts, grid, "regulator")
+        dept = r["dept_id"].where(r["dept_id"].fillna("") != "", routed) if "dept_id" in r else routed
     detail = {"verify_registration": pd.Series([""] * len(e)), "verify_change": r.get("change_item", pd.Series(
         dtype=str)).map(CHANGE_ZH), "clue": r.get("note", pd.Series(dtype=str)).fillna("检查发现问题"),
               "disclosure": e["detail"]}[ttype].fillna("")
@@ -199,7 +203,7 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
     out.tables["tasks"], out.tables["task_events"] = tasks, te
 
 
-def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, batch_id: str, rules: TaskRules) -> None:
+def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.DataFrame, rules: TaskRules) -> None:
     """Apply each task's feedback rows in time order (rows already passed the lifecycle check)."""
     events, latest = [], {}
     for r in rows.sort_values(["task_id", "event_time", "row_no"]).itertuples(index=False):
@@ -218,7 +222,8 @@ def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, batch_id: st
             due = pd.Timestamp(add_workdays(np.array([day]), rules.limit(STAGE_LIMIT[r.status]))[0])
         dept = st["dept_id"]
         if r.status == "transferred":
-            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(st["grid_code"])[:4] + "-01"
+            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(
+                route(depts, pd.Series([str(st["grid_code"])]), "city_regulator").iat[0])
         events.append({
             "task_id": r.task_id, "event_time": t, "event_date": t.normalize(), "from_status": st["status"],
             "status": r.status, "due_date": due, "stage_due": stage_due, "stage_wd": max(wd, 0),

@@ -1,0 +1,1 @@
+"""Reference data: grids, boundaries, grid workers and departments (docs/onboarding.md)."""

@@ -1,0 +1,89 @@
+"""``python -m etl grids | boundaries | workers | departments load FILE`` and
+``python -m etl check``: a locality's own reference data (docs/onboarding.md)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from settings import Settings
+
+COMMANDS = ("grids", "boundaries", "workers", "departments", "check")
+_KIND = {"grids": "grids", "workers": "grid_workers", "departments": "departments"}
+_HELP = {
+    "grids": "grids (网格): GeoJSON, Shapefile (zip), CSV/XLSX with WKT or lon/lat columns",
+    "boundaries": "real town or village boundaries (镇街/村居边界): GeoJSON, Shapefile (zip), CSV/XLSX with WKT",
+    "workers": "grid workers (网格员名录): CSV/XLSX",
+    "departments": "departments (部门名录): CSV/XLSX",
+}
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    for name, text in _HELP.items():
+        p = sub.add_parser(name, help=text)
+        actions = p.add_subparsers(dest="action", required=True)
+        load = actions.add_parser("load", help=f"load a file of {name}; it replaces the {name} of its region")
+        load.add_argument("file", type=Path)
+        load.add_argument("--region", default="", help="the region the file covers (default: the narrowest "
+                          "region holding all its records); its old records are replaced")
+        load.add_argument("--unit", default="", help="the sending unit")
+        load.add_argument("--dry-run", action="store_true", help="check and show what would change; load nothing")
+        if name in ("grids", "boundaries"):
+            load.add_argument("--crs", choices=("wgs84", "gcj02"), default="wgs84",
+                              help="coordinates: WGS-84/CGCS2000 (default) or GCJ-02 (converted to WGS-84)")
+        if name == "boundaries":
+            load.add_argument("--level", choices=("town", "village"), required=True)
+    c = sub.add_parser("check", help="say what a jurisdiction still lacks (grids, workers, departments, users, holidays)")
+    c.add_argument("--region", default=None, help="region code (default JINJIAN_ROOT_REGION)")
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.schema import init_schema
+    from queries.engine import make_engine
+
+    db = make_engine(settings)
+    init_schema(db)
+    if args.cmd == "check":
+        from etl.readiness import check, render
+
+        region = settings.root_region if args.region is None else args.region
+        findings = check(db, region, users=_users())
+        print(render(findings, region))
+        return 1 if any(f.severity == "missing" for f in findings) else 0
+    from etl.reference.loader import ReferenceLoader
+
+    loader = ReferenceLoader(db)
+    loader.recover()
+    if not args.file.is_file():
+        print(f"error: {args.file} is not a file", file=sys.stderr)
+        return 2
+    kind = _KIND.get(args.cmd) or f"boundaries_{args.level}"
+    res = loader.load_file(args.file, kind, scope=args.region, unit=args.unit, crs=getattr(args, "crs", "wgs84"),
+                           dry_run=args.dry_run)
+    where = f"region {res.region or 'CN'}"
+    print(f"{args.file.name}: {res.summary()} ({where}, batch {res.batch_id[:12]}, {res.seconds:.1f} s)"
+          + ("  [dry run: nothing loaded]" if args.dry_run else ""))
+    for w in res.warnings:
+        print(f"  warning: {w}")
+    for p in sorted(res.problems, key=lambda p: p.row_no)[:20]:
+        print(f"  row {p.row_no}: {p.field or '整行'}: {p.reason}")
+    if len(res.problems) > 20:
+        print(f"  … {len(res.problems) - 20} more problems")
+    if res.removed:
+        shown = "、".join(res.removed[:10]) + (" …" if len(res.removed) > 10 else "")
+        print(f"  {'would remove' if args.dry_run else 'removed'} {len(res.removed)}: {shown}")
+    if res.affected:
+        print(f"entities on removed grids (they keep their grid code until re-assigned): {res.affected}")
+    if res.report:
+        print(f"rejection report: {res.report}")
+    return 0 if res.state in ("loaded", "checked") else 1
+
+
+def _users() -> list | None:
+    try:
+        from auth.audit import store
+
+        return store().list_users()
+    except Exception as exc:  # noqa: BLE001 - the metadata store is optional for the check
+        print(f"warning: user accounts not checked: {exc}", file=sys.stderr)
+        return None

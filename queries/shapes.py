@@ -1,0 +1,99 @@
+"""Geometry the operator loaded (``region_geo``, written by :mod:`etl.reference`): real
+town and village boundaries, grid polygons and points, and the version that tells
+caches when any reference file (grids, boundaries, workers, departments) was loaded.
+
+The region map asks :func:`sync_boundaries` before it draws: when the version changed,
+the loaded town/village boundaries are handed to :mod:`etl.boundaries`, which then uses
+them instead of its schematic cells. Grid polygons are read per village when its grid
+map is drawn (:func:`grid_shapes`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from etl import boundaries
+from queries.engine import Engine
+from queries.errors import JinjianError
+from queries.executor import run
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["reference_version", "sync_boundaries", "grid_shapes", "grid_shapes_of", "loaded_boundaries"]
+
+VERSION_SECONDS = 2.0
+_versions: dict[str, tuple[float, int]] = {}
+_synced: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def reference_version(db: Engine, max_age: float = VERSION_SECONDS) -> int:
+    """The ``version`` of the newest loaded reference batch (0 when none, or before the
+    table exists); cached for ``max_age`` seconds per database."""
+    hit = _versions.get(db.identity)
+    if hit and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    try:
+        df = run(db, "reference_version", "SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded'")
+        value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
+    except JinjianError:
+        value = 0
+    _versions[db.identity] = (time.monotonic(), value)
+    return value
+
+
+def forget_version() -> None:
+    """Drop cached versions (after a load in this process)."""
+    _versions.clear()
+
+
+def _geometries(df: pd.DataFrame) -> dict[str, BaseGeometry]:
+    geoms = shapely.from_geojson(df["geometry"].to_numpy(dtype=object), on_invalid="ignore")
+    return {c: g for c, g in zip(df["code"], geoms) if g is not None and not g.is_empty}
+
+
+def loaded_boundaries(db: Engine, prefix: str = "") -> dict[str, BaseGeometry]:
+    """Loaded town and village polygons under ``prefix``: code → geometry."""
+    df = run(db, "region_geo_boundaries", """
+        SELECT code, geometry FROM region_geo WHERE level IN (4, 5) AND code LIKE %(like)s AND geometry != ''""",
+             {"like": prefix + "%"})
+    return _geometries(df)
+
+
+def sync_boundaries(db: Engine) -> int:
+    """Hand the loaded town/village boundaries to :mod:`etl.boundaries` when the reference
+    version changed since the last call for this database; return the version."""
+    version = reference_version(db)
+    with _lock:
+        if _synced.get(db.identity) == version:
+            return version
+        shapes = loaded_boundaries(db) if version else {}
+        boundaries.use_loaded(shapes, key=(db.identity, version))
+        _synced.clear()
+        _synced[db.identity] = version
+    logger.info("region boundaries: %d loaded polygons in use (reference version %d)", len(shapes), version)
+    return version
+
+
+def grid_shapes(db: Engine, village: str) -> dict[str, BaseGeometry]:
+    """The loaded polygons of the grids of one village: code → geometry."""
+    df = run(db, "region_geo_grids", """
+        SELECT code, geometry FROM region_geo WHERE level = 6 AND code LIKE %(like)s AND geometry != ''""",
+             {"like": village + "%"})
+    return _geometries(df)
+
+
+def grid_shapes_of(db: Engine, codes: list[str]) -> dict[str, BaseGeometry]:
+    """The loaded polygons of these grids (those that have one): code → geometry."""
+    wanted = sorted(set(codes))
+    out: dict[str, BaseGeometry] = {}
+    for i in range(0, len(wanted), 2000):  # bound IN lists stay far below the server's query-size limit
+        out.update(_geometries(run(db, "region_geo_grid_codes", """
+            SELECT code, geometry FROM region_geo WHERE level = 6 AND code IN %(codes)s AND geometry != ''""",
+                                   {"codes": wanted[i:i + 2000]})))
+    return out
