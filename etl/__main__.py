@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_auth_command(args, settings)
     from etl.load import load_regions, prepare
     from etl.schema import TABLES, init_schema, row_count
-    from queries.engine import make_engine
+    from queries.db import get_db
 
     if args.cmd in ("load", "inbox", "token", "batches"):
         from etl.ingest.cli import run_command
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from etl.reference.cli import run_command as run_reference
 
         return run_reference(args, settings)
-    db = make_engine(settings)
+    db = get_db()  # the process engine: closed in order by queries.db.exit_process
     where = settings.clickhouse_url or str(settings.data_dir)
     if args.cmd == "init":
         init_schema(db)
@@ -130,4 +130,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from queries.db import exit_process
+
+    exit_process(main())

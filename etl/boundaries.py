@@ -213,7 +213,7 @@ def _split_parent(parent_code: str, children: tuple[str, ...], taken: tuple[str,
     polygons of the siblings ``taken``; cached per parent."""
     parent, _ = region_polygon(parent_code)
     if parent is not None and taken:
-        parent = polygonal(parent.difference(shapely.union_all([_LOADED[c] for c in taken])))
+        parent = _polygonal(parent.difference(shapely.union_all([_LOADED[c] for c in taken])))
     if parent is None or not children:
         return {}
     key = parent_code + "|" + ",".join(children) + ("|" + ",".join(taken) if taken else "")

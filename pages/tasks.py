@@ -38,6 +38,7 @@ from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing,
                            task_list)
 from auth import audit, require, scope_root
 from settings import ConfigError
+from supervision.routing import valid_dept_id
 from supervision.rules import TASK_TYPE_ZH, TaskRules
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ def _pick(value: str | None, allowed: Any) -> str | None:
 
 
 def _dept_ok(value: str | None) -> str | None:
-    code, _, num = (value or "").partition("-")
-    return value if code.isdigit() and num.isdigit() and len(num) == 2 else None
+    return value if valid_dept_id(value) else None
 
 
 def layout(region: str | None = None, date: str | None = None, dept: str | None = None, type: str | None = None,

@@ -16,6 +16,7 @@ import pandas as pd
 from indicators.periods import Period
 from queries.engine import Engine
 from queries.errors import InvalidParameter
+from supervision.routing import valid_dept_id
 from queries.executor import run
 from queries.filters import Filter
 from etl.schema import TASK_STATUSES, TASK_TYPES
@@ -82,8 +83,7 @@ class TaskQuery:
 
 
 def _dept_ok(dept: str) -> bool:
-    code, _, num = dept.partition("-")
-    return code.isdigit() and len(code) in (2, 4, 6, 9) and num.isdigit() and len(num) == 2
+    return valid_dept_id(dept)
 
 
 def _params(q: TaskQuery, rules: TaskRules) -> dict[str, object]:

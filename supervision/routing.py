@@ -18,6 +18,7 @@ a place with no matching department gets '' (the batch then says so).
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,13 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 DUTIES = ("regulator", "town_office", "licensing", "city_regulator")
+#: A department id as a locality may write it (letters, digits, Chinese, - _ / . #; at most 32).
+DEPT_ID = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff_\-/.#]{1,32}$")
+
+
+def valid_dept_id(value: object) -> bool:
+    """Whether ``value`` is a well-formed department id (the demo's ``4419-01`` and any loaded one)."""
+    return isinstance(value, str) and bool(DEPT_ID.match(value))
 _PREFIXES = (12, 9, 6, 4, 2)
 _CITY = 4
 

@@ -28,9 +28,9 @@ from queries.executor import run
 from queries.geo import children_features
 from queries.regions import region_node
 from supervision.rules import FIRST_STAGE
-from tests.pagekit import ids as _ids, text as _text
-from tests.refkit import (blank_db, boundaries_geojson, departments_csv, grids_csv, grids_geojson,
-                          grids_shapefile_zip, ingestor, make_grids, ref_loader, registrations_csv,
+from tests.pagekit import ids as _ids
+from tests.refkit import (blank_db, boundaries_geojson, departments_csv, forget_caches, grids_csv,
+                          grids_geojson, grids_shapefile_zip, ingestor, make_grids, ref_loader, registrations_csv,
                           villages_of, workers_csv)
 
 DG = "4419"
@@ -78,12 +78,13 @@ def _onboard(kind: str, request, tmp) -> Onboarded:
              {"type": "Feature", "geometry": shapely.geometry.mapping(translate(ga["geometry"].iloc[3], yoff=0.5)),
               "properties": {"网格编码": ob.outside, "网格名称": "错位网格", "村居编码": va[1]}}]
     ob.res_a = loader.load_bytes("grids", grids_geojson(ga, extra=extra), file_name="东城街道网格.geojson", scope=A)
+    # A file replaces every grid of its region, so each half of town B names its own village as
+    # the region (with the town as region for both, the second file would remove the first's grids).
     vb = list(gb["village"].unique())
     gb1, gb2 = gb[gb["village"] == vb[0]], gb[gb["village"] == vb[1]]
     ob.res_b1 = loader.load_bytes("grids", grids_csv(gb1, "gbk", "wkt"), file_name="南城网格一.csv", scope=vb[0])
     ob.res_b2 = loader.load_bytes("grids", grids_shapefile_zip(gb2), file_name="南城网格二.zip", scope=vb[1])
     ob.grids = pd.concat([ga, gb], ignore_index=True)
-    ob.grids["town"] = ob.grids["code"].str[:9]
     from etl.boundaries import region_polygon
 
     ob.village_shapes = {v: region_polygon(v)[0] for v in villages_of(A)}
@@ -111,7 +112,8 @@ def _onboard(kind: str, request, tmp) -> Onboarded:
 
 @pytest.fixture(scope="module", params=["chdb", "server"])
 def ob(request, tmp_path_factory):
-    return _onboard(request.param, request, tmp_path_factory.mktemp(f"onboard-{request.param}"))
+    yield _onboard(request.param, request, tmp_path_factory.mktemp(f"onboard-{request.param}"))
+    forget_caches()  # no loaded boundaries or grid caches of this database leak into later modules
 
 
 @pytest.fixture
@@ -162,6 +164,8 @@ def test_reference_files_outcomes(ob):
         a.report.read_text("utf-8"))["features"]} == {ob.broken, ob.outside}
     for res, n in ((ob.res_b1, 3), (ob.res_b2, 3)):
         assert (res.state, res.rows_loaded, res.rows_rejected, res.removed) == ("loaded", n, 0, []), res.problems
+    assert ob.loader.state(ob.res_b1.batch_id)["encoding"] in ("gbk", "gb18030")
+    assert ob.loader.state(ob.res_b2.batch_id)["encoding"] in ("gbk", "gb18030")
     assert (ob.res_bound.state, ob.res_bound.rows_loaded, ob.res_bound.rows_rejected) == \
         ("loaded", len(ob.village_shapes), 0), ob.res_bound.problems
     assert (ob.res_workers.rows_loaded, ob.res_workers.rows_rejected) == (len(ob.grids), 0), ob.res_workers.problems

@@ -171,6 +171,8 @@ def test_corpus_csv(env):
         ([v1 + "016", "偏移", v1, shifted(poly, dlat=0.5).wkt, "", ""], "outside_parent"),
         ([v1 + "017", "中心点外", v1, "", round(far.x, 6), round(far.y, 6)], "outside_parent"),
         ([v1 + "018", "中心点", v1, "", round(inside.x, 6), round(inside.y, 6)], None),
+        ([v1 + "019", "只有经度", v1, "", round(inside.x, 6), ""], "required"),
+        ([v1 + "020", "纬度不是数", v1, "", round(inside.x, 6), "北纬23度"], "bad_number"),
     ]
     rows += [r for r, _ in bad]
     from tests.refkit import _csv
@@ -195,6 +197,22 @@ def test_corpus_csv(env):
     point = geo.loc[v1 + "018"]
     assert point["geometry"] is None and abs(point["lon"] - inside.x) < 1e-6 and abs(point["lat"] - inside.y) < 1e-6
     assert list(level6(env.db, TOWN_OTHER)["code"]) == []  # the out-of-scope grid was not loaded
+
+
+def test_shapefile_rejects_report(env):
+    """A Shapefile's rejection report is GeoJSON (a DBF cannot carry the reasons)."""
+    town = "441900119"  # 长安镇
+    good = make_grids(town, 1, 3)
+    bad = good.copy()
+    bad.loc[1, "geometry"] = shifted(good["geometry"][1], dlat=0.5)
+    res = env.loader().load_bytes("grids", grids_shapefile_zip(bad, fields=CHINESE_DBF), file_name="网格.zip")
+    assert problem_codes(res) == {2: {"outside_parent"}}
+    assert_loaded(env, res, 3, 2)
+    feats = json.loads(res.report.read_text(encoding="utf-8"))["features"]
+    assert res.report.suffix == ".geojson" and [f["properties"]["_row"] for f in feats] == [2]
+    assert feats[0]["properties"]["网格编码"] == good["code"][1]
+    assert same_shape(shapely.geometry.shape(feats[0]["geometry"]), bad["geometry"][1])
+    assert_grids(env, town, good.drop(index=1))
 
 
 def test_corpus_geojson_report(env):
@@ -375,3 +393,46 @@ def test_second_version(env):
     geo = assert_grids(env, town, expected)
     assert geo.set_index("code").loc[w, "batch_id"] == first.batch_id
     assert level6(env.db, town).set_index("code").loc[y, "name"] == "改名后的网格"
+
+
+@pytest.mark.parametrize("problem", ["bad_number", "required", "too_long"])
+def test_rejected_record_keeps_loaded_version(env, problem):
+    """A loaded grid whose record in the new version is rejected — whatever the field — keeps
+    its loaded version; it is neither replaced nor removed."""
+    town = {"bad_number": "441900113", "required": "441900114", "too_long": "441900115"}[problem]
+    v1 = make_grids(town, 1, 3)
+    first = env.loader().load_bytes("grids", grids_geojson(v1), file_name="v1.geojson")
+    assert_loaded(env, first, 3, 3)
+    v2 = v1.assign(name=[n + "（新）" for n in v1["name"]])
+    if problem == "bad_number":
+        extra_props = {"网格员人数": "很多"}
+    else:
+        v2.loc[1, "name"] = "" if problem == "required" else "长" * 101
+        extra_props = {}
+    data = json.loads(grids_geojson(v2))
+    data["features"][1]["properties"].update(extra_props)
+    res = env.loader().load_bytes("grids", json.dumps(data, ensure_ascii=False).encode(), file_name="v2.geojson")
+    assert problem_codes(res) == {2: {problem}}
+    assert res.removed == [], f"the rejected grid was removed: {res.removed}"
+    assert_loaded(env, res, 3, 2)
+    expected = v2.copy()
+    expected.loc[1, "name"] = v1.loc[1, "name"]  # the loaded version, untouched
+    assert_grids(env, town, expected)
+
+
+def test_unreadable_file_changes_nothing(env):
+    """A file rejected whole (a projected coordinate system) is recorded ``failed``; nothing else moves."""
+    town = "441900116"  # 塘厦镇
+    df = make_grids(town, 1, 2)
+    assert_loaded(env, env.loader().load_bytes("grids", grids_geojson(df), file_name="ok.geojson"), 2, 2)
+    before = ref_counts(env.db)
+    data = grids_geojson(df.assign(name="投影"), crs="EPSG:3857")
+    res = env.loader().load_bytes("grids", data, file_name="投影.geojson")
+    assert res.state == "failed" and "坐标系" in res.message and "EPSG:3857" in res.message
+    b = batch_row(env.db, res.batch_id)
+    assert b["state"] == "failed" and b["message"] == res.message
+    after = ref_counts(env.db)
+    assert {k: v for k, v in after.items() if not k.startswith("batch")} == \
+        {k: v for k, v in before.items() if not k.startswith("batch")}
+    assert after["batches"] == before["batches"] + 1
+    assert_grids(env, town, df)

@@ -2,7 +2,8 @@
 
 A batch is identified by the SHA-256 of its source, region and bytes, so sending the
 same file or API body again finds the batch already loaded and changes nothing
-(a file that failed as a whole — unreadable, too large — is simply tried again).
+(a file that failed as a whole — unreadable, too large — is simply tried again, and so
+is one none of whose records was loaded, e.g. registrations sent before their grids).
 Its protocol (docs/ingest.md):
 
 1. the input is archived (``archive/<source>/<batch_id>.<ext>``) and the batch
@@ -132,6 +133,12 @@ def data_version(db: Engine, max_age: float = 0.5) -> int:
     return value
 
 
+def nothing_loaded(info: dict) -> bool:
+    """A loaded batch none of whose records was loaded: sending it again checks it again,
+    since reference data it was checked against (grids, entities) may have arrived since."""
+    return int(info["rows_loaded"]) == 0 and int(info["rows_in"]) > 0
+
+
 def _task_warnings(db: Engine, frames: transform.Frames) -> list[str]:
     """What the batch's pushed tasks lack: a responsible department, a grid worker."""
     if not frames.rows("tasks"):
@@ -171,7 +178,10 @@ class Ingestor:
         t0 = time.perf_counter()
         with LOCK:
             prior = self.state(batch_id)
-            if prior is not None and prior["state"] == "loaded":
+            if prior is not None and prior["state"] == "loaded" and nothing_loaded(prior):
+                self._unstage(batch_id)  # it loaded no record: check it again (grids may exist now)
+                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick)
+            elif prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
             elif prior is not None and prior["state"] == "staged":
                 self._unpublish(batch_id)

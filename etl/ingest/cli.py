@@ -32,9 +32,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return _token(args)
     from etl.ingest.batch import Ingestor
     from etl.schema import init_schema
-    from queries.engine import make_engine
+    from queries.db import get_db
 
-    db = make_engine(settings)
+    db = get_db()  # the process engine: closed in order by queries.db.exit_process
     init_schema(db)
     ing = Ingestor(db)
     ing.recover()

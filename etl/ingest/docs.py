@@ -79,7 +79,9 @@ line, `{"line", "field", "code", "reason"}`; the full rejection report is at
 ## Safety: all or nothing, at most once
 
 A batch is identified by the SHA-256 of its source, region and bytes. Sending the same file
-or body again returns the first outcome and changes nothing. Loading goes through
+or body again returns the first outcome and changes nothing — except for a batch none of
+whose records was loaded (say registrations sent before their grids were loaded): it is
+checked again, its earlier rejections replaced by the new ones. Loading goes through
 stage tables: records are validated, quarantined rows and the rejection report are
 written, valid rows go to `stage_*` tables (state `staged`), and then each stage
 table is published into its table with one server-side `INSERT … SELECT`; rows that

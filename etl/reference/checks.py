@@ -22,6 +22,7 @@ from etl.ingest.validate import Checked, Problem
 from etl.reference import geometry
 from etl.reference.kinds import Kind
 from etl.regions import LEVEL_LENGTHS, LEVEL_NAMES_ZH, load_region_table
+from supervision.routing import valid_dept_id
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ REASON_CODES: dict[str, str] = {
     "not_under_parent": "网格编码不在所填村居编码之下",
     "bad_geometry": "边界无法解析、不是多边形、坐标不是经纬度，或多边形无效且无法修复",
     "outside_parent": "边界或中心点超出上级区域的真实边界（超出部分多于容差）",
-    "bad_phone": "电话号码不是 7–12 位数字",
+    "bad_phone": "电话号码不是 7–13 位数字（可带区号或国家码 86）",
 }
 
 _DIGITS = re.compile(r"^\d+$")
@@ -162,6 +163,12 @@ def _tree_codes(level: int | None = None) -> frozenset[str]:
     return frozenset(codes if level is None else codes[tree["level"].to_numpy() == level])
 
 
+def _well_formed(keys: np.ndarray, ok) -> set[str]:  # noqa: ANN001 - a predicate
+    """Keys that name a record whatever else is wrong with it: a rejected record with such a
+    key keeps its loaded version (it is carried over, not removed)."""
+    return {k for k in keys if k and ok(k)}
+
+
 def _isin(values: np.ndarray, codes: frozenset[str]) -> np.ndarray:
     return np.fromiter((v in codes for v in values), bool, len(values))
 
@@ -185,7 +192,7 @@ def check(kind: Kind, table: RawTable, *, scope: str = "", crs: str = "wgs84",
 def _grids(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome:  # noqa: ARG001
     code = r.code("grid_code", (15,), "网格编码")
     village = np.array([c[:12] for c in code], dtype=object)
-    named = {c for c, b in zip(code, r.bad) if not b and c}
+    named = _well_formed(code, lambda c: bool(_DIGITS.match(c)) and len(c) == 15)
     r.reject(~_isin(village, _tree_codes(5)) & (code != ""), "grid_code", "unknown_village",
              np.array([f"网格编码前 12 位 {v} 不是区划库中的村居" for v in village]))
     given = r.text["village_code"]
@@ -218,7 +225,7 @@ def _grids(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome:  #
 def _boundaries(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome:  # noqa: ARG001
     level = r.kind.level
     code = r.code("code", (LEVEL_LENGTHS[level],), "区划代码")
-    named = {c for c, b in zip(code, r.bad) if not b and c}
+    named = _well_formed(code, lambda c: bool(_DIGITS.match(c)) and len(c) == LEVEL_LENGTHS[level])
     r.reject(~_isin(code, _tree_codes(level)) & (code != ""), "code", "unknown_region",
              np.array([f"{c} 不是区划库中的{LEVEL_NAMES_ZH[level]}" for c in code]))
     r.scope(code, "code", scope)
@@ -235,10 +242,10 @@ def _workers(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome: 
     wid = r.text["worker_id"]
     r.reject(np.fromiter((bool(x) and not _ID.match(x) for x in wid), bool, len(wid)), "worker_id", "bad_id",
              "编号含不允许的字符")
-    named = {w for w, b in zip(wid, r.bad) if not b and w}
+    named = _well_formed(wid, lambda w: bool(_ID.match(w)))
     phone = np.array([re.sub(r"[\s\-()（）+]", "", p) for p in r.text["phone"]], dtype=object)
     r.reject((phone != "") & ~np.fromiter((bool(_DIGITS.match(p)) and 7 <= len(p) <= 13 for p in phone), bool,
-                                          len(phone)), "phone", "bad_phone", "电话号码应为 7–12 位数字（手机 11 位）")
+                                          len(phone)), "phone", "bad_phone", "电话号码应为 7–13 位数字（手机 11 位，可带区号或 86）")
     lists = [[g for g in _SPLIT.split(x) if g] for x in r.text["grid_code"]]
     malformed = np.array([any(not (_DIGITS.match(g) and len(g) == 15) for g in gs) for gs in lists], bool)
     r.reject(malformed, "grid_code", "bad_grid", "网格编码应为 15 位数字（多个以分号分隔）")
@@ -257,9 +264,9 @@ def _workers(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome: 
 
 def _departments(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome:  # noqa: ARG001
     dept = r.text["dept_id"]
-    r.reject(np.fromiter((bool(x) and not _ID.match(x) for x in dept), bool, len(dept)), "dept_id", "bad_id",
+    r.reject(np.fromiter((bool(x) and not valid_dept_id(x) for x in dept), bool, len(dept)), "dept_id", "bad_id",
              "编号含不允许的字符")
-    named = {d for d, b in zip(dept, r.bad) if not b and d}
+    named = _well_formed(dept, valid_dept_id)
     region = r.code("region_code", (2, 4, 6, 9, 12), "区划代码")
     known = _isin(region, _tree_codes())
     r.reject(~known & (region != ""), "region_code", "unknown_region",

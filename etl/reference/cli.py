@@ -39,9 +39,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from etl.schema import init_schema
-    from queries.engine import make_engine
+    from queries.db import get_db
 
-    db = make_engine(settings)
+    db = get_db()  # the process engine: closed in order by queries.db.exit_process
     init_schema(db)
     if args.cmd == "check":
         from etl.readiness import check, render

@@ -52,7 +52,7 @@ GRIDS = Kind(Source("grids", "网格", "grid_code", (
           doc="15 位：所属村居 12 位统计用区划代码 + 3 位序号"),
     Field("name", "网格名称", "text", max_len=100, aliases=("名称", "name", "wgmc")),
     Field("village_code", "村居编码", "text", required=False, max_len=12,
-          aliases=("村（社区）编码", "社区编码", "所属村居编码", "village"), doc="可空；填写时须与网格编码前 12 位一致"),
+          aliases=("村（社区）编码", "社区编码", "所属村居编码", "village", "cjbm"), doc="可空；填写时须与网格编码前 12 位一致"),
     Field("workers", "网格员人数", "count", required=False, max_len=6, aliases=("网格员数", "workers"),
           doc="可空；计划配备的网格员人数"),
     _GEOMETRY, _LON, _LAT,

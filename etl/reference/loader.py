@@ -4,7 +4,7 @@ nothing, at most once, re-loadable, with the same protocol as ingestion batches
 
 1. the file is archived and the batch recorded ``received`` in ``reference_batches``
    (its id: SHA-256 of kind, region, coordinate system and bytes — the same file again
-   changes nothing);
+   changes nothing, unless none of its records was loaded: then it is checked again);
 2. every record is checked (:mod:`etl.reference.checks`); rejected ones go to
    ``reference_rejects`` and a rejection report in the file's own format; the rows
    each table receives go to stage tables (``ref_stage_<batch>_<table>``), and the
@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from etl.ingest import lookups, rejects
-from etl.ingest.batch import LOCK, delete_rows
+from etl.ingest.batch import LOCK, delete_rows, nothing_loaded
 from etl.ingest.config import IngestSettings
 from etl.ingest.validate import Problem
 from etl.reference import checks, geofiles, geometry
@@ -114,7 +114,7 @@ class ReferenceLoader:
             prior = self.state(batch_id)
             if dry_run:
                 res = self._check(k, batch_id, data, fmt, scope, crs, None)
-            elif prior is not None and prior["state"] == "loaded":
+            elif prior is not None and prior["state"] == "loaded" and not nothing_loaded(prior):
                 res = self._stored(prior, already=True)
             elif prior is not None and prior["state"] == "staged":
                 self._publish(k, prior)
@@ -136,6 +136,7 @@ class ReferenceLoader:
                    argMax(unit, version) AS unit, argMax(region_code, version) AS region_code,
                    argMax(message, version) AS message
             FROM reference_batches GROUP BY batch_id HAVING state IN ('received', 'staged')""")
+        self._sweep_stages(set(pending.loc[pending["state"] == "staged", "batch_id"].str[:16]))
         out = []
         for r in pending.itertuples(index=False):
             path = self.archive_path(r.kind, r.batch_id, r.fmt)
@@ -318,6 +319,14 @@ class ReferenceLoader:
         self._record(info, "loaded")
         self._drop_stage(k, batch_id)
         self._forget()
+
+    def _sweep_stages(self, keep: set[str]) -> None:
+        """Drop stage tables a crash left behind after their batch was published (or never staged)."""
+        names = run(self.db, "reference_stage_tables", "SELECT name FROM system.tables WHERE database = %(db)s "
+                    "AND substring(name, 1, 10) = 'ref_stage_'", {"db": self.db.database})["name"]
+        for name in names:
+            if name.split("_")[2] not in keep:
+                execute(self.db, "reference_stage_drop", f"DROP TABLE IF EXISTS {name}")
 
     def _drop_stage(self, k: Kind, batch_id: str) -> None:
         for table in k.tables:
