@@ -355,3 +355,23 @@ def to_gcj02(geom: Any) -> Any:
     from etl.reference.gcj02 import wgs84_to_gcj02
 
     return shapely.transform(geom, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+
+
+@dataclasses.dataclass
+class RefEnv:
+    """A database of one engine kind and a folder for its archives and reports."""
+
+    kind: str
+    db: Engine
+    tmp: Path
+
+    def loader(self) -> ReferenceLoader:
+        return ref_loader(self.db, self.tmp)
+
+    def load(self, kind: str, data: bytes, name: str, **kw: Any):  # noqa: ANN201 - RefResult
+        """Load and check the invariants every reference batch keeps."""
+        res = self.loader().load_bytes(kind, data, file_name=name, **kw)
+        assert res.state in ("loaded", "checked"), res.message
+        assert res.rows_in == res.rows_loaded + res.rows_rejected
+        assert len(rejects_of(self.db, res.batch_id)) == (0 if kw.get("dry_run") else res.rows_rejected)
+        return res

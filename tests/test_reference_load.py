@@ -15,10 +15,8 @@ Each test works in a town of Dongguan of its own (a file replaces its region onl
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,12 +27,12 @@ from etl.ingest.docs import REASON_CODES as INGEST_CODES
 from etl.reference import loader as loader_mod
 from etl.reference.checks import REASON_CODES as REF_CODES
 from etl.reference.loader import ReferenceLoader
-from queries.engine import Engine
 from queries.executor import run
 from tests.ingestkit import report_rows
 from tests.refkit import (
+    RefEnv,
     batch_row, blank_db, forget_caches, geo_rows, grids_csv, grids_geojson, grids_shapefile_zip, grids_xlsx,
-    ingestor, level6, make_grids, problem_codes, ref_counts, ref_loader, registrations_csv, rejects_of,
+    ingestor, level6, make_grids, problem_codes, ref_counts, registrations_csv, rejects_of,
     same_shape, shifted, to_gcj02,
 )
 
@@ -43,14 +41,7 @@ ALL_CODES = set(REF_CODES) | set(INGEST_CODES)
 CHINESE_DBF = ("网格编码", "网格名称", "村居编码")
 
 
-@dataclasses.dataclass
-class Env:
-    kind: str
-    db: Engine
-    tmp: Path
-
-    def loader(self) -> ReferenceLoader:
-        return ref_loader(self.db, self.tmp)
+Env = RefEnv
 
 
 @pytest.fixture(scope="module", params=KINDS)

@@ -12,7 +12,6 @@ ClickHouse server, and what they change:
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -26,13 +25,12 @@ import shapely
 
 from etl.ingest.docs import REASON_CODES as INGEST_CODES
 from etl.reference.checks import REASON_CODES as REF_CODES
-from etl.reference.loader import ReferenceLoader
-from queries.engine import Engine
 from queries.executor import run
 from tests.ingestkit import report_rows, to_csv, zh
 from tests.refkit import (
+    RefEnv,
     blank_db, boundaries_geojson, departments_csv, forget_caches, geo_rows, grids_csv, grids_geojson, ingestor,
-    make_grids, problem_codes, ref_loader, registrations_csv, rejects_of, same_shape, shifted,
+    make_grids, problem_codes, registrations_csv, rejects_of, same_shape, shifted,
     villages_of, workers_csv, workers_xlsx,
 )
 
@@ -41,21 +39,7 @@ ALL_CODES = set(REF_CODES) | set(INGEST_CODES)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclasses.dataclass
-class Env:
-    kind: str
-    db: Engine
-    tmp: Path
-
-    def loader(self) -> ReferenceLoader:
-        return ref_loader(self.db, self.tmp)
-
-    def load(self, kind: str, data: bytes, name: str, **kw):
-        res = self.loader().load_bytes(kind, data, file_name=name, **kw)
-        assert res.state in ("loaded", "checked"), res.message
-        assert res.rows_in == res.rows_loaded + res.rows_rejected
-        assert len(rejects_of(self.db, res.batch_id)) == (0 if kw.get("dry_run") else res.rows_rejected)
-        return res
+Env = RefEnv
 
 
 @pytest.fixture(scope="module", params=KINDS)

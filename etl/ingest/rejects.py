@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from etl.ingest.readers import RawRow, RawTable, RowProblem
 
@@ -37,9 +37,14 @@ _CUT_MARK = "…（已截断）"
 Entry = tuple[int, list[tuple[str, str]], RawRow | RowProblem | None]
 
 
-def write_rejects(table: RawTable, rejected: Mapping[int, list[tuple[str, str]]], path: str | Path) -> Path:
+Writer = Callable[[RawTable, list[Entry], Path], None]
+
+
+def write_rejects(table: RawTable, rejected: Mapping[int, list[tuple[str, str]]], path: str | Path,
+                  writer: Writer | None = None) -> Path:
     """Write the report for ``table``'s unparseable records plus ``rejected`` (row_no →
-    [(field, reason)], field '' for a whole-record problem) to ``path``; return the path."""
+    [(field, reason)], field '' for a whole-record problem) to ``path``; return the path.
+    ``writer``: for a format other than csv / xlsx / jsonl (e.g. GeoJSON)."""
     path = Path(path)
     problems: dict[int, list[tuple[str, str]]] = {}
     for p in table.problems:
@@ -54,7 +59,7 @@ def write_rejects(table: RawTable, rejected: Mapping[int, list[tuple[str, str]]]
     entries = [(row_no, _dedupe(problems[row_no]), records.get(row_no)) for row_no in sorted(problems)]
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = {"csv": _write_csv, "xlsx": _write_xlsx, "jsonl": _write_jsonl}[table.fmt]
+    writer = writer or {"csv": _write_csv, "xlsx": _write_xlsx, "jsonl": _write_jsonl}[table.fmt]
     fd, tmp = tempfile.mkstemp(prefix=".rejects-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:

@@ -15,9 +15,7 @@ import datetime as dt
 import io
 import json
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +25,7 @@ import ijson
 import shapefile
 
 from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, _decode, _json_text, _too_large, read_bytes
+from etl.ingest.rejects import Entry, write_rejects
 
 logger = logging.getLogger(__name__)
 
@@ -255,32 +254,15 @@ def _read_shp(files: dict[str, bytes], encoding: str) -> tuple[list[str], list[R
 def write_geojson_rejects(table: RawTable, rejected: Mapping[int, list[tuple[str, str]]], path: str | Path) -> Path:
     """Write the report of a 'geojson' / 'shp' table as a GeoJSON FeatureCollection, one feature per rejected
     record in row order: its properties (``_raw`` when unparseable) + ``_row``, ``_fields``, ``_reasons``."""
-    path = Path(path)
-    reasons: dict[int, list[tuple[str, str]]] = {}
-    for p in table.problems:
-        reasons.setdefault(p.row_no, []).append(("", p.reason))
-    for row_no, items in rejected.items():
-        reasons.setdefault(int(row_no), []).extend((str(f or ""), str(r)) for f, r in items)
-    records: dict[int, RawRow | RowProblem] = {r.row_no: r for r in table.rows}
-    records.update((p.row_no, p) for p in table.problems)
-    unknown = sorted(set(reasons) - set(records))
-    if unknown:
-        logger.warning("rejects: %d row numbers not in the table (first %s)", len(unknown), unknown[:5])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".rejects-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write('{"type":"FeatureCollection","features":[\n')
-            for k, row_no in enumerate(sorted(reasons)):
-                feature = _reject_feature(row_no, list(dict.fromkeys(reasons[row_no])), records.get(row_no))
-                fh.write((",\n" if k else "") + json.dumps(feature, ensure_ascii=False))
-            fh.write("\n]}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    logger.debug("rejects: %d features written to %s", len(reasons), path)
-    return path
+    return write_rejects(table, rejected, path, writer=_write_features)
+
+
+def _write_features(table: RawTable, entries: list[Entry], path: Path) -> None:  # noqa: ARG001
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write('{"type":"FeatureCollection","features":[\n')
+        for k, (row_no, items, record) in enumerate(entries):
+            fh.write((",\n" if k else "") + json.dumps(_reject_feature(row_no, items, record), ensure_ascii=False))
+        fh.write("\n]}\n")
 
 
 def _reject_feature(row_no: int, items: list[tuple[str, str]], record: RawRow | RowProblem | None) -> dict[str, Any]:
