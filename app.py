@@ -8,6 +8,7 @@ import dash
 from dash import html
 
 from settings import ConfigError, Settings, configure_logging
+from supervision import check_settings
 
 ROOT = Path(__file__).resolve().parent
 
@@ -49,6 +50,7 @@ def create_app() -> dash.Dash:
 def main() -> int:
     try:
         settings = Settings.from_env()
+        check_settings()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -264,12 +264,6 @@ class Settings:
                           and all(p in tiles for p in ("{z}", "{x}", "{y}"))):
             raise ConfigError(f"JINJIAN_TILE_URL={tiles!r} must start with http:// or https:// "
                               "and contain {z}, {x} and {y}")
-        from supervision.rules import TaskRules
-
-        from supervision.risk import RiskRules
-
-        TaskRules.from_env(env)  # validates the task and risk settings (ConfigError names the setting)
-        RiskRules.from_env(env)
         return cls(
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,

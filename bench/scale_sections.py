@@ -6,12 +6,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -19,118 +17,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.scale_http import PAGES, Harness, load_bodies, payload, response_error, trigger
+from bench.scale_probe import CacheOverride, QueryLog, cache_stats, clear_all_caches, say, top_queries
 from bench.stats import md_table, ms, pct
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
-# ============================================================================ caches
-def clear_all_caches() -> None:
-    """Everything a first request finds empty: the query cache, region nodes, the
-    data-version memo and the list of risk snapshots."""
-    from etl import risk_snapshots
-    from etl.ingest import batch
-    from queries import cache
-    from queries.regions import clear_region_cache
-
-    cache.clear()
-    clear_region_cache()
-    batch._VERSION_CACHE.clear()
-    risk_snapshots.clear_cache()
-
-
-class CacheOverride:
-    """Set the installed cache's times to live for a section (0 = off), then restore them."""
-
-    def __init__(self, seconds: float, view_seconds: float | None = None) -> None:
-        self.seconds = seconds
-        self.view_seconds = view_seconds
-        self.saved: tuple[Any, float, float] | None = None
-
-    def __enter__(self) -> "CacheOverride":
-        from queries import cache
-
-        self.saved = (cache._state.backend, cache._state.seconds, cache._state.view_seconds)
-        backend = self.saved[0]
-        if backend is None and self.seconds > 0:
-            return self  # no cache installed (no app): nothing to turn on
-        cache.configure(backend if self.seconds > 0 else None, self.seconds, self.view_seconds)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.saved is not None:
-            from queries import cache
-
-            cache.configure(*self.saved)
-
-
-def cache_stats() -> str:
-    from queries import cache
-
-    s = cache.stats()
-    on = (f"on, queries {cache._state.seconds:g} s, views {cache._state.view_seconds:g} s"
-          if cache._state.backend is not None else "off")
-    return f"cache {on}: {s['hits']:,} hits, {s['misses']:,} misses"
-
-
-# ============================================================================ query log (which query dominates)
-#: Loggers whose warnings are not a callback failing (the holiday-calendar notice, the dev server).
-NOT_ERRORS = ("werkzeug", "bench", "etl.workdays")
-
-
-class QueryLog(logging.Handler):
-    """Collects (name, ms) of every query the executor logs, and warnings from the app."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.on = False
-        self.queries: list[tuple[str, float]] = []
-        self.warnings: list[str] = []
-        self._mu = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.on:
-            return
-        with self._mu:
-            if record.levelno >= logging.WARNING and not record.name.startswith(NOT_ERRORS):
-                self.warnings.append(f"{record.name}: {record.getMessage()[:200]}")
-            elif record.name == "queries.executor" and record.msg.startswith("query ") and len(record.args) >= 3:
-                self.queries.append((str(record.args[0]), float(record.args[2])))
-
-    def take(self) -> tuple[list[tuple[str, float]], list[str]]:
-        with self._mu:
-            q, w = self.queries, self.warnings
-            self.queries, self.warnings = [], []
-        return q, w
-
-
-def install_log() -> QueryLog:
-    h = QueryLog()
-    root = logging.getLogger()
-    root.addHandler(h)
-    for name in ("queries.executor",):
-        logging.getLogger(name).setLevel(logging.INFO)
-    if root.level > logging.WARNING or root.level == 0:
-        root.setLevel(logging.WARNING)
-    # Nothing printed: the root logger has no stream handler; Python's last-resort
-    # handler would print warnings, so give it a null sink.
-    logging.lastResort = logging.NullHandler()  # type: ignore[assignment]
-    return h
-
-
-def top_queries(queries: list[tuple[str, float]], k: int = 8) -> str:
-    agg: dict[str, list[float]] = defaultdict(list)
-    for name, t in queries:
-        agg[name].append(t)
-    total = sum(t for _, t in queries) or 1.0
-    rows = sorted(agg.items(), key=lambda kv: -sum(kv[1]))[:k]
-    return md_table(["query (executor name)", "runs", "total s", "share", "p50 ms", "max ms"],
-                    [[n, len(v), f"{sum(v) / 1000:.1f}", f"{100 * sum(v) / total:.0f}%",
-                      ms(statistics.median(v)), ms(max(v))] for n, v in rows])
-
-
+# ============================================================================ section 2a: callbacks over HTTP
 def region_set(db: Any, root: str, n_children: int | None, n_grand: int) -> tuple[list[str], dict[str, str]]:
     """Root, its children, and one grandchild from each of ``n_grand`` spread children;
     plus, per region, a child to click on."""
@@ -392,7 +283,7 @@ def section_load(h: Harness, regions: list[str], args: argparse.Namespace, qlog:
 def section_ingest(db: Any, args: argparse.Namespace) -> None:
     """Department files through the app's own loader (validation, lookups against the
     whole database, stage and publish, the views feeding every rollup): rows per second."""
-    from bench.ingest import Records, write_csv
+    from bench.ingest_data import Records, write_csv
     from etl.ingest.batch import Ingestor
     from queries.executor import run
 

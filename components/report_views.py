@@ -19,7 +19,8 @@ from dash.development.base_component import Component
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
 from components.format import format_change
-from reports.data import ReportData, fmt_value
+from reports.data import ReportData
+from reports.wording import fmt_value
 
 FONT = "'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif"
 BLUE, ORANGE, GREY = "#1f5fbf", "#e07b00", "#8a94a6"

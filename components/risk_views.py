@@ -1,35 +1,32 @@
-"""风险预警 and 主体画像: pure component factories (no database, no server, no settings).
+"""风险预警's panels: pure component factories (no database, no server, no settings).
 
+- the grade palette and bands, links to the risk page and to 主体画像 (also used
+  by ``components.risk_map`` and ``pages/entity.py``);
 - grade cards and donut from ``queries.risk.grade_distribution``;
-- the risk map: :func:`create_risk_map` (``components.region_map`` plus a pane of
-  high-risk points), :func:`risk_map_layer` colours the children by their area grade
-  (``queries.risk.risk_by_child``) with a categorical legend, :func:`point_markers`
-  draws red / orange entities (``high_risk_points``) as circle markers;
-- the top-risk table with a stacked factor bar per row, the warning trend and feed,
-  batch alerts with their fan-out, the grid details panel;
-- :func:`factor_breakdown`: an entity's score explained factor by factor.
+- the top-risk table with a stacked factor bar per row (``components.risk_factors``),
+  the warning trend and feed, batch alerts with their fan-out, the grid details panel.
+
+The risk map is ``components.risk_map``; an entity's score explained factor by
+factor is ``components.risk_factors``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import html as _html
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 import dash_ag_grid as dag
-import dash_leaflet as dl
 import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
 from components.figures import create_figure
 from components.format import finite_or_none, format_cn
-from components.region_map import DEFAULT_HIDEOUT, NO_DATA_COLOUR, create_region_map, map_layer
+from components.risk_factors import bar_background, breakdown_text
 from components.tables import DARK_THEME
-from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
 from queries.events import EVENT_TYPE_ZH
-from supervision.risk import FACTORS, RISK_GRADES, Factor
+from supervision.risk import FACTORS, RISK_GRADES
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH
 
 PATH = "/risk"
@@ -38,24 +35,17 @@ NONE = "—"
 GRADE_ORDER: tuple[str, ...] = ("red", "orange", "yellow", "blue")
 GRADE_SHORT: dict[str, str] = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
 GRADE_COLOURS: dict[str, str] = {g: GRADES[g][1] for g in GRADE_ORDER}
-FACTOR_COLOURS: dict[str, str] = {
-    "complaints": "#2ec7ff", "penalties": "#ff5b5b", "abnormal": "#ffb020", "dishonest": "#d94cff",
-    "failed_batches": "#38d39f", "failed_inspections": "#a47cff", "overdue_verifications": "#ff7ab6",
-    "credit": "#8fb3d9", "industry": "#4fd1c5"}
-FACTOR_UNITS: dict[str, str] = {"complaints": "件", "penalties": "次", "failed_batches": "批",
-                                "failed_inspections": "次", "overdue_verifications": "件"}
 #: Warning event kinds (queries.risk.WARNING_EVENTS) with their labels and colours.
 WARNING_ZH: dict[str, str] = {"complaint": "投诉举报", "penalty": "行政处罚", "list_entry": "列入名录",
                               "inspection": "检查不合格", "sampling": "抽检不合格"}
 WARNING_COLOURS: dict[str, str] = {"complaint": "#2ec7ff", "penalty": "#ff5b5b", "list_entry": "#ffb020",
                                    "inspection": "#a47cff", "sampling": "#38d39f"}
-POINTS_PANE = "risk-points-pane"
 RULES_MESSAGE = "风险评分规则配置不正确（风险权重或分级阈值），请联系管理员"
 LOCALE = {"noRowsToShow": "暂无数据", "loadingOoo": "加载中…", "filterOoo": "筛选…", "contains": "包含",
           "equals": "等于", "lessThan": "小于", "greaterThan": "大于", "inRange": "介于"}
 
 
-# ----------------------------------------------------------------------------- links
+# ----------------------------------------------------------------------------- links and numbers
 def page_query(region: str, date: str | None = None, grid: str | None = None) -> dict[str, str]:
     q = {"region": region}
     if date:
@@ -75,7 +65,8 @@ def entity_href(code: str, date: str | None = None, prefix: str = ENTITY_PATH) -
     return f"{prefix}{code}" + (f"?{urlencode({'date': date})}" if date else "")
 
 
-def _num(x: Any, digits: int = 2) -> float | None:
+def round_or_none(x: Any, digits: int = 2) -> float | None:
+    """``x`` rounded to ``digits``; None when it is missing or not finite."""
     f = finite_or_none(x)
     return None if f is None else round(f, digits)
 
@@ -130,161 +121,6 @@ def create_grade_figure(counts: Mapping[str, int] | None) -> go.Figure:
     return fig
 
 
-# ----------------------------------------------------------------------------- map
-class RiskLayer(NamedTuple):
-    geojson: dict
-    legend: list
-    note: list
-    bounds: list[list[float]] | None
-    counts: dict[str, int]   # children per area grade ('none' = no scored entity)
-
-
-def create_risk_map(prefix: str, tile_url: str = "") -> html.Div:
-    """The region map (``{prefix}-map``, ``{prefix}-geojson``, legend, note) with a
-    pane above the polygons holding ``{prefix}-points`` (circle markers)."""
-    box = create_region_map(prefix, tile_url, extra_layers=[
-        dl.Pane(dl.LayerGroup(id=f"{prefix}-points"), name=POINTS_PANE, style={"zIndex": 450})])
-    box.className = f"{box.className} risk-map"
-    return box
-
-
-def map_hideout(selected: str | None) -> dict[str, Any]:
-    """The GeoJSON ``hideout`` outlining ``selected`` (None: nothing) in white."""
-    return {**DEFAULT_HIDEOUT, "selected": selected}
-
-
-def _legend_row(colour: str, label: str, text: str, count: int, key: str, shape: str = "legend-swatch") -> html.Div:
-    return html.Div([html.Span(className=shape, style={"backgroundColor": colour}),
-                     html.Span(label, className="legend-label"), html.Span(text, className="legend-range"),
-                     html.Span(str(count), className="legend-count")],
-                    className="legend-row", **{"data-class": key})
-
-
-def risk_map_layer(features: dict, by_child: pd.DataFrame, area_grades: Sequence[float],
-                   points: pd.DataFrame | None = None) -> RiskLayer:
-    """Colour ``features`` (``queries.geo.children_features``) by the area grade of
-    ``by_child`` (``risk_by_child``: region_code, entities, high, high_share,
-    avg_score, grade). Children without scored entities are grey. The legend lists
-    the grades with their high-risk-share bands and region counts (and the red /
-    orange points when ``points`` is given); boundary notes (示意, missing) come from
-    ``components.region_map.map_layer``. Pure: the input is not modified."""
-    base = map_layer(features, {}, CATALOGUE["high_risk_share"])
-    rows = {str(r["region_code"]): r for r in by_child.to_dict("records")} if len(by_child) else {}
-    schematic = any((f.get("properties") or {}).get("schematic") for f in (features or {}).get("features") or [])
-    out, counts = [], {g: 0 for g in (*GRADE_ORDER, "none")}
-    for feat in (features or {}).get("features") or []:
-        props = dict(feat.get("properties") or {})
-        r = rows.get(str(props.get("code")), {})
-        n = int(r.get("entities") or 0)
-        grade = r.get("grade") if n and r.get("grade") in GRADE_COLOURS else None
-        counts[grade or "none"] += 1
-        share, avg = _num(r.get("high_share")), _num(r.get("avg_score"))
-        name = _html.escape(str(props.get("name", props.get("code"))))
-        tip = (f"<b>{name}</b><br>评分主体 {n:,} 户 · 高风险 {int(r.get('high') or 0)} 户"
-               f"（{NONE if share is None else f'{share:.2f}%'}）<br>平均评分 {NONE if avg is None else avg}"
-               f" · 区域等级 {GRADE_SHORT[grade] if grade else '无主体'}")
-        props.update(grade=grade, fill=GRADE_COLOURS[grade] if grade else NO_DATA_COLOUR, entities=n,
-                     high=int(r.get("high") or 0), high_share=share, avg_score=avg, tooltip=tip)
-        out.append({**feat, "properties": props})
-    geojson = {**base.geojson, "features": out}
-    ranges = grade_ranges(area_grades, "%")
-    legend: list[Any] = [html.Div([html.Span("区域风险等级", className="legend-name"),
-                                   html.Span("（示意）" if schematic else "", className="legend-unit legend-schematic"),
-                                   html.Div("按高风险（红、橙）主体占比", className="legend-unit")],
-                                  className="legend-title")]
-    legend += [_legend_row(GRADE_COLOURS[g], GRADE_SHORT[g], ranges[g], counts[g], g) for g in GRADE_ORDER]
-    if counts["none"]:
-        legend.append(_legend_row(NO_DATA_COLOUR, "无", "无评分主体", counts["none"], "none"))
-    if points is not None:
-        for g in ("red", "orange"):
-            legend.append(_legend_row(GRADE_COLOURS[g], f"{GRADE_SHORT[g]}点", f"{GRADE_SHORT[g]}色预警主体",
-                                      int((points["grade"] == g).sum()) if len(points) else 0, f"point-{g}",
-                                      "legend-dot"))
-    return RiskLayer(geojson, legend, base.note, base.bounds, counts)
-
-
-def point_markers(points: pd.DataFrame, date: str | None = None, prefix: str = ENTITY_PATH) -> list[dl.CircleMarker]:
-    """Red and orange entities as circle markers (red on top) with a tooltip and a
-    popup linking to the entity page."""
-    marks = []
-    for r in points.sort_values("score", kind="stable").itertuples(index=False):
-        if r.grade not in ("red", "orange"):
-            continue
-        label = f"{r.name} · {float(r.score):.2f}分"
-        marks.append(dl.CircleMarker(
-            center=[float(r.lat), float(r.lon)], radius=8 if r.grade == "red" else 6, pane=POINTS_PANE,
-            color="#ffffff", weight=1, fillColor=GRADE_COLOURS[r.grade], fillOpacity=0.95,
-            className=f"risk-point risk-point-{r.grade}",
-            children=[dl.Tooltip(label),
-                      dl.Popup(html.Div([html.B(str(r.name)), html.Div(f"风险评分 {float(r.score):.2f}（{RISK_GRADES[r.grade]}）"),
-                                         html.A("查看主体画像", href=entity_href(str(r.credit_code), date, prefix))],
-                                        className="risk-popup"))]))
-    return marks
-
-
-# ----------------------------------------------------------------------------- factor breakdown
-def factor_count(row: Mapping[str, Any], f: Factor) -> float:
-    key = {"credit": "credit_class", "industry": "industry_class"}.get(f.id, f.id)
-    return float(finite_or_none(row.get(key)) or 0.0)
-
-
-def breakdown(row: Mapping[str, Any], weights: Mapping[str, float]) -> list[dict[str, Any]]:
-    """Per factor: id, name, points, weight, count, definition (FACTORS order)."""
-    return [{"id": f.id, "name": f.name_zh, "points": float(finite_or_none(row.get(f"p_{f.id}")) or 0.0),
-             "weight": float(weights.get(f.id, f.weight)), "count": factor_count(row, f),
-             "definition": f.definition_zh} for f in FACTORS]
-
-
-def bar_background(row: Mapping[str, Any], max_score: float) -> str:
-    """A CSS gradient: one segment per factor's points, scaled to ``max_score``."""
-    stops, at = [], 0.0
-    for f in FACTORS:
-        p = float(finite_or_none(row.get(f"p_{f.id}")) or 0.0)
-        if p <= 0:
-            continue
-        end = min(100.0, at + p / max_score * 100.0) if max_score > 0 else at
-        stops.append(f"{FACTOR_COLOURS[f.id]} {at:.2f}% {end:.2f}%")
-        at = end
-    stops.append(f"rgba(120,170,255,0.10) {at:.2f}% 100%")
-    return "linear-gradient(to right, " + ", ".join(stops) + ")"
-
-
-def breakdown_text(row: Mapping[str, Any], weights: Mapping[str, float]) -> str:
-    parts = [f"{b['name']} {b['points']:.2f}" for b in breakdown(row, weights) if b["points"] > 0]
-    return "；".join(parts) or "各项均为 0 分"
-
-
-def _count_text(f_id: str, row: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-    if f_id in ("abnormal", "dishonest"):
-        return "已列入" if b["count"] else "未列入"
-    if f_id == "credit":
-        return f"信用等级 {row.get('credit_grade') or NONE}"
-    if f_id == "industry":
-        return f"行业门类 {row.get('industry') or NONE}（{['低', '中', '高'][min(int(b['count']), 2)]}）"
-    return f"{int(b['count'])} {FACTOR_UNITS.get(f_id, '')}"
-
-
-def factor_breakdown(row: Mapping[str, Any], weights: Mapping[str, float]) -> html.Div:
-    """The entity's score explained: a bar per factor (points / weight, count, the
-    zh definition as the "why"), factors with points first."""
-    items = sorted(breakdown(row, weights), key=lambda b: -b["points"])
-    out = []
-    for b in items:
-        pct = b["points"] / b["weight"] * 100 if b["weight"] > 0 else 0.0
-        out.append(html.Div(className=f"entity-factor{' entity-factor-zero' if b['points'] <= 0 else ''}",
-                            id=f"entity-factor-{b['id']}", **{"data-points": f"{b['points']:.2f}"}, children=[
-            html.Div([html.Span(b["name"], className="entity-factor-name"),
-                      html.Span(_count_text(b["id"], row, b), className="entity-factor-count"),
-                      html.Span(f"{b['points']:.2f} / {b['weight']:g} 分", className="entity-factor-points")],
-                     className="entity-factor-head"),
-            html.Div(html.Div(className="entity-factor-fill",
-                              style={"width": f"{pct:.1f}%", "backgroundColor": FACTOR_COLOURS[b["id"]]}),
-                     className="entity-factor-bar"),
-            html.Div(b["definition"], className="entity-factor-why"),
-        ]))
-    return html.Div(out, className="entity-factors")
-
-
 # ----------------------------------------------------------------------------- top-risk table
 def build_entity_rows(df: pd.DataFrame, grid_names: Mapping[str, str], date: str | None,
                       weights: Mapping[str, float], max_score: float) -> list[dict[str, Any]]:
@@ -295,10 +131,10 @@ def build_entity_rows(df: pd.DataFrame, grid_names: Mapping[str, str], date: str
         rows.append({
             "rank": i, "credit_code": code, "name": str(r["name"]),
             "code_md": f"[{code}]({entity_href(code, date)})", "grid_code": grid,
-            "grid": grid_names.get(grid, grid), "score": _num(r["score"]), "grade": str(r["grade"]),
+            "grid": grid_names.get(grid, grid), "score": round_or_none(r["score"]), "grade": str(r["grade"]),
             "grade_zh": RISK_GRADES.get(str(r["grade"]), str(r["grade"])),
             "bar_bg": bar_background(r, max_score), "breakdown": breakdown_text(r, weights),
-            **{f"p_{f.id}": _num(r.get(f"p_{f.id}")) for f in FACTORS},
+            **{f"p_{f.id}": round_or_none(r.get(f"p_{f.id}")) for f in FACTORS},
         })
     return rows
 
@@ -465,9 +301,7 @@ def create_grid_details(code: str | None, name: str, area: Mapping[str, Any] | N
                     className="risk-tasks")]
 
 
-__all__ = ["GRADE_ORDER", "GRADE_COLOURS", "FACTOR_COLOURS", "WARNING_ZH", "RiskLayer", "page_query", "risk_href",
-           "entity_href", "grade_counts", "grade_ranges", "create_grade_cards", "create_grade_figure",
-           "create_risk_map", "map_hideout", "risk_map_layer", "point_markers", "breakdown", "bar_background", "breakdown_text",
-           "factor_breakdown", "build_entity_rows", "entity_column_defs", "create_entity_grid",
-           "create_trend_figure", "create_feed", "build_batch_rows", "create_batch_grid", "create_fanout",
-           "create_grid_details"]
+__all__ = ["GRADE_ORDER", "GRADE_COLOURS", "WARNING_ZH", "page_query", "risk_href", "entity_href", "round_or_none",
+           "grade_counts", "grade_ranges", "create_grade_cards", "create_grade_figure", "build_entity_rows",
+           "entity_column_defs", "create_entity_grid", "create_trend_figure", "create_feed", "build_batch_rows",
+           "create_batch_grid", "create_fanout", "create_grid_details"]

@@ -14,6 +14,7 @@ import sys
 import time
 
 from settings import ConfigError, Settings, configure_logging
+from supervision import check_settings
 
 logger = logging.getLogger("etl")
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
+        check_settings()
         configure_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
         return _run(args, settings)
     except (ConfigError, JinjianError) as exc:

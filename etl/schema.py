@@ -187,7 +187,7 @@ def init_schema(db: Engine) -> list[str]:
     shard as ``<name>_local`` with a Distributed ``<name>`` over them on every shard; the
     other tables live on the server the app connects to (which must be one of the shards)."""
     from etl.risk_snapshots import create_tables as create_risk_tables
-    from etl.rollups import create_rollups
+    from etl.rollup_tables import create_rollups
 
     for name, ddl in TABLES.items():
         if not (db.cluster and name in SHARDED):
@@ -224,7 +224,8 @@ def _add_columns(db: Engine) -> None:
 
 
 def _init_cluster(db: Engine) -> None:
-    from etl.rollups import FAMILIES, create_rollups, rollup_tables
+    from etl.rollup_tables import create_rollups
+    from etl.rollups import FAMILIES, rollup_tables
 
     shards = db.shards()
     rebuilt: set[str] = set()
@@ -252,7 +253,8 @@ def _init_cluster(db: Engine) -> None:
 def drop_data_tables(db: Engine) -> None:
     """Drop the tables (used before regenerating demo data)."""
     from etl.risk_snapshots import drop_tables as drop_risk_tables
-    from etl.rollups import drop_rollups, rollup_tables
+    from etl.rollup_tables import drop_rollups
+    from etl.rollups import rollup_tables
 
     drop_risk_tables(db)
 

@@ -1,72 +1,15 @@
 """The indicator catalogue (指标体系). Adding an indicator = one entry here plus
 its oracle in ``tests/oracle.py``; no page code.
 
-SQL conditions used below (bound placeholders only):
-- ALIVE: registered on or before the period end and not cancelled/revoked by then;
-- CLOSED: a task closed within the period (the ``tasks`` table: current state);
-- task_asof: every task's state at the end of the period end (its last task event
-  on or before then, ``queries.tasks.TASK_ASOF``); OPEN = not closed then; the
-  deadline is the one in force then. Warning buckets (``supervision.rules``)
-  compare that deadline with bounds computed from the working-day calendar;
-- task_events: the transitions dated within the period (``from_status`` is the
-  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days);
-- ingest_quality: the ingestion batches whose current state is ``loaded`` and that
-  were received within the period, one row per batch (``queries.quality.INGEST_QUALITY``;
-  docs/quality.md). A batch counts for the regions its sending unit's region scope lies
-  in; a batch sent without a scope counts for the jurisdiction root (JINJIAN_ROOT_REGION).
+The measures (SQL conditions and counts) are in :mod:`indicators.measures`.
 """
 from __future__ import annotations
 
+from indicators.measures import (
+    ALIVE, CLOSED, CREATED, ON_TIME_STEP, OPEN, OVERDUE, RECORDS_IN, SECONDARY, STOCK, TERTIARY, WORKERS,
+    asof, ent, ev, risk, step, task,
+)
 from indicators.model import Indicator, Measure, Thresholds
-
-ALIVE = ("reg_date <= %(end)s AND (status = 'active' OR "
-         "ifNull(status_date, toDate('2100-01-01')) > %(end)s)")
-CLOSED = ("ifNull(toDate(closed_at), toDate('1970-01-02')) >= %(start)s AND "
-          "ifNull(toDate(closed_at), toDate('2100-01-01')) <= %(end)s")
-CREATED = "toDate(created_at) >= %(start)s AND toDate(created_at) <= %(end)s"
-SECONDARY = "industry IN ('B', 'C', 'D', 'E')"
-TERTIARY = "industry NOT IN ('A', 'B', 'C', 'D', 'E')"
-
-
-def ent(cond: str = "1") -> Measure:
-    """Entities alive at the period end that meet ``cond`` (list flags and credit
-    grades are the entity's latest state)."""
-    return Measure("entities", f"countIf({ALIVE} AND {cond})")
-
-
-def ev(event_type: str, cond: str = "1") -> Measure:
-    """Events of ``event_type`` dated within the period that meet ``cond``."""
-    return Measure("events", f"countIf(event_type = '{event_type}' AND {cond})")
-
-
-def task(cond: str) -> Measure:
-    """Rows of the current-state ``tasks`` table that meet ``cond``."""
-    return Measure("tasks", f"countIf({cond})")
-
-
-def asof(cond: str = "1") -> Measure:
-    """Tasks open at the period end (state as of then) that meet ``cond``."""
-    return Measure("task_asof", f"countIf(status != 'closed' AND {cond})")
-
-
-def step(cond: str) -> Measure:
-    """Task transitions dated within the period that meet ``cond``."""
-    return Measure("task_events", f"countIf({cond})")
-
-
-def risk(cond: str = "1") -> Measure:
-    """Entities alive at the period end, scored (``queries.risk.ENTITY_RISK``), that meet ``cond``."""
-    return Measure("entity_risk", f"countIf({cond})")
-
-
-OPEN = asof()
-OVERDUE = asof("due_date < %(end)s")
-ON_TIME_STEP = "event_date <= stage_due"
-
-
-WORKERS = Measure("grid_workers", "count()")
-RECORDS_IN = Measure("ingest_quality", "sum(records_in)")
-STOCK = ent()
 
 
 def _i(id_: str, zh: str, en: str, cat: str, unit: str, kind: str, num: Measure, dzh: str, den: str,

@@ -17,6 +17,7 @@ import pandas as pd
 from dash import Input, Output, callback, dcc, html, no_update
 
 from components import risk_views as rv
+from components.risk_factors import bar_background, factor_breakdown
 from components.format import format_cn
 from auth.web import nav_account
 from components.nav import create_nav
@@ -230,8 +231,8 @@ def risk_panel(risk: dict[str, Any] | None, rules: RiskRules, date: str) -> list
         html.Span(RISK_GRADES.get(grade, grade), id="entity-grade", className=f"risk-chip risk-chip-{grade}",
                   **{"data-grade": grade}),
         html.Span(f"截至 {date}", className="risk-note")]),
-        html.Div(className="entity-score-bar", style={"backgroundImage": rv.bar_background(risk, rules.max_score)}),
-        rv.factor_breakdown(risk, rules.weights)]
+        html.Div(className="entity-score-bar", style={"backgroundImage": bar_background(risk, rules.max_score)}),
+        factor_breakdown(risk, rules.weights)]
 
 
 # ----------------------------------------------------------------------------- callbacks

@@ -6,7 +6,8 @@ alerts with their traceability fan-out.
 
 URL (shareable): ``/risk?region=441900003001&date=2026-11-20&grid=441900003001005``
 (all optional: the jurisdiction, today, no grid selected). ``layout()`` does no
-database work; malformed and out-of-jurisdiction codes are recognised without it.
+database work; malformed and out-of-jurisdiction codes are recognised without it
+(the skeleton and URL parsing: ``components.risk_layout``). Here: the callbacks.
 """
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ import logging
 from typing import Any
 
 import dash
-import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, html, no_update
 
-from components import risk_views as rv
+from components import risk_layout as rl, risk_views as rv
 from auth.web import nav_account
 from components.nav import create_nav
-from components.region_table import level_of
+from components.risk_layout import HIDDEN
+from components.risk_map import map_hideout, map_title, point_markers, risk_map_layer
 from queries.db import get_db
 from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
-from queries.filters import Filter, RegionScope, check_region_code, parse_date
+from queries.filters import Filter, RegionScope, parse_date
 from queries.geo import GRID_CODE_LENGTH, children_features
 from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 PATH = "/risk"
 dash.register_page(__name__, path=PATH, title="金监 · 风险预警", name="风险预警")
 
-HIDDEN = "hidden"
 TOP_N = 100
 TREND_DAYS = 30
 BATCH_DAYS = 90
@@ -69,100 +69,22 @@ def _href(region: str, date: str | None, grid: str | None = None) -> str:
     return rv.risk_href(region, date, grid, prefix=dash.get_relative_path(PATH))
 
 
-def _code(value: str | None, root: str) -> str:
-    value = (value or "").strip()
-    return root if value in ("", "root") else "" if value.lower() == "all" else value
-
-
-def _precheck(code: str, root: str) -> str | None:
-    """'not_found' / 'forbidden' when known without the database, else None."""
-    try:
-        check_region_code(code)
-    except InvalidParameter:
-        return "not_found"
-    return None if RegionScope(root).contains(code) else "forbidden"
-
-
 def _status_panel(kind: str, code: str) -> list[Any]:
-    back = dcc.Link("返回辖区风险预警", href=_href(_root(), None), className="region-back-link", id="risk-back")
-    if kind == "forbidden":
-        return [html.Div("403", className="region-status-code"), html.H2("无权查看该区域"),
-                html.P(f"区划代码 {code or '全国'} 不在本平台的辖区范围内。"), back]
-    return [html.Div("404", className="region-status-code"), html.H2("未找到该区域"),
-            html.P(f"区划代码 “{code}” 不存在或格式不正确。"), back]
+    return rl.status_panel(kind, code, _href(_root(), None))
 
 
 def layout(region: str | None = None, date: str | None = None, grid: str | None = None, **_: Any) -> html.Div:
     root = _root()
-    code = _code(region, root)
+    code = rl.region_param(region, root)
     try:
         day = parse_date(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
-    status = _precheck(code, root)
-    selected = grid if (not status and isinstance(grid, str) and grid.isdigit() and grid.startswith(code)
-                        and len(grid) > len(code)) else None
-    rules = RiskRules()
-    return html.Div(className="page risk-page", children=[
-        create_nav(PATH, nav_account()),
-        html.Header(className="page-header risk-header", children=[
-            html.H1("风险预警"),
-            html.Div(code or "全国", id="risk-title", className="region-name risk-title"),
-            html.Span("", id="risk-level", className="risk-level"),
-            html.Nav(id="risk-breadcrumbs", className="risk-breadcrumbs", **{"aria-label": "区域路径"}),
-            html.Div(className="risk-controls", children=[
-                html.Span("截至日期", className="risk-control-label"),
-                dcc.DatePickerSingle(id="risk-date", date=day, display_format="YYYY-MM-DD", first_day_of_week=1,
-                                     clearable=False, max_date_allowed=max(day, dt.date.today().isoformat())),
-                html.A("分享链接", id="risk-share", className="risk-share", href=_href(code, day, selected),
-                       title="当前区域、日期和所选网格的链接"),
-            ]),
-        ]),
-        html.Div(id="risk-banner", className=f"banner {HIDDEN}", role="alert"),
-        html.Div(_status_panel(status, code) if status else [], id="risk-status",
-                 className="region-status" if status else f"region-status {HIDDEN}"),
-        html.Div(id="risk-main", className=f"risk-main {HIDDEN}" if status else "risk-main", children=[
-            html.Div(className="risk-summary", children=[
-                html.Div(rv.create_grade_cards(None, rules.grades), className="risk-cards"),
-                html.Div(className="panel risk-donut-panel", children=[
-                    dcc.Graph(id="risk-donut", figure=rv.create_grade_figure(None), className="risk-donut",
-                              config={"displayModeBar": False}),
-                    html.Div(id="risk-summary-note", className="risk-summary-note")]),
-            ]),
-            html.Div(className="risk-body", children=[
-                html.Section(className="panel risk-map-panel", children=[
-                    html.Div([html.H2("风险地图"), html.Span(id="risk-map-title", className="risk-note")],
-                             className="risk-panel-head"),
-                    rv.create_risk_map("risk", Settings.from_env().tile_url)]),
-                html.Section(className="panel risk-details-panel", children=[
-                    html.H2("网格详情"),
-                    html.Div(rv.create_grid_details(None, "", None, None, None, None, 0, {}, day),
-                             id="risk-details", className="risk-details")]),
-                html.Section(className="panel risk-table-panel", children=[
-                    html.Div([html.H2("高风险主体"), html.Span(id="risk-table-note", className="risk-note")],
-                             className="risk-panel-head"),
-                    html.Div(rv.create_entity_grid("risk-grid"), className="risk-table-box")]),
-            ]),
-            html.Div(className="risk-lower", children=[
-                html.Section(className="panel risk-trend-panel", children=[
-                    html.Div([html.H2("预警趋势"), html.Span(f"近 {TREND_DAYS} 天 · 件/日", className="risk-note")],
-                             className="risk-panel-head"),
-                    dcc.Graph(id="risk-trend", className="risk-graph", config={"displayModeBar": False})]),
-                html.Section(className="panel risk-feed-panel", children=[
-                    html.H2("最新预警"), html.Ul(id="risk-feed", className="risk-feed")]),
-                html.Section(className="panel risk-batch-panel", children=[
-                    html.Div([html.H2("批次追溯预警"), html.Span(id="risk-batch-note", className="risk-note")],
-                             className="risk-panel-head"),
-                    html.Div(className="risk-batch-body", children=[
-                        html.Div(rv.create_batch_grid("risk-batches"), className="risk-batch-box"),
-                        html.Div(rv.create_fanout(None, None, 0, {}, {}, day), id="risk-fanout",
-                                 className="risk-fanout")])]),
-            ]),
-        ]),
-        dcc.Store(id="risk-region", data=code),
-        dcc.Store(id="risk-selected", data=selected),
-        dcc.Location(id="risk-location", refresh="callback-nav"),
-    ])
+    status = rl.precheck(code, root)
+    selected = rl.selected_grid(grid, code, status)
+    return rl.create_layout(code, day, selected, _status_panel(status, code) if status else None,
+                            nav=create_nav(PATH, nav_account()), share_href=_href(code, day, selected),
+                            tile_url=Settings.from_env().tile_url, grades=RiskRules().grades, trend_days=TREND_DAYS)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -186,19 +108,6 @@ def _shown(exc: JinjianError, what: str, code: str | None) -> bool:
 
 def _error(exc: JinjianError, what: str, code: str | None) -> list[Any]:
     return [html.P(exc.user_message, className="risk-error")] if _shown(exc, what, code) else []
-
-
-def _breadcrumbs(path: pd.DataFrame, date: str | None) -> list[Any]:
-    out: list[Any] = []
-    rows = list(path.itertuples(index=False))
-    for i, r in enumerate(rows):
-        if i:
-            out.append(html.Span("›", className="risk-crumb-sep"))
-        if i == len(rows) - 1:
-            out.append(html.Span(r.name, className="risk-crumb risk-crumb-current", **{"aria-current": "page"}))
-        else:
-            out.append(dcc.Link(r.name, href=_href(str(r.code), date), className="risk-crumb"))
-    return out
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -226,7 +135,7 @@ def refresh_header(code: str | None, date: str | None) -> tuple[Any, ...]:
                     "", f"banner {HIDDEN}")
         return (no_update,) * 6 + (exc.user_message, "banner")
     path = node.path[node.path["code"].str.startswith(root)] if root else node.path
-    return (node.name, LEVEL_NAMES_ZH.get(node.level, ""), _breadcrumbs(path, date), [], f"region-status {HIDDEN}",
+    return (node.name, LEVEL_NAMES_ZH.get(node.level, ""), rl.breadcrumbs(path, lambda c: _href(c, date)), [], f"region-status {HIDDEN}",
             "risk-main", "", f"banner {HIDDEN}")
 
 
@@ -266,18 +175,10 @@ def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
         points = high_risk_points(db, flt, day, rules, limit=POINTS_LIMIT)
     except JinjianError as exc:
         return (no_update,) * 5 + ((exc.user_message if _shown(exc, "map", code) else ""),)
-    layer = rv.risk_map_layer(features, by_child, rules.area_grades, points)
+    layer = risk_map_layer(features, by_child, rules.area_grades, points)
     viewport = {"bounds": layer.bounds, "transition": "fitBounds"} if layer.bounds else no_update
-    kids = len(layer.geojson["features"])
-    if kids:
-        level = LEVEL_NAMES_ZH.get(level_of(str(layer.geojson["features"][0]["properties"]["code"])) or -1, "区域")
-        hint = "点击网格查看详情" if level == "网格" else "点击下钻"
-        title = f"下级{level} {kids} 个 · {hint}"
-    else:
-        title = "无下级区域"
-    if len(points) >= POINTS_LIMIT:
-        title += f" · 高风险点位显示评分最高的 {POINTS_LIMIT:,} 个"
-    return layer.geojson, layer.legend, layer.note, viewport, rv.point_markers(points, date), title
+    return (layer.geojson, layer.legend, layer.note, viewport, point_markers(points, date),
+            map_title(layer, len(points), POINTS_LIMIT))
 
 
 @callback(
@@ -392,7 +293,7 @@ def map_click(feature: dict[str, Any] | None, code: str | None, date: str | None
 def show_details(selected: str | None, date: str | None, code: str | None) -> tuple[Any, Any]:
     """The selected grid's scored entities, grid workers and open tasks."""
     if not selected:
-        return rv.create_grid_details(None, "", None, None, None, None, 0, {}, date), rv.map_hideout(None)
+        return rv.create_grid_details(None, "", None, None, None, None, 0, {}, date), map_hideout(None)
     try:
         db, rules, day = get_db(), _rules(), parse_date(date)
         parent = _flt(code)
@@ -410,11 +311,11 @@ def show_details(selected: str | None, date: str | None, code: str | None) -> tu
         names = entity_names(db, flt, tasks["credit_code"])
     except JinjianError as exc:
         msg = exc.user_message if _shown(exc, "details", selected) else "所选网格不在当前区域内"
-        return [html.P(msg, className="risk-error")], rv.map_hideout(None)
+        return [html.P(msg, className="risk-error")], map_hideout(None)
     n, high = len(ents), int(ents["grade"].isin(["red", "orange"]).sum()) if len(ents) else 0
     area = {"grade": rules.area_grade(high / n * 100) if n else None, "entities": n, "high": high}
     return (rv.create_grid_details(selected, node.name, area, ents, workers, tasks, total, names, day.isoformat()),
-            rv.map_hideout(selected))
+            map_hideout(selected))
 
 
 @callback(

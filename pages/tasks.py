@@ -25,8 +25,9 @@ from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucke
                                    create_summary_cards, create_task_grid, create_timeline, csv_params, dept_options,
                                    excel_frame, export_name, list_note, page_href, page_query, period_text,
                                    status_options, type_options, workday_notice)
+from etl.holiday_file import HolidayFileError
 from etl.regions import ancestors
-from etl.workdays import HolidayFileError, fallback_years
+from etl.workdays import fallback_years
 from indicators.periods import period_to_date, previous_period
 from queries.db import get_db
 from queries.engine import Engine

@@ -23,7 +23,7 @@ import logging
 
 import pandas as pd
 
-from indicators.catalogue import ALIVE
+from indicators.measures import ALIVE
 from queries.engine import Engine
 from queries.errors import InvalidParameter
 from queries.executor import run

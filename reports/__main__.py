@@ -21,6 +21,7 @@ from pathlib import Path
 from queries.errors import JinjianError
 from reports.periods import KINDS
 from settings import ConfigError, Settings, configure_logging
+from supervision import check_settings
 
 logger = logging.getLogger("reports")
 
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        check_settings()
         configure_logging(settings.log_level if args.verbose else "WARNING")
         if args.command == "build":
             return _build(args, settings)

@@ -1,7 +1,10 @@
 """Helpers for access-control tests: a metadata store per test, users, logged-in clients.
 
 Use with the ``dongguan`` fixture (jurisdiction 4419 over the demo data) and
-``auth_on`` (JINJIAN_AUTH=1 and a fresh SQLite metadata store)."""
+``auth_on`` (JINJIAN_AUTH=1 and a fresh SQLite metadata store). The end-to-end
+files (tests/test_auth_login.py, tests/test_auth_display.py, tests/test_auth_scope.py)
+also share ``server`` and ``store`` (import them together with ``auth_on``), the
+regions and dates below, and the audit, response and request-body helpers."""
 from __future__ import annotations
 
 import json
@@ -10,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import DEMO_END
 from tests.pagekit import callback_outputs
 
 PASSWORD = "Passw0rd-2026"
@@ -99,3 +103,61 @@ def wall_body(client, region: str) -> dict:
     return dash_body(client, "wall-kpi-stock.children", {
         "wall-refresh.n_intervals": 1, "wall-region.data": region, "wall-lang.value": "zh",
         "wall-map-indicator.value": "entity_stock", "wall-scale.data": 1.0})
+
+
+# ----------------------------------------------------------------------------- shared by tests/test_auth_*.py
+DG = "4419"
+TOWN = "441900003"            # town_sup / town_view
+END = DEMO_END.isoformat()
+WEEK = "2026-11-18"           # a report week with data (as tests/test_reports.py)
+COOKIE = "jinjian_session"
+
+
+@pytest.fixture
+def server(auth_on, flask_server, monkeypatch, tmp_path):
+    """The app's Flask server with JINJIAN_AUTH=1 over the Dongguan demo data."""
+    monkeypatch.setenv("JINJIAN_REPORT_SCHEDULER", "0")
+    monkeypatch.setenv("JINJIAN_REPORT_DIR", str(tmp_path / "archive"))
+    monkeypatch.delenv("JINJIAN_LOGIN_MAX_FAILURES", raising=False)
+    monkeypatch.delenv("JINJIAN_LOGIN_LOCK_MINUTES", raising=False)
+    from queries.regions import clear_region_cache
+
+    clear_region_cache()
+    return flask_server
+
+
+@pytest.fixture
+def store(auth_on):
+    return auth_on
+
+
+def audits(store, action: str, **kw) -> list[dict]:
+    return store.audit_rows(action=action, **kw)
+
+
+def one_audit(store, action: str, **expected) -> dict:
+    """The newest audit entry of ``action``; its fields must include ``expected``."""
+    rows = audits(store, action)
+    assert rows, f"no audit entry {action!r}; have {[r['action'] for r in store.audit_rows()]}"
+    row = rows[0]
+    for key, value in expected.items():
+        assert row[key] == value, (key, row)
+    return row
+
+
+def location(resp) -> str:
+    return resp.headers.get("Location", "")
+
+
+def set_cookie_headers(resp) -> list[str]:
+    return [v for k, v in resp.headers.items() if k.lower() == "set-cookie" and v.startswith(COOKIE + "=")]
+
+
+def page_body(client, pathname: str, search: str = "") -> dict:
+    return dash_body(client, "_pages_content.children", {"_pages_location.pathname": pathname,
+                                                        "_pages_location.search": search})
+
+
+def tasks_export_body(client, region: str) -> dict:
+    return dash_body(client, "tasks-download.data", {"tasks-export-xlsx.n_clicks": 1, "tasks-region.value": region,
+                                                     "tasks-date.date": END})

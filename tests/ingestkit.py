@@ -41,6 +41,8 @@ KINDS = ("chdb", "server")
 TARGET = {**{s: "events" for s in SOURCES}, "task_feedback": "task_events"}
 #: Tables whose row counts must not move when nothing is loaded.
 COUNTED = ("entities", "events", "tasks", "task_events", "ingest_keys", "quarantine")
+#: Chinese headers of a registration record: credit code, grid, date of establishment.
+CODE, GRID, TIME = "统一社会信用代码", "网格编码", "成立日期"
 
 
 # --------------------------------------------------------------------------- the database

@@ -339,7 +339,7 @@ def test_entity_profile_equals_data(client, demo_db, demo_data):
     body = get(client, f"/api/v1/entities/{code}")
     row = demo_data.entities.set_index("credit_code").loc[code]
     e = body["entity"]
-    # An individual owner's name is masked for a role without personal data (tests/test_auth.py: with it).
+    # An individual owner's name is masked for a role without personal data (tests/test_auth_scope.py: with it).
     assert e["credit_code"] == code and e["name"] == row["name"]
     assert e["legal_rep"] == row["legal_rep"][0] + "*" * (len(row["legal_rep"]) - 1) != row["legal_rep"]
     assert e["owner_id"] == row["owner_id"][:6] + "********" + row["owner_id"][-4:] != row["owner_id"]

@@ -58,7 +58,7 @@ def api_server(served_db):
 def _read_only(doc: dict) -> dict:
     """The document without the ingestion endpoints (token-protected writes; tests/test_ingest_api.py)
     and without the session requirement: the fuzz runs as the local administrator (JINJIAN_AUTH=0);
-    logins, sessions and scopes are probed in tests/test_auth.py and tests/test_auth_probe.py."""
+    logins, sessions and scopes are probed in tests/test_auth_login.py, tests/test_auth_scope.py and tests/test_auth_probe.py."""
     return {**doc, "security": [],
             "paths": {p: item for p, item in doc["paths"].items() if not p.startswith("/api/v1/ingest/")}}
 

@@ -195,7 +195,7 @@ DEMO = {"admin": ("admin", "44"), "gd_leader": ("leader", "44"), "dg_supervisor"
 
 
 def test_users_demo_is_idempotent(meta, capsys, tmp_path):
-    from auth.cli import DEMO_PASSWORD, DEMO_WALL_NAME
+    from auth.cli_users import DEMO_PASSWORD, DEMO_WALL_NAME
 
     code, out, err = cli(capsys, "users", "demo")
     assert code == 0, err

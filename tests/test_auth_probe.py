@@ -170,7 +170,7 @@ def test_every_route_refuses_outside_the_town(probe, flask_server):
             continue  # POST routes: the callbacks below; ingestion has its own token (tests/test_ingest_api.py)
         probed_rules += 1
         for url, must_refuse in _route_urls(p, rule):
-            # A batch of another town needs an ingestion database (tests/test_auth.py); here: an unknown id.
+            # A batch of another town needs an ingestion database; here: an unknown id.
             url = url.replace("{run}", str(run)).replace("{batch}", "f" * 64)
             resp = client.get(url)
             # The ingestion API answers for its bearer token, outside the session and the audit log.

@@ -97,7 +97,7 @@ def test_identity_lists_events_and_tasks(dongguan, demo_data, page):
     assert ident["entity-name"].children == e["name"] and "个体工商户" in text and code in text
     assert f"{e['owner_id'][:6]}********{e['owner_id'][-4:]}" in text and e["owner_id"] not in text
     assert pd.Timestamp(e["reg_date"]).strftime("%Y-%m-%d") in text
-    # An individual owner's name is masked for a role without personal data (tests/test_auth.py: with it).
+    # An individual owner's name is masked for a role without personal data (tests/test_auth_scope.py: with it).
     name = str(e["legal_rep"])
     assert name[0] + "*" * (len(name) - 1) in text and name not in text
     node = region_node(dongguan, e["grid_code"])

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dash import html
 
-from components import risk_views as rv
+from components import risk_factors as rf, risk_map as rm, risk_views as rv
 from indicators.model import GRADES
 from queries import db as dbmod
 from queries.filters import Filter
@@ -110,7 +110,7 @@ def test_risk_map_layer_colours_legend_and_notes():
                              "grade": ["red", "blue", "red", None]})
     points = pd.DataFrame({"credit_code": ["x", "y", "z"], "name": ["X", "Y", "Z"], "lon": [113.5, 114.5, 113.2],
                            "lat": [23.5, 23.5, 23.2], "score": [55.0, 31.0, 40.0], "grade": ["red", "orange", "orange"]})
-    layer = rv.risk_map_layer(fc, by_child, RULES.area_grades, points)
+    layer = rm.risk_map_layer(fc, by_child, RULES.area_grades, points)
     props = {f["properties"]["code"]: f["properties"] for f in layer.geojson["features"]}
     assert props["a"]["fill"] == GRADES["red"][1] and props["b"]["fill"] == GRADES["blue"][1]
     assert props["d"]["grade"] is None and props["d"]["fill"] == "#3a4a63"
@@ -122,16 +122,16 @@ def test_risk_map_layer_colours_legend_and_notes():
     assert rows["none"].endswith("1") and rows["point-red"].endswith("1") and rows["point-orange"].endswith("2")
     assert "（示意）" in _text(layer.legend[0]) and "边界为示意" in _text(layer.note)
     assert layer.bounds == [[23, 113], [24, 117]]
-    real = rv.risk_map_layer({"type": "FeatureCollection", "features": [_square("a", "甲", 113, False)]},
+    real = rm.risk_map_layer({"type": "FeatureCollection", "features": [_square("a", "甲", 113, False)]},
                              by_child.iloc[:1], RULES.area_grades)
     assert "示意" not in _text(real.legend) + _text(real.note) and len(real.legend) == 5  # title + 4 grades
-    marks = rv.point_markers(points, DAY)
+    marks = rm.point_markers(points, DAY)
     assert [m.fillColor for m in marks] == [GRADES["orange"][1], GRADES["orange"][1], GRADES["red"][1]]  # red on top
-    assert marks[-1].center == [23.5, 113.5] and marks[-1].pane == rv.POINTS_PANE
+    assert marks[-1].center == [23.5, 113.5] and marks[-1].pane == rm.POINTS_PANE
     assert "/entity/x?date=2026-11-20" in str(marks[-1].children[1].to_plotly_json())
-    box = rv.create_risk_map("risk")
+    box = rm.create_risk_map("risk")
     assert {"risk-map", "risk-geojson", "risk-points", "risk-legend", "risk-note"} <= set(_ids(box))
-    assert rv.map_hideout("g")["selected"] == "g" and rv.map_hideout(None)["selected"] is None
+    assert rm.map_hideout("g")["selected"] == "g" and rm.map_hideout(None)["selected"] is None
 
 
 def test_breakdown_bar_rows_and_entity_panel():
@@ -140,10 +140,10 @@ def test_breakdown_bar_rows_and_entity_panel():
            "overdue_verifications": 0, "credit_class": 3, "industry_class": 2, "credit_grade": "D", "industry": "H",
            "p_complaints": 6.0, "p_penalties": 0.0, "p_abnormal": 10.0, "p_dishonest": 20.0, "p_failed_batches": 0.0,
            "p_failed_inspections": 2.5, "p_overdue_verifications": 0.0, "p_credit": 10.0, "p_industry": 4.0}
-    parts = rv.breakdown(row, RULES.weights)
+    parts = rf.breakdown(row, RULES.weights)
     assert [p["id"] for p in parts] == [f.id for f in FACTORS]
     assert sum(p["points"] for p in parts) == pytest.approx(52.5)
-    bg = rv.bar_background(row, 100.0)
+    bg = rf.bar_background(row, 100.0)
     assert bg.startswith("linear-gradient(to right, #2ec7ff 0.00% 6.00%, #ffb020 6.00% 16.00%")
     assert "rgba(120,170,255,0.10) 52.50% 100%" in bg
     rows = rv.build_entity_rows(pd.DataFrame([row]), {"441900003001005": "第5网格"}, DAY, RULES.weights, 100.0)
@@ -151,7 +151,7 @@ def test_breakdown_bar_rows_and_entity_panel():
     assert rows[0]["breakdown"].startswith("投诉举报 6.00；经营异常名录 10.00") and rows[0]["p_dishonest"] == 20.0
     cols = {c["field"]: c for c in rv.entity_column_defs()}
     assert cols["breakdown"]["cellStyle"]["function"].find("bar_bg") > 0 and cols["p_credit"]["hide"]
-    panel = rv.factor_breakdown(row, RULES.weights)
+    panel = rf.factor_breakdown(row, RULES.weights)
     found = _ids(panel)
     assert [c.id for c in panel.children][:2] == ["entity-factor-dishonest", "entity-factor-abnormal"]  # most first
     assert _props(found["entity-factor-complaints"])["data-points"] == "6.00"

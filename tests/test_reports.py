@@ -24,7 +24,8 @@ from indicators.periods import Period
 from queries import db as dbmod
 from queries.filters import Filter, RegionScope
 from reports.build import check_request, render_pdf
-from reports.data import HEADLINES, build_report, fmt_value
+from reports.data import HEADLINES, build_report
+from reports.wording import fmt_value
 from reports.periods import ReportError, last_complete, report_period
 from settings import ROOT
 from tests.conftest import DEMO_END, DEMO_ROOT

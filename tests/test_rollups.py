@@ -9,7 +9,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from etl.rollups import FAMILIES, LEVELS, create_rollups, family_for, level_for, reconcile, rewrite, verify
+from etl.rollup_tables import create_rollups, reconcile, verify
+from etl.rollups import FAMILIES, LEVELS, family_for, level_for, rewrite
 from indicators.catalogue import CATALOGUE
 from indicators.compute import _plan, compute
 from indicators.periods import Period, period_to_date
@@ -181,7 +182,7 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
 def test_a_failed_backfill_leaves_the_family_to_be_built_again(scratch_db, monkeypatch) -> None:
     """A backfill that fails (say at the server's memory limit) drops the family's
     half-filled tables, so the next init builds it instead of taking it as current."""
-    import etl.rollups as rollups
+    import etl.rollup_tables as rollups
     from queries.errors import QueryFailed
 
     db = scratch_db

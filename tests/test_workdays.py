@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from etl import workdays as W
-from etl.workdays import (EPOCH, HOLIDAY_FILE_ENV, HolidayFileError, add_workdays, calendar_source,
-                          fallback_years, is_workday, load_holiday_file, ordinal, reset_calendar,
-                          uncovered_years, workdays, workdays_between)
+from etl.holiday_file import HolidayFileError, load_holiday_file
+from etl.workdays import (EPOCH, HOLIDAY_FILE_ENV, add_workdays, calendar_source, fallback_years, is_workday,
+                          ordinal, reset_calendar, uncovered_years, workdays, workdays_between)
 
 D = dt.date.fromisoformat
 

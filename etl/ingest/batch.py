@@ -42,7 +42,8 @@ from etl.ingest import lookups, readers, rejects, transform
 from etl.ingest.config import IngestSettings
 from etl.ingest.sources import get_source
 from etl.ingest.validate import Problem, check_fields
-from etl.rollups import families_of, grids_of, reconcile
+from etl.rollup_tables import grids_of, reconcile
+from etl.rollups import families_of
 from etl.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
 from queries import shapes
 from queries.engine import Engine

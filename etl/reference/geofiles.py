@@ -24,7 +24,8 @@ from typing import Any
 import ijson
 import shapefile
 
-from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, _decode, _json_text, _too_large, read_bytes
+from etl.ingest.cell_readers import json_text
+from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, decode, read_bytes, too_large
 from etl.ingest.rejects import Entry, write_rejects
 
 logger = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ def read_reference(data: bytes, fmt: str, *, max_bytes: int) -> RawTable:
 def read_geojson(data: bytes, *, max_bytes: int) -> RawTable:
     """A GeoJSON FeatureCollection (or a single Feature) → one row per feature (``fmt='geojson'``)."""
     if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
-    text, encoding = _decode(data, allow_gb18030=True)  # rejects empty, binary, undecodable
+        raise too_large(len(data), max_bytes)
+    text, encoding = decode(data, allow_gb18030=True)  # rejects empty, binary, undecodable
     body = text.encode("utf-8") if encoding == "gb18030" else data.removeprefix(codecs.BOM_UTF8)
     del text
     parsed: list[tuple[int, dict[str, str] | None, str, str]] = []
@@ -141,7 +142,7 @@ def _feature(n: int, feat: Any) -> tuple[int, dict[str, str] | None, str, str]:
     props = {} if feat.get("properties") is None else feat["properties"]  # null: allowed by RFC 7946
     if not isinstance(props, dict):
         return n, None, _compact(feat)[:_RAW_MAX], f"第 {n} 个要素不是有效的 GeoJSON 要素（properties 不是对象）"
-    values = {str(k).strip(): _json_text(v) for k, v in props.items()}  # None → '', 3.0 → '3', stripped
+    values = {str(k).strip(): json_text(v) for k, v in props.items()}  # None → '', 3.0 → '3', stripped
     geometry = values[GEOMETRY] = "" if feat.get("geometry") is None else _compact(feat["geometry"])
     # = _compact(feat), reusing the geometry's text: encoding JSON is most of the reading time
     raw = ",".join(f"{_compact(k)}:{geometry if k == GEOMETRY and geometry else _compact(v)}" for k, v in feat.items())
@@ -166,7 +167,7 @@ def _check_crs(crs: Any) -> None:
 def read_shapefile_zip(data: bytes, *, max_bytes: int) -> RawTable:
     """A zip holding one Shapefile → one row per record (``fmt='shp'``)."""
     if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
+        raise too_large(len(data), max_bytes)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             files = _unzip(zf, max_bytes)
@@ -214,7 +215,7 @@ def _unzip(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, bytes]:
                                f"missing {stem}{ext}")
     total = sum(i.file_size for i in found.values())
     if total > max_bytes * _UNZIP_FACTOR:
-        raise _too_large(total, max_bytes * _UNZIP_FACTOR)
+        raise too_large(total, max_bytes * _UNZIP_FACTOR)
     return {ext: zf.read(info) for ext, info in found.items()}
 
 
@@ -238,7 +239,7 @@ def _read_shp(files: dict[str, bytes], encoding: str) -> tuple[list[str], list[R
         for n, (shape, record) in enumerate(pairs, start=1):
             if record is None:  # marked deleted in the DBF: not part of the layer
                 continue
-            texts = [v.isoformat() if isinstance(v, dt.date) else _json_text(v) for v in record]
+            texts = [v.isoformat() if isinstance(v, dt.date) else json_text(v) for v in record]
             raw = "\t".join([*texts, shape.shapeTypeName])
             values = dict(zip(names, texts))
             try:

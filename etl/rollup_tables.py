@@ -1,0 +1,179 @@
+"""Rollup tables' upkeep (the definitions are in :mod:`etl.rollups`): creating each
+family's tables and materialized views, back-filling them from the raw rows, dropping
+them, reconciling the town tables after ingestion deletes raw rows, and verifying them
+against the raw rows (``python -m etl rollups --check``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from etl.rollups import FAMILIES, FINEST, LEVELS, SPILL, Family, families_of, rollup_tables
+from queries.engine import Engine
+from queries.executor import execute, run
+
+logger = logging.getLogger(__name__)
+
+
+def _existing(db: Engine) -> dict[str, tuple[str, str]]:
+    """Rollup tables and views in the database: name → (engine, sorting key)."""
+    df = run(db, "rollup_tables", "SELECT name, engine, sorting_key FROM system.tables WHERE database = %(db)s "
+             "AND (name LIKE 'rollup%%' OR name LIKE 'mv_rollup%%')", {"db": db.database})
+    return {n: (e, k) for n, e, k in zip(df["name"], df["engine"], df["sorting_key"])}
+
+
+def _current(db: Engine, family: Family, have: dict[str, tuple[str, str]], sfx: str) -> bool:
+    """Whether every table and view of ``family`` exists as this version declares it."""
+    for table in family.tables():
+        with_date = not table.endswith("_total")
+        key = ",".join(family.sorting_key(with_date, _level(family, table)))
+        if table + sfx not in have or have[table + sfx][1].replace(" ", "") != key:
+            return False
+        if _columns(db, table + sfx) != set(family.columns(with_date)):
+            return False
+    return all(v in have for v, _, _ in _views(family, sfx))
+
+
+def _columns(db: Engine, table: str) -> set[str]:
+    df = run(db, "rollup_columns", "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(t)s",
+             {"db": db.database, "t": table})
+    return set(df["name"])
+
+
+def _views(family: Family, sfx: str) -> list[tuple[str, str, str]]:
+    """(view, target table, SELECT over the raw table) of the family: one per table, each
+    fed by the raw table itself (ClickHouse 18.16 does not pass a view's rows on to the
+    views of its target table)."""
+    src = family.source + sfx
+    out = []
+    for level in LEVELS:
+        out.append((f"mv_{family.table(level)}{sfx}", family.table(level) + sfx, family.select_sql(level, src)))
+        if family.stock:
+            out.append((f"mv_{family.total(level)}{sfx}", family.total(level) + sfx,
+                        family.select_sql(level, src, with_date=False)))
+    return out
+
+
+def _level(family: Family, table: str) -> str:
+    return table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
+
+
+def _ddl(family: Family, table: str, sfx: str) -> str:
+    total = table.endswith("_total")
+    level = _level(family, table)
+    partition = f"PARTITION BY toYYYYMM({family.date_col}) " if family.name == "events" else ""
+    return (f"CREATE TABLE {table}{sfx} ENGINE = SummingMergeTree {'' if total else partition}"
+            f"ORDER BY ({', '.join(family.sorting_key(not total, level))}) "
+            f"AS {family.select_sql(level, family.source + sfx, '0', with_date=not total)}")
+
+
+def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
+    """Create the rollup tables and their views where missing or out of date, and fill a
+    newly created family from the rows its raw table already holds (run it while no load
+    is running). Rollup tables or views this version does not declare are dropped.
+    ``local_suffix`` ('_local' on a cluster shard) names the tables the views read and
+    write. Returns the families built."""
+    have = _existing(db)
+    sfx = local_suffix
+    wanted = {t + sfx for t in rollup_tables()} | {v for f in FAMILIES.values() for v, _, _ in _views(f, sfx)}
+    retired = [n for n in have if n not in wanted and n.endswith(sfx) and not n.startswith(".inner")]
+    for name in sorted(retired, key=lambda n: have[n][0] != "MaterializedView"):  # views before their targets
+        execute(db, "drop_retired_rollup", f"DROP TABLE IF EXISTS {name}")
+    built = []
+    for family in FAMILIES.values():
+        if _current(db, family, have, sfx):
+            continue
+        drop_family(db, family, sfx)
+        try:
+            _build(db, family, sfx)
+        except BaseException:  # half-filled tables would look current to the next init
+            drop_family(db, family, sfx)
+            raise
+        built.append(family.name)
+        logger.info("rollups of %s built from %s%s", family.name, family.source, sfx)
+    return built
+
+
+def _build(db: Engine, family: Family, sfx: str) -> None:
+    for table in family.tables():
+        execute(db, f"create_{table}", _ddl(family, table, sfx))
+    for view, target, select in _views(family, sfx):
+        execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
+    for table in family.tables():
+        total = table.endswith("_total")
+        execute(db, f"backfill_{table}", f"INSERT INTO {table}{sfx} ({', '.join(family.columns(not total))}) "
+                f"{family.select_sql(_level(family, table), family.source + sfx, with_date=not total)} {SPILL}",
+                bulk=True)
+
+
+def drop_family(db: Engine, family: Family, local_suffix: str = "") -> None:
+    for view, _, _ in _views(family, local_suffix):
+        execute(db, "drop_rollup_view", f"DROP TABLE IF EXISTS {view}")
+    for table in family.tables():
+        execute(db, "drop_rollup", f"DROP TABLE IF EXISTS {table}{local_suffix}")
+
+
+def drop_rollups(db: Engine, local_suffix: str = "") -> None:
+    for family in FAMILIES.values():
+        drop_family(db, family, local_suffix)
+
+
+# -- keeping them exact --------------------------------------------------------------
+
+def _diff_sql(family: Family, level: str, raw_where: str, rollup_where: str, with_date: bool = True) -> str:
+    """Rows to add to the ``level`` table (or total) so that it equals the raw rows: the
+    keys that differ, with raw − rollup."""
+    key = ", ".join(family.key(with_date))
+    table = family.table(level) if with_date else family.total(level)
+    return (f"SELECT {key}, " + ", ".join(f"sum({s}) AS {s}" for s in family.sums) + " FROM ("
+            f"{family.select_sql(level, where=raw_where, with_date=with_date)} UNION ALL "
+            f"SELECT {key}, " + ", ".join(f"-sum({s}) AS {s}" for s in family.sums)
+            + f" FROM {table} WHERE {rollup_where} GROUP BY {key}"
+            f") GROUP BY {key} HAVING " + " OR ".join(f"abs({s}) > 0.0001" for s in family.sums))
+
+
+def reconcile(db: Engine, table: str, grids: Iterable[str]) -> int:
+    """Make the rollups fed by the raw ``table`` equal its rows within the towns of
+    ``grids`` (after deletes, which views do not see): the difference raw − rollup is
+    computed once at town level, where the towns involved are apart from the others,
+    and added to every level and total. Returns the town rows that differed."""
+    n = LEVELS[FINEST]
+    towns = sorted({g[:n] for g in grids if g})
+    changed = 0
+    for family in families_of(table):
+        for i in range(0, len(towns), 1000):
+            diff = run(db, "rollup_reconcile_diff",
+                       _diff_sql(family, FINEST, f"substring(grid_code, 1, {n}) IN %(keys)s", "grid_code IN %(keys)s"),
+                       {"keys": tuple(towns[i:i + 1000])})
+            if diff.empty:
+                continue
+            changed += len(diff)
+            # Coarser levels first: the town table, the one a rerun compares, changes last.
+            for level in reversed(LEVELS):
+                rekeyed = diff.assign(grid_code=diff["grid_code"].str[:LEVELS[level]])
+                for with_date in (False, True) if family.stock else (True,):
+                    key = list(family.key(with_date))
+                    rows = rekeyed.groupby(key, as_index=False, observed=True)[list(family.sums)].sum()
+                    db.insert(family.table(level) if with_date else family.total(level), rows)
+    if changed:
+        logger.info("rollups of %s reconciled for %d towns: %d rows", table, len(towns), changed)
+    return changed
+
+
+def grids_of(db: Engine, table: str, where: str, params: dict) -> set[str]:
+    """Distinct grid codes of the rows of ``table`` matching ``where`` (before they are deleted)."""
+    df = run(db, "rollup_grids_of", f"SELECT DISTINCT grid_code FROM {table} WHERE {where}", params)
+    return set(df["grid_code"].astype(str))
+
+
+def verify(db: Engine) -> dict[str, int]:
+    """Keys where a rollup table differs from its raw rows, per table (all zero = exact).
+    Reads every raw row: for ``python -m etl rollups --check``, not for screens."""
+    out = {}
+    for family in FAMILIES.values():
+        for level in LEVELS:
+            for with_date in (True, False) if family.stock else (True,):
+                diff = _diff_sql(family, level, "1", "1", with_date)
+                table = family.table(level) if with_date else family.total(level)
+                out[table] = int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff})")["n"].iloc[0])
+    return out
