@@ -427,3 +427,20 @@ def test_unreadable_file_changes_nothing(env):
         {k: v for k, v in before.items() if not k.startswith("batch")}
     assert after["batches"] == before["batches"] + 1
     assert_grids(env, town, df)
+
+
+def test_a_file_spanning_provinces_needs_its_region(env: Env):
+    """Grids of two provinces with no --region would replace the whole country's grids:
+    refused with a message naming --region; with CN (the whole country) it loads."""
+    gd, gx = make_grids("441900118", 1, 1), make_grids("450102001", 1, 1)  # Dongguan; Nanning 兴宁区
+    data = grids_geojson(pd.concat([gd, gx], ignore_index=True))
+    before = ref_counts(env.db)
+    res = env.loader().load_bytes("grids", data, file_name="两省.geojson")
+    assert res.state == "failed" and "--region" in res.message and "CN" in res.message
+    after = ref_counts(env.db)
+    assert after["batches"] == before["batches"] + 1  # the failed batch is recorded, nothing else written
+    assert {k: v for k, v in after.items() if not k.startswith("batch")} == {
+        k: v for k, v in before.items() if not k.startswith("batch")}
+    assert_loaded(env, env.loader().load_bytes("grids", data, file_name="两省.geojson", scope="CN"), 2, 2)
+    got = level6(env.db, "")
+    assert set(gd["code"]) | set(gx["code"]) <= set(got["code"])

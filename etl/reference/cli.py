@@ -24,8 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         actions = p.add_subparsers(dest="action", required=True)
         load = actions.add_parser("load", help=f"load a file of {name}; it replaces the {name} of its region")
         load.add_argument("file", type=Path)
-        load.add_argument("--region", default="", help="the region the file covers (default: the narrowest "
-                          "region holding all its records); its old records are replaced")
+        load.add_argument("--region", default="", help="the region the file covers, CN for the whole country "
+                          "(default: the narrowest region holding all its records); its old records are replaced")
         load.add_argument("--unit", default="", help="the sending unit")
         load.add_argument("--dry-run", action="store_true", help="check and show what would change; load nothing")
         if name in ("grids", "boundaries"):
@@ -50,13 +50,16 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         findings = check(db, region, users=_users())
         print(render(findings, region))
         return 1 if any(f.severity == "missing" for f in findings) else 0
-    from etl.reference.loader import ReferenceLoader
+    from etl.reference.loader import NATIONAL, ReferenceLoader
+    from etl.regions import validate_code
 
     loader = ReferenceLoader(db)
     loader.recover()
     if not args.file.is_file():
         print(f"error: {args.file} is not a file", file=sys.stderr)
         return 2
+    if args.region not in ("", NATIONAL):
+        validate_code(args.region)  # InvalidRegionCode: one line, exit status 2 (etl.__main__)
     kind = _KIND.get(args.cmd) or f"boundaries_{args.level}"
     res = loader.load_file(args.file, kind, scope=args.region, unit=args.unit, crs=getattr(args, "crs", "wgs84"),
                            dry_run=args.dry_run)

@@ -83,12 +83,21 @@ def batch_id_for(kind: str, data: bytes, scope: str, crs: str) -> str:
     return hashlib.sha256(f"ref\0{kind}\0{scope}\0{crs}\0".encode() + data).hexdigest()
 
 
+#: ``--region CN``: a file that is the reference of the whole country (a national deployment).
+NATIONAL = "CN"
+
+
 def _scope_of(codes: pd.Series) -> str:
-    """The narrowest region (2/4/6/9/12 digits) holding every code ('' = the country)."""
+    """The narrowest region (2/4/6/9/12 digits) holding every code ('' when they span provinces)."""
     codes = [c for c in codes.astype(str) if c]
     common = os.path.commonprefix(codes) if codes else ""
     fits = [n for n in LEVEL_LENGTHS.values() if n <= min(len(common), 12)]
     return common[:max(fits)] if fits else ""
+
+
+def _like(region: str) -> str:
+    """The LIKE pattern of a region ('CN': every code)."""
+    return ("" if region == NATIONAL else region) + "%"
 
 
 class ReferenceLoader:
@@ -208,11 +217,17 @@ class ReferenceLoader:
         shapes.sync_boundaries(self.db)
         geometry.clear_cache()
         grids = lookups.known_grids(self.db) if k.id == "grid_workers" else frozenset()
-        out = checks.check(k, table, scope=scope, crs=crs, grids=grids)
+        out = checks.check(k, table, scope="" if scope == NATIONAL else scope, crs=crs, grids=grids)
         ck = out.checked
         if out.repaired:
             ck.warnings.append(f"{out.repaired} 个多边形无效（如自相交），已自动修复后导入")
         region = scope or _scope_of(next(iter(out.frames.values()))[k.code_column[k.tables[0]]])
+        if not region and not ck.rows.empty:  # it would replace the whole country's records
+            message = ("文件中的记录分属多个省份：请用 --region 指明本次导入覆盖的区域（该区域原有记录将被替换；"
+                       f"全国用 --region {NATIONAL}）")
+            if info:
+                self._record(info, "failed", message=message)
+            return RefResult(batch_id, k.id, "failed", table.rows_in, message=message)
         carried = self._carry(k, region, out.named_keys - out.valid_keys)
         kept = out.valid_keys | {x for df in carried.values() for x in df.get(k.key_column[k.tables[0]], [])}
         removed = self._removed(k, region, kept) if not ck.rows.empty else []
@@ -246,7 +261,7 @@ class ReferenceLoader:
                 break
             df = lookups.chunked(self.db, "reference_carry", f"SELECT * FROM {table} WHERE "
                                  f"{self._where(k, table)} AND {k.key_column[table]} IN %(keys)s",
-                                 sorted(keys), like=region + "%", level=k.level)
+                                 sorted(keys), like=_like(region), level=k.level)
             if not df.empty:
                 out[table] = df
         return out
@@ -258,7 +273,7 @@ class ReferenceLoader:
     def _removed(self, k: Kind, region: str, kept: set[str]) -> list[str]:
         table = k.tables[0]
         have = run(self.db, "reference_existing", f"SELECT DISTINCT {k.key_column[table]} AS k FROM {table} "
-                   f"WHERE {self._where(k, table)}", {"like": region + "%", "level": k.level})["k"]
+                   f"WHERE {self._where(k, table)}", {"like": _like(region), "level": k.level})["k"]
         return sorted(set(have.astype(str)) - kept)
 
     def _affected(self, k: Kind, info: dict, removed: list[str]) -> Path | None:
@@ -314,7 +329,7 @@ class ReferenceLoader:
     def _publish(self, k: Kind, info: dict) -> None:
         batch_id, region = info["batch_id"], info["region_code"]
         for table in k.tables:
-            delete_rows(self.db, table, self._where(k, table), {"like": region + "%", "level": k.level})
+            delete_rows(self.db, table, self._where(k, table), {"like": _like(region), "level": k.level})
             execute(self.db, "reference_publish", f"INSERT INTO {table} SELECT * FROM {self._stage_name(batch_id, table)}")
         self._record(info, "loaded")
         self._drop_stage(k, batch_id)
