@@ -24,6 +24,7 @@ run: data
 
 test: install
 	bash scripts/install_debian_deps.sh
+	$(VENV)/bin/lint-imports --no-cache  # the layers of docs/architecture.md: no upward import, no cycle
 	JINJIAN_REQUIRE_SERVER=1 $(PY) -m pytest -q
 
 bench: install

@@ -21,7 +21,7 @@ def create_app() -> dash.Dash:
     )
     app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
     from api import register_api
-    from queries.cache import install as install_cache
+    from store.cache import install as install_cache
 
     install_cache(app.server)  # shared cache of screen queries (JINJIAN_CACHE_SECONDS, JINJIAN_CACHE_URL)
     from reports.web import install as install_reports
@@ -34,7 +34,7 @@ def create_app() -> dash.Dash:
     from etl.ingest.web import install as install_ingest_web
 
     install_ingest_web(app.server)  # rejection report downloads (/quality)
-    from etl.risk_snapshots import install as install_risk_snapshots
+    from queries.risk_snapshots import install as install_risk_snapshots
 
     install_risk_snapshots(app.server)  # today's risk scores computed ahead (JINJIAN_RISK_SNAPSHOT_SECONDS)
     from queries.geo import install as install_maps

@@ -15,7 +15,7 @@ import logging
 from flask import Response, request, send_file
 
 from api.v1 import ApiError, _json, bp
-from etl.ingest.sources import SOURCES
+from domain.sources import SOURCES
 from etl.ingest.tokens import TokenInfo
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _source(source: str) -> str:
 
 @bp.post("/ingest/<source>")
 def ingest(source: str) -> Response:
-    from etl.ingest.readers import FileRejected
+    from etl.ingest.raw import FileRejected
     from etl.ingest.service import ingestor
 
     info = _token(_source(source))

@@ -11,10 +11,10 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
-from etl.ingest.sources import SOURCES
-from etl.regions import LEVEL_NAMES_ZH
-from etl.schema import (CREDIT_GRADES, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RESULTS, TASK_STATUSES,
-                        TASK_TYPES)
+from domain.sources import SOURCES
+from domain.regions import LEVEL_NAMES_ZH
+from domain.codes import (CREDIT_GRADES, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RESULTS, TASK_STATUSES,
+                          TASK_TYPES)
 from indicators.catalogue import INDICATORS
 from indicators.model import ALL_GRAINS, CATEGORIES, GRADES
 from queries.entity_list import INDUSTRY_SECTIONS, MAX_NAME_QUERY, MAX_PAGE_SIZE, PROFILE_ROWS

@@ -8,7 +8,7 @@ an audit entry written by :mod:`auth.guard`).
 from __future__ import annotations
 
 from auth.current import current_scope
-from queries.filters import RegionScope
+from store.filters import RegionScope
 
 
 def request_scope() -> RegionScope:

@@ -1,7 +1,7 @@
 """Open API v1: read-only JSON endpoints under ``/api/v1`` (see docs/api.md).
 
 Every handler parses its parameters strictly (a bad value is a 400, never a
-500), takes the engine from :func:`queries.db.get_db` and computes within
+500), takes the engine from :func:`store.db.get_db` and computes within
 :func:`api.scope.request_scope`. Every error has one JSON shape::
 
     {"error": {"code": "<machine code>", "message": "<中文>", "detail": "<English>"}}
@@ -23,19 +23,19 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from api.openapi import MAX_DATE, MAX_PAGE, MIN_DATE, build_openapi
 from api.scope import request_scope
 from auth.current import PermissionDenied, can
-from etl import uscc
-from etl.regions import LEVEL_NAMES_ZH
-from etl.schema import ENTITY_STATUSES, ENTITY_TYPES
+from domain import uscc
+from domain.regions import LEVEL_NAMES_ZH
+from domain.codes import ENTITY_STATUSES, ENTITY_TYPES
 from indicators.catalogue import CATALOGUE, INDICATORS
-from indicators.compute import compute_with_comparisons
+from queries.indicator_values import compute_with_comparisons
 from indicators.model import CATEGORIES, Indicator
 from indicators.periods import period_to_date, previous_period, year_ago
-from queries import errors as qerr
-from queries.db import get_db
+from domain import errors as qerr
+from store.db import get_db
 from queries.entity_list import (INDUSTRY_SECTIONS, LIST_COLUMNS, MAX_NAME_QUERY, MAX_PAGE_SIZE,
                                  EntityFilter, entity_grid, entity_list, entity_profile)
-from queries.executor import run
-from queries.filters import GRAIN_SQL, Filter, Grain
+from store.executor import run
+from store.filters import GRAIN_SQL, Filter, Grain
 from queries.regions import region_node
 from settings import ConfigError, Settings
 

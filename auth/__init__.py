@@ -14,7 +14,7 @@ import logging
 import flask
 
 from auth.current import PermissionDenied, can, current, current_scope, require, scope_root
-from queries.errors import ScopeViolation
+from domain.errors import ScopeViolation
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def install(server: flask.Flask) -> None:
     from auth.config import AuthSettings
     from auth.current import request_scope_provider
     from auth.web import install_routes
-    from queries.filters import on_scope_violation, set_scope_provider
+    from store.filters import on_scope_violation, set_scope_provider
 
     if "auth_login" in server.view_functions:
         return

@@ -18,9 +18,9 @@ from auth import audit
 from auth.current import Principal, PermissionDenied
 from auth.roles import ROLES, get_role
 from auth.store import AuthStore, DisplayToken, User
-from etl.regions import region_name
-from queries.errors import InvalidParameter, RegionNotFound, ScopeViolation
-from queries.filters import check_region_code
+from domain.regions import region_name
+from domain.errors import InvalidParameter, RegionNotFound, ScopeViolation
+from store.filters import check_region_code
 from settings import Settings
 
 logger = logging.getLogger(__name__)

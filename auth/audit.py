@@ -36,9 +36,9 @@ def _store(url: str):  # noqa: ANN202 - AuthStore, imported lazily
 
 def store():  # noqa: ANN201
     """The access-control store of JINJIAN_METADATA_URL."""
-    from reports.config import ReportSettings
+    from store.metastore import metadata_url
 
-    return _store(ReportSettings.from_env().metadata_url)
+    return _store(metadata_url())
 
 
 def client_ip() -> str:
@@ -56,10 +56,10 @@ def _who():  # noqa: ANN202 - Principal
         return current()
     p = g.get("principal")
     if p is None:
-        from auth.guard import load_principal
+        from auth.session import load_principal
 
         try:
-            p = load_principal()
+            p = load_principal(store())
         except Exception:  # noqa: BLE001 - naming the visitor must not stop the audit entry
             p = None
     return p if p is not None else Principal("anonymous", "anonymous", "", "", frozenset())

@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from auth.roles import ROLES, UnknownRole
-    from queries.errors import JinjianError
+    from domain.errors import JinjianError
 
     try:
         with _as_cli(settings):

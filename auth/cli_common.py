@@ -42,7 +42,7 @@ def known_region(code: str) -> str:
 
 def region_label(code: str) -> str:
     """``code name`` (e.g. ``4419 东莞市``); the code alone when it has no name; ``全国`` for ''."""
-    from etl.regions import region_name
+    from domain.regions import region_name
 
     try:
         name = region_name(code[:12]) if code else "全国"

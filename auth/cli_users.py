@@ -50,7 +50,7 @@ def random_password() -> str:
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
     """The password given (--password, --password-stdin), else a generated one;
     the flag says whether it was generated (and must be shown)."""
-    from queries.errors import InvalidParameter
+    from domain.errors import InvalidParameter
 
     if args.password is not None:
         return args.password, False
@@ -139,7 +139,7 @@ def _users_disable(args: argparse.Namespace, settings: Settings) -> int:
 def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG001
     from auth import admin
 
-    from queries.errors import InvalidParameter
+    from domain.errors import InvalidParameter
 
     store = auth_store()
     if store.get_user(args.username) is None:  # before asking for a password

@@ -33,7 +33,7 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
-        from reports.config import ReportSettings
+        from store.metastore import metadata_url
 
         env = os.environ if env is None else env
         base = Settings.from_env(env)
@@ -52,7 +52,7 @@ class AuthSettings:
             session_hours=parse_number(get("JINJIAN_SESSION_HOURS"), "JINJIAN_SESSION_HOURS", 0.1, 24 * 30),
             max_failures=int(parse_number(get("JINJIAN_LOGIN_MAX_FAILURES"), "JINJIAN_LOGIN_MAX_FAILURES", 1, 100)),
             lock_minutes=parse_number(get("JINJIAN_LOGIN_LOCK_MINUTES"), "JINJIAN_LOGIN_LOCK_MINUTES", 0.1, 1440),
-            metadata_url=ReportSettings.from_env(env).metadata_url,
+            metadata_url=metadata_url(env),
         )
 
     def signing_key(self) -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask import g, has_request_context
 
 from auth.roles import DISPLAY_PERMS, ROLES
-from queries.errors import JinjianError
-from queries.filters import RegionScope
+from domain.errors import JinjianError
+from store.filters import RegionScope
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def require(perm: str) -> Principal:
 
 
 def request_scope_provider() -> RegionScope | None:
-    """For :func:`queries.filters.set_scope_provider`: the request's scope, None outside one."""
+    """For :func:`store.filters.set_scope_provider`: the request's scope, None outside one."""
     if has_request_context():
         p = g.get("principal")
         if p is not None:

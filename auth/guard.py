@@ -27,12 +27,11 @@ import flask
 from flask import g, request, session
 
 from auth import audit
-from auth.current import Principal, display_principal, effective_scope, local_principal
+from auth.current import Principal, local_principal
 from auth.render import RENDER_PATHS
-from auth.roles import ROLES
-from queries.errors import InvalidParameter, ScopeViolation
-from queries.filters import check_region_code
-from settings import Settings
+from auth.session import load_principal
+from domain.errors import InvalidParameter, ScopeViolation
+from store.filters import check_region_code
 
 logger = logging.getLogger(__name__)
 
@@ -74,40 +73,6 @@ def note_violation(code: str, prefix: str) -> None:
         g.denied = ("scope_denied", f"region {code or '全国'} outside scope {prefix or '全国'}", code)
 
 
-def load_principal() -> Principal | None:
-    """The principal of this request's session (re-checked on every request: a disabled
-    user, a changed role, scope or password, or a revoked token ends the session)."""
-    root = Settings.from_env().root_region
-    store = audit.store()
-    if "uid" in session:
-        user = store.get_user(str(session["uid"]))
-        role = ROLES.get(user.role) if user else None
-        scope = effective_scope(user.scope, root) if user else None
-        if user is None or user.disabled or role is None or scope is None or user.session_version != session.get("ver"):
-            session.clear()
-            return None
-        perms = role.perms
-        return Principal("user", user.username, user.role, scope, perms, display_name=user.display_name)
-    if "render" in session:
-        from auth.current import render_principal
-        from auth.render import check_ticket
-
-        scope = check_ticket(str(session["render"]))
-        scope = effective_scope(scope, root) if scope is not None else None
-        if scope is None:
-            session.clear()
-            return None
-        return render_principal(scope)
-    if "dt" in session:
-        token = store.get_token(int(session["dt"]))
-        scope = effective_scope(token.region, root) if token else None
-        if token is None or not token.active or scope is None:
-            session.clear()
-            return None
-        return display_principal(token.id, token.name, scope, token.playlist)
-    return None
-
-
 def _check_region(raw: Any) -> None:
     if not isinstance(raw, str):
         return
@@ -124,7 +89,7 @@ def _check_region(raw: Any) -> None:
 def _check_entity(raw: Any) -> None:
     if not isinstance(raw, str) or not re.fullmatch(r"[0-9A-Z]{18}", raw.strip().upper()):
         return
-    from queries.db import get_db
+    from store.db import get_db
     from queries.entity_list import entity_grid
 
     grid = entity_grid(get_db(), raw.strip().upper())
@@ -203,7 +168,7 @@ def before_request() -> flask.Response | None:
         if check_ticket(ticket) is not None:
             session.clear()
             session["render"] = ticket  # the renderer's later requests (the Dash page's callbacks)
-    p = load_principal() if auth_enabled() else local_principal()
+    p = load_principal(audit.store()) if auth_enabled() else local_principal()
     if p is None:
         if path.startswith(("/api/", "/_dash-")):
             return _json_or_html(401, "unauthenticated", "请先登录")

@@ -18,7 +18,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from metastore import open_store, secret_hash
+from store.metastore import open_store, secret_hash
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from etl import demo_names as V
-from etl import uscc
+from domain import uscc
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN_ENV = ("JINJIAN_CLICKHOUSE_URL", "JINJIAN_METADATA_URL", "JINJIAN_INGEST_DIR", "JINJIAN_REPORT_DIR",
@@ -86,8 +86,8 @@ def _child(data_dir: str, fn: Callable[..., Any], *args: Any) -> Any:
 
 def survey(root: str) -> dict[str, Any]:
     """(child) The data set's scale, its grids and its entities."""
-    from queries.db import get_db
-    from queries.executor import run
+    from store.db import get_db
+    from store.executor import run
 
     db = get_db()
     one = lambda sql, **p: run(db, "bench_survey", sql, {"like": root + "%", **p})  # noqa: E731
@@ -106,7 +106,7 @@ def survey(root: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- generated records
 class Records:
-    """Realistic department records (field keys as in etl/ingest/sources.py)."""
+    """Realistic department records (field keys as in domain/sources.py)."""
 
     def __init__(self, info: dict[str, Any], seed: int = 7) -> None:
         self.rng = np.random.default_rng(seed)
@@ -202,7 +202,7 @@ class Records:
 
 def write_csv(path: Path, source: str, recs: list[dict[str, str]]) -> None:
     """A department's CSV: Chinese headers (sources.py), UTF-8 with BOM as Excel writes it."""
-    from etl.ingest.sources import get_source
+    from domain.sources import get_source
 
     fields = get_source(source).fields
     keys = [f.key for f in fields if any(f.key in r for r in recs[:50])]

@@ -90,7 +90,7 @@ def _sql_label(meth: str, arg: str) -> str:
 def load_file(path: str, source: str, scope: str, warm: dict[str, bytes]) -> dict[str, Any]:
     """(child) Load one file on this process's fresh database; time its phases."""
     from etl.ingest.batch import Ingestor
-    from queries.db import get_db
+    from store.db import get_db
 
     db = get_db()
     ing = Ingestor(db)
@@ -107,7 +107,7 @@ def small_batches(root: str, per_source: int, batch_rows: int) -> dict[str, Any]
     """(child) Simulator-style batches (``batch_rows`` JSON lines each) per source, timed and profiled."""
     from etl.ingest.batch import Ingestor
     from etl.ingest.simulator import Simulator
-    from queries.db import get_db
+    from store.db import get_db
 
     db = get_db()
     ing = Ingestor(db)

@@ -5,7 +5,7 @@ Cold = the first PDF of the process: Chromium launch + first page + report.
 Warm = later PDFs with the same browser, each reading the database afresh (report
 cache cleared). "data cached" = a PDF of a report just viewed on the page (its
 data still in the two-minute cache). The time to build the report's data alone
-(``reports.data.build_report``) is shown too: the rest is the browser (load,
+(``queries.report_data.build_report``) is shown too: the rest is the browser (load,
 render, print).
 
     .venv/bin/python bench/pdf.py [--regions 44,4419] [--period weekly] [--date YYYY-MM-DD] [--repeat 5]
@@ -25,14 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import pct  # noqa: E402
-from queries.db import get_db  # noqa: E402
-from queries.filters import RegionScope  # noqa: E402
-from reports.periods import last_complete  # noqa: E402
+from store.db import get_db  # noqa: E402
+from store.filters import RegionScope  # noqa: E402
+from queries.report_periods import last_complete  # noqa: E402
 from settings import Settings, configure_logging  # noqa: E402
 
 
 def _latest_day(db) -> dt.date:
-    from queries.executor import run
+    from store.executor import run
 
     df = run(db, "bench_latest", "SELECT max(event_date) AS d FROM events")
     return dt.date.fromisoformat(str(df["d"].iloc[0])[:10])
@@ -55,7 +55,7 @@ def main() -> int:
 
     from app import create_app
     from reports.build import check_request, render_pdf
-    from reports.data import build_report, clear_cache
+    from queries.report_data import build_report, clear_cache
     from reports.pdf import PdfRenderer
     from reports.server import stop_all
 

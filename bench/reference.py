@@ -4,7 +4,7 @@ embedded database, as an operator onboarding a city or a province would.
 Two files are generated (deterministic, cached in bench/out/):
 
 - Dongguan size: every village of 东莞 4419 split into grids (about 3,000 grids, the
-  source documents' 2,952), polygons from ``etl.boundaries.child_polygons`` (GeoJSON);
+  source documents' 2,952), polygons from ``domain.boundaries.child_polygons`` (GeoJSON);
 - province size: about 100,000 grids over Guangdong's 26,842 villages — 4 per village,
   each a 24-vertex polygon inside its village — as GeoJSON (and ``--csv``: CSV with WKT).
 
@@ -44,8 +44,8 @@ def dongguan_file() -> Path:
         return path
     from shapely.geometry import mapping
 
-    from etl.boundaries import child_polygons
-    from etl.regions import load_region_table
+    from domain.boundaries import child_polygons
+    from domain.regions import load_region_table
 
     tree = load_region_table("4419")
     feats = []
@@ -65,8 +65,8 @@ def province_file(csv: bool = False) -> Path:
     import numpy as np
     import shapely
 
-    from etl.boundaries import region_polygon
-    from etl.regions import load_region_table
+    from domain.boundaries import region_polygon
+    from domain.regions import load_region_table
 
     tree = load_region_table("44")
     villages = tree.loc[tree["level"] == 5, "code"].tolist()

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import pct  # noqa: E402
-from queries.db import get_db  # noqa: E402
-from queries.filters import Filter  # noqa: E402
+from store.db import get_db  # noqa: E402
+from store.filters import Filter  # noqa: E402
 from queries.regions import region_node  # noqa: E402
 from queries.risk import (batch_alerts, grade_distribution, high_risk_points, risk_by_child,  # noqa: E402
                           top_entities)

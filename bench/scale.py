@@ -152,7 +152,7 @@ def setup_env(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def server_version(db: Any) -> str:
-    from queries.executor import run
+    from store.executor import run
 
     try:
         return str(run(db, "bench_version", "SELECT version() AS v")["v"].iloc[0])
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     user_cache = os.environ.get("JINJIAN_CACHE_SECONDS")
     qlog = install_log()
 
-    from queries.db import get_db
+    from store.db import get_db
 
     db = get_db()
     started = dt.datetime.now().replace(microsecond=0)
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.pop("JINJIAN_CACHE_SECONDS", None)
             else:
                 os.environ["JINJIAN_CACHE_SECONDS"] = user_cache
-            from queries.cache import CacheSettings
+            from store.cache import CacheSettings
 
             settings = CacheSettings.from_env()
             with CacheOverride(settings.seconds, settings.view_seconds):

@@ -15,15 +15,15 @@ from bench.stats import md_table
 
 # ============================================================================ section 1: data
 def table_counts(db: Any, tables: tuple[str, ...]) -> dict[str, int]:
-    from etl.schema import row_count
+    from store.schema import row_count
 
     return {t: row_count(db, t) for t in tables}
 
 
 def present_scale(db: Any, args: argparse.Namespace) -> dict[str, Any] | None:
     """The load_log entry of this scale if the database holds it."""
-    from etl.schema import outdated_tables, row_count
-    from queries.executor import run
+    from store.schema import outdated_tables, row_count
+    from store.executor import run
 
     if row_count(db, "load_log") == 0:
         return None
@@ -51,7 +51,8 @@ def present_scale(db: Any, args: argparse.Namespace) -> dict[str, Any] | None:
 
 def wipe(db: Any) -> None:
     """Drop every table and view of the scratch database."""
-    from queries.executor import execute, run
+    from store.executor import run
+    from store.sql import execute
 
     objs = run(db, "bench_tables", "SELECT name, engine FROM system.tables WHERE database = %(db)s",
                {"db": db.database})
@@ -64,7 +65,7 @@ def wipe(db: Any) -> None:
 def ensure_data(db: Any, args: argparse.Namespace) -> dict[str, Any]:
     from bench.scale_gen import LOG_KIND, config, generate_and_load, peak_rss_mb
     from etl.load import load_regions, record_load
-    from etl.schema import init_schema
+    from store.schema import init_schema
 
     init_schema(db)  # idempotent: adds tables (and rollups) a newer schema declares
     note = None if args.regenerate else present_scale(db, args)
@@ -110,22 +111,22 @@ def print_generation(note: dict[str, Any], counts: dict[str, int], db: Any) -> N
     say(f"generation (pandas/numpy) {s['generate_s']:.0f} s, inserts {sum(s['insert_s'].values()):.0f} s, "
         f"total wall time {note['wall_s']:.0f} s ({note['wall_s'] / 60:.1f} min); peak RSS of the generating "
         f"process {note['peak_rss_mb']:,.0f} MB; credit codes redrawn across chunks: {s['redrawn_codes']:,}")
-    say("rollups: filled by their materialized views during the inserts (etl/rollups.py); sizes below are rows "
+    say("rollups: filled by their materialized views during the inserts (store/rollups.py); sizes below are rows "
         "as stored, merges still to come included")
     ent = max(counts.get("entities", 0), 1)
     say(f"events per entity: {counts.get('events', 0) / ent:.2f} (demo rates × --activity {note.get('activity', 1.0):g} "
         f"over {note['days']} days); tasks per entity {counts.get('tasks', 0) / ent:.2f}, task events per entity "
         f"{counts.get('task_events', 0) / ent:.2f}")
-    from etl import batch_index
-    from etl.rollups import rollup_tables
+    from store import batch_index
+    from store.rollups import rollup_tables
 
     sizes = {t: _count(db, t) for t in [*rollup_tables(), *batch_index.TABLES]}
     say("rollup and index tables: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
 
 
 def ensure_risk_snapshot(db: Any, root: str) -> None:
-    """Today's risk snapshot of the jurisdiction (etl/risk_snapshots.py), built unless current."""
-    from etl import risk_snapshots as rs
+    """Today's risk snapshot of the jurisdiction (queries/risk_snapshots.py), built unless current."""
+    from queries import risk_snapshots as rs
     from supervision.risk import RiskRules
 
     rules, today = RiskRules.from_env(), dt.date.today()
@@ -135,7 +136,7 @@ def ensure_risk_snapshot(db: Any, root: str) -> None:
         return
     t = time.perf_counter()
     snap = rs.build(db, root, today, rules)
-    from queries.executor import run
+    from store.executor import run
 
     n = int(run(db, "bench_snapshot_size", "SELECT count() AS n FROM risk_scores WHERE snapshot_id = %(s)s",
                 {"s": snap.id})["n"].iloc[0])
@@ -145,13 +146,13 @@ def ensure_risk_snapshot(db: Any, root: str) -> None:
 
 
 def _count(db: Any, table: str) -> int:
-    from queries.executor import run
+    from store.executor import run
 
     return int(run(db, "bench_count", f"SELECT count() AS n FROM {table}")["n"].iloc[0])
 
 
 def disk_mb(db: Any) -> float | None:
-    from queries.executor import run
+    from store.executor import run
 
     try:
         df = run(db, "bench_disk", "SELECT sum(bytes) AS b FROM system.parts WHERE database = %(db)s AND active",

@@ -7,7 +7,7 @@ tasks, task events) chunk by chunk, each chunk with its own random stream
 (``default_rng([seed, chunk])``; chunk 0 = ``build(DemoConfig(seed=seed))``'s
 stream), using the same generator functions as ``etl demo``. Across chunks:
 
-- credit codes stay distinct (``etl.uscc.generate`` is unique within one call
+- credit codes stay distinct (``domain.uscc.generate`` is unique within one call
   only): a sorted array of 64-bit hashes of every code so far; clashes are redrawn
   with ``uscc.generate`` for the same division and entity type;
 - event ids are offset by the events of earlier chunks, so task ids
@@ -29,12 +29,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from etl import boundaries, uscc
+from domain import boundaries, uscc
 from etl.demo import DemoConfig, make_departments, make_entities, make_grids, make_workers
 from etl.demo_events import make_events
 from etl.demo_tasks import make_tasks
-from etl.regions import load_region_table
-from queries.engine import Engine
+from domain.regions import load_region_table
+from store.engine import Engine
 
 LOG_KIND = "scale"
 ENTITY_TABLES = ("entities", "events", "tasks", "task_events")

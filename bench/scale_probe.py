@@ -20,14 +20,14 @@ def say(text: str = "") -> None:
 def clear_all_caches() -> None:
     """Everything a first request finds empty: the query cache, region nodes, the
     data-version memo and the list of risk snapshots."""
-    from etl import risk_snapshots
-    from etl.ingest import batch
-    from queries import cache
+    from queries import risk_snapshots
+    from store import cache
+    from store.versions import forget_versions
     from queries.regions import clear_region_cache
 
     cache.clear()
     clear_region_cache()
-    batch._VERSION_CACHE.clear()
+    forget_versions()
     risk_snapshots.clear_cache()
 
 
@@ -40,7 +40,7 @@ class CacheOverride:
         self.saved: tuple[Any, float, float] | None = None
 
     def __enter__(self) -> "CacheOverride":
-        from queries import cache
+        from store import cache
 
         self.saved = (cache._state.backend, cache._state.seconds, cache._state.view_seconds)
         backend = self.saved[0]
@@ -51,13 +51,13 @@ class CacheOverride:
 
     def __exit__(self, *exc: Any) -> None:
         if self.saved is not None:
-            from queries import cache
+            from store import cache
 
             cache.configure(*self.saved)
 
 
 def cache_stats() -> str:
-    from queries import cache
+    from store import cache
 
     s = cache.stats()
     on = (f"on, queries {cache._state.seconds:g} s, views {cache._state.view_seconds:g} s"
@@ -67,7 +67,7 @@ def cache_stats() -> str:
 
 # ============================================================================ query log (which query dominates)
 #: Loggers whose warnings are not a callback failing (the holiday-calendar notice, the dev server).
-NOT_ERRORS = ("werkzeug", "bench", "etl.workdays")
+NOT_ERRORS = ("werkzeug", "bench", "domain.workdays")
 
 
 class QueryLog(logging.Handler):
@@ -86,7 +86,7 @@ class QueryLog(logging.Handler):
         with self._mu:
             if record.levelno >= logging.WARNING and not record.name.startswith(NOT_ERRORS):
                 self.warnings.append(f"{record.name}: {record.getMessage()[:200]}")
-            elif record.name == "queries.executor" and record.msg.startswith("query ") and len(record.args) >= 3:
+            elif record.name == "store.sql" and record.msg.startswith("query ") and len(record.args) >= 3:
                 self.queries.append((str(record.args[0]), float(record.args[2])))
 
     def take(self) -> tuple[list[tuple[str, float]], list[str]]:
@@ -100,7 +100,7 @@ def install_log() -> QueryLog:
     h = QueryLog()
     root = logging.getLogger()
     root.addHandler(h)
-    for name in ("queries.executor",):
+    for name in ("store.sql",):
         logging.getLogger(name).setLevel(logging.INFO)
     if root.level > logging.WARNING or root.level == 0:
         root.setLevel(logging.WARNING)

@@ -132,9 +132,9 @@ def section_callbacks(h: Harness, db: Any, regions: list[str], child: dict[str, 
 def section_drill(db: Any, regions: list[str], args: argparse.Namespace, qlog: QueryLog) -> None:
     from components.region_table import DEFAULT_INDICATORS
     from indicators.catalogue import CATALOGUE
-    from indicators.compute import compute
+    from queries.indicator_values import compute
     from indicators.periods import period_to_date
-    from queries.filters import Filter
+    from store.filters import Filter
     from queries.overview import wall_data
 
     say("\n## 2b. Drill queries with rollups and on raw tables (in-process, caches cleared, no HTTP)")
@@ -285,7 +285,7 @@ def section_ingest(db: Any, args: argparse.Namespace) -> None:
     whole database, stage and publish, the views feeding every rollup): rows per second."""
     from bench.ingest_data import Records, write_csv
     from etl.ingest.batch import Ingestor
-    from queries.executor import run
+    from store.executor import run
 
     say(f"\n## 3. Ingestion through the loader ({args.ingest_rows:,} rows per file, CSV, into this database)")
     like = {"like": f"{args.root}%"}

@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indicators.catalogue import INDICATORS  # noqa: E402
-from indicators.compute import compute_with_comparisons  # noqa: E402
+from queries.indicator_values import compute_with_comparisons  # noqa: E402
 from indicators.periods import period_to_date  # noqa: E402
 from bench.stats import pct  # noqa: E402
-from queries.db import get_db  # noqa: E402
-from queries.filters import Filter  # noqa: E402
+from store.db import get_db  # noqa: E402
+from store.filters import Filter  # noqa: E402
 from queries.regions import region_node  # noqa: E402
 from queries.tasks import TaskQuery, ageing, efficiency, task_list  # noqa: E402
 from supervision.rules import TaskRules  # noqa: E402

@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.region_map import map_layer  # noqa: E402
 from indicators.catalogue import CATALOGUE  # noqa: E402
-from indicators.compute import compute  # noqa: E402
+from queries.indicator_values import compute  # noqa: E402
 from indicators.periods import period_to_date  # noqa: E402
 from bench.stats import pct  # noqa: E402
-from queries.db import get_db  # noqa: E402
-from queries.filters import Filter  # noqa: E402
+from store.db import get_db  # noqa: E402
+from store.filters import Filter  # noqa: E402
 from queries.geo import children_features  # noqa: E402
 from queries.overview import wall_data  # noqa: E402
 from queries.regions import region_node  # noqa: E402

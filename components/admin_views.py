@@ -14,8 +14,8 @@ import dash_ag_grid as dag
 from auth.audit import ACTIONS_ZH
 from auth.roles import ROLES
 from components.tables import DARK_THEME
-from queries.errors import InvalidParameter
-from queries.filters import parse_date
+from domain.errors import InvalidParameter
+from store.filters import parse_date
 
 NONE = "—"
 #: Most audit entries the page shows (one more is asked for, to know it was capped).

@@ -1,7 +1,7 @@
 """The indicator catalogue table (指标体系): pure row and column factories.
 
 No database and no server: :func:`build_rows` turns the catalogue plus the
-DataFrame of :func:`indicators.compute.compute_with_comparisons` into row dicts
+DataFrame of :func:`queries.indicator_values.compute_with_comparisons` into row dicts
 for dash-ag-grid, :func:`column_defs` describes the columns and
 :func:`create_indicator_grid` builds the grid.
 """

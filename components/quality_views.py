@@ -22,7 +22,7 @@ from components.cards import create_stat_card
 from components.figures import FONT, create_figure
 from components.format import finite_or_none
 from components.tables import DARK_THEME
-from etl.ingest.sources import SOURCES
+from domain.sources import SOURCES
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
 

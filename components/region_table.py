@@ -2,7 +2,7 @@
 
 No database and no server: :func:`region_href` builds the shareable link of a
 region page, :func:`build_rows` turns the DataFrame of
-``indicators.compute.compute(..., by_child=True)`` into row dicts for
+``queries.indicator_values.compute(..., by_child=True)`` into row dicts for
 dash-ag-grid (the name cell is a markdown link to the child's page),
 :func:`column_defs` describes the columns and :func:`create_region_grid` builds
 the grid.

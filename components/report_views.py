@@ -1,4 +1,4 @@
-"""Periodic report views: pure factories from :class:`reports.data.ReportData`.
+"""Periodic report views: pure factories from :class:`queries.report_data.ReportData`.
 
 Charts are drawn here as inline SVG (no plotly.js in the report): they are in
 the page as soon as the HTML is, print as vector graphics, and their text stays
@@ -19,8 +19,8 @@ from dash.development.base_component import Component
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
 from components.format import format_change
-from reports.data import ReportData
-from reports.wording import fmt_value
+from queries.report_data import ReportData
+from queries.report_wording import fmt_value
 
 FONT = "'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif"
 BLUE, ORANGE, GREY = "#1f5fbf", "#e07b00", "#8a94a6"

@@ -19,8 +19,8 @@ from dash import dcc, html
 
 from components import risk_views as rv
 from components.risk_map import create_risk_map
-from queries.errors import InvalidParameter
-from queries.filters import RegionScope, check_region_code
+from domain.errors import InvalidParameter
+from store.filters import RegionScope, check_region_code
 
 HIDDEN = "hidden"
 

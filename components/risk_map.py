@@ -25,7 +25,7 @@ from components.region_map import DEFAULT_HIDEOUT, NO_DATA_COLOUR, create_region
 from components.region_table import level_of
 from components.risk_views import (ENTITY_PATH, GRADE_COLOURS, GRADE_ORDER, GRADE_SHORT, NONE, entity_href,
                                    grade_ranges, round_or_none)
-from etl.regions import LEVEL_NAMES_ZH
+from domain.regions import LEVEL_NAMES_ZH
 from indicators.catalogue import CATALOGUE
 from supervision.risk import RISK_GRADES
 

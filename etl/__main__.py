@@ -47,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from etl.load import DataPresent
-    from etl.ingest.errors import IngestError
-    from etl.regions import InvalidRegionCode
-    from queries.errors import JinjianError
+    from domain.ingest_errors import IngestError
+    from domain.regions import InvalidRegionCode
+    from domain.errors import JinjianError
 
     try:
         settings = Settings.from_env()
@@ -75,8 +75,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_auth_command(args, settings)
     from etl.load import load_regions, prepare
-    from etl.schema import TABLES, init_schema, row_count
-    from queries.db import get_db
+    from store.schema import TABLES, init_schema, row_count
+    from store.db import get_db
 
     if args.cmd in ("load", "inbox", "token", "batches"):
         from etl.ingest.cli import run_command
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from etl.reference.cli import run_command as run_reference
 
         return run_reference(args, settings)
-    db = get_db()  # the process engine: closed in order by queries.db.exit_process
+    db = get_db()  # the process engine: closed in order by store.db.exit_process
     where = settings.clickhouse_url or str(settings.data_dir)
     if args.cmd == "init":
         init_schema(db)
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # demo
     if args.if_absent:
-        from etl.schema import outdated_tables
+        from store.schema import outdated_tables
 
         stale = outdated_tables(db)
         if stale and not row_count(db, "entities"):
@@ -132,6 +132,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    from queries.db import exit_process
+    from store.db import exit_process
 
     exit_process(main())

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from etl import demo_names as V
-from etl.workdays import workdays
+from domain.workdays import workdays
 from supervision.rules import LICENSING_DEPT
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _owner_ids(rng: np.random.Generator, division: np.ndarray, n: int) -> np.nda
 
 def make_entities(rng: np.random.Generator, cfg: DemoConfig, tree: pd.DataFrame,
                   grids: pd.DataFrame) -> pd.DataFrame:
-    from etl import uscc
+    from domain import uscc
 
     n = cfg.entities
     villages = tree[tree["level"] == 5].reset_index(drop=True)

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from etl import boundaries
+from domain import boundaries
 from etl.demo import DemoConfig, DemoData, make_departments, make_entities, make_grids, make_workers
 from etl.demo_events import make_events
 from etl.demo_tasks import make_tasks
 from etl.load import load_regions, load_tables, record_load
-from etl.regions import load_region_table, validate_code
-from queries.engine import Engine
+from domain.regions import load_region_table, validate_code
+from store.engine import Engine
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from etl.demo_events import office_time
-from etl.workdays import add_workdays, workdays_between
+from domain.workdays import add_workdays, workdays_between
 from supervision.rules import LICENSING_DEPT, TaskRules
 
 NO_DATE = np.datetime64("1970-01-01")

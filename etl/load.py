@@ -7,10 +7,10 @@ from typing import Callable
 
 import pandas as pd
 
-from etl.regions import load_region_table
-from etl.schema import TABLES, drop_data_tables, init_schema, row_count
-from queries.engine import Engine
-from queries.executor import run
+from domain.regions import load_region_table
+from store.schema import TABLES, drop_data_tables, init_schema, row_count
+from store.engine import Engine
+from store.executor import run
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from etl.regions import LEVEL_NAMES_ZH, load_region_table, region_name
-from etl.workdays import calendar_source
-from queries.engine import Engine
-from queries.executor import run
+from domain.regions import LEVEL_NAMES_ZH, load_region_table, region_name
+from domain.workdays import calendar_source
+from store.engine import Engine
+from store.executor import run
 from supervision.routing import route
 from supervision.rules import LICENSING_DEPT
 

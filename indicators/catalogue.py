@@ -335,7 +335,7 @@ for _ind in INDICATORS:
 
 
 def get_indicator(indicator_id: str) -> Indicator:
-    from queries.errors import InvalidParameter
+    from domain.errors import InvalidParameter
 
     try:
         return CATALOGUE[indicator_id]

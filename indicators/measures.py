@@ -55,7 +55,7 @@ def step(cond: str) -> Measure:
 
 
 def risk(cond: str = "1") -> Measure:
-    """Entities alive at the period end, scored (``queries.risk.ENTITY_RISK``), that meet ``cond``."""
+    """Entities alive at the period end, scored (``queries.risk_score.ENTITY_RISK``), that meet ``cond``."""
     return Measure("entity_risk", f"countIf({cond})")
 
 

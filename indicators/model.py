@@ -41,7 +41,7 @@ class Measure:
     ``events`` and ``task_events`` are pre-filtered to ``start <= event_date <=
     end``; ``task_asof`` holds every task's state at the end of ``end``
     (``queries.tasks.TASK_ASOF``); ``entity_risk`` every entity alive then with its
-    risk score (``queries.risk.ENTITY_RISK``); other sources are not filtered, their
+    risk score (``queries.risk_score.ENTITY_RISK``); other sources are not filtered, their
     expressions say which rows count.
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from queries.errors import InvalidParameter
+from domain.errors import InvalidParameter
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from auth.store import DuplicateUser
 from auth.web import csrf_token, nav_account, require_csrf
 from components import admin_views as av
 from components.nav import create_nav
-from queries.errors import JinjianError
+from domain.errors import JinjianError
 
 logger = logging.getLogger(__name__)
 

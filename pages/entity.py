@@ -3,7 +3,7 @@ score explained factor by factor, the events timeline and its supervision tasks.
 
 URL: ``/entity/<credit_code>?date=2026-11-20`` (``date``: as-of day of the risk
 score, default today). ``layout()`` does no database work: a malformed credit code
-(``etl.uscc``) gets the 404 panel at once; an unknown one, or one outside the
+(``domain.uscc``) gets the 404 panel at once; an unknown one, or one outside the
 jurisdiction, gets it from the callback.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ from components.format import format_cn
 from auth.web import nav_account
 from components.nav import create_nav
 from etl.demo_names import INDUSTRIES
-from etl.uscc import InvalidCreditCode, validate
-from queries.db import get_db
+from domain.uscc import InvalidCreditCode, validate
+from store.db import get_db
 from queries.entities import ENTITY_TYPE_ZH, STATUS_ZH as ENTITY_STATUS_ZH
 from queries.entity_list import PROFILE_ROWS, EntityProfile, entity_profile
-from queries.errors import InvalidParameter, JinjianError
+from domain.errors import InvalidParameter, JinjianError
 from queries.events import EVENT_TYPE_ZH
-from queries.filters import Filter, RegionScope, parse_date
+from store.filters import Filter, RegionScope, parse_date
 from queries.regions import region_node
 from queries.risk import entity_risk
 from auth import can, scope_root

@@ -21,11 +21,11 @@ from components.format import json_ready
 from components.region_map import create_region_map, map_layer
 from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, label
 from indicators.catalogue import CATALOGUE
-from queries.cache import shared_view
-from queries.db import get_db
-from queries.errors import JinjianError
+from store.cache import shared_view
+from store.db import get_db
+from domain.errors import JinjianError
 from queries.events import EVENT_TYPE_EN, EVENT_TYPE_ZH
-from queries.filters import check_region_code
+from store.filters import check_region_code
 from queries.geo import children_features
 from queries.overview import wall_data
 from queries.regions import LEVEL_NAMES_ZH, region_node
@@ -120,7 +120,7 @@ def layout(region: str | None = None, **_: object) -> html.Div:
 def live_version(_n: int | None, known: int | None, drawn: int | None):
     """The loaded-data version when it changed and the wall has finished drawing the
     last one (so a slow redraw is never cancelled by the next batch); else no update."""
-    from etl.ingest.batch import data_version
+    from store.versions import data_version
 
     if known is not None and drawn != known:
         return no_update  # the redraw for ``known`` is still running
@@ -190,7 +190,7 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
             _version: int | None = None):
     today = dt.date.today()
     db = get_db()
-    try:  # every screen showing this view shares one computation per data version (queries.cache)
+    try:  # every screen showing this view shares one computation per data version (store.cache)
         return shared_view(db, "wall_refresh", (region, lang, map_indicator, scale, _version, today),
                            lambda: json_ready(_refresh(db, region, lang, map_indicator, scale, _version, today)))
     except JinjianError as exc:
@@ -239,9 +239,9 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
 )
 def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_sig: dict | None):
     """Redraw the map only when its content changed, and refit only when the region changed."""
-    from indicators.compute import compute
+    from queries.indicator_values import compute
     from indicators.periods import period_to_date
-    from queries.filters import Filter
+    from store.filters import Filter
 
     ind = CATALOGUE[indicator_id or "entity_stock"]
     month = period_to_date(dt.date.today(), "month")

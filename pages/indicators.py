@@ -21,14 +21,14 @@ from components.indicator_table import (GRADE_ORDER, build_rows, category_option
                                         csv_params, filter_rows, grade_counts)
 from components.nav import create_nav
 from indicators.catalogue import INDICATORS
-from indicators.compute import compute_with_comparisons
+from queries.indicator_values import compute_with_comparisons
 from indicators.model import CATEGORIES, GRADES
 from indicators.periods import Period, period_to_date, previous_period, year_ago
-from queries.db import get_db
-from queries.errors import JinjianError
-from queries.filters import Filter, RegionScope, check_region_code
+from store.db import get_db
+from domain.errors import JinjianError
+from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import RegionNode, region_node
-from queries.filters import parse_date
+from store.filters import parse_date
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from components import quality_views as qv
 from auth.web import nav_account
 from components.nav import create_nav
 from etl.ingest.config import IngestSettings
-from etl.ingest.sources import SOURCES
+from domain.sources import SOURCES
 from etl.ingest.web import rejects_href
-from queries.db import get_db
-from queries.errors import InvalidParameter, JinjianError
-from queries.filters import Filter, RegionScope, check_region_code, parse_date
+from store.db import get_db
+from domain.errors import InvalidParameter, JinjianError
+from store.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.quality import batch_count, batches, quality_totals, source_summary, top_reasons
 from queries.regions import region_names, region_node
 from auth import scope_root

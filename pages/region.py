@@ -28,20 +28,20 @@ from components.nav import create_nav
 from components.region_table import (build_rows, code_from_slug, column_defs, create_region_grid, csv_params,
                                      indicator_options, level_of, page_query, parse_indicators, region_href)
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons
 from indicators.periods import Period, period_to_date, previous_period
-from queries.db import get_db
+from store.db import get_db
 from queries.entities import registration_flows
-from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
-from queries.parallel import run_all
-from queries.filters import Filter, RegionScope, check_region_code
+from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
+from store.parallel import run_all
+from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from auth import audit, scope_root
 from settings import Settings
 
 from components.region_map import create_region_map, map_layer
 from queries.geo import children_features
-from queries.filters import parse_date
+from store.filters import parse_date
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ weekly (the ISO week containing the date), monthly or quarterly; defaults are th
 deployment's root region and the last complete week.
 
 ``layout()`` does no database work. One callback builds the report
-(``reports.data.build_report``) and renders it (``components.report_views``);
+(``queries.report_data.build_report``) and renders it (``components.report_views``);
 then a clientside callback sets ``#report-ready[data-ready="1"]`` only when every
 chart (inline SVG) and table is in the DOM and the fonts are loaded — the marker
 the PDF renderer waits for (``data-ready="error"`` when the report failed).
@@ -25,11 +25,11 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from auth.web import nav_account
 from components.nav import create_nav
 from components.report_views import N_CHARTS, N_TABLES, create_report, file_stem, report_tables
-from queries.db import get_db
-from queries.errors import JinjianError
-from queries.filters import RegionScope
-from reports.data import cached_report
-from reports.periods import KINDS, last_complete
+from store.db import get_db
+from domain.errors import JinjianError
+from store.filters import RegionScope
+from queries.report_data import cached_report
+from queries.report_periods import KINDS, last_complete
 from auth import audit, require, scope_root
 from settings import ConfigError
 

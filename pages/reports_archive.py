@@ -20,10 +20,10 @@ from auth import audit, require, scope_root
 from auth.current import current_scope
 from auth.web import nav_account
 from components.nav import create_nav
-from queries.errors import JinjianError
+from domain.errors import JinjianError
 from reports import web
 from reports.config import ReportSettings, ScheduleSpec, parse_time
-from reports.periods import KINDS, last_complete
+from queries.report_periods import KINDS, last_complete
 from settings import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def edit_schedules(_add: int | None, _off: int | None, _on: int | None, kind: st
         require("export")
         store = _store()
         if which == "reports-sched-add":
-            from queries.db import get_db
+            from store.db import get_db
             from reports.build import check_request
 
             code = (region or "").strip()

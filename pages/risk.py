@@ -23,9 +23,9 @@ from auth.web import nav_account
 from components.nav import create_nav
 from components.risk_layout import HIDDEN
 from components.risk_map import map_hideout, map_title, point_markers, risk_map_layer
-from queries.db import get_db
-from queries.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
-from queries.filters import Filter, RegionScope, parse_date
+from store.db import get_db
+from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
+from store.filters import Filter, RegionScope, parse_date
 from queries.geo import GRID_CODE_LENGTH, children_features
 from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node

@@ -25,15 +25,15 @@ from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucke
                                    create_summary_cards, create_task_grid, create_timeline, csv_params, dept_options,
                                    excel_frame, export_name, list_note, page_href, page_query, period_text,
                                    status_options, type_options, workday_notice)
-from etl.holiday_file import HolidayFileError
-from etl.regions import ancestors
-from etl.workdays import fallback_years
+from domain.holiday_file import HolidayFileError
+from domain.regions import ancestors
+from domain.workdays import fallback_years
 from indicators.periods import period_to_date, previous_period
-from queries.db import get_db
-from queries.engine import Engine
-from queries.errors import InvalidParameter, JinjianError
-from queries.executor import run
-from queries.filters import Filter, RegionScope, check_region_code, parse_date
+from store.db import get_db
+from store.engine import Engine
+from domain.errors import InvalidParameter, JinjianError
+from store.executor import run
+from store.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.regions import region_names, region_node
 from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, efficiency, task_events,
                            task_list)

@@ -10,10 +10,11 @@ from typing import Mapping
 
 import pandas as pd
 
-from etl.rollups import FAMILIES, level_for, rollups_enabled
-from queries.engine import Engine
-from queries.executor import ident, run
-from queries.filters import GRAIN_FREQ, GRAIN_SQL, Filter
+from store.rollups import FAMILIES, level_for, rollups_enabled
+from store.engine import Engine
+from store.executor import run
+from store.sql import ident
+from store.filters import GRAIN_FREQ, GRAIN_SQL, Filter
 from queries.regions import region_node
 
 BREAKDOWNS = ("entity_type", "industry", "status", "credit_grade")

@@ -1,8 +1,8 @@
 """Entity list and entity profile: the queries behind ``/api/v1/entities``.
 
 Pure functions: a typed filter in, DataFrames out, every SQL text through
-:func:`queries.executor.run`. Every query is limited to the filter's region
-(which :class:`queries.filters.Filter` has already checked against its scope)
+:func:`store.executor.run`. Every query is limited to the filter's region
+(which :class:`store.filters.Filter` has already checked against its scope)
 by ``grid_code LIKE``; every value is bound; the only identifiers are the
 column lists below. ``owner_id`` (an individual's ID-card number) and an individual owner's
 name leave this module unmasked only for roles allowed personal data (``pii``).
@@ -15,11 +15,12 @@ from typing import Iterable
 
 import pandas as pd
 
-from etl.schema import ENTITY_STATUSES, ENTITY_TYPES
-from queries.engine import Engine
-from queries.errors import InvalidParameter
-from queries.executor import ident, run
-from queries.filters import Filter
+from domain.codes import ENTITY_STATUSES, ENTITY_TYPES
+from store.engine import Engine
+from domain.errors import InvalidParameter
+from store.executor import run
+from store.sql import ident
+from store.filters import Filter
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pandas as pd
 
-from queries.engine import Engine
-from queries.executor import run
-from queries.filters import Filter
+from store.engine import Engine
+from store.executor import run
+from store.filters import Filter
 
 EVENT_TYPE_ZH = {
     "registration": "新设立", "change": "变更", "cancellation": "注销", "revocation": "吊销",

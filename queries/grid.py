@@ -12,9 +12,9 @@ from typing import Iterable
 
 import pandas as pd
 
-from queries.engine import Engine
-from queries.executor import run
-from queries.filters import Filter
+from store.engine import Engine
+from store.executor import run
+from store.filters import Filter
 
 logger = logging.getLogger(__name__)
 

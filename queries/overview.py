@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute, compute_periods, with_comparisons
+from queries.indicator_values import compute, compute_periods, with_comparisons
 from indicators.periods import period_to_date, previous_period, year_ago
-from queries.engine import Engine
+from store.engine import Engine
 from queries.entities import registration_flows
 from queries.events import recent_events
-from queries.filters import Filter, RegionScope, default_scope
-from queries.parallel import run_all
+from store.filters import Filter, RegionScope, default_scope
+from store.parallel import run_all
 from queries.regions import RegionNode, region_node
 from queries.risk import newest_batch_alerts
 

@@ -1,7 +1,7 @@
 """Data-quality queries (数据质量): ingestion batches, per-source freshness, top
 rejection reasons and the headline totals of the ``/quality`` page.
 
-Sources of truth (``etl.schema``): ``ingest_batches`` holds one row per state
+Sources of truth (``store.schema``): ``ingest_batches`` holds one row per state
 change of a batch; its current state is the row with the largest ``version``
 (read with ``argMax(…, version) GROUP BY batch_id``: :data:`BATCHES`).
 ``quarantine`` holds one row per problem; a rejected record is a distinct
@@ -35,11 +35,11 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from etl.ingest.sources import SOURCES
-from queries.engine import Engine
-from queries.errors import InvalidParameter
-from queries.executor import run
-from queries.filters import Filter, RegionScope, default_scope
+from domain.sources import SOURCES
+from store.engine import Engine
+from domain.errors import InvalidParameter
+from store.executor import run
+from store.filters import Filter, RegionScope, default_scope
 
 #: Hours between the newest record of a batch (``data_to``) and its arrival
 #: (``received_at``) within which the batch counts as timely (报送及时).

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from queries.engine import Engine
-from queries.errors import RegionNotFound
-from queries.executor import run
-from etl.regions import LEVEL_NAMES_ZH, ancestors
-from queries.filters import RegionScope, check_region_code, default_scope
-from queries.shapes import reference_version
+from store.engine import Engine
+from domain.errors import RegionNotFound
+from store.executor import run
+from domain.regions import LEVEL_NAMES_ZH, ancestors
+from store.filters import RegionScope, check_region_code, default_scope
+from store.versions import reference_version
 
 NATIONAL_NAME = LEVEL_NAMES_ZH[0]
 __all__ = ["RegionNode", "region_node", "region_names", "LEVEL_NAMES_ZH", "NATIONAL_NAME"]
@@ -64,7 +64,7 @@ def region_node(db: Engine, code: str, scope: RegionScope | None = None) -> Regi
     """The region ``code`` with its children and breadcrumb path.
 
     The tree changes only when grids are loaded, so nodes are cached per engine and
-    reference version (:func:`queries.shapes.reference_version`) for five minutes (the
+    reference version (:func:`store.versions.reference_version`) for five minutes (the
     scope is checked on every call, before the cache).
     Raises InvalidParameter (malformed), ScopeViolation (outside ``scope``) or
     RegionNotFound (well-formed but unknown).

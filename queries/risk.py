@@ -1,19 +1,15 @@
 """Risk queries (风险预警): entity scores with their breakdown, grade distributions,
 region aggregates, high-risk points, warning feed and traceability linkage.
 
-``ENTITY_RISK`` is a FROM item: one row per entity alive at the end of ``%(end)s``
-inside ``%(like)s`` with its factor counts, points, score and grade (the formula of
-``supervision.risk``; weights and thresholds are bound parameters). It is built
-with ``UNION ALL`` + ``GROUP BY`` rather than joins so that it runs unchanged on
-ClickHouse 18.16 (one JOIN per SELECT) and on chDB.
+Entities are scored live by ``queries.risk_score.ENTITY_RISK``.
 
 Traceability: a batch that failed sampling *anywhere* warns every entity that
 handled it; the list of failed batch numbers is read without a region filter on
 purpose (that is the linkage), while every row returned stays inside the region.
 Failed samplings and all samplings are read from their own copies ordered by date, by
-batch and by region (``etl.batch_index``).
+batch and by region (``store.batch_index``).
 
-Screens asking about a day with a risk snapshot (``etl.risk_snapshots``) read the
+Screens asking about a day with a risk snapshot (``queries.risk_snapshots``) read the
 scores computed ahead (:func:`scored`) instead of ``ENTITY_RISK``.
 """
 from __future__ import annotations
@@ -23,90 +19,17 @@ import logging
 
 import pandas as pd
 
-from indicators.measures import ALIVE
-from queries.engine import Engine
-from queries.errors import InvalidParameter
-from queries.executor import run
-from queries.filters import Filter
+from store.engine import Engine
+from domain.errors import InvalidParameter
+from store.executor import run
+from store.filters import Filter
 from queries.regions import region_node
-from queries.tasks import TASK_ASOF
-from etl.risk_snapshots import SCORES_FROM, Snapshot, grades_from, usable
-from etl.rollups import level_for
-from supervision.risk import FACTORS, HIGH_RISK_INDUSTRIES, MEDIUM_RISK_INDUSTRIES, RiskRules
+from queries.risk_score import ENTITY_COLUMNS, ENTITY_RISK, risk_params
+from queries.risk_snapshots import SCORES_FROM, Snapshot, grades_from, usable
+from store.rollups import level_for
+from supervision.risk import RiskRules
 
 logger = logging.getLogger(__name__)
-
-_COUNTS = ("complaints", "penalties", "failed_inspections", "failed_batches", "overdue_verifications")
-_ZEROS = ", ".join(f"toUInt32(0) AS {c}" for c in _COUNTS)
-
-
-def _zeros_except(col: str, expr: str) -> str:
-    return ", ".join(f"toUInt32({expr}) AS {c}" if c == col else f"toUInt32(0) AS {c}" for c in _COUNTS)
-
-
-_FAILED_BATCHES = """SELECT batch_no FROM sampling_failures WHERE event_date > %(d365)s AND event_date <= %(end)s"""
-
-_POINTS = {f.id: f"%(w_{f.id})s * least({f.id if f.id not in ('credit', 'industry') else f.id + '_class'}, "
-                 f"{f.cap}) / {f.cap}" for f in FACTORS}
-
-#: One row per entity alive at the end of %(end)s in %(like)s, scored.
-ENTITY_RISK = f"""(
-    SELECT *, {' + '.join(f'p_{f.id}' for f in FACTORS)} AS raw_score, round(raw_score, 2) AS score,
-           multiIf(score >= %(g_red)s, 'red', score >= %(g_orange)s, 'orange',
-                   score >= %(g_yellow)s, 'yellow', 'blue') AS grade
-    FROM (
-        SELECT *, {', '.join(f'{expr} AS p_{fid}' for fid, expr in _POINTS.items())}
-        FROM (
-            SELECT credit_code, anyIf(grid_code, alive = 1) AS grid_code, anyIf(name, alive = 1) AS name,
-                   anyIf(industry, alive = 1) AS industry, anyIf(credit_grade, alive = 1) AS credit_grade,
-                   max(abnormal) AS abnormal, max(dishonest) AS dishonest,
-                   anyIf(lon, alive = 1) AS lon, anyIf(lat, alive = 1) AS lat,
-                   {', '.join(f'sum({c}) AS {c}' for c in _COUNTS)},
-                   multiIf(credit_grade = 'D', 3, credit_grade = 'C', 2, credit_grade = 'B', 1, 0) AS credit_class,
-                   multiIf(industry IN {HIGH_RISK_INDUSTRIES}, 2, industry IN {MEDIUM_RISK_INDUSTRIES}, 1, 0)
-                       AS industry_class
-            FROM (
-                SELECT credit_code, grid_code, name, industry, toString(credit_grade) AS credit_grade,
-                       toUInt8(abnormal) AS abnormal, toUInt8(dishonest) AS dishonest, lon, lat,
-                       toUInt8(1) AS alive, {_ZEROS}
-                FROM entities WHERE grid_code LIKE %(like)s AND {ALIVE}
-                UNION ALL
-                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
-                       toUInt32(countIf(event_type = 'complaint' AND event_date > %(d365)s)) AS complaints,
-                       toUInt32(countIf(event_type = 'penalty')) AS penalties,
-                       toUInt32(countIf(event_type = 'inspection' AND result = 'fail'
-                                        AND event_date > %(d365)s)) AS failed_inspections,
-                       toUInt32(0) AS failed_batches, toUInt32(0) AS overdue_verifications
-                FROM events WHERE grid_code LIKE %(like)s AND event_date > %(d730)s AND event_date <= %(end)s
-                  AND event_type IN ('complaint', 'penalty', 'inspection')
-                GROUP BY credit_code
-                UNION ALL
-                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
-                       {_zeros_except('failed_batches', 'uniqExact(batch_no)')}
-                FROM sampling_regions WHERE grid_code LIKE %(like)s AND event_date <= %(end)s
-                  AND batch_no GLOBAL IN ({_FAILED_BATCHES})
-                GROUP BY credit_code
-                UNION ALL
-                SELECT credit_code, '', '', '', '', toUInt8(0), toUInt8(0), 0., 0., toUInt8(0),
-                       {_zeros_except('overdue_verifications', 'count()')}
-                FROM {TASK_ASOF}
-                WHERE status != 'closed' AND due_date < %(end)s
-                  AND task_type IN ('verify_registration', 'verify_change')
-                GROUP BY credit_code
-            ) GROUP BY credit_code HAVING max(alive) = 1
-        )
-    )
-)"""
-
-#: Columns of a scored entity shown to users (breakdown: p_<factor>).
-ENTITY_COLUMNS = ("credit_code", "name", "grid_code", "industry", "credit_grade", "abnormal", "dishonest",
-                  *_COUNTS, "credit_class", "industry_class", *(f"p_{f.id}" for f in FACTORS), "score", "grade")
-
-
-def risk_params(flt: Filter, asof: dt.date, rules: RiskRules) -> dict[str, object]:
-    return {"like": flt.like, "end": asof, "d365": asof - dt.timedelta(days=365),
-            "d730": asof - dt.timedelta(days=730), **rules.params()}
-
 
 def scored(db: Engine, flt: Filter, asof: dt.date, rules: RiskRules) -> tuple[str, dict[str, object], Snapshot | None]:
     """The scored entities of ``flt``'s region on ``asof``: a FROM item with the columns of
@@ -212,7 +135,7 @@ def newest_batch_alerts(db: Engine, flt: Filter, start: dt.date, end: dt.date,
         return pd.DataFrame(columns=columns), 0
     # A batch that failed inside the region was handled there; for the others (thousands a
     # week at national scale) the region's sampling records, ordered by region, tell; the
-    # few rows shown count their fan-out from the records ordered by batch (etl.batch_index).
+    # few rows shown count their fan-out from the records ordered by batch (store.batch_index).
     # A jurisdiction's own wall needs no lookup.
     elsewhere = firsts.loc[firsts["inside"] == 0, "batch_no"]
     handled = set(firsts.loc[firsts["inside"] != 0, "batch_no"])

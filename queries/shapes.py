@@ -3,7 +3,7 @@ town and village boundaries, grid polygons and points, and the version that tell
 caches when any reference file (grids, boundaries, workers, departments) was loaded.
 
 The region map asks :func:`sync_boundaries` before it draws: when the version changed,
-the loaded town/village boundaries are handed to :mod:`etl.boundaries`, which then uses
+the loaded town/village boundaries are handed to :mod:`domain.boundaries`, which then uses
 them instead of its schematic cells. Grid polygons are read per village when its grid
 map is drawn (:func:`grid_shapes`).
 """
@@ -11,45 +11,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from etl import boundaries
-from queries.engine import Engine
-from queries.errors import JinjianError
-from queries.executor import run
+from domain import boundaries
+from store.engine import Engine
+from store.executor import run
+from store.versions import reference_version
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["reference_version", "sync_boundaries", "grid_shapes", "grid_shapes_of", "loaded_boundaries"]
+__all__ = ["sync_boundaries", "grid_shapes", "grid_shapes_of", "loaded_boundaries"]
 
-VERSION_SECONDS = 2.0
-_versions: dict[str, tuple[float, int]] = {}
 _synced: dict[str, int] = {}
 _lock = threading.Lock()
-
-
-def reference_version(db: Engine, max_age: float = VERSION_SECONDS) -> int:
-    """The ``version`` of the newest loaded reference batch (0 when none, or before the
-    table exists); cached for ``max_age`` seconds per database."""
-    hit = _versions.get(db.identity)
-    if hit and time.monotonic() - hit[0] < max_age:
-        return hit[1]
-    try:
-        df = run(db, "reference_version", "SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded'")
-        value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
-    except JinjianError:
-        value = 0
-    _versions[db.identity] = (time.monotonic(), value)
-    return value
-
-
-def forget_version() -> None:
-    """Drop cached versions (after a load in this process)."""
-    _versions.clear()
 
 
 def _geometries(df: pd.DataFrame) -> dict[str, BaseGeometry]:
@@ -66,7 +43,7 @@ def loaded_boundaries(db: Engine, prefix: str = "") -> dict[str, BaseGeometry]:
 
 
 def sync_boundaries(db: Engine) -> int:
-    """Hand the loaded town/village boundaries to :mod:`etl.boundaries` when the reference
+    """Hand the loaded town/village boundaries to :mod:`domain.boundaries` when the reference
     version changed since the last call for this database; return the version."""
     version = reference_version(db)
     with _lock:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators.periods import Period
-from queries.engine import Engine
-from queries.errors import InvalidParameter
+from store.engine import Engine
+from domain.errors import InvalidParameter
 from supervision.routing import valid_dept_id
-from queries.executor import run
-from queries.filters import Filter
-from etl.schema import TASK_STATUSES, TASK_TYPES
+from store.executor import run
+from store.filters import Filter
+from domain.codes import TASK_STATUSES, TASK_TYPES
 from supervision.rules import BUCKET_SQL, BUCKETS, TaskRules, bucket_bounds
 
 logger = logging.getLogger(__name__)

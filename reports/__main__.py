@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from queries.errors import JinjianError
-from reports.periods import KINDS
+from domain.errors import JinjianError
+from queries.report_periods import KINDS
 from settings import ConfigError, Settings, configure_logging
 from supervision import check_settings
 
@@ -52,10 +52,10 @@ def _message(exc: Exception) -> str:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from queries.db import get_db
-    from queries.filters import RegionScope
+    from store.db import get_db
+    from store.filters import RegionScope
     from reports.build import Checked, check_request, render_pdf, write_atomic, xlsx_bytes
-    from reports.periods import report_period
+    from queries.report_periods import report_period
 
     if not args.out and not args.xlsx:
         raise ConfigError("nothing to write: give --out FILE.pdf and/or --xlsx FILE.xlsx")
@@ -136,7 +136,7 @@ def _list(command: str) -> int:
 def _close_db() -> None:
     """Close the embedded database's sessions before the interpreter exits (chDB
     can crash in its own teardown after being used from the renderer's threads)."""
-    from queries import db as dbmod
+    from store import db as dbmod
 
     engine = getattr(dbmod, "_engine", None)
     if engine is None:
@@ -163,6 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from queries.db import exit_process
+    from store.db import exit_process
 
     exit_process(main())

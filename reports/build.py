@@ -3,7 +3,7 @@ the Excel workbook, and file runs in the archive.
 
 Every entry point (the CLI, the scheduler, the page buttons, the archive page)
 goes through here. Arguments are checked *before* anything is written: a bad
-region, kind or date raises :class:`reports.periods.ReportError` and leaves no
+region, kind or date raises :class:`queries.report_periods.ReportError` and leaves no
 file. Files are written to a temporary name and renamed, so a failed export never
 leaves half a PDF behind.
 """
@@ -20,18 +20,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from components.report_views import file_stem, report_tables
-from queries.db import get_db
-from queries.engine import Engine
+from store.db import get_db
+from store.engine import Engine
 from auth.current import current_scope
 from auth.render import ticket_for
-from queries.errors import JinjianError, RegionNotFound, ScopeViolation
-from queries.filters import RegionScope, check_region_code
+from domain.errors import JinjianError, RegionNotFound, ScopeViolation
+from store.filters import RegionScope, check_region_code
 from queries.regions import region_node
 from reports.config import ReportSettings
-from reports.data import cached_report
+from queries.report_data import cached_report
 from reports.excel import workbook_bytes
 from reports.pdf import PdfOptions, PdfRenderer, shared_renderer
-from reports.periods import ReportError, ReportPeriod, report_period
+from queries.report_periods import ReportError, ReportPeriod, report_period
 
 logger = logging.getLogger(__name__)
 

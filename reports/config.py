@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Mapping
 
 from settings import ConfigError, Settings, _SPECS, parse_flag
+from store.metastore import metadata_url
 
-from reports.periods import KINDS
+from queries.report_periods import KINDS
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ class ReportSettings:
             return env.get(name, _SPECS[name].default).strip()
 
         report_dir = Path(get("JINJIAN_REPORT_DIR") or base.data_dir / "reports").expanduser()
-        url = get("JINJIAN_METADATA_URL") or f"sqlite:///{base.data_dir / 'metadata.sqlite'}"
-        if "://" not in url:
-            raise ConfigError(f"JINJIAN_METADATA_URL={url!r} is not a database URL (e.g. sqlite:///path)")
+        url = metadata_url(env)
         scheduler = parse_flag(get("JINJIAN_REPORT_SCHEDULER"), "JINJIAN_REPORT_SCHEDULER")
         raw_timeout = get("JINJIAN_REPORT_TIMEOUT")
         if not raw_timeout.isdigit() or not 5 <= int(raw_timeout) <= 3600:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from queries.errors import JinjianError, QueryFailed
+from domain.errors import JinjianError, QueryFailed
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class PdfRenderer:
             state = marker.get_attribute("data-ready") if marker else None
             if state != "1":
                 message = page.text_content("#report-error") if page.query_selector("#report-error") else None
-                from reports.periods import ReportError
+                from queries.report_periods import ReportError
 
                 raise ReportError(f"report page says: {message or state}", user_message=message or "报告生成失败")
             pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from reports.config import ReportSettings
-from reports.periods import last_complete
+from queries.report_periods import last_complete
 from reports.store import ReportStore, Schedule
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
                         func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from metastore import open_store
+from store.metastore import open_store
 from reports.config import ScheduleSpec
 
 logger = logging.getLogger(__name__)

@@ -69,10 +69,10 @@ def print_page(args: Any) -> tuple[str, int]:
     from html import escape
 
     from components.report_views import N_CHARTS, N_TABLES, create_report, to_html
-    from queries.db import get_db
-    from queries.errors import JinjianError
+    from store.db import get_db
+    from domain.errors import JinjianError
     from auth.current import current_scope
-    from reports.data import cached_report
+    from queries.report_data import cached_report
     from settings import ConfigError
 
     css = CSS_PATH.read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def check_settings(env=None) -> None:  # noqa: ANN001 - a mapping, default os.environ
-    """Validate the task and risk settings (JINJIAN_TASK_*, JINJIAN_RISK_*) at start-up:
+    """Validate the task and risk settings (the task limits, warning days and risk weights) at start-up:
     a bad value raises ConfigError naming the setting, before anything is served."""
     from supervision.risk import RiskRules
     from supervision.rules import TaskRules

@@ -1,6 +1,6 @@
 """Supervision task rules (任务督办): stage time limits and warning grades.
 
-Time limits are in Chinese working days (``etl.workdays``) and are applied when a
+Time limits are in Chinese working days (``domain.workdays``) and are applied when a
 stage starts: the deadline is stored with the task event, so changing a limit
 affects new stages only. Warning thresholds are applied when a view is drawn.
 
@@ -184,7 +184,7 @@ BUCKET_SQL = ("multiIf(due_date >= %(asof)s, if(due_date <= %(soon_until)s, 'due
 
 
 def bucket_bounds(asof: dt.date, rules: TaskRules) -> BucketBounds:
-    from etl.workdays import add_workdays, workdays
+    from domain.workdays import add_workdays, workdays
 
     a, b = rules.overdue_buckets
     cal = workdays(asof - dt.timedelta(days=3 * b + 60), asof)  # cal[-1] has asof's ordinal

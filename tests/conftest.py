@@ -26,7 +26,7 @@ os.environ["JINJIAN_CACHE_SECONDS"] = "0"  # tests see every write at once; test
 os.environ["JINJIAN_MAP_PREPARE"] = "0"  # no background map building in tests; tests/test_geo.py calls prepare()
 os.environ["JINJIAN_RISK_SNAPSHOT_SECONDS"] = "0"  # risk computed live; tests/test_risk_snapshots.py turns snapshots on
 
-from queries.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
+from store.engine import ChdbEngine, Engine, ServerEngine  # noqa: E402
 from tests.chserver import ClickHouseServer, find_clickhouse_server  # noqa: E402
 
 #: The small fixed data set every query test reads (Dongguan: no county level).
@@ -92,7 +92,7 @@ _LOADED: dict[str, Engine] = {}
 def _loaded_engine(kind: str, request, data) -> Engine:
     if kind not in _LOADED:
         from etl.load import load_regions, load_tables
-        from etl.schema import drop_data_tables, init_schema
+        from store.schema import drop_data_tables, init_schema
 
         db = make_test_engine(kind, request, "test_demo")
         drop_data_tables(db)
@@ -125,8 +125,8 @@ def flask_server():
 
 @pytest.fixture
 def served_db(flask_server, demo_db):
-    """The Flask server with ``queries.db`` pointed at ``demo_db`` for one test."""
-    from queries import db as dbmod
+    """The Flask server with ``store.db`` pointed at ``demo_db`` for one test."""
+    from store import db as dbmod
 
     dbmod.set_db(demo_db)
     try:
@@ -138,7 +138,7 @@ def served_db(flask_server, demo_db):
 @pytest.fixture
 def dongguan(monkeypatch, demo_db):
     """``demo_db`` as the app's database with the jurisdiction set to Dongguan (4419)."""
-    from queries import db as dbmod
+    from store import db as dbmod
 
     monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
     dbmod.set_db(demo_db)

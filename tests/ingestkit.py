@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl import uscc
+from domain import uscc
 from etl.ingest.batch import BatchResult, Ingestor
 from etl.ingest.config import IngestSettings
-from etl.ingest.sources import SOURCES
-from etl.schema import STAGED_TABLES
-from queries.engine import Engine
-from queries.executor import run
+from domain.sources import SOURCES
+from store.schema import STAGED_TABLES
+from store.engine import Engine
+from store.executor import run
 
 KINDS = ("chdb", "server")
 #: The table whose rows tagged with a batch are the batch's loaded records (one per record).
@@ -51,7 +51,7 @@ def load_demo(db: Engine, demo_data) -> str:
     """``conftest._loaded_engine``'s steps into ``db``, plus one grid of Guangzhou; returns that grid."""
     from etl.ingest.lookups import clear_grid_cache
     from etl.load import load_regions, load_tables
-    from etl.schema import drop_data_tables, init_schema
+    from store.schema import drop_data_tables, init_schema
     from queries.regions import clear_region_cache
 
     drop_data_tables(db)

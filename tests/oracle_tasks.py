@@ -1,7 +1,7 @@
 """Independent pandas oracles for supervision tasks, from the task events.
 
 A task's state at the end of a day = its last task event on or before that day.
-Working days are counted with ``chinese_calendar`` directly (not etl.workdays),
+Working days are counted with ``chinese_calendar`` directly (not domain.workdays),
 so the SQL's date-bound buckets and this day-by-day count only agree when both
 are right. Warning buckets (supervision.rules docstring): an open task due on
 ``due`` at the end of ``end`` is

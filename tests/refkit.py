@@ -5,7 +5,7 @@
 * :func:`ref_loader` / :func:`ingestor` — a :class:`ReferenceLoader` / :class:`Ingestor`
   writing archives and reports under a temporary folder;
 * :func:`make_grids` — deterministic grids of a town's first villages, with polygons
-  from :func:`etl.boundaries.child_polygons` (inside the real county polygon);
+  from :func:`domain.boundaries.child_polygons` (inside the real county polygon);
 * file builders for every kind of reference file (GeoJSON, CSV in any encoding and
   with WKT / lon-lat / no geometry, XLSX, zipped Shapefile with a GBK DBF) and a
   registration file for the ingestor.
@@ -26,11 +26,11 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from etl import uscc
+from domain import uscc
 from etl.ingest.batch import Ingestor
 from etl.ingest.config import IngestSettings
 from etl.reference.loader import ReferenceLoader
-from queries.engine import Engine
+from store.engine import Engine
 
 #: 东城街道, Dongguan (no county level: pseudo-county 441900).
 TOWN = "441900003"
@@ -44,15 +44,16 @@ REG_HEADERS = ("统一社会信用代码", "名称", "主体类型", "行业门�
 
 def forget_caches() -> None:
     """Forget every process-wide cache a reference load or a previous database left."""
-    from etl import boundaries
+    from domain import boundaries
     from etl.ingest.lookups import clear_grid_cache
     from etl.reference import geometry
     from queries import shapes
+    from store.versions import forget_versions
     from queries.regions import clear_region_cache
 
     clear_grid_cache()
     clear_region_cache()
-    shapes.forget_version()
+    forget_versions()
     shapes._synced.clear()  # else a later sync_boundaries of an earlier database would skip re-installing its shapes
     boundaries.use_loaded({}, key=None)
     geometry.clear_cache()
@@ -61,7 +62,7 @@ def forget_caches() -> None:
 def blank_db(kind: str, request, database: str) -> Engine:
     """A database ``database`` of engine ``kind`` ('chdb' | 'server') holding the NBS tree only."""
     from etl.load import load_regions
-    from etl.schema import drop_data_tables, init_schema
+    from store.schema import drop_data_tables, init_schema
     from tests.conftest import make_test_engine
 
     db = make_test_engine(kind, request, database)
@@ -87,7 +88,7 @@ def ingestor(db: Engine, tmp: Path) -> Ingestor:
 # --------------------------------------------------------------------------- grids
 
 def villages_of(town: str) -> list[str]:
-    from etl.regions import children_codes
+    from domain.regions import children_codes
 
     return children_codes(town)
 
@@ -97,8 +98,8 @@ def make_grids(town: str, villages: int, per_village: int) -> pd.DataFrame:
     names 网格名, polygons splitting each (schematic) village polygon. Columns code, name,
     village, geometry (shapely). Deterministic as long as no boundaries are in use
     (:func:`blank_db` / :func:`forget_caches` leave none)."""
-    from etl.boundaries import child_polygons
-    from etl.regions import region_name
+    from domain.boundaries import child_polygons
+    from domain.regions import region_name
 
     rows = []
     for village in villages_of(town)[:villages]:
@@ -223,7 +224,7 @@ def grids_shapefile_zip(df: pd.DataFrame, encoding: str = "gbk", cpg: bool = Tru
 
 def boundaries_geojson(codes_with_geoms: dict[str, Any], names: dict[str, str] | None = None) -> bytes:
     """FeatureCollection of town or village boundaries (properties 区划代码, 名称)."""
-    from etl.regions import region_name
+    from domain.regions import region_name
 
     names = names or {}
     return _geojson([_feature({"区划代码": c, "名称": names.get(c) or region_name(c) or c}, g)
@@ -278,7 +279,7 @@ def registrations_csv(grid_codes: list[str], n: int, seed: int, start: dt.date,
 
 def level6(db: Engine, prefix: str) -> pd.DataFrame:
     """Grid rows of ``regions`` under ``prefix`` (code, name, parent), ordered by code."""
-    from queries.executor import run
+    from store.executor import run
 
     return run(db, "refkit_level6", "SELECT code, name, parent FROM regions WHERE level = 6 AND code LIKE %(p)s "
                "ORDER BY code", {"p": prefix + "%"}).reset_index(drop=True)
@@ -287,7 +288,7 @@ def level6(db: Engine, prefix: str) -> pd.DataFrame:
 def geo_rows(db: Engine, prefix: str, level: int = 6) -> pd.DataFrame:
     """``region_geo`` rows under ``prefix`` at ``level``: code, geometry (shapely or None), lon,
     lat, workers_planned, batch_id, ordered by code."""
-    from queries.executor import run
+    from store.executor import run
 
     df = run(db, "refkit_geo", "SELECT code, geometry AS text, lon, lat, workers_planned, batch_id FROM region_geo "
              "WHERE level = %(level)s AND code LIKE %(p)s ORDER BY code", {"p": prefix + "%", "level": level})
@@ -303,7 +304,7 @@ def same_shape(a: Any, b: Any, tol: float = 1e-5) -> bool:
 
 def ref_counts(db: Engine) -> dict[str, int]:
     """Row counts of every table a reference load writes (batches: distinct ids)."""
-    from queries.executor import run
+    from store.executor import run
 
     row = run(db, "refkit_counts", """
         SELECT (SELECT count() FROM regions WHERE level = 6) AS grids, (SELECT count() FROM region_geo) AS geo,
@@ -317,7 +318,7 @@ def ref_counts(db: Engine) -> dict[str, int]:
 
 def batch_row(db: Engine, batch_id: str) -> dict:
     """The newest ``reference_batches`` row of ``batch_id``."""
-    from queries.executor import run
+    from store.executor import run
 
     df = run(db, "refkit_batch", """
         SELECT toString(state) AS state, kind, region_code, fmt, encoding, rows_in, rows_loaded, rows_rejected, message
@@ -328,7 +329,7 @@ def batch_row(db: Engine, batch_id: str) -> dict:
 
 def rejects_of(db: Engine, batch_id: str) -> dict[int, set[str]]:
     """``reference_rejects`` of a batch: row number → reason codes."""
-    from queries.executor import run
+    from store.executor import run
 
     df = run(db, "refkit_rejects", "SELECT row_no, reason_code, reason FROM reference_rejects WHERE batch_id = %(b)s",
              {"b": batch_id})

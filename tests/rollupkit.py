@@ -1,4 +1,4 @@
-"""An independent check of the rollups (etl/rollups.py): the raw rows are read back
+"""An independent check of the rollups (store/rollups.py): the raw rows are read back
 and aggregated with plain pandas.
 
 - :func:`mismatches`: every rollup table (each level, each total) holds exactly the
@@ -14,9 +14,9 @@ from typing import Callable, Union
 
 import pandas as pd
 
-from etl.rollups import FAMILIES, LEVELS
-from queries.engine import Engine
-from queries.executor import run
+from store.rollups import FAMILIES, LEVELS
+from store.engine import Engine
+from store.executor import run
 
 #: An engine, or a function running a SELECT elsewhere (another process) and returning its rows.
 Source = Union[Engine, Callable[[str], pd.DataFrame]]

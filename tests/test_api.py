@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 import api.v1 as v1
-from etl import uscc
+from domain import uscc
 from indicators.catalogue import CATALOGUE, INDICATORS
-from indicators.compute import compute_with_comparisons
+from queries.indicator_values import compute_with_comparisons
 from indicators.periods import period_to_date
-from queries import db as dbmod
-from queries.engine import ServerEngine
+from store import db as dbmod
+from store.engine import ServerEngine
 from queries.entity_list import EntityFilter, entity_list, entity_profile, mask_id
-from queries.errors import InvalidParameter, QueryTimeout
-from queries.filters import NATIONAL, Filter, RegionScope
+from domain.errors import InvalidParameter, QueryTimeout
+from store.filters import NATIONAL, Filter, RegionScope
 from queries.regions import clear_region_cache, region_node
 from tests.conftest import DEMO_END
 
@@ -432,7 +432,7 @@ def test_unexpected_errors_keep_the_shape(client, monkeypatch):
 
 def test_every_query_error_has_a_documented_code():
     from api.openapi import ERROR_CODES
-    from queries.errors import JinjianError
+    from domain.errors import JinjianError
 
     for cls in JinjianError.__subclasses__():
         assert v1.ERROR_CODES[cls] in ERROR_CODES, cls

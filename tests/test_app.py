@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from components.format import format_cn
-from queries import db as dbmod
-from queries.engine import Engine
+from store import db as dbmod
+from store.engine import Engine
 
 
 class ExplodingEngine(Engine):

@@ -85,7 +85,7 @@ def test_login_form_opens_the_wall_and_logout_ends_it(dash_duo, auth_on, monkeyp
 def test_display_link_shows_the_wall_without_login(dash_duo, auth_on, dongguan, monkeypatch, tmp_path,  # noqa: F811
                                                   demo_data):
     from auth.admin import Actor, create_token
-    from queries.filters import NATIONAL
+    from store.filters import NATIONAL
     from queries.regions import region_node
 
     town_name = region_node(dongguan, TOWN, NATIONAL).name

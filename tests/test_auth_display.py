@@ -120,7 +120,7 @@ def test_wall_link_replaces_a_user_session(server, store, wall_token):
 
 def test_token_cannot_be_created_outside_the_jurisdiction(server, store):
     from auth.admin import Actor, create_token
-    from queries.errors import ScopeViolation
+    from domain.errors import ScopeViolation
 
     with pytest.raises(ScopeViolation):
         create_token(store, Actor(None), "广州大屏", "4401")

@@ -142,7 +142,7 @@ def alive(ent: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
 
 
 def test_town_supervisor_sees_the_town_with_right_numbers(server, dongguan, demo_data, store):
-    from queries.filters import NATIONAL
+    from store.filters import NATIONAL
     from queries.regions import region_node
 
     client = logged_in(server, "town_sup")
@@ -209,7 +209,7 @@ def test_entity_outside_the_town_is_403_not_404(server, store, demo_data):
     assert row["region"] == out["grid_code"] and out["credit_code"] in row["target"]
     assert out["name"] not in resp.get_data(as_text=True)
     # an entity that exists nowhere is still a 404
-    from etl import uscc
+    from domain import uscc
 
     body8 = "MA000001"
     first17 = "91441900" + body8 + uscc.org_check_char(body8)
@@ -349,7 +349,7 @@ def renderer():
 
 @pytest.mark.slow
 def test_report_pdf_for_the_town_through_the_render_ticket(server, dongguan, store, renderer, tmp_path):
-    from queries.filters import NATIONAL
+    from store.filters import NATIONAL
     from queries.regions import region_node
     from reports.build import render_pdf
 

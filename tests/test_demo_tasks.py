@@ -65,7 +65,7 @@ def test_transitions_chain_and_are_allowed(demo_data):
 
 def test_deadlines_count_official_working_days(demo_data):
     """Each stage's deadline = its limit in working days after the day it starts,
-    counted day by day with chinese-calendar (independent of etl.workdays)."""
+    counted day by day with chinese-calendar (independent of domain.workdays)."""
     rules = TaskRules()
     te = demo_data.task_events.copy()
     te["prev_due"] = te.groupby("task_id")["due_date"].shift(1)

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from queries.events import recent_events
-from queries.filters import Filter
+from store.filters import Filter
 from tests.conftest import DEMO_END
 
 #: No bound, recent bounds (enough events after them for the city, not for a town), bounds after

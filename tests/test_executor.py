@@ -6,9 +6,10 @@ import logging
 
 import pytest
 
-from queries.engine import ServerEngine
-from queries.errors import DatabaseUnavailable, InvalidParameter, QueryFailed, QueryTimeout
-from queries.executor import ident, render, run
+from store.engine import ServerEngine
+from domain.errors import DatabaseUnavailable, InvalidParameter, QueryFailed, QueryTimeout
+from store.executor import run
+from store.sql import ident, render
 from tests.chserver import free_port
 
 
@@ -41,7 +42,7 @@ def test_injection_attempt_is_a_value(demo_db):
 
 
 def test_run_logs_name_ms_rows(demo_db, caplog):
-    with caplog.at_level(logging.INFO, logger="queries.executor"):
+    with caplog.at_level(logging.INFO, logger="store.sql"):
         df = run(demo_db, "t_log", "SELECT number FROM system.numbers LIMIT 3")
     assert len(df) == 3
     rec = [r.getMessage() for r in caplog.records if "t_log" in r.getMessage()]
@@ -61,7 +62,7 @@ def test_timeout_is_mapped(ch_server):
 
 
 def test_chdb_timeout_is_mapped(chdb_engine):
-    from queries.engine import ChdbEngine
+    from store.engine import ChdbEngine
 
     db = ChdbEngine(chdb_engine.path.parent, database="test_timeout", sessions=1, timeout=1)
     with pytest.raises(QueryTimeout):

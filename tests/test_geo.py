@@ -9,8 +9,8 @@ import pytest
 from shapely.geometry import shape
 
 from queries import geo
-from queries.errors import ScopeViolation
-from queries.filters import RegionScope
+from domain.errors import ScopeViolation
+from store.filters import RegionScope
 from queries.regions import region_node
 
 
@@ -78,7 +78,7 @@ def test_village_grids(demo_db):
     assert _codes(fc) == grids and fc["missing"] == []
     assert all(f["properties"]["schematic"] for f in fc["features"])
     # nested in the village polygon (up to simplification and 5-decimal rounding)
-    from etl.boundaries import region_polygon
+    from domain.boundaries import region_polygon
 
     outline, schematic = region_polygon(village)
     assert schematic and outline is not None

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from indicators.catalogue import CATALOGUE, INDICATORS, get_indicator
-from indicators.compute import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons
 from indicators.model import CATEGORIES, Thresholds
 from indicators.periods import Period, period_to_date, previous_period, year_ago
-from queries.errors import InvalidParameter
-from queries.filters import Filter
+from domain.errors import InvalidParameter
+from store.filters import Filter
 from tests.conftest import DEMO_END
 
 DG = "4419"
@@ -95,7 +95,7 @@ def test_several_periods_in_one_query_equal_one_period_each(demo_db, monkeypatch
     """Flows of several periods (overlapping, disjoint, a single day, one with no data) from
     one query per source equal each period computed alone, for every indicator (stocks
     still run per period), from rollups and from raw tables, per region and per child."""
-    from indicators.compute import compute_periods
+    from queries.indicator_values import compute_periods
 
     monkeypatch.setenv("JINJIAN_ROLLUPS", rollups)
     periods = [period_to_date(DEMO_END, "month"), Period(DEMO_END - dt.timedelta(days=90), DEMO_END),

@@ -14,11 +14,11 @@ import math
 import pandas as pd
 import pytest
 
-from etl.regions import load_region_table
+from domain.regions import load_region_table
 from indicators.catalogue import INDICATORS
-from indicators.compute import compute
+from queries.indicator_values import compute
 from indicators.periods import Period
-from queries.filters import Filter
+from store.filters import Filter
 from tests.conftest import DEMO_END, DEMO_ROOT
 from tests.oracle import ORACLES, events_in, oracle_by_child, oracle_value
 

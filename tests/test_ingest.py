@@ -20,8 +20,8 @@ import pandas as pd
 
 from etl.ingest import inbox as inbox_mod
 from etl.ingest.batch import Ingestor, batch_id_for
-from etl.workdays import add_workdays
-from queries.executor import run
+from domain.workdays import add_workdays
+from store.executor import run
 from supervision.rules import TaskRules
 from tests.ingestkit import (
     CODE, GRID, TIME, IngestEnv, batch_state, check_batch, ingest_db_fixture, problem_rows, report_rows, to_csv,
@@ -211,7 +211,7 @@ def test_licence_and_penalty_push_disclosure(env: IngestEnv):
 def test_grid_cache_is_per_engine():
     """Two engines with the same database name (embedded and server) must not share cached grids."""
     from etl.ingest.lookups import clear_grid_cache, known_grids
-    from queries.engine import Engine
+    from store.engine import Engine
 
     class Stub(Engine):
         name = "stub"
@@ -325,9 +325,9 @@ def test_wall_live_version(env: IngestEnv, flask_server):  # the app registers t
     """The wall redraws when a batch lands — once, and not while the last redraw is still running."""
     from dash import no_update
 
-    from etl.ingest.batch import data_version
+    from store.versions import data_version
     from pages.home import live_version
-    from queries import db as dbmod
+    from store import db as dbmod
 
     dbmod.set_db(env.db)
     try:

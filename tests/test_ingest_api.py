@@ -9,7 +9,7 @@ import json
 import pytest
 
 from etl.ingest.batch import batch_id_for
-from queries import db as dbmod
+from store import db as dbmod
 from tests.ingestkit import IngestEnv, batch_counts, en, ingest_db_fixture, report_rows, to_jsonl
 
 env = ingest_db_fixture("api")

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from queries.executor import run
+from store.executor import run
 from tests.ingestkit import (
     CODE, GRID, IngestEnv, TARGET, has_chinese, bad_check_char, batch_counts, batch_state, check_batch,
     ingest_db_fixture, problem_rows, quarantine_codes, to_csv, to_jsonl, to_xlsx,

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl import uscc
+from domain import uscc
 from etl.ingest.batch import batch_id_for
 from supervision.rules import allowed_next
 from tests.ingestkit import KINDS, to_csv, zh
@@ -40,8 +40,8 @@ CRASH_EXIT = 75
 SCRIPT = r"""
 import json, sys
 from settings import Settings
-from queries.engine import make_engine
-from queries.executor import run
+from store.engine import make_engine
+from store.executor import run
 from tests.ingestkit import batch_counts, batch_state, counts
 from etl.ingest.batch import Ingestor
 

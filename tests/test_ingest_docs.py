@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from etl.ingest.docs import END_MARK, REASON_CODES, render
-from etl.ingest.sources import SOURCES, column_map
+from domain.sources import SOURCES, column_map
 from settings import ROOT
 from supervision.rules import TRANSITIONS, allowed_next
 

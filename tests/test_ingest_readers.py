@@ -8,7 +8,8 @@ import json
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from etl.ingest.readers import FileRejected, RawTable, detect_format, read_bytes, read_file
+from etl.ingest.raw import FileRejected, RawTable
+from etl.ingest.readers import detect_format, read_bytes, read_file
 from etl.ingest.rejects import REPORT_COLUMNS, write_rejects
 
 HEADER = "统一社会信用代码,企业名称,登记日期"

@@ -22,9 +22,9 @@ from dash import html
 from shapely.affinity import translate
 
 from etl.readiness import check as readiness
-from queries import db as dbmod
-from queries.errors import RegionNotFound
-from queries.executor import run
+from store import db as dbmod
+from domain.errors import RegionNotFound
+from store.executor import run
 from queries.geo import children_features
 from queries.regions import region_node
 from supervision.rules import FIRST_STAGE
@@ -85,7 +85,7 @@ def _onboard(kind: str, request, tmp) -> Onboarded:
     ob.res_b1 = loader.load_bytes("grids", grids_csv(gb1, "gbk", "wkt"), file_name="南城网格一.csv", scope=vb[0])
     ob.res_b2 = loader.load_bytes("grids", grids_shapefile_zip(gb2), file_name="南城网格二.zip", scope=vb[1])
     ob.grids = pd.concat([ga, gb], ignore_index=True)
-    from etl.boundaries import region_polygon
+    from domain.boundaries import region_polygon
 
     ob.village_shapes = {v: region_polygon(v)[0] for v in villages_of(A)}
     ob.res_bound = loader.load_bytes("boundaries_village", boundaries_geojson(ob.village_shapes),
@@ -202,7 +202,7 @@ def test_every_registration_loaded_and_task_routed(ob):
 
 # ----------------------------------------------------------------------------- region tree and maps
 def test_region_tree_holds_exactly_the_loaded_grids(ob):
-    from etl.regions import load_region_table
+    from domain.regions import load_region_table
 
     db = ob.db
     towns = region_node(db, DG).children

@@ -17,7 +17,7 @@ from auth.current import Principal
 from auth.roles import ROLES
 from auth.store import DisplayToken, User, audit_log
 from components import admin_views as av
-from queries.errors import InvalidParameter
+from domain.errors import InvalidParameter
 from tests.authkit import PASSWORD, auth_on, login, logged_in  # noqa: F401
 from tests.pagekit import ids, props, text, walk
 

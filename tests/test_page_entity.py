@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dash import html
 
-from queries import db as dbmod
+from store import db as dbmod
 from queries.regions import region_node
 from supervision.risk import FACTORS, RISK_GRADES
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH
@@ -128,7 +128,7 @@ def test_identity_lists_events_and_tasks(dongguan, demo_data, page):
 def test_not_found_outside_and_not_alive(dongguan, demo_data, page, monkeypatch):
     ents = demo_data.entities
     # Well-formed but unknown.
-    from etl.uscc import check_char, is_valid, org_check_char
+    from domain.uscc import check_char, is_valid, org_check_char
     unknown = "91441900" + "MA000000" + org_check_char("MA000000")
     unknown += check_char(unknown)
     assert is_valid(unknown) and unknown not in set(ents["credit_code"])

@@ -12,9 +12,9 @@ from selenium.webdriver.common.keys import Keys
 
 from components.indicator_table import EXPORT_COLUMNS, build_rows, csv_params, format_value, matches_search
 from indicators.catalogue import CATALOGUE, INDICATORS
-from indicators.compute import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons
 from indicators.periods import period_to_date
-from queries.filters import Filter, RegionScope
+from store.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
 from tests.pagekit import walk as _walk

@@ -10,10 +10,10 @@ import pytest
 
 from components.region_table import DEFAULT_INDICATORS
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons
 from indicators.periods import period_to_date
-from queries import db as dbmod
-from queries.filters import Filter, RegionScope
+from store import db as dbmod
+from store.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
 from tests.test_app import ExplodingEngine

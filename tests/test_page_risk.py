@@ -13,8 +13,8 @@ from dash import html
 
 from components import risk_factors as rf, risk_map as rm, risk_views as rv
 from indicators.model import GRADES
-from queries import db as dbmod
-from queries.filters import Filter
+from store import db as dbmod
+from store.filters import Filter
 from queries.grid import mask_phone
 from queries.regions import region_node
 from queries.risk import batch_alerts

@@ -17,10 +17,10 @@ from components import task_views as tv
 from components.nav import NAV_ITEMS
 from indicators.model import GRADES
 from indicators.periods import period_to_date, previous_period
-from queries import db as dbmod
-from queries.engine import Engine
-from queries.errors import DatabaseUnavailable
-from queries.filters import Filter, RegionScope
+from store import db as dbmod
+from store.engine import Engine
+from domain.errors import DatabaseUnavailable
+from store.filters import Filter, RegionScope
 from queries.tasks import TaskQuery, task_list
 from supervision.rules import BUCKETS, STATUS_ZH, TASK_TYPE_ZH, TaskRules
 from tests.conftest import DEMO_END

@@ -20,15 +20,15 @@ from dash import html
 from components import quality_views as qv
 from components.nav import NAV_ITEMS
 from etl.ingest.config import IngestSettings
-from etl.ingest.sources import SOURCES
+from domain.sources import SOURCES
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute
+from queries.indicator_values import compute
 from indicators.periods import Period
-from queries import db as dbmod
+from store import db as dbmod
 from queries import quality as Q
-from queries.engine import Engine
-from queries.errors import InvalidParameter, ScopeViolation
-from queries.filters import Filter
+from store.engine import Engine
+from domain.errors import InvalidParameter, ScopeViolation
+from store.filters import Filter
 from tests import oracle_quality as O
 from tests.conftest import make_test_engine
 from tests.oracle import ORACLES
@@ -100,7 +100,7 @@ def quality_db(request, demo_data) -> SimpleNamespace:
     """A database of its own holding the demo data plus the test batches; ``raw`` is
     the oracle's input (the raw rows of ingest_batches and quarantine)."""
     from etl.load import load_regions, load_tables
-    from etl.schema import drop_data_tables, init_schema
+    from store.schema import drop_data_tables, init_schema
 
     db = make_test_engine(request.param, request, "test_quality")
     drop_data_tables(db)

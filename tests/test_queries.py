@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from etl.regions import load_region_table
+from domain.regions import load_region_table
 from queries.entities import entity_counts_by_child, entity_totals, registration_flow, registration_flows
-from queries.errors import InvalidParameter, RegionNotFound, ScopeViolation
-from queries.filters import Filter, RegionScope
+from domain.errors import InvalidParameter, RegionNotFound, ScopeViolation
+from store.filters import Filter, RegionScope
 from queries.regions import region_node
 from tests.conftest import DEMO_END
 

@@ -14,7 +14,7 @@ import shapefile
 import shapely
 from shapely.geometry import Polygon
 
-from etl.ingest.readers import FileRejected
+from etl.ingest.raw import FileRejected
 from etl.reference.gcj02 import gcj02_to_wgs84, transform_geometry_gcj02, wgs84_to_gcj02
 from etl.reference.geofiles import (
     detect_reference_format,

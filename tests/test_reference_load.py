@@ -27,7 +27,7 @@ from etl.ingest.docs import REASON_CODES as INGEST_CODES
 from etl.reference import loader as loader_mod
 from etl.reference.checks import REASON_CODES as REF_CODES
 from etl.reference.loader import ReferenceLoader
-from queries.executor import run
+from store.executor import run
 from tests.ingestkit import report_rows
 from tests.refkit import (
     RefEnv,
@@ -353,7 +353,7 @@ def test_second_version(env):
     assert ing.state == "loaded" and ing.rows_loaded == 5, ing.message
     on_x = sorted(frame.loc[frame["网格编码"] == x, "统一社会信用代码"])
 
-    from etl.boundaries import child_polygons
+    from domain.boundaries import child_polygons
 
     z = village2 + "004"
     v2 = v1[v1["code"] != x].copy()

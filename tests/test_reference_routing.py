@@ -25,7 +25,7 @@ import shapely
 
 from etl.ingest.docs import REASON_CODES as INGEST_CODES
 from etl.reference.checks import REASON_CODES as REF_CODES
-from queries.executor import run
+from store.executor import run
 from tests.ingestkit import report_rows, to_csv, zh
 from tests.refkit import (
     RefEnv,
@@ -54,7 +54,7 @@ def env(request, tmp_path_factory):
 def test_village_boundaries(env):
     """Two villages' real boundaries: loaded at level 5, drawn as real on the town's map, and
     from then on the polygon their grids must lie in."""
-    from etl.boundaries import region_polygon
+    from domain.boundaries import region_polygon
     from queries.geo import children_features
 
     town = "441900104"  # 石排镇
@@ -86,7 +86,7 @@ def test_village_boundaries(env):
     after = env.load("grids", grids_geojson(stray), "错位.geojson")
     assert problem_codes(after) == {1: {"outside_parent"}}
     reason = after.problems[0].reason
-    from etl.regions import region_name
+    from domain.regions import region_name
 
     assert v0 in reason and region_name(v0) in reason, reason
 
@@ -97,7 +97,7 @@ def test_tolerance_against_loaded_village(env):
     square, so the shares are known exactly."""
     import math
 
-    from etl.boundaries import region_polygon
+    from domain.boundaries import region_polygon
     from etl.reference.geometry import MAX_OUTSIDE_SHARE, TOLERANCE_M
 
     assert (TOLERANCE_M, MAX_OUTSIDE_SHARE) == (200, 0.10)
@@ -129,7 +129,7 @@ def test_tolerance_against_loaded_village(env):
 def test_town_boundary(env):
     """A town's real boundary (here: its schematic polygon shrunk by half) is drawn as real on the
     county's map, its villages' schematic polygons split it, and grids must lie inside it."""
-    from etl.boundaries import region_polygon
+    from domain.boundaries import region_polygon
     from queries.geo import children_features
 
     town = "441900118"  # 大岭山镇
@@ -180,7 +180,7 @@ TOWN_WORKERS = "441900105"  # 企石镇
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_grid_workers(env, fmt):
-    from queries.filters import Filter
+    from store.filters import Filter
     from queries.grid import grid_workers
 
     df = make_grids(TOWN_WORKERS, 2, 2)

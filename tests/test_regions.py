@@ -1,4 +1,4 @@
-"""The vendored region tree (etl/vendor/regions/regions.csv.gz) and etl.regions."""
+"""The vendored region tree (domain/vendor/regions/regions.csv.gz) and domain.regions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from etl import regions
-from etl.regions import (
+from domain import regions
+from domain.regions import (
     LEVEL_LENGTHS,
     InvalidRegionCode,
     ancestors,

@@ -19,14 +19,14 @@ import pytest
 
 from components.report_views import headline_frame, report_tables
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute
+from queries.indicator_values import compute
 from indicators.periods import Period
-from queries import db as dbmod
-from queries.filters import Filter, RegionScope
+from store import db as dbmod
+from store.filters import Filter, RegionScope
 from reports.build import check_request, render_pdf
-from reports.data import HEADLINES, build_report
-from reports.wording import fmt_value
-from reports.periods import ReportError, last_complete, report_period
+from queries.report_data import HEADLINES, build_report
+from queries.report_wording import fmt_value
+from queries.report_periods import ReportError, last_complete, report_period
 from settings import ROOT
 from tests.conftest import DEMO_END, DEMO_ROOT
 from tests.oracle import oracle_value

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from queries.errors import InvalidParameter
-from queries.filters import Filter
+from domain.errors import InvalidParameter
+from store.filters import Filter
 from queries.risk import (batch_alerts, batch_fanout, entity_risk, grade_distribution, high_risk_points,
                           risk_by_child, top_entities, warning_feed, warning_trend)
 from supervision.risk import FACTORS, RiskRules, parse_weights

@@ -1,4 +1,4 @@
-"""Risk snapshots (etl/risk_snapshots.py): what a snapshot gives equals the live
+"""Risk snapshots (queries/risk_snapshots.py): what a snapshot gives equals the live
 computation and the pandas oracle; it is used only while it fits (day, rules, region,
 freshness); the refresher's rule of when to build; old snapshots are pruned.
 Both engines."""
@@ -11,13 +11,13 @@ import math
 import pandas as pd
 import pytest
 
-from etl import risk_snapshots as rs
+from queries import risk_snapshots as rs
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute
+from queries.indicator_values import compute
 from indicators.periods import Period
 from queries import risk as rq
-from queries.executor import run
-from queries.filters import Filter
+from store.executor import run
+from store.filters import Filter
 from supervision.risk import RiskRules
 from tests.conftest import DEMO_END, DEMO_ROOT
 from tests.oracle import oracle_value
@@ -54,7 +54,7 @@ def _live(monkeypatch, fn, *args):
 def test_indicators_from_a_snapshot_equal_live_and_oracle(demo_db, demo_data, snapshot, monkeypatch, caplog,
                                                           by_child) -> None:
     names = []
-    with caplog.at_level(logging.INFO, logger="queries.executor"):
+    with caplog.at_level(logging.INFO, logger="store.sql"):
         for region in _regions(demo_db):
             flt = Filter(region=region)
             seen = len(caplog.records)
@@ -106,7 +106,7 @@ def test_a_snapshot_is_used_only_where_it_fits(demo_db, snapshot, monkeypatch) -
     monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "0")
     assert rs.usable(demo_db, DEMO_ROOT, DEMO_END, rules) is None       # snapshots off
     # Data loaded since: still read (the refresher replaces it; screens show its time).
-    import etl.ingest.batch as batch
+    import store.versions as batch
 
     monkeypatch.setattr(batch, "data_version", lambda db, max_age=0.5: snapshot.data_version + 1)
     monkeypatch.setenv("JINJIAN_RISK_SNAPSHOT_SECONDS", "300")
@@ -121,7 +121,7 @@ def test_tomorrow_is_built_ahead_late_in_the_evening() -> None:
 
 
 def test_when_the_refresher_builds(demo_db, snapshot, monkeypatch) -> None:
-    import etl.ingest.batch as batch
+    import store.versions as batch
 
     rules = RiskRules.from_env()
     assert not rs.due(demo_db, DEMO_ROOT, DEMO_END, rules)                        # current

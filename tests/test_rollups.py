@@ -1,4 +1,4 @@
-"""Rollups (etl/rollups.py): the rollup tables equal pandas totals of the raw rows,
+"""Rollups (store/rollups.py): the rollup tables equal pandas totals of the raw rows,
 the stocks they give equal the raw definitions at several ends, every indicator
 answered from a rollup equals the same indicator over the raw tables, and the
 measures a rollup cannot answer keep reading the raw tables."""
@@ -9,13 +9,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from etl.rollup_tables import create_rollups, reconcile, verify
-from etl.rollups import FAMILIES, LEVELS, family_for, level_for, rewrite
+from store.rollup_tables import create_rollups, reconcile, verify
+from store.rollups import FAMILIES, LEVELS, family_for, level_for, rewrite
 from indicators.catalogue import CATALOGUE
-from indicators.compute import _plan, compute
+from queries.indicator_values import _plan, compute
 from indicators.periods import Period, period_to_date
-from queries.executor import execute, run
-from queries.filters import Filter
+from store.executor import run
+from store.sql import execute
+from store.filters import Filter
 from tests.conftest import DEMO_END
 from tests.rollupkit import mismatches, stock_mismatches
 
@@ -142,7 +143,7 @@ def test_reconcile_of_a_consistent_rollup_inserts_nothing(demo_db) -> None:
 def scratch_db(request, demo_data):
     """A database of its own holding the fact tables of the fixed data set."""
     from etl.load import load_tables
-    from etl.schema import drop_data_tables, init_schema
+    from store.schema import drop_data_tables, init_schema
     from tests.conftest import make_test_engine
 
     db = make_test_engine(request.param, request, "test_rollup_rebuild")
@@ -182,8 +183,8 @@ def test_create_rollups_is_idempotent_and_rebuilds_what_changed(scratch_db) -> N
 def test_a_failed_backfill_leaves_the_family_to_be_built_again(scratch_db, monkeypatch) -> None:
     """A backfill that fails (say at the server's memory limit) drops the family's
     half-filled tables, so the next init builds it instead of taking it as current."""
-    import etl.rollup_tables as rollups
-    from queries.errors import QueryFailed
+    import store.rollup_tables as rollups
+    from domain.errors import QueryFailed
 
     db = scratch_db
     real = rollups.execute
@@ -208,7 +209,7 @@ def test_a_failed_backfill_leaves_the_family_to_be_built_again(scratch_db, monke
 def test_batch_index_holds_every_sampling_record(scratch_db) -> None:
     """sampling_batches and sampling_regions equal the sampling rows of events,
     sampling_failures the failed ones; init keeps a current index and rebuilds one made without its small granules."""
-    from etl import batch_index
+    from store import batch_index
 
     db = scratch_db
     want = run(db, "t", "SELECT batch_no, credit_code, event_id FROM events WHERE event_type = 'sampling' "

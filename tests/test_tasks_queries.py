@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from indicators.periods import Period
-from queries.errors import InvalidParameter, ScopeViolation
-from queries.filters import Filter, RegionScope
+from domain.errors import InvalidParameter, ScopeViolation
+from store.filters import Filter, RegionScope
 from queries.tasks import TaskQuery, ageing, efficiency, task_events, task_list
 from supervision.rules import BUCKETS, TaskRules
 from tests import oracle_tasks as T
@@ -155,8 +155,8 @@ def test_bad_filters_are_rejected_with_messages():
 
 def test_older_schema_is_detected(request):
     """`etl demo --if-absent` regenerates demo data whose tables predate a column."""
-    from etl.schema import declared_columns, outdated_tables
-    from queries.executor import execute
+    from store.schema import declared_columns, outdated_tables
+    from store.sql import execute
     from tests.conftest import make_test_engine
 
     db = make_test_engine("chdb", request, "test_old_schema")

@@ -1,4 +1,4 @@
-"""Tests for etl/uscc.py (GB 32100-2015 unified social credit codes)."""
+"""Tests for domain/uscc.py (GB 32100-2015 unified social credit codes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from etl import uscc
+from domain import uscc
 
 # Real codes published online, taken from python-stdnum's tests/test_cn_uscc.doctest
 # (plus 91350100M000100Y43): state/public bodies, enterprises, individual businesses.

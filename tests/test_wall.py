@@ -11,8 +11,8 @@ import pytest
 from components.format import format_cn
 from indicators.catalogue import CATALOGUE
 from indicators.periods import period_to_date
-from queries import db as dbmod
-from queries.engine import ServerEngine
+from store import db as dbmod
+from store.engine import ServerEngine
 from queries.overview import WALL_HEADLINES, wall_data
 from tests.conftest import DEMO_END
 from tests.oracle import ORACLES, oracle_by_child

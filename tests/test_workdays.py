@@ -11,9 +11,9 @@ import chinese_calendar
 import numpy as np
 import pytest
 
-from etl import workdays as W
-from etl.holiday_file import HolidayFileError, load_holiday_file
-from etl.workdays import (EPOCH, HOLIDAY_FILE_ENV, add_workdays, calendar_source, fallback_years, is_workday,
+from domain import workdays as W
+from domain.holiday_file import HolidayFileError, load_holiday_file
+from domain.workdays import (EPOCH, HOLIDAY_FILE_ENV, add_workdays, calendar_source, fallback_years, is_workday,
                           ordinal, reset_calendar, uncovered_years, workdays, workdays_between)
 
 D = dt.date.fromisoformat
@@ -113,7 +113,7 @@ def test_uncovered_year_falls_back_to_weekdays_and_says_so(caplog):
     assert calendar_source(2030) == "weekdays"
     assert fallback_years(D("2025-06-01"), D("2031-02-01")) == [2027, 2028, 2029, 2030, 2031]
     assert uncovered_years(D("2026-01-01"), D("2026-12-31")) == []
-    with caplog.at_level(logging.WARNING, logger="etl.workdays"):
+    with caplog.at_level(logging.WARNING, logger="domain.workdays"):
         assert is_workday(D("2030-10-01"))          # a Tuesday: no holiday data
         assert not is_workday(D("2030-10-05"))      # Saturday
         assert len(workdays(D("2030-01-01"), D("2030-12-31"))) == 261
@@ -124,13 +124,13 @@ def test_uncovered_year_falls_back_to_weekdays_and_says_so(caplog):
     # A reset forgets it, so the next use warns again.
     reset_calendar()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="etl.workdays"):
+    with caplog.at_level(logging.WARNING, logger="domain.workdays"):
         is_workday(D("2030-01-01"))
     assert any("2030" in r.getMessage() for r in caplog.records)
 
 
 def test_covered_year_does_not_warn(caplog):
-    with caplog.at_level(logging.WARNING, logger="etl.workdays"):
+    with caplog.at_level(logging.WARNING, logger="domain.workdays"):
         add_workdays(d64("2025-06-01"), 20)
     assert not caplog.records
 
@@ -156,7 +156,7 @@ def test_holiday_file_covers_2030(tmp_path, monkeypatch, caplog):
     assert calendar_source(2030) == "holiday_file"
     assert calendar_source(2031) == "weekdays" and calendar_source(2026) == "chinese_calendar"
     assert fallback_years(D("2029-01-01"), D("2031-12-31")) == [2029, 2031]
-    with caplog.at_level(logging.WARNING, logger="etl.workdays"):
+    with caplog.at_level(logging.WARNING, logger="domain.workdays"):
         assert not is_workday(D("2030-01-01"))                       # Tuesday, holiday row
         assert is_workday(D("2030-01-02"))                           # ordinary Wednesday
         assert is_workday(D("2030-09-29")) and is_workday(D("2030-10-12"))  # Sun, Sat make-up

@@ -37,17 +37,19 @@ from typing import Callable
 
 import pandas as pd
 
-from etl import batch_index
-from etl.ingest import lookups, readers, rejects, transform
+from store import batch_index
+from etl.ingest import lookups, raw, readers, rejects, transform
 from etl.ingest.config import IngestSettings
-from etl.ingest.sources import get_source
+from domain.sources import get_source
 from etl.ingest.validate import Problem, check_fields
-from etl.rollup_tables import grids_of, reconcile
-from etl.rollups import families_of
-from etl.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
+from store.rollup_tables import grids_of, reconcile
+from store.rollups import families_of
+from store.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
 from queries import shapes
-from queries.engine import Engine
-from queries.executor import execute, run
+from store.engine import Engine
+from store.executor import run
+from store.sql import execute
+from store.versions import forget_versions
 from supervision.rules import TaskRules
 
 logger = logging.getLogger(__name__)
@@ -113,25 +115,6 @@ def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
     for engine, name in targets:
         wait_mutations(engine, name)
-
-
-_VERSION_CACHE: dict[str, tuple[float, int]] = {}
-
-
-def data_version(db: Engine, max_age: float = 0.5) -> int:
-    """A number that grows whenever a batch is loaded — ingestion or reference data (grids,
-    boundaries, workers, departments) — cheap, cached for ``max_age`` s: the newest loaded
-    batch's time in milliseconds (below 2**53, exact in a browser)."""
-    hit = _VERSION_CACHE.get(db.identity)
-    if hit and time.monotonic() - hit[0] < max_age:
-        return hit[1]
-    df = run(db, "ingest_data_version", """
-        SELECT max(v) AS v FROM (
-            SELECT max(version) AS v FROM ingest_batches WHERE state = 'loaded'
-            UNION ALL SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded')""")
-    value = int(df["v"].iloc[0]) // 1_000_000 if not df.empty and pd.notna(df["v"].iloc[0]) else 0
-    _VERSION_CACHE[db.identity] = (time.monotonic(), value)
-    return value
 
 
 def nothing_loaded(info: dict) -> bool:
@@ -260,7 +243,7 @@ class Ingestor:
             "rows_loaded": 0, "rows_rejected": 0, "data_from": epoch, "data_to": epoch, "message": ""}, "received")
         try:
             table = readers.read_bytes(data, fmt, max_bytes=self.cfg.max_bytes)
-        except readers.FileRejected as exc:
+        except raw.FileRejected as exc:
             self._record(info, "failed", message=exc.user_message)
             return BatchResult(batch_id, source, "failed", message=exc.user_message)
         info["encoding"] = table.encoding
@@ -286,7 +269,7 @@ class Ingestor:
         return BatchResult(batch_id, source, "loaded", table.rows_in, loaded, rejected, checked.problems,
                            checked.warnings, message, report)
 
-    def _quarantine(self, info: dict, table: readers.RawTable, problems: list[Problem]) -> Path | None:
+    def _quarantine(self, info: dict, table: raw.RawTable, problems: list[Problem]) -> Path | None:
         if not problems:
             return None
         raw = {r.row_no: r.raw for r in table.rows} | {p.row_no: p.raw for p in table.problems}
@@ -339,7 +322,7 @@ class Ingestor:
                 reconcile(self.db, table, touched)
         self._record(info, "loaded")
         self._drop_stage(batch_id, tables)
-        _VERSION_CACHE.clear()
+        forget_versions()
         if "entities" in replaces or info["source"] == "registration":
             from queries.regions import clear_region_cache
 

@@ -17,7 +17,7 @@ import warnings
 from decimal import Decimal
 from typing import Any
 
-from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, columns, decode
+from etl.ingest.raw import FileRejected, RawRow, RawTable, RowProblem, columns, decode
 
 __all__ = ["json_text", "read_jsonl", "read_xlsx"]
 

@@ -9,7 +9,7 @@ from settings import Settings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    from etl.ingest.sources import SOURCES
+    from domain.sources import SOURCES
 
     p = sub.add_parser("load", help="load a department file (CSV, XLSX or JSON lines)")
     p.add_argument("file", type=Path)
@@ -31,10 +31,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "token":
         return _token(args)
     from etl.ingest.batch import Ingestor
-    from etl.schema import init_schema
-    from queries.db import get_db
+    from store.schema import init_schema
+    from store.db import get_db
 
-    db = get_db()  # the process engine: closed in order by queries.db.exit_process
+    db = get_db()  # the process engine: closed in order by store.db.exit_process
     init_schema(db)
     ing = Ingestor(db)
     ing.recover()
@@ -50,7 +50,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         for path, res in box.scan_once():
             print(f"{path.name}: {res.summary()}")
         return 0
-    from queries.executor import run
+    from store.executor import run
 
     df = run(db, "ingest_batch_list", """
         SELECT argMax(received_at, version) AS received_at, batch_id, argMax(source, version) AS source,
@@ -65,7 +65,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 def _load(ing, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from etl.ingest.readers import FileRejected
+    from etl.ingest.raw import FileRejected
 
     if not args.file.is_file():
         print(f"error: {args.file} is not a file", file=sys.stderr)

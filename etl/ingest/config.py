@@ -25,7 +25,7 @@ class IngestSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "IngestSettings":
-        from etl.ingest.sources import SOURCES
+        from domain.sources import SOURCES
 
         env = os.environ if env is None else env
         base = Settings.from_env(env)

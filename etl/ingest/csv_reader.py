@@ -11,7 +11,7 @@ import csv
 import io
 from typing import Any
 
-from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, columns, decode
+from etl.ingest.raw import FileRejected, RawRow, RawTable, RowProblem, columns, decode
 
 __all__ = ["read_csv"]
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Iterator
 
 from etl.ingest.batch import BatchResult, Ingestor
-from etl.ingest.errors import IngestError
-from etl.ingest.readers import FileRejected
-from etl.ingest.sources import SOURCES
+from domain.ingest_errors import IngestError
+from etl.ingest.raw import FileRejected
+from domain.sources import SOURCES
 
 logger = logging.getLogger(__name__)
 

@@ -14,18 +14,18 @@ from typing import Sequence
 
 import pandas as pd
 
-from etl.ingest.sources import Source
+from domain.sources import Source
 from etl.ingest.validate import Checked, Problem
-from queries.engine import Engine
-from queries.executor import run
-from queries.shapes import reference_version
+from store.engine import Engine
+from store.executor import run
+from store.versions import reference_version
 from supervision.rules import STATUS_ZH, allowed_next
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
 #: Reference data (grids, departments) per database, kept while the reference version
-#: (:func:`queries.shapes.reference_version`: the newest loaded grid, boundary, worker or
+#: (:func:`store.versions.reference_version`: the newest loaded grid, boundary, worker or
 #: department file) is unchanged, and at most this long.
 GRID_CACHE_SECONDS = 300.0
 _GRID_CACHE: dict[str, tuple[float, int, frozenset[str]]] = {}

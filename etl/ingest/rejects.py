@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
-from etl.ingest.readers import RawRow, RawTable, RowProblem
+from etl.ingest.raw import RawRow, RawTable, RowProblem
 
 logger = logging.getLogger(__name__)
 

@@ -12,16 +12,16 @@ logger = logging.getLogger(__name__)
 
 
 def ingestor() -> Ingestor:
-    """An ingestor over the app's current database (:func:`queries.db.get_db`)."""
-    from queries.db import get_db
+    """An ingestor over the app's current database (:func:`store.db.get_db`)."""
+    from store.db import get_db
 
     return Ingestor(get_db(), IngestSettings.from_env())
 
 
 def token_store() -> TokenStore:
-    from reports.config import ReportSettings
+    from store.metastore import metadata_url
 
-    return TokenStore(ReportSettings.from_env().metadata_url)
+    return TokenStore(metadata_url())
 
 
 _started: list[bool] = []

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from etl import demo_names as V
-from etl import uscc
+from domain import uscc
 from etl.ingest.batch import BatchResult, Ingestor
-from queries.executor import run
+from store.executor import run
 from supervision.rules import allowed_next
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, update
 
-from etl.ingest.sources import get_source
-from metastore import engine_for, secret_hash
+from domain.sources import get_source
+from store.metastore import engine_for, secret_hash
 
 logger = logging.getLogger(__name__)
 

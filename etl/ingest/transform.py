@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from etl import boundaries
-from etl.ingest.sources import Source
-from etl.workdays import add_workdays, workdays_between
+from domain import boundaries
+from domain.sources import Source
+from domain.workdays import add_workdays, workdays_between
 from supervision.routing import route
 from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
 

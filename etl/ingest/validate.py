@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from etl import uscc
-from etl.ingest.readers import RawTable
-from etl.ingest.sources import Field, Source, column_map
+from domain import uscc
+from etl.ingest.raw import RawTable
+from domain.sources import Field, Source, column_map
 
 logger = logging.getLogger(__name__)
 

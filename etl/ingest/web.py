@@ -55,8 +55,8 @@ def visible_to(region_code: str, root: str, scope: str | None = None) -> bool:
 def download_rejects(batch_id: str) -> Any:
     from etl.ingest.batch import Ingestor
     from etl.ingest.config import IngestSettings
-    from queries.db import get_db
-    from queries.errors import JinjianError
+    from store.db import get_db
+    from domain.errors import JinjianError
     from settings import ConfigError, Settings
 
     if not _BATCH_ID.match(batch_id):

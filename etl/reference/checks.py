@@ -2,7 +2,7 @@
 rejected with its row, field and reason (the codes are in :data:`REASON_CODES`).
 
 :func:`check` needs the vendored region tree, the loaded boundaries
-(:mod:`etl.boundaries`) and, for grid workers, the set of loaded grids; it returns the
+(:mod:`domain.boundaries`) and, for grid workers, the set of loaded grids; it returns the
 rows each table receives. Reading the file is :mod:`etl.reference.geofiles`' job.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl.ingest.readers import RawTable
-from etl.ingest.sources import INDUSTRY_SECTIONS, column_map
+from etl.ingest.raw import RawTable
+from domain.sources import INDUSTRY_SECTIONS, column_map
 from etl.ingest.validate import Checked, Problem
 from etl.reference import geometry
 from etl.reference.kinds import Kind
-from etl.regions import LEVEL_LENGTHS, LEVEL_NAMES_ZH, load_region_table
+from domain.regions import LEVEL_LENGTHS, LEVEL_NAMES_ZH, load_region_table
 from supervision.routing import valid_dept_id
 
 logger = logging.getLogger(__name__)

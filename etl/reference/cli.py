@@ -38,10 +38,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.schema import init_schema
-    from queries.db import get_db
+    from store.schema import init_schema
+    from store.db import get_db
 
-    db = get_db()  # the process engine: closed in order by queries.db.exit_process
+    db = get_db()  # the process engine: closed in order by store.db.exit_process
     init_schema(db)
     if args.cmd == "check":
         from etl.readiness import check, render
@@ -51,7 +51,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print(render(findings, region))
         return 1 if any(f.severity == "missing" for f in findings) else 0
     from etl.reference.loader import NATIONAL, ReferenceLoader
-    from etl.regions import validate_code
+    from domain.regions import validate_code
 
     loader = ReferenceLoader(db)
     loader.recover()

@@ -25,7 +25,8 @@ import ijson
 import shapefile
 
 from etl.ingest.cell_readers import json_text
-from etl.ingest.readers import FileRejected, RawRow, RawTable, RowProblem, decode, read_bytes, too_large
+from etl.ingest.raw import FileRejected, RawRow, RawTable, RowProblem, decode, too_large
+from etl.ingest.readers import read_bytes
 from etl.ingest.rejects import Entry, write_rejects
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 - :func:`parse`: WKT or GeoJSON text → polygons; invalid ones repaired with
   ``make_valid`` (their polygonal part kept), others rejected with a reason;
 - :func:`outside_share`: how much of each polygon lies outside the nearest real
-  polygon of its parent (:func:`etl.boundaries.reference_polygon`), widened by
+  polygon of its parent (:func:`domain.boundaries.reference_polygon`), widened by
   :data:`TOLERANCE_M` metres; more than :data:`MAX_OUTSIDE_SHARE` is rejected.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from etl.boundaries import reference_polygon
-from etl.tessellate import polygonal
+from domain.boundaries import reference_polygon
+from domain.tessellate import polygonal
 
 logger = logging.getLogger(__name__)
 

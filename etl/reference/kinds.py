@@ -2,7 +2,7 @@
 (docs/onboarding.md): grids (网格), town and village boundaries (镇街、村居边界), grid
 workers (网格员) and departments (部门名录).
 
-Each kind is an :class:`etl.ingest.sources.Source` (fields with Chinese headers and
+Each kind is an :class:`domain.sources.Source` (fields with Chinese headers and
 aliases, matched the same way as ingestion headers) plus what it replaces: the tables
 it writes and the column that puts a row inside a region (a new file replaces the rows
 of its region, see :mod:`etl.reference.loader`).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etl.ingest.sources import Field, Source, _choices
+from domain.sources import Field, Source, _choices
 
 DEPT_KIND_CHOICES = _choices({
     "market_regulator": ("市场监管", "市场监管部门", "市场监督管理局", "市场监督管理所", "市场监管所", "市场监管局"),

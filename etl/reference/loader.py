@@ -34,14 +34,17 @@ import pandas as pd
 
 from etl.ingest import lookups, rejects
 from etl.ingest.batch import LOCK, delete_rows, nothing_loaded
+from etl.ingest.raw import FileRejected, RawTable
 from etl.ingest.config import IngestSettings
 from etl.ingest.validate import Problem
 from etl.reference import checks, geofiles, geometry
 from etl.reference.kinds import KINDS, Kind
-from etl.regions import LEVEL_LENGTHS
+from domain.regions import LEVEL_LENGTHS
 from queries import shapes
-from queries.engine import Engine
-from queries.executor import execute, run
+from store.engine import Engine
+from store.executor import run
+from store.sql import execute
+from store.versions import forget_versions
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +213,7 @@ class ReferenceLoader:
                                  "rows_rejected": 0, "message": f"crs={crs}"}, "received")
         try:
             table = geofiles.read_reference(data, fmt, max_bytes=self.cfg.max_bytes)
-        except geofiles.FileRejected as exc:
+        except FileRejected as exc:
             if info:
                 self._record(info, "failed", message=exc.user_message)
             return RefResult(batch_id, k.id, "failed", message=exc.user_message)
@@ -296,7 +299,7 @@ class ReferenceLoader:
                        len(removed), len(ents), path)
         return path
 
-    def _quarantine(self, k: Kind, info: dict, table: geofiles.RawTable, problems: list[Problem]) -> Path | None:
+    def _quarantine(self, k: Kind, info: dict, table: RawTable, problems: list[Problem]) -> Path | None:
         if not problems:
             return None
         raw = {r.row_no: r.raw for r in table.rows} | {p.row_no: p.raw for p in table.problems}
@@ -357,7 +360,7 @@ class ReferenceLoader:
     def _forget(self) -> None:
         from queries.regions import clear_region_cache
 
-        shapes.forget_version()
+        forget_versions()
         lookups.clear_grid_cache()
         geometry.clear_cache()
         clear_region_cache()

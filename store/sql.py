@@ -5,8 +5,11 @@
   server, so one SQL text serves both); a literal percent sign is written ``%%``;
 - identifiers never come from parameters: callers pick them from allow-lists
   with :func:`ident`;
-- every query has a name, is timed and logged (name / engine / ms / rows);
-- driver errors arrive here already mapped to :mod:`queries.errors`.
+- every query and command has a name, is timed and logged (name / engine / ms / rows);
+- driver errors arrive here already mapped to :mod:`domain.errors`.
+
+Screen queries go through :func:`store.executor.run`, which puts the shared cache in
+front of :func:`run_text`; DDL and background work use :func:`execute`.
 """
 from __future__ import annotations
 
@@ -18,10 +21,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from queries.engine import Engine
-from queries import cache
-from queries.errors import InvalidParameter, JinjianError, QueryFailed
-from queries.filters import default_scope
+from store.engine import Engine
+from domain.errors import InvalidParameter, JinjianError, QueryFailed
 
 logger = logging.getLogger(__name__)
 
@@ -90,30 +91,7 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def run(db: Engine, name: str, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Execute a named SELECT with bound parameters and return a DataFrame.
-
-    Screen aggregates (``queries.cache.CACHEABLE``) go through the shared cache when
-    one is installed, keyed by the viewer's scope and the data version as well."""
-    text = render(sql, params)
-    if cache.cacheable(name):
-        key = cache.cache_key(db.identity, name, text, default_scope().prefix, data_version_or_zero(db))
-        return cache.cached(key, lambda: _run_text(db, name, text))
-    return _run_text(db, name, text)
-
-
-def data_version_or_zero(db: Engine) -> int:
-    """The data version cache keys carry (``etl.ingest.batch.data_version``); 0 before any
-    ingestion table exists (the time-to-live alone bounds staleness then)."""
-    from etl.ingest.batch import data_version
-
-    try:
-        return data_version(db)
-    except JinjianError:
-        return 0
-
-
-def _run_text(db: Engine, name: str, text: str) -> pd.DataFrame:
+def run_text(db: Engine, name: str, text: str) -> pd.DataFrame:
     start = time.perf_counter()
     try:
         df = db.query(text)

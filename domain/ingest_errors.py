@@ -1,6 +1,8 @@
 """Exceptions of the ingestion path, each with a Chinese message for the source unit."""
 from __future__ import annotations
 
+from typing import Iterable
+
 
 class IngestError(Exception):
     """Base: ``user_message`` (Chinese, shown to the department), ``code`` (machine tag)."""
@@ -16,11 +18,10 @@ class IngestError(Exception):
 class UnknownSource(IngestError):
     code = "unknown_source"
 
-    def __init__(self, source: str) -> None:
-        from etl.ingest.sources import SOURCES
-
-        super().__init__(f"未知的数据来源“{source}”，可用：{'、'.join(SOURCES)}",
-                         f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    def __init__(self, source: str, known: Iterable[str]) -> None:
+        known = list(known)
+        super().__init__(f"未知的数据来源“{source}”，可用：{'、'.join(known)}",
+                         f"unknown source {source!r}; known: {', '.join(known)}")
 
 
 class BatchInProgress(IngestError):

@@ -14,18 +14,18 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from etl.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades, usable
-from etl.rollups import family_for, level_for, rewrite, rollups_enabled
+from queries.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades, usable
+from store.rollups import family_for, level_for, rewrite, rollups_enabled
 from indicators.event_types import event_types
 from indicators.model import Indicator, Measure
 from indicators.periods import Period, previous_period, year_ago
-from queries.engine import Engine
-from queries.executor import run
-from queries.filters import Filter
-from queries.parallel import run_all
+from store.engine import Engine
+from store.executor import run
+from store.filters import Filter
+from store.parallel import run_all
 from queries.quality import INGEST_QUALITY
 from queries.regions import region_node
-from queries.risk import ENTITY_RISK, risk_params
+from queries.risk_score import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
 from settings import Settings
 from supervision.risk import RiskRules
@@ -112,7 +112,7 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                 sql = (f"SELECT {key} AS region_code, {cols} FROM {q.from_item} "
                        f"WHERE grid_code LIKE %(like)s {q.prefilter} {narrow} {group}")
                 pending.append((i, q.name, sql, {**params, **extra}))
-    # The remaining queries are independent: side by side (queries.parallel).
+    # The remaining queries are independent: side by side (store.parallel).
     answers = run_all({str(k): (lambda p=p: run(db, p[1], p[2], p[3])) for k, p in enumerate(pending)})
     for k, (i, *_rest) in enumerate(pending):
         add(i, answers[str(k)])
@@ -154,7 +154,7 @@ class _Query:
 
 def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Query]:
     """The queries answering ``measures`` of ``source``: the measures a rollup of
-    ``level`` can answer exactly read it (etl.rollups), the others the raw source
+    ``level`` can answer exactly read it (store.rollups), the others the raw source
     (``level`` None: raw only)."""
     raw = _Query(f"indicators_{source}", _FROM.get(source, source), _PREFILTER.get(source, ""),
                  [(m, m.expr) for m in measures])
@@ -173,7 +173,7 @@ def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Quer
 
 
 def _plan_risk(measures: list[Measure], level: str | None) -> list[_Query]:
-    """Risk measures answered from a risk snapshot (etl.risk_snapshots): counts per grade of
+    """Risk measures answered from a risk snapshot (queries.risk_snapshots): counts per grade of
     the level where they can, the snapshot's scored entities otherwise."""
     rolled = [(m, rewrite_grades(m.expr) if level else None) for m in measures]
     fast = [(m, e) for m, e in rolled if e is not None]

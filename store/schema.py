@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import logging
 
-from etl import batch_index
-from queries.engine import Engine
-from queries.executor import execute, run
+from domain.codes import (
+    ACTOR_KINDS, BATCH_STATES, CREDIT_GRADES, DEPT_KINDS, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RESULTS,
+    TASK_FROM_STATUSES, TASK_STATUSES, TASK_TYPES,
+)
+from store import batch_index
+from store.engine import Engine
+from store.executor import run
+from store.sql import execute
 
 logger = logging.getLogger(__name__)
 
-ENTITY_TYPES = {"enterprise": 1, "individual": 2, "cooperative": 3}
-ENTITY_STATUSES = {"active": 1, "cancelled": 2, "revoked": 3}
-CREDIT_GRADES = {"A": 1, "B": 2, "C": 3, "D": 4}
-EVENT_TYPES = {
-    "registration": 1, "change": 2, "cancellation": 3, "revocation": 4, "licence": 5,
-    "penalty": 6, "complaint": 7, "inspection": 8, "sampling": 9, "list_entry": 10, "list_exit": 11,
-}
-RESULTS = {"none": 0, "pass": 1, "fail": 2}
-TASK_TYPES = {"verify_registration": 1, "verify_change": 2, "clue": 3, "disclosure": 4}
-TASK_STATUSES = {
-    "pending": 1, "inspecting": 2, "notice": 3, "joint": 5, "transferred": 6, "closed": 7, "town": 8,
-}
-#: ``from_status`` of a task's first event (its creation).
-TASK_FROM_STATUSES = {"none": 0, **TASK_STATUSES}
-ACTOR_KINDS = {"system": 1, "grid_worker": 2, "village": 3, "town_office": 4, "department": 5}
-#: State of an ingestion batch: ``staged`` = validated rows written to the stage
-#: tables, ``loaded`` = published, ``failed`` = nothing loaded (file unreadable).
-BATCH_STATES = {"received": 1, "staged": 2, "loaded": 3, "failed": 4}
-DEPT_KINDS = {"market_regulator": 1, "licensing": 2, "town_office": 3, "other": 4}
 
 
 def _enum(values: dict[str, int]) -> str:
@@ -186,8 +172,8 @@ def init_schema(db: Engine) -> list[str]:
     On a cluster (``db.cluster``) the fact tables and their rollups are created on every
     shard as ``<name>_local`` with a Distributed ``<name>`` over them on every shard; the
     other tables live on the server the app connects to (which must be one of the shards)."""
-    from etl.risk_snapshots import create_tables as create_risk_tables
-    from etl.rollup_tables import create_rollups
+    from store.risk_tables import create_tables as create_risk_tables
+    from store.rollup_tables import create_rollups
 
     for name, ddl in TABLES.items():
         if not (db.cluster and name in SHARDED):
@@ -224,8 +210,8 @@ def _add_columns(db: Engine) -> None:
 
 
 def _init_cluster(db: Engine) -> None:
-    from etl.rollup_tables import create_rollups
-    from etl.rollups import FAMILIES, rollup_tables
+    from store.rollup_tables import create_rollups
+    from store.rollups import FAMILIES, rollup_tables
 
     shards = db.shards()
     rebuilt: set[str] = set()
@@ -252,9 +238,9 @@ def _init_cluster(db: Engine) -> None:
 
 def drop_data_tables(db: Engine) -> None:
     """Drop the tables (used before regenerating demo data)."""
-    from etl.risk_snapshots import drop_tables as drop_risk_tables
-    from etl.rollup_tables import drop_rollups
-    from etl.rollups import rollup_tables
+    from store.risk_tables import drop_tables as drop_risk_tables
+    from store.rollup_tables import drop_rollups
+    from store.rollups import rollup_tables
 
     drop_risk_tables(db)
 

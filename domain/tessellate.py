@@ -1,5 +1,5 @@
 """Splitting a polygon into compact cells, and random points inside polygons: the
-geometry behind the schematic (示意) boundaries of :mod:`etl.boundaries`.
+geometry behind the schematic (示意) boundaries of :mod:`domain.boundaries`.
 
 A polygon is split among ``n`` children by a Voronoi diagram of seed points inside it,
 each cell clipped to it. Seeds come from a few k-means rounds over random points inside

@@ -3,7 +3,7 @@
 A UTF-8 CSV with the header ``date,kind,name`` listing statutory holidays, weekend make-up
 working days (调休) and years covered without exceptions (format: ``docs/workdays.md``).
 :func:`load_holiday_file` reads and checks it, raising :class:`HolidayFileError` (file, line,
-field, reason) for anything it cannot use. ``etl.workdays`` takes every year the file lists
+field, reason) for anything it cannot use. ``domain.workdays`` takes every year the file lists
 from it; a listed year starts as Monday–Friday (:func:`weekday_flags`, also used there for
 chinese-calendar's data and the fallback) and only the file's rows change it.
 """

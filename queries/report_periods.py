@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from indicators.periods import Period, period_start
-from queries.errors import InvalidParameter
+from domain.errors import InvalidParameter
 
 #: kind → (indicator grain, report title, the grain's short Chinese name).
 KINDS: dict[str, tuple[str, str, str]] = {

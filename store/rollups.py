@@ -35,7 +35,7 @@ Each table is a ``SummingMergeTree``; queries always ``sum()`` with ``GROUP BY``
 rows not yet merged, or held on different shards, add up to the right answer.
 
 Rows that ingestion deletes (a replaced entity version, a batch undone after a
-crash) are not seen by a materialized view; :func:`etl.rollup_tables.reconcile` then brings the town
+crash) are not seen by a materialized view; :func:`store.rollup_tables.reconcile` then brings the town
 table of the towns involved back to the raw rows by inserting the difference, which
 the views carry to the coarser levels and totals. Run twice, the second run inserts
 nothing.

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from etl.schema import ENTITY_TYPES
+from domain.codes import ENTITY_TYPES
 
 #: GB/T 4754-2017 sections (门类).
 INDUSTRY_SECTIONS = tuple("ABCDEFGHIJKLMNOPQRST")
@@ -209,6 +209,6 @@ def get_source(source_id: str) -> Source:
     try:
         return SOURCES[source_id]
     except KeyError:
-        from etl.ingest.errors import UnknownSource
+        from domain.ingest_errors import UnknownSource
 
-        raise UnknownSource(source_id) from None
+        raise UnknownSource(source_id, SOURCES) from None

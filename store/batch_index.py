@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from queries.engine import Engine
-from queries.executor import execute, run
+from store.engine import Engine
+from store.executor import run
+from store.sql import execute
 
 logger = logging.getLogger(__name__)
 

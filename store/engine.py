@@ -1,6 +1,6 @@
 """Database engines behind one interface: embedded chDB and a ClickHouse server.
 
-Both take fully rendered SQL from :mod:`queries.executor` (one SQL text serves
+Both take fully rendered SQL from :mod:`store.executor` (one SQL text serves
 both; see the portable subset in DESIGN.md §4) and return pandas DataFrames.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import pandas as pd
 
-from queries.errors import DatabaseUnavailable, QueryFailed, QueryTimeout
+from domain.errors import DatabaseUnavailable, QueryFailed, QueryTimeout
 from settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)

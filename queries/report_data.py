@@ -19,18 +19,18 @@ import numpy as np
 import pandas as pd
 
 from indicators.catalogue import CATALOGUE
-from indicators.compute import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons
 from indicators.model import Indicator
 from indicators.periods import period_start
-from queries.engine import Engine
+from store.engine import Engine
 from queries.entities import registration_flow
-from queries.executor import run
-from queries.filters import Filter, RegionScope, default_scope
+from store.executor import run
+from store.filters import Filter, RegionScope, default_scope
 from queries.regions import region_names, region_node
 from queries.risk import batch_alerts, grade_distribution, top_entities
 from queries.tasks import TaskQuery, task_list
-from reports.periods import ReportPeriod, report_period
-from reports.wording import summary_sentences
+from queries.report_periods import ReportPeriod, report_period
+from queries.report_wording import change_words, compare_text, fmt_value
 from supervision.risk import RiskRules
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH, TaskRules, bucket_bounds
 
@@ -91,7 +91,7 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
                  today: dt.date | None = None, now: dt.datetime | None = None) -> ReportData:
     """Everything a ``kind`` report for ``region`` and the period containing ``day`` shows.
 
-    Raises :class:`reports.periods.ReportError` (bad kind/date, future period) or the
+    Raises :class:`queries.report_periods.ReportError` (bad kind/date, future period) or the
     query layer's errors (RegionNotFound, ScopeViolation, InvalidParameter, …)."""
     scope = scope or default_scope()
     period = report_period(kind, day, today)
@@ -219,7 +219,7 @@ def _rankings(db: Engine, flt: Filter, period: ReportPeriod, node) -> tuple[pd.D
 
 
 def _dept_names(db: Engine, region: str) -> dict[str, str]:
-    from etl.regions import ancestors
+    from domain.regions import ancestors
 
     df = run(db, "report_departments", """
         SELECT dept_id, name FROM departments WHERE region_code LIKE %(like)s OR region_code IN %(anc)s""",
@@ -229,7 +229,7 @@ def _dept_names(db: Engine, region: str) -> dict[str, str]:
 
 def _overdue_tasks(db: Engine, flt: Filter, asof: dt.date, rules: TaskRules, limit: int) -> pd.DataFrame:
     """The most overdue open tasks at the end of ``asof`` (due before it), oldest deadline first."""
-    from etl.workdays import workdays_between
+    from domain.workdays import workdays_between
 
     df, _ = task_list(db, TaskQuery(flt, asof, status="open"), rules, limit=limit)
     df = df[pd.to_datetime(df["due_date"]).dt.date < asof].reset_index(drop=True) if len(df) else df
@@ -327,3 +327,48 @@ def _quality(db: Engine, flt: Filter, period: ReportPeriod) -> tuple[pd.DataFram
     if not notes:
         notes.append("各数据源本期均按时、完整报送。")
     return table, notes, int(frame["n"].sum()) if len(frame) else 0
+
+
+# ----------------------------------------------------------------------------- summary
+def summary_sentences(d: ReportData) -> list[str]:
+    """The written summary: each sentence carries its numbers and comparisons."""
+    h = d.headlines.set_index("indicator_id")
+    this = d.period.this
+    out: list[str] = []
+
+    def v(i: str) -> str:
+        text = fmt_value(CATALOGUE[i], h.loc[i, "value"])
+        return text + "%" if CATALOGUE[i].unit == "%" and text != "—" else text
+
+    if not d.has_data:
+        return [f"{d.period.label}，{d.region_name}没有登记、投诉举报、执法检查或监管任务等业务数据（本期无数据），"
+                "本报告各项期内指标均为零，请核实数据报送情况。",
+                f"期末存续市场主体 {v('entity_stock')} 户，期末在办逾期任务 {v('tasks_overdue')} 件。"]
+
+    def c(i: str) -> str:
+        return compare_text(CATALOGUE[i], h.loc[i])
+
+    out.append(f"{this}新设立市场主体 {v('new_registrations')} 户，{c('new_registrations')}；其中企业 "
+               f"{v('new_enterprises')} 户、个体工商户 {v('new_individuals')} 户。")
+    out.append(f"{this}注销 {v('cancellations')} 户、吊销 {v('revocations')} 户，净增 {v('net_growth')} 户；"
+               f"期末存续市场主体 {v('entity_stock')} 户，较上期末{change_words(h.loc['entity_stock', 'mom'])}。")
+    out.append(f"{this}受理投诉举报 {v('complaints')} 件，{c('complaints')}；办理行政处罚案件 {v('penalties')} 件，"
+               f"检查 {v('inspections')} 户次，抽检合格率 {v('sampling_pass_rate')}。")
+    out.append(f"{this}推送监管任务 {v('tasks_created')} 件，办结 {v('tasks_closed')} 件，按期办结率 "
+               f"{v('ontime_rate')}；期末逾期任务 {v('tasks_overdue')} 件，{c('tasks_overdue')}，其中红色（升级督办）"
+               f"{v('overdue_severe')} 件。")
+    risk = (f"期末红色预警主体 {v('risk_red')} 户、橙色 {v('risk_orange')} 户，高风险主体占比 "
+            f"{v('high_risk_share')}")
+    if len(d.alerts):
+        risk += f"；{this}发现 {len(d.alerts)} 个抽检不合格产品批次涉及辖区 {int(d.alerts['辖区涉及主体'].sum()):,} 户主体，已触发追溯联动预警"
+    out.append(risk + "。")
+    if len(d.ranking) and d.ranking["value"].iloc[0] > 0:
+        top = d.ranking.iloc[0]
+        out.append(f"分{d.child_level}看，{this}新设立市场主体最多的是{top['region_name']}（{int(top['value']):,} 户）。")
+    if len(d.ranking_overdue) and d.ranking_overdue["value"].iloc[0] > 0:
+        top = d.ranking_overdue.iloc[0]
+        out.append(f"期末逾期任务最多的是{top['region_name']}（{int(top['value']):,} 件），请重点督办。")
+    late = [n for n in d.quality_notes if "尚未报送" in n or "缺报" in n or "没有收到" in n]
+    if late:
+        out.append(f"数据质量提示：{len(late)} 个数据源本期迟报或不完整，相关指标可能偏低（详见数据质量说明）。")
+    return out

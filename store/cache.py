@@ -1,4 +1,4 @@
-"""The shared cache of screen queries, in front of :func:`queries.executor.run`.
+"""The shared cache of screen queries, in front of :func:`store.executor.run`.
 
 Many wall screens show the same view and refresh every few seconds; with the cache
 they cost one query per view and time-to-live instead of one per screen.
@@ -155,10 +155,11 @@ def shared_view(db: Any, name: str, parts: tuple, compute: Callable[[], T]) -> T
     cache is off."""
     if _state.backend is None or _state.view_seconds <= 0:
         return compute()
-    from queries.executor import data_version_or_zero
-    from queries.filters import default_scope
+    from store import versions
+    from store.filters import default_scope
 
-    key = cache_key(db.identity, f"view:{name}", repr(parts), default_scope().prefix, data_version_or_zero(db))
+    key = cache_key(db.identity, f"view:{name}", repr(parts), default_scope().prefix,
+                    versions.data_version_or_zero(db))
     return cached(key, compute, _state.view_seconds)
 
 

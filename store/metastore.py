@@ -3,9 +3,10 @@ by every module that keeps tables there (report schedules and runs, ingestion to
 SQLite file by default, any SQLAlchemy URL (PostgreSQL) otherwise."""
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine as SAEngine
@@ -43,7 +44,7 @@ def open_store(url: str, metadata: MetaData, what: str) -> SAEngine:
     message names ``what`` (e.g. 报告归档库) and the setting."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from queries.errors import DatabaseUnavailable
+    from domain.errors import DatabaseUnavailable
 
     try:
         return engine_for(url, metadata)
@@ -59,3 +60,16 @@ def dispose_all() -> None:
             eng.dispose()
         _engines.clear()
         _created.clear()
+
+
+def metadata_url(env: Mapping[str, str] | None = None) -> str:
+    """JINJIAN_METADATA_URL, or the SQLite file in JINJIAN_DATA_DIR; ConfigError when it is
+    not a database URL."""
+    from settings import ConfigError, Settings, _SPECS
+
+    env = os.environ if env is None else env
+    url = env.get("JINJIAN_METADATA_URL", _SPECS["JINJIAN_METADATA_URL"].default).strip()
+    url = url or f"sqlite:///{Settings.from_env(env).data_dir / 'metadata.sqlite'}"
+    if "://" not in url:
+        raise ConfigError(f"JINJIAN_METADATA_URL={url!r} is not a database URL (e.g. sqlite:///path)")
+    return url

@@ -2,7 +2,7 @@
 
 Codes nest by prefix: 2 digits = province, 4 = city, 6 = county, 9 = town,
 12 = village, and a grid code extends its village code by 3 digits (15). The tree of
-levels 1-5 ships as ``etl/vendor/regions/regions.csv.gz`` (see PROVENANCE.md there);
+levels 1-5 ships as ``domain/vendor/regions/regions.csv.gz`` (see PROVENANCE.md there);
 grids are not in it, they come from the database.
 
 Everything here is a pure function of the code strings or of the vendored file, read

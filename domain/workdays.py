@@ -5,7 +5,7 @@ Each calendar year takes its working days from the first source that covers it
 
 1. ``holiday_file`` — the operator's CSV named by ``JINJIAN_HOLIDAY_FILE``, for
    every year it lists (the file replaces, not patches, the other sources; parsed by
-   ``etl.holiday_file``);
+   ``domain.holiday_file``);
 2. ``chinese_calendar`` — the ``chinese-calendar`` package (2004–2026 in 1.11.0);
 3. ``weekdays`` — Monday–Friday. Never silent: a WARNING is logged once per year
    when such a year is first used, and :func:`fallback_years` tells the UI which
@@ -14,7 +14,7 @@ Each calendar year takes its working days from the first source that covers it
 Per-year boolean arrays are built once and cached; :func:`reset_calendar` drops
 the caches (the holiday file is also re-read when its path, size or mtime changes).
 
-Validate a holiday file from the shell: ``python -m etl.workdays [--file F] 2024 2030``.
+Validate a holiday file from the shell: ``python -m domain.workdays [--file F] 2024 2030``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from etl.holiday_file import HolidayFile, HolidayFileError, load_holiday_file, weekday_flags, year_days
+from domain.holiday_file import HolidayFile, HolidayFileError, load_holiday_file, weekday_flags, year_days
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def workdays_between(a: np.ndarray | dt.date, b: np.ndarray | dt.date) -> np.nda
 # --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m etl.workdays",
+    p = argparse.ArgumentParser(prog="python -m domain.workdays",
                                 description="Show where each year's working days come from.")
     p.add_argument("--file", help=f"holiday file to check (default: ${HOLIDAY_FILE_ENV})")
     p.add_argument("first", type=int, nargs="?", default=EPOCH.year)

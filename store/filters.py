@@ -5,8 +5,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from etl.regions import InvalidRegionCode, validate_code
-from queries.errors import InvalidParameter, ScopeViolation
+from domain.regions import InvalidRegionCode, validate_code
+from domain.errors import InvalidParameter, ScopeViolation
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
 
@@ -21,7 +21,7 @@ GRAIN_SQL: dict[str, str] = {
 GRAIN_FREQ: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
 
 def check_region_code(code: str) -> str:
-    """A region code: '' (the whole country) or 2/4/6/9/12/15 digits (rules in etl.regions)."""
+    """A region code: '' (the whole country) or 2/4/6/9/12/15 digits (rules in domain.regions)."""
     if code == "":
         return code
     try:

@@ -23,7 +23,7 @@ loads its own (``python -m etl boundaries load`` / ``etl grids load``, docs/onbo
 polygons are passed to :func:`child_polygons`. Such polygons are real (``schematic``
 False). Every other town, village or grid is generated: the parent's polygon, less the
 loaded polygons of its children, is split among the remaining children (siblings from
-the vendored tree, or the given list for grids) by :func:`etl.tessellate.voronoi_cells`,
+the vendored tree, or the given list for grids) by :func:`domain.tessellate.voronoi_cells`,
 seeded from the parent and child codes, so the output is deterministic; children nest in
 the parent, do not overlap and tile it. Such geometries carry ``schematic=True``.
 
@@ -51,9 +51,9 @@ import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from etl.regions import LEVEL_LENGTHS, children_codes, level_of, validate_code
-from etl.tessellate import polygonal as _polygonal
-from etl.tessellate import sample_points, voronoi_cells
+from domain.regions import LEVEL_LENGTHS, children_codes, level_of, validate_code
+from domain.tessellate import polygonal as _polygonal
+from domain.tessellate import sample_points, voronoi_cells
 
 __all__ = ["real_polygon", "region_polygon", "child_polygons", "use_loaded", "loaded_codes",
            "reference_polygon", "features_geojson", "sample_points", "with_village_points"]

@@ -1,4 +1,4 @@
-"""Rollup tables' upkeep (the definitions are in :mod:`etl.rollups`): creating each
+"""Rollup tables' upkeep (the definitions are in :mod:`store.rollups`): creating each
 family's tables and materialized views, back-filling them from the raw rows, dropping
 them, reconciling the town tables after ingestion deletes raw rows, and verifying them
 against the raw rows (``python -m etl rollups --check``).
@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from etl.rollups import FAMILIES, FINEST, LEVELS, SPILL, Family, families_of, rollup_tables
-from queries.engine import Engine
-from queries.executor import execute, run
+from store.rollups import FAMILIES, FINEST, LEVELS, SPILL, Family, families_of, rollup_tables
+from store.engine import Engine
+from store.executor import run
+from store.sql import execute
 
 logger = logging.getLogger(__name__)
 

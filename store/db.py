@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 
-from queries.engine import Engine, make_engine
+from store.engine import Engine, make_engine
 from settings import Settings
 
 _lock = threading.Lock()

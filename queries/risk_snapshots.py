@@ -2,7 +2,7 @@
 
 An entity's score (``supervision.risk``) depends on sliding windows of its events and
 tasks and on batches that failed anywhere, so it cannot be summed up ahead like a
-rollup; computed live (``queries.risk.ENTITY_RISK``) it reads every row of the region:
+rollup; computed live (``queries.risk_score.ENTITY_RISK``) it reads every row of the region:
 about a second per million entities on 2 cores. A wall showing red and orange
 entities for a whole province cannot wait for that.
 
@@ -33,35 +33,17 @@ from typing import Any
 
 import pandas as pd
 
-from etl.rollups import LEVELS, SPILL, additive, counts_to_sums
-from queries.engine import Engine
-from queries.errors import JinjianError
-from queries.executor import execute, run
+from store.rollups import LEVELS, SPILL, additive, counts_to_sums
+from store.engine import Engine
+from domain.errors import JinjianError
+from store.executor import run
+from store.sql import execute
+from store.risk_tables import SCORE_COLUMNS
 from settings import _SPECS, parse_number
-from supervision.risk import FACTORS, RiskRules
+from supervision.risk import RiskRules
 
 logger = logging.getLogger(__name__)
 
-_COUNTS = ("complaints", "penalties", "failed_inspections", "failed_batches", "overdue_verifications")
-#: Columns of ``risk_scores`` besides ``snapshot_id`` (those of ``queries.risk.ENTITY_RISK`` that screens read).
-SCORE_COLUMNS: dict[str, str] = {
-    "credit_code": "String", "name": "String", "grid_code": "String", "industry": "String",
-    "credit_grade": "String", "abnormal": "UInt8", "dishonest": "UInt8", **{c: "UInt32" for c in _COUNTS},
-    "credit_class": "UInt8", "industry_class": "UInt8", **{f"p_{f.id}": "Float64" for f in FACTORS},
-    "score": "Float64", "grade": "String", "lon": "Float64", "lat": "Float64",
-}
-TABLES: dict[str, str] = {
-    "risk_scores": "CREATE TABLE IF NOT EXISTS risk_scores (snapshot_id UInt64, "
-                   + ", ".join(f"{c} {t}" for c, t in SCORE_COLUMNS.items())
-                   + ") ENGINE = MergeTree PARTITION BY snapshot_id ORDER BY (grid_code, credit_code)",
-    # Entities per grade (and batch linkage) and their summed score in hundredths, per region of one level.
-    "risk_grades": "CREATE TABLE IF NOT EXISTS risk_grades (snapshot_id UInt64, level String, grid_code String, "
-                   "grade String, linked UInt8, n UInt64, score_c Int64) "
-                   "ENGINE = MergeTree PARTITION BY snapshot_id ORDER BY (level, grid_code)",
-    "risk_snapshots": "CREATE TABLE IF NOT EXISTS risk_snapshots (snapshot_id UInt64, root String, as_of Date, "
-                      "rules String, data_version UInt64, state String, started DateTime, finished DateTime, "
-                      "entities UInt64, seconds Float64) ENGINE = MergeTree ORDER BY (snapshot_id, state)",
-}
 #: Snapshots kept (older partitions are dropped after a build).
 KEEP = 2
 #: A ``building`` row older than this no longer keeps other processes from building.
@@ -98,16 +80,6 @@ def snapshot_seconds() -> float:
 def fingerprint(rules: RiskRules) -> str:
     """Identifies the weights and thresholds a snapshot was scored with."""
     return hashlib.sha1(json.dumps(rules.params(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def create_tables(db: Engine) -> None:
-    for name, ddl in TABLES.items():
-        execute(db, f"create_{name}", ddl)
-
-
-def drop_tables(db: Engine) -> None:
-    for name in TABLES:
-        execute(db, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
 
 
 @dataclass(frozen=True)
@@ -165,9 +137,9 @@ def usable(db: Engine, region: str, as_of: dt.date, rules: RiskRules) -> Snapsho
 
 def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
     """Score every entity alive under ``root`` at the end of ``as_of`` into a new snapshot."""
-    from etl.ingest.batch import data_version
-    from queries.filters import Filter, RegionScope
-    from queries.risk import ENTITY_RISK, risk_params
+    from store.versions import data_version
+    from store.filters import Filter, RegionScope
+    from queries.risk_score import ENTITY_RISK, risk_params
 
     version = data_version(db, max_age=0)
     sid = int(time.time() * 1000)
@@ -202,7 +174,7 @@ def build(db: Engine, root: str, as_of: dt.date, rules: RiskRules) -> Snapshot:
 
 def _slices(db: Engine, root: str) -> list[str]:
     """The regions a build scores one by one: the root's children (the root if it has none)."""
-    from queries.filters import RegionScope
+    from store.filters import RegionScope
     from queries.regions import region_node
 
     kids = region_node(db, root, RegionScope(root)).children["code"].astype(str).tolist()
@@ -241,7 +213,7 @@ def due(db: Engine, root: str, today: dt.date, rules: RiskRules, now: float | No
     """Whether a refresher should build now: no snapshot for today under these rules, or
     data loaded since the newest one and at least the interval passed since it started;
     and no other process building (unless its lease ran out)."""
-    from etl.ingest.batch import data_version
+    from store.versions import data_version
 
     now = time.time() if now is None else now
     snaps, building = _done(db, max_age=0)
@@ -275,7 +247,7 @@ class Refresher(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from queries.db import get_db
+        from store.db import get_db
         from settings import Settings
 
         logger.info("risk snapshot refresher started")
