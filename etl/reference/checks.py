@@ -65,7 +65,7 @@ class _Rows:
             self.checked.warnings.append(f"忽略未识别的列：{'、'.join(extra)}")
         raw = pd.DataFrame.from_records([r.values for r in table.rows]) if table.rows else pd.DataFrame()
         self.row_no = np.array([r.row_no for r in table.rows], dtype=np.int64)
-        self.text = {f.key: (raw[cols[f.key]].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        self.text = {f.key: (_column(raw[cols[f.key]], strip=f.kind != "geometry")
                              if f.key in cols else np.full(len(self.row_no), "", dtype=object))
                      for f in kind.source.fields}
         self.bad = np.zeros(len(self.row_no), dtype=bool)
@@ -144,6 +144,14 @@ class _Rows:
         keep = frame[~self.bad].reset_index(drop=True)
         self.checked.rows = keep.assign(row_no=self.row_no[~self.bad])
         return keep
+
+
+def _column(values: pd.Series, strip: bool) -> np.ndarray:
+    """A column's text ('' for missing); geometry text is used as read (cells arrive stripped),
+    not copied again: a province's polygons are hundreds of megabytes."""
+    if strip:
+        return values.fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    return np.array(["" if v is None or v != v else str(v) for v in values], dtype=object)
 
 
 def _level(code: str) -> int:

@@ -145,9 +145,13 @@ def _feature(n: int, feat: Any) -> tuple[int, dict[str, str] | None, str, str]:
         return n, None, _compact(feat)[:_RAW_MAX], f"第 {n} 个要素不是有效的 GeoJSON 要素（properties 不是对象）"
     values = {str(k).strip(): json_text(v) for k, v in props.items()}  # None → '', 3.0 → '3', stripped
     geometry = values[GEOMETRY] = "" if feat.get("geometry") is None else _compact(feat["geometry"])
-    # = _compact(feat), reusing the geometry's text: encoding JSON is most of the reading time
-    raw = ",".join(f"{_compact(k)}:{geometry if k == GEOMETRY and geometry else _compact(v)}" for k, v in feat.items())
-    return n, values, ("{" + raw + "}")[:_RAW_MAX], ""
+    # The record as sent, less its coordinates (they are in values[GEOMETRY]; a rejected
+    # feature's report carries them from there): a second copy of every polygon's text
+    # would double the memory of a large file.
+    shape = feat.get("geometry")
+    kind = shape.get("type") if isinstance(shape, dict) else None
+    raw = _compact({"type": "Feature", "properties": props, "geometry": {"type": kind} if kind else None})
+    return n, values, raw[:_RAW_MAX], ""
 
 
 def _check_crs(crs: Any) -> None:

@@ -43,7 +43,7 @@ class Parsed:
 def parse(texts: np.ndarray) -> Parsed:
     """Parse WKT or GeoJSON geometry texts ('' = no geometry)."""
     n = len(texts)
-    texts = np.asarray(["" if t is None else str(t).strip() for t in texts], dtype=object)
+    texts = np.asarray(["" if t is None else t if isinstance(t, str) else str(t) for t in texts], dtype=object)
     geoms = np.full(n, None, dtype=object)
     reason = np.full(n, "", dtype=object)
     is_json = np.array([t.startswith("{") for t in texts], dtype=bool)
