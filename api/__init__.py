@@ -19,6 +19,7 @@ def register_api(server: flask.Flask) -> None:
     from werkzeug.exceptions import MethodNotAllowed
 
     import api.ingest  # noqa: F401 - adds the ingestion routes to the blueprint
+    import api.tasks  # noqa: F401 - adds the efficiency route to the blueprint
     from api.v1 import bp, on_routing_error
 
     if bp.name in server.blueprints:

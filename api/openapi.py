@@ -150,6 +150,20 @@ def _schemas() -> dict[str, Any]:
             "status": _str(enum=list(TASK_STATUSES)),
             "closed_at": _str(pattern=DATETIME_PATTERN, nullable=True),
             "problem_found": {"type": "boolean"}}),
+        "TaskEfficiencyItem": _obj({
+            "unit": {**_str(), "description": "镇街代码（by=town）或部门编码（by=department）"},
+            "name": _str(), "closed": {"type": "integer", "minimum": 0},
+            "ontime": {"type": "integer", "minimum": 0, "description": "办结任务中各环节均按期的件数"},
+            "ontime_rate": {**_num(True), "description": "按期办结率（%）；本期无办结为 null"},
+            "avg_workdays": {**_num(True), "description": "从推送到办结的平均工作日"},
+            "overdue": {"type": "integer", "minimum": 0, "description": "期末在办且逾期"},
+            "open": {"type": "integer", "minimum": 0, "description": "期末在办"},
+            "prev_closed": {"type": "integer", "minimum": 0}, "prev_ontime_rate": _num(True)}),
+        "TaskEfficiency": _obj({
+            "region": REGION_REF, "by": _str(enum=["town", "department"]), "date": DATE,
+            "grain": _str(enum=["month", "quarter", "year"]), "period": _ref("Period"),
+            "previous_period": _ref("Period"),
+            "items": {"type": "array", "items": _ref("TaskEfficiencyItem")}}),
         "EntityProfile": _obj({
             "entity": _ref("EntityDetail"),
             "events": {"type": "array", "items": _ref("Event"), "maxItems": PROFILE_ROWS},
@@ -187,6 +201,8 @@ PARAMETERS: dict[str, Any] = {
     "industry": _q("industry", _str(enum=list(INDUSTRY_SECTIONS)), "国民经济行业门类（GB/T 4754，A–T）"),
     "q": _q("q", _str(maxLength=MAX_NAME_QUERY), "名称包含的文字（子串匹配，区分大小写）", "超市"),
     "category": _q("category", _str(enum=list(CATEGORIES)), "指标类别"),
+    "by": _q("by", _str(enum=["town", "department"], default="town"), "统计单位：镇街或责任部门"),
+    "efficiency_grain": _q("grain", _str(enum=["month", "quarter", "year"], default="month"), "统计期间粒度，默认 month"),
     "region_code": _path("code", _str(pattern=REGION_PATTERN), "区划代码（2/4/6/9/12/15 位数字）", "4419"),
     "indicator_id": _path("indicator_id", _str(enum=[i.id for i in INDICATORS]), "指标编号", "entity_stock"),
     "source": _path("source", _str(enum=list(SOURCES)), "数据来源（docs/ingest.md）", "complaint"),
@@ -256,6 +272,11 @@ def _paths() -> dict[str, Any]:
             ["indicator_id", "region", "date", "grain", "children"], ["400"] + data_errors, "indicators",
             "期间 = date 所在 grain 周期的期初至 date；prev_value/mom 为上一周期同一时段，"
             "yoy_value/yoy 为去年同期。不可计算的值（分母为 0 等）为 null。")},
+        "/api/v1/tasks/efficiency": {"get": _op(
+            "getTaskEfficiency", "效能监察：各镇街或责任部门的任务办结、按期率、平均用时与逾期", "TaskEfficiency",
+            ["region", "date", "efficiency_grain", "by"], ["400"] + data_errors, "tasks",
+            "与任务督办页面（/tasks）的效能监察表数字一致：本期 = date 所在周期的期初至 date，"
+            "prev_* 为上一周期同一时段；按按期办结率从高到低排列。")},
         "/api/v1/entities": {"get": _op(
             "listEntities", "市场主体列表（分页，按统一社会信用代码排序）", "EntityPage",
             ["region", "page", "page_size", "entity_type", "status", "industry", "q"],
@@ -278,7 +299,7 @@ def build_openapi() -> dict[str, Any]:
         "info": {"title": "金监 Jinjian Open API", "version": API_VERSION,
                  "description": "市场监管智慧监管平台只读数据接口。所有错误返回统一结构 "
                                 "{\"error\": {\"code\", \"message\", \"detail\"}}。"},
-        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "ingest")],
+        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "tasks", "ingest")],
         "paths": _paths(),
         "security": [{"session": []}],
         "components": {

@@ -26,17 +26,15 @@ from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucke
                                    excel_frame, export_name, list_note, page_href, page_query, period_text,
                                    status_options, type_options, workday_notice)
 from domain.holiday_file import HolidayFileError
-from domain.regions import ancestors
 from domain.workdays import fallback_years
 from indicators.periods import period_to_date, previous_period
 from store.db import get_db
 from store.engine import Engine
 from domain.errors import InvalidParameter, JinjianError
-from store.executor import run
 from store.filters import Filter, RegionScope, check_region_code, parse_date
 from queries.regions import region_names, region_node
-from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, efficiency, task_events,
-                           task_list)
+from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, departments_in, efficiency,
+                           task_events, task_list)
 from auth import audit, require, scope_root
 from settings import ConfigError
 from supervision.routing import valid_dept_id
@@ -175,17 +173,7 @@ def _href(query: dict[str, str]) -> str:
     return page_href(query, prefix=dash.get_relative_path(PATH))
 
 
-# ----------------------------------------------------------------------------- queries the page needs
-def departments_in(db: Engine, region: str) -> pd.DataFrame:
-    """Departments of the region and of the levels above it (a city's bureaus
-    serve its towns): dept_id, name, region_code; higher levels first."""
-    return run(db, "task_departments", """
-        SELECT dept_id, name, region_code FROM departments
-        WHERE region_code LIKE %(like)s OR region_code IN %(anc)s
-        ORDER BY length(region_code), region_code, dept_id""",
-               {"like": region + "%", "anc": (ancestors(region) if region else []) or ["-"]})
-
-
+# ----------------------------------------------------------------------------- helpers
 def _filter(db: Engine, code: str | None) -> Filter:
     """The region's filter; unknown, malformed and out-of-jurisdiction codes raise
     (with a Chinese user message)."""

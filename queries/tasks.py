@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from domain.regions import ancestors
 from indicators.periods import Period
 from store.engine import Engine
 from domain.errors import InvalidParameter
@@ -162,3 +163,13 @@ def efficiency(db: Engine, flt: Filter, period: Period, unit: str, rules: TaskRu
     out["ontime_rate"] = (out["ontime"] / out["closed"].where(out["closed"] > 0) * 100.0).astype(float)
     out["avg_workdays"] = (out["work_days"] / out["closed"].where(out["closed"] > 0)).astype(float)
     return out.drop(columns="work_days").sort_values("unit").reset_index(drop=True)
+
+
+def departments_in(db: Engine, region: str) -> pd.DataFrame:
+    """Departments of the region and of the levels above it (a city's bureaus
+    serve its towns): dept_id, name, region_code; higher levels first."""
+    return run(db, "task_departments", """
+        SELECT dept_id, name, region_code FROM departments
+        WHERE region_code LIKE %(like)s OR region_code IN %(anc)s
+        ORDER BY length(region_code), region_code, dept_id""",
+               {"like": region + "%", "anc": (ancestors(region) if region else []) or ["-"]})

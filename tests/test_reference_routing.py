@@ -298,6 +298,49 @@ def test_departments_route_tasks(env):
     assert {industry[c] for c in codes} == set("FHQGAC")
 
 
+TOWN_TRADES = "441900104"  # 石排镇
+#: Licensing departments of the city and the trades they license (谁审批、谁监管).
+LICENSING = {"D4419WJJ": "Q", "D4419JTJ": "G", "D4419WHJ": "R", "D4419JYJ": "P"}
+
+
+def test_transferred_cases_follow_the_trade(env):
+    """Feedback that transfers a case without naming a department sends it to the department
+    licensing the entity's trade; a trade nobody lists goes to the city's market regulator."""
+    df = make_grids(TOWN_TRADES, 1, 2)
+    env.load("grids", grids_geojson(df), "网格.geojson", scope=TOWN_TRADES)
+    depts = [{"部门编码": CITY, "部门名称": "东莞市市场监督管理局", "所属区划代码": "4419", "部门类型": "市场监管",
+              "审批行业": "H,F,C"},
+             {"部门编码": "D104SJS", "部门名称": "石排市场监管所", "所属区划代码": TOWN_TRADES, "部门类型": "市场监管",
+              "审批行业": ""}]
+    depts += [{"部门编码": d, "部门名称": f"审批部门{t}", "所属区划代码": "4419", "部门类型": "审批部门", "审批行业": t}
+              for d, t in LICENSING.items()]
+    assert env.load("departments", departments_csv(depts), "部门.csv", scope="4419").rows_loaded == len(depts)
+    reg, frame = registrations_csv(list(df["code"]), 8, seed=11, start=dt.date.today() - dt.timedelta(days=30),
+                                   industries="QGRPHFCA")
+    ing = ingestor(env.db, env.tmp)
+    assert ing.ingest_bytes("registration", reg, file_name="登记.csv").rows_loaded == 8
+    codes = list(frame["统一社会信用代码"])
+    tasks = run(env.db, "t_trade_tasks", "SELECT task_id, credit_code, created_at FROM tasks WHERE credit_code IN %(c)s "
+                "AND task_type = 'verify_registration'", {"c": tuple(codes)})
+    steps = (("inspecting", "网格员"), ("notice", "网格员"), ("joint", "村居"), ("town", "镇街"), ("transferred", "镇街"))
+    rows = [zh("task_feedback", {"feedback_id": f"FB{env.kind}{t.task_id}{k}", "task_id": t.task_id,
+                                 "event_time": (pd.Timestamp(t.created_at) + pd.Timedelta(seconds=k + 1)).strftime(
+                                     "%Y-%m-%d %H:%M:%S"),
+                                 "status": {"inspecting": "核查中", "notice": "限期整改", "joint": "村居联合处置",
+                                            "town": "镇街处置", "transferred": "部门办理"}[status],
+                                 "actor": "王五", "actor_kind": kind, "note": "", "problem_found": "是", "dept_id": ""})
+            for t in tasks.itertuples(index=False) for k, (status, kind) in enumerate(steps)]
+    res = ing.ingest_bytes("task_feedback", to_csv(rows), file_name="反馈.csv")
+    assert res.rows_loaded == len(rows) == 40, res.problems[:3]
+    got = run(env.db, "t_trade_depts", "SELECT credit_code, dept_id, toString(status) AS s FROM tasks "
+              "WHERE task_id IN %(t)s", {"t": tuple(tasks["task_id"])})
+    trade = dict(zip(codes, frame["行业门类"]))
+    by_trade = {t: d for d, t in LICENSING.items()}
+    want = {c: by_trade.get(trade[c], CITY) for c in codes}  # H, F, C: the city bureau lists them; A: nobody
+    assert {r.credit_code: r.dept_id for r in got.itertuples(index=False)} == want
+    assert set(got["s"]) == {"transferred"} and set(trade.values()) == set("QGRPHFCA")
+
+
 # --------------------------------------------------------------------------- readiness
 
 @pytest.mark.parametrize("kind", KINDS)

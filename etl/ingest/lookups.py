@@ -88,7 +88,9 @@ def entity_rows(db: Engine, codes: Sequence[str]) -> pd.DataFrame:
 
 
 def task_state(db: Engine, task_ids: Sequence[str]) -> pd.DataFrame:
-    """Current state of these tasks, with the time their current stage started."""
+    """Current state of these tasks, with the time their current stage started and the
+    industry of their entity (who licenses the trade receives a case transferred to a
+    department, 谁审批、谁监管)."""
     tasks = chunked(db, "ingest_tasks", """
         SELECT task_id, toString(any(task_type)) AS task_type, any(credit_code) AS credit_code,
                any(grid_code) AS grid_code, any(dept_id) AS dept_id, any(created_at) AS created_at,
@@ -101,6 +103,10 @@ def task_state(db: Engine, task_ids: Sequence[str]) -> pd.DataFrame:
     last = chunked(db, "ingest_task_last_event", """
         SELECT task_id, max(event_time) AS stage_start FROM task_events
         WHERE task_id IN %(keys)s GROUP BY task_id""", list(tasks["task_id"]))
+    trades = chunked(db, "ingest_task_industries", """
+        SELECT credit_code, any(industry) AS industry FROM entities WHERE credit_code IN %(keys)s
+        GROUP BY credit_code""", list(tasks["credit_code"].unique()))
+    tasks = tasks.merge(trades, on="credit_code", how="left") if not trades.empty else tasks.assign(industry="")
     return tasks.merge(last, on="task_id", how="left").set_index("task_id")
 
 

@@ -222,8 +222,9 @@ def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.Da
             due = pd.Timestamp(add_workdays(np.array([day]), rules.limit(STAGE_LIMIT[r.status]))[0])
         dept = st["dept_id"]
         if r.status == "transferred":
-            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(
-                route(depts, pd.Series([str(st["grid_code"])]), "city_regulator").iat[0])
+            trade = st.get("industry") if isinstance(st.get("industry"), str) else ""
+            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(route(
+                depts, pd.Series([str(st["grid_code"])]), "licensing", pd.Series([trade])).iat[0])
         events.append({
             "task_id": r.task_id, "event_time": t, "event_date": t.normalize(), "from_status": st["status"],
             "status": r.status, "due_date": due, "stage_due": stage_due, "stage_wd": max(wd, 0),
