@@ -10,7 +10,7 @@ import pytest
 
 from indicators.periods import period_to_date, previous_period
 from tests.conftest import DEMO_END
-from tests.oracle_tasks import closed_on_time, open_at
+from tests.oracle_tasks import closed_on_time, open_at, working_days_after
 from tests.test_api import assert_error, get
 
 DG = "4419"
@@ -47,6 +47,13 @@ def test_per_town_equals_pandas(client, demo_data):
         assert (i["prev_closed"], i["prev_ontime_rate"]) == (
             p_closed, pytest.approx(p_ontime / p_closed * 100) if p_closed else None), town
         assert i["name"] and not i["name"].isdigit()
+        if closed:  # mean working days from push to close, counted day by day
+            t = demo_data.tasks[demo_data.tasks["grid_code"].str.startswith(town) & (demo_data.tasks["status"] == "closed")]
+            day = pd.to_datetime(t["closed_at"]).dt.date
+            t = t[(day >= month.start) & (day <= DEMO_END)]
+            days = [working_days_after(pd.Timestamp(c).date(), pd.Timestamp(e).date())
+                    for c, e in zip(t["created_at"], t["closed_at"])]
+            assert i["avg_workdays"] == pytest.approx(sum(days) / len(days)), town
         checked += closed > 0
     assert checked >= 5
     rates = [i["ontime_rate"] for i in body["items"] if i["ontime_rate"] is not None]
