@@ -208,6 +208,29 @@ def test_licence_and_penalty_push_disclosure(env: IngestEnv):
         assert tasks.values.tolist() == [["disclosure", "pending"]] * 2
 
 
+def test_disclosure_deadline_runs_from_the_decision(env: IngestEnv):
+    """The 7 working days to publish a decision count from the decision date, across holidays
+    and make-up working days (调休), not from the load: a late decision is overdue on arrival."""
+    from tests.oracle_tasks import working_days_after
+
+    def due_after(day: dt.date, n: int) -> dt.date:  # the n-th working day after ``day``, counted one by one
+        d = day
+        while working_days_after(day, d) < n:
+            d += dt.timedelta(days=1)
+        return d
+
+    limit = TaskRules.from_env().limit("disclosure")
+    decided = {"licence": dt.datetime(2025, 9, 30, 16, 0), "penalty": dt.datetime.now() - dt.timedelta(days=40)}
+    for source, when in decided.items():
+        ent = next(e for e in iter(env.entity, None) if pd.Timestamp(e.reg_date).date() < when.date())
+        res = env.load(source, to_csv([env.event(source, ent, when=when)]), f"{source}-late.csv")
+        check_batch(env, res, rows_in=1)
+        task = _frame(env, "SELECT due_date, created_at FROM tasks WHERE batch_id = %(b)s", b=res.batch_id).iloc[0]
+        assert pd.Timestamp(task["due_date"]).date() == due_after(when.date(), limit), source
+        assert pd.Timestamp(task["due_date"]).date() < dt.date.today() <= pd.Timestamp(task["created_at"]).date()
+    assert due_after(dt.date(2025, 9, 30), 5) == dt.date(2025, 10, 14)  # the oracle itself, on National Day 2025
+
+
 def test_grid_cache_is_per_engine():
     """Two engines with the same database name (embedded and server) must not share cached grids."""
     from etl.ingest.lookups import clear_grid_cache, known_grids

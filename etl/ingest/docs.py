@@ -113,8 +113,10 @@ loading the same new batch at the same moment are not coordinated.
   stage's working days and lateness, exactly like the demo generator;
 - sampling results carry batch numbers used by the traceability warnings.
 
-Tasks are created when the batch is loaded (`created_at` = load time), whatever the
-record's own date.
+Tasks are pushed when the batch is loaded (`created_at` = load time). The first
+deadline runs from the event that starts the duty (docs/tasks.md): an on-site check
+from the push, a disclosure from the decision date — a licence or penalty decision
+that arrives after its time limit is overdue on arrival.
 
 ## Inbox folders
 

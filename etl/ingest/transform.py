@@ -5,7 +5,9 @@ inspection a clue transfer, a licence or penalty a disclosure task; task
 feedback moves a task along :data:`supervision.rules.TRANSITIONS`.
 
 Tasks are pushed when the batch is loaded (``created_at`` = load time), with the
-first stage's deadline counted in working days from that day, to the department that
+first stage's deadline counted in working days from the event that starts the duty —
+the push for an on-site check or a clue, the decision date for a disclosure — to the
+department that
 :func:`supervision.routing.route` finds among the loaded departments.
 """
 from __future__ import annotations
@@ -176,7 +178,10 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
     e, r = ev[sel].reset_index(drop=True), rows[sel].reset_index(drop=True)
     status, limit = FIRST_STAGE[ttype]
     created = pd.Timestamp(now).floor("s")
-    due = add_workdays(np.full(len(e), np.datetime64(created.date())), rules.limit(limit))
+    # the duty starts at the push, except disclosure: the law counts from the decision
+    start = (e["event_time"].dt.normalize().to_numpy().astype("datetime64[D]") if ttype == "disclosure"
+             else np.full(len(e), np.datetime64(created.date())))
+    due = add_workdays(start, rules.limit(limit))
     grid = e["grid_code"]
     if ttype == "clue":
         dept = route(depts, grid, "town_office")
