@@ -376,3 +376,20 @@ class RefEnv:
         assert res.rows_in == res.rows_loaded + res.rows_rejected
         assert len(rejects_of(self.db, res.batch_id)) == (0 if kw.get("dry_run") else res.rows_rejected)
         return res
+
+
+KINDS = ("chdb", "server")
+
+
+def ref_env_fixture(name: str):  # noqa: ANN201 - a pytest fixture
+    """A module-scoped fixture, parametrised over both engines: a blank database
+    ``test_ref_<name>`` (schema and region tree only) and a folder for its files."""
+    import pytest
+
+    @pytest.fixture(scope="module", params=KINDS)
+    def env(request, tmp_path_factory):  # noqa: ANN001, ANN202
+        db = blank_db(request.param, request, f"test_ref_{name}")
+        yield RefEnv(request.param, db, tmp_path_factory.mktemp(f"ref-{name}-{request.param}"))
+        forget_caches()
+
+    return env

@@ -30,13 +30,12 @@ from etl.reference.loader import ReferenceLoader
 from store.executor import run
 from tests.ingestkit import report_rows
 from tests.refkit import (
-    RefEnv,
-    batch_row, blank_db, forget_caches, geo_rows, grids_csv, grids_geojson, grids_shapefile_zip, grids_xlsx,
+    RefEnv, ref_env_fixture,
+    batch_row, geo_rows, grids_csv, grids_geojson, grids_shapefile_zip, grids_xlsx,
     ingestor, level6, make_grids, problem_codes, ref_counts, registrations_csv, rejects_of,
     same_shape, shifted, to_gcj02,
 )
 
-KINDS = ("chdb", "server")
 ALL_CODES = set(REF_CODES) | set(INGEST_CODES)
 CHINESE_DBF = ("网格编码", "网格名称", "村居编码")
 
@@ -44,11 +43,7 @@ CHINESE_DBF = ("网格编码", "网格名称", "村居编码")
 Env = RefEnv
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def env(request, tmp_path_factory):
-    db = blank_db(request.param, request, "test_ref_load")
-    yield Env(request.param, db, tmp_path_factory.mktemp(f"ref-load-{request.param}"))
-    forget_caches()
+env = ref_env_fixture("load")
 
 
 def assert_loaded(env: Env, res, rows_in: int, loaded: int) -> None:

@@ -28,13 +28,12 @@ from etl.reference.checks import REASON_CODES as REF_CODES
 from store.executor import run
 from tests.ingestkit import report_rows, to_csv, zh
 from tests.refkit import (
-    RefEnv,
+    KINDS, RefEnv, ref_env_fixture,
     blank_db, boundaries_geojson, departments_csv, forget_caches, geo_rows, grids_csv, grids_geojson, ingestor,
     make_grids, problem_codes, registrations_csv, rejects_of, same_shape, shifted,
     villages_of, workers_csv, workers_xlsx,
 )
 
-KINDS = ("chdb", "server")
 ALL_CODES = set(REF_CODES) | set(INGEST_CODES)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,11 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 Env = RefEnv
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def env(request, tmp_path_factory):
-    db = blank_db(request.param, request, "test_ref_routing")
-    yield Env(request.param, db, tmp_path_factory.mktemp(f"ref-routing-{request.param}"))
-    forget_caches()
+env = ref_env_fixture("routing")
 
 
 # --------------------------------------------------------------------------- boundaries
