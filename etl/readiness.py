@@ -1,6 +1,6 @@
 """``python -m etl check``: what a jurisdiction still lacks before its data can flow —
-region tree, grids, boundaries, grid workers, departments, user accounts and the
-working-day calendar — each finding in plain Chinese and English with what to do.
+region tree, grids, boundaries, grid workers, departments, the go-live date, user
+accounts and the working-day calendar — each finding in plain Chinese and English with what to do.
 
 Severity ``missing`` (exit status 1): registrations would be rejected or tasks reach
 nobody; ``warning``: works, but something is schematic, incomplete or due to expire;
@@ -18,6 +18,7 @@ import pandas as pd
 from domain.regions import LEVEL_NAMES_ZH, load_region_table, region_name
 from domain.workdays import calendar_source
 from store.engine import Engine
+from queries.golive import go_live_dates
 from store.executor import run
 from supervision.routing import route
 from supervision.rules import LICENSING_DEPT
@@ -92,6 +93,15 @@ def check(db: Engine, region: str, users: list | None = None, today: dt.date | N
         out.append(Finding("ok" if mine else "missing",
                            f"可用账号 {len(mine)} 个" if mine else "没有可登录本辖区的账号：python -m etl users add 用户名 --role admin --scope "
                            + (region or "''"), f"{len(mine)} active accounts" if mine else "no account can sign in here"))
+    live = {c: d for c, d in go_live_dates(db).items() if region.startswith(c) or c.startswith(region)}
+    if live:
+        out.append(Finding("ok", "上线日期：" + "、".join(f"{region_name(c) or c or '全国'} {d}" for c, d in sorted(live.items()))
+                           + "（此前的记录作为历史数据，不推送任务）",
+                           "go-live dates: " + ", ".join(f"{c or 'CN'} {d}" for c, d in sorted(live.items()))))
+    else:
+        out.append(Finding("warning", "未设置上线日期：导入的历史记录也会推送任务（python -m etl golive set --region "
+                           f"{region or 'CN'} --date YYYY-MM-DD，或 etl load --history）",
+                           "no go-live date: history loads would push tasks"))
     for year in (today.year, today.year + 1):
         src = calendar_source(year)
         if src == "weekdays":

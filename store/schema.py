@@ -107,7 +107,8 @@ TABLES: dict[str, str] = {
             file_name String, fmt String, encoding String,
             received_at DateTime, finished_at DateTime, state {_enum(BATCH_STATES)},
             rows_in UInt32, rows_loaded UInt32, rows_rejected UInt32,
-            data_from DateTime, data_to DateTime, message String, version UInt64
+            data_from DateTime, data_to DateTime, message String, version UInt64,
+            history UInt8 DEFAULT 0
         ) ENGINE = ReplacingMergeTree(version) ORDER BY batch_id""",
     # Rejected input: one row per problem (a record with two bad fields has two rows).
     "quarantine": """
@@ -135,6 +136,12 @@ TABLES: dict[str, str] = {
             batch_id String, kind String, row_no UInt32, field String, reason_code String,
             reason String, raw String
         ) ENGINE = MergeTree ORDER BY (batch_id, row_no)""",
+    # Each region's go-live date (上线日期): records dated before it load as history and push
+    # no task (docs/onboarding.md). The newest ``version`` per region counts; 1970-01-01 = unset.
+    "go_live": """
+        CREATE TABLE IF NOT EXISTS go_live (
+            region_code String, go_live Date, set_by String, set_at DateTime, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY region_code""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (
@@ -193,7 +200,7 @@ def init_schema(db: Engine) -> list[str]:
 
 #: Columns added to a table after its first release: ``etl init`` adds them to an existing
 #: table (with the declared default), so an operator's database keeps its rows.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",)}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "ingest_batches": ("history",)}
 
 
 def _add_columns(db: Engine) -> None:

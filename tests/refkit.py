@@ -255,12 +255,13 @@ def departments_csv(rows: list[dict], encoding: str = "utf-8") -> bytes:
 # --------------------------------------------------------------------------- registrations
 
 def registrations_csv(grid_codes: list[str], n: int, seed: int, start: dt.date,
-                      industries: str = "FHQGAC") -> tuple[bytes, pd.DataFrame]:
+                      industries: str = "FHQGAC", end: dt.date | None = None) -> tuple[bytes, pd.DataFrame]:
     """``n`` registrations on ``grid_codes`` (cycled), valid credit codes, dates between
-    ``start`` and today (never in the future); the CSV and its frame (the oracle's input)."""
+    ``start`` and ``end`` (default today; never in the future); the CSV and its frame (the
+    oracle's input)."""
     rng = np.random.default_rng(seed)
     codes = uscc.generate(rng, ["441900"] * n, ["enterprise"] * n)
-    today = dt.date.today()
+    today = min(end or dt.date.today(), dt.date.today())
     span = max((today - start).days, 0)
     days = rng.integers(0, span + 1, n) if span else np.zeros(n, dtype=int)
     frame = pd.DataFrame({

@@ -46,6 +46,7 @@ from store.rollup_tables import grids_of, reconcile
 from store.rollups import families_of
 from store.schema import SHARDED, STAGED_TABLES, declared_columns, stage_table
 from queries import shapes
+from queries.golive import go_live_dates
 from store.engine import Engine
 from store.executor import run
 from store.sql import execute
@@ -88,9 +89,11 @@ class BatchResult:
         return text + ("（该批次此前已导入，本次未作改动）" if self.already else "")
 
 
-def batch_id_for(source: str, data: bytes, scope: str = "") -> str:
-    """The batch's identity: its source, the region it is checked against, and its bytes."""
-    return hashlib.sha256(f"{source}\0{scope}\0".encode() + data).hexdigest()
+def batch_id_for(source: str, data: bytes, scope: str = "", history: bool = False) -> str:
+    """The batch's identity: its source, the region it is checked against, whether it is
+    loaded as history, and its bytes."""
+    mark = "history\0" if history else ""
+    return hashlib.sha256(f"{source}\0{scope}\0{mark}".encode() + data).hexdigest()
 
 
 def wait_mutations(db: Engine, table: str, timeout: float = 120.0) -> None:
@@ -124,11 +127,12 @@ def nothing_loaded(info: dict) -> bool:
 
 
 def _task_warnings(db: Engine, frames: transform.Frames) -> list[str]:
-    """What the batch's pushed tasks lack: a responsible department, a grid worker."""
+    """Records loaded as history (no task pushed); what the pushed tasks lack: a responsible
+    department, a grid worker."""
+    out = [f"{frames.history} 条记录早于上线日期或按历史数据导入，计入统计，不推送任务"] if frames.history else []
     if not frames.rows("tasks"):
-        return []
+        return out
     tasks = frames.tables["tasks"]
-    out = []
     unrouted = int((tasks["dept_id"] == "").sum())
     if unrouted:
         out.append(f"{unrouted} 件任务未找到负责部门：请先导入本辖区的部门名录")
@@ -154,17 +158,19 @@ class Ingestor:
         return self.ingest_bytes(source, path.read_bytes(), file_name=path.name, **kw)  # type: ignore[arg-type]
 
     def ingest_bytes(self, source: str, data: bytes, *, file_name: str, unit: str = "", scope: str = "",
-                     fmt: str | None = None, tick: Callable[[int], None] | None = None) -> BatchResult:
-        """Load one batch; the same source and bytes again is a no-op returning the first outcome."""
+                     fmt: str | None = None, tick: Callable[[int], None] | None = None,
+                     history: bool = False) -> BatchResult:
+        """Load one batch; the same source and bytes again is a no-op returning the first outcome.
+        ``history``: every record is history (a bulk load of the past): no task is pushed."""
         src = get_source(source)
         fmt = fmt or readers.detect_format(file_name)
-        batch_id = batch_id_for(src.id, data, scope)
+        batch_id = batch_id_for(src.id, data, scope, history)
         t0 = time.perf_counter()
         with LOCK:
             prior = self.state(batch_id)
             if prior is not None and prior["state"] == "loaded" and nothing_loaded(prior):
                 self._unstage(batch_id)  # it loaded no record: check it again (grids may exist now)
-                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick)
+                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick, history)
             elif prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
             elif prior is not None and prior["state"] == "staged":
@@ -174,7 +180,7 @@ class Ingestor:
             else:
                 if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
-                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick)
+                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick, history)
         res.seconds = time.perf_counter() - t0
         logger.info("ingest %s %s (%s): %s in %.2f s", src.id, file_name, batch_id[:12], res.summary(), res.seconds)
         return res
@@ -184,7 +190,8 @@ class Ingestor:
         pending = run(self.db, "ingest_unfinished", """
             SELECT batch_id, argMax(toString(state), version) AS state, argMax(source, version) AS source,
                    argMax(file_name, version) AS file_name, argMax(fmt, version) AS fmt,
-                   argMax(unit, version) AS unit, argMax(region_code, version) AS region_code
+                   argMax(unit, version) AS unit, argMax(region_code, version) AS region_code,
+                   argMax(history, version) AS history
             FROM ingest_batches GROUP BY batch_id HAVING state IN ('received', 'staged')""")
         out = []
         for r in pending.itertuples(index=False):
@@ -194,7 +201,7 @@ class Ingestor:
                 continue
             logger.warning("recovering interrupted batch %s (%s, %s)", r.batch_id[:12], r.source, r.state)
             out.append(self.ingest_bytes(r.source, path.read_bytes(), file_name=r.file_name, fmt=r.fmt,
-                                         unit=r.unit, scope=r.region_code))
+                                         unit=r.unit, scope=r.region_code, history=bool(r.history)))
         return out
 
     # ------------------------------------------------------------------ bookkeeping
@@ -227,7 +234,7 @@ class Ingestor:
 
     # ------------------------------------------------------------------ the steps
     def _load(self, source: str, batch_id: str, data: bytes, file_name: str, fmt: str, unit: str, scope: str,
-              tick: Callable[[int], None] | None) -> BatchResult:
+              tick: Callable[[int], None] | None, history: bool = False) -> BatchResult:
         src = get_source(source)
         now = dt.datetime.now().replace(microsecond=0)
         archive = self.archive_path(source, batch_id, fmt)
@@ -240,7 +247,8 @@ class Ingestor:
         info = self._record({
             "batch_id": batch_id, "source": source, "unit": unit, "region_code": scope, "file_name": file_name[:200],
             "fmt": fmt, "encoding": "", "received_at": pd.Timestamp(now), "finished_at": epoch, "rows_in": 0,
-            "rows_loaded": 0, "rows_rejected": 0, "data_from": epoch, "data_to": epoch, "message": ""}, "received")
+            "rows_loaded": 0, "rows_rejected": 0, "data_from": epoch, "data_to": epoch, "message": "",
+            "history": int(history)}, "received")
         try:
             table = readers.read_bytes(data, fmt, max_bytes=self.cfg.max_bytes)
         except raw.FileRejected as exc:
@@ -253,7 +261,8 @@ class Ingestor:
         if src.id == "registration" and not checked.rows.empty:
             shapes.sync_boundaries(self.db)
             found["grid_shapes"] = shapes.grid_shapes_of(self.db, list(checked.rows["grid_code"].unique()))
-        frames = transform.build(src, checked.rows, found, batch_id, now, self.rules)
+        go_live = {} if history else go_live_dates(self.db)
+        frames = transform.build(src, checked.rows, found, batch_id, now, self.rules, history=history, go_live=go_live)
         checked.warnings.extend(_task_warnings(self.db, frames))
         loaded, rejected = len(checked.rows), checked.rejected_rows
         if loaded + rejected != table.rows_in:  # the invariant: nothing is lost

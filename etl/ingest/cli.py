@@ -16,6 +16,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", required=True, choices=list(SOURCES), help="data source (docs/ingest.md)")
     p.add_argument("--unit", default="", help="name of the sending unit (shown on the data-quality page)")
     p.add_argument("--region", default="", help="the unit's region code; rows outside it are rejected")
+    p.add_argument("--history", action="store_true",
+                   help="the file is history (a bulk load of the past): it counts in every figure but pushes no task")
     p = sub.add_parser("inbox", help="load the files waiting in the inbox folder")
     p.add_argument("--watch", action="store_true", help="keep watching (server mode; in embedded mode the app does this)")
     p = sub.add_parser("token", help="ingestion API tokens: add, revoke, list")
@@ -72,7 +74,8 @@ def _load(ing, args: argparse.Namespace) -> int:
         return 2
     with tqdm(desc=f"{args.file.name}", unit="row", disable=None) as bar:
         try:
-            res = ing.ingest_file(args.file, args.source, unit=args.unit, scope=args.region, tick=bar.update)
+            res = ing.ingest_file(args.file, args.source, unit=args.unit, scope=args.region, tick=bar.update,
+                                  history=args.history)
         except FileRejected as exc:
             print(f"error: {exc.user_message}", file=sys.stderr)
             return 2

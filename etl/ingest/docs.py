@@ -117,6 +117,9 @@ Tasks are pushed when the batch is loaded (`created_at` = load time). The first
 deadline runs from the event that starts the duty (docs/tasks.md): an on-site check
 from the push, a disclosure from the decision date — a licence or penalty decision
 that arrives after its time limit is overdue on arrival.
+Records dated before their region's go-live date (`python -m etl golive set`), or a
+whole file loaded with `etl load --history`, are history: loaded and counted, no task
+pushed (docs/onboarding.md).
 
 ## Inbox folders
 

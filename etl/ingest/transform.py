@@ -23,6 +23,7 @@ import pandas as pd
 from domain import boundaries
 from domain.sources import Source
 from domain.workdays import add_workdays, workdays_between
+from queries.golive import history_mask
 from supervision.routing import route
 from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
 
@@ -54,6 +55,7 @@ class Frames:
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     replaces: dict[str, list[str]] = field(default_factory=dict)  # table → keys (credit_code / task_id)
+    history: int = 0  # records that would push a task but are history (before go-live, or a history load)
 
     def rows(self, table: str) -> int:
         df = self.tables.get(table)
@@ -61,8 +63,9 @@ class Frames:
 
 
 def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], batch_id: str,
-          now: dt.datetime, rules: TaskRules) -> Frames:
-    """The table rows of one batch's valid ``rows``."""
+          now: dt.datetime, rules: TaskRules, history: bool = False, go_live: dict | None = None) -> Frames:
+    """The table rows of one batch's valid ``rows``; records that are history (``history``,
+    or dated before their region's ``go_live`` date) push no task."""
     out = Frames()
     if rows.empty:
         return out
@@ -74,7 +77,9 @@ def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], 
         ev = _events(source, rows, ents, batch_id)
         out.tables["events"] = ev
         _entities(out, source, rows, ents, batch_id, lookups.get("grid_shapes"))
-        _new_tasks(out, source, rows, ev, lookups.get("departments", NO_DEPARTMENTS), now, rules)
+        past = pd.Series(True, index=ev.index) if history else history_mask(ev["grid_code"], ev["event_time"],
+                                                                               go_live or {})
+        _new_tasks(out, source, rows, ev, lookups.get("departments", NO_DEPARTMENTS), now, rules, past.to_numpy())
     out.tables["ingest_keys"] = pd.DataFrame({
         "source": source.id, "record_id": rows[source.key].astype(str), "batch_id": batch_id,
         "row_no": rows["row_no"].astype("uint32")})
@@ -161,7 +166,7 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
 
 
 def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame, depts: pd.DataFrame,
-               now: dt.datetime, rules: TaskRules) -> None:
+               now: dt.datetime, rules: TaskRules, past: np.ndarray) -> None:
     sid = source.id
     if sid == "registration":
         ttype, sel = "verify_registration", np.ones(len(rows), bool)
@@ -173,6 +178,8 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
         ttype, sel = "disclosure", np.ones(len(rows), bool)
     else:
         return
+    out.history = int((sel & past).sum())
+    sel = sel & ~past
     if not sel.any():
         return
     e, r = ev[sel].reset_index(drop=True), rows[sel].reset_index(drop=True)

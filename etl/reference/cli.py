@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
 from settings import Settings
 
-COMMANDS = ("grids", "boundaries", "workers", "departments", "check")
+COMMANDS = ("grids", "boundaries", "workers", "departments", "check", "golive")
 _KIND = {"grids": "grids", "workers": "grid_workers", "departments": "departments"}
 _HELP = {
     "grids": "grids (网格): GeoJSON, Shapefile (zip), CSV/XLSX with WKT or lon/lat columns",
@@ -33,6 +34,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                               help="coordinates: WGS-84/CGCS2000 (default) or GCJ-02 (converted to WGS-84)")
         if name == "boundaries":
             load.add_argument("--level", choices=("town", "village"), required=True)
+    g = sub.add_parser("golive", help="go-live dates (上线日期): records dated before them load as history, no task")
+    g.add_argument("action", choices=("set", "list"))
+    g.add_argument("--region", default="", help="region code (set)")
+    g.add_argument("--date", type=_date, default=None, help="YYYY-MM-DD (set; 1970-01-01 removes it)")
     c = sub.add_parser("check", help="say what a jurisdiction still lacks (grids, workers, departments, users, holidays)")
     c.add_argument("--region", default=None, help="region code (default JINJIAN_ROOT_REGION)")
 
@@ -43,6 +48,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     db = get_db()  # the process engine: closed in order by store.db.exit_process
     init_schema(db)
+    if args.cmd == "golive":
+        return _golive(db, args)
     if args.cmd == "check":
         from etl.readiness import check, render
 
@@ -90,3 +97,30 @@ def _users() -> list | None:
     except Exception as exc:  # noqa: BLE001 - the metadata store is optional for the check
         print(f"warning: user accounts not checked: {exc}", file=sys.stderr)
         return None
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _golive(db, args: argparse.Namespace) -> int:  # noqa: ANN001 - an engine
+    from domain.regions import region_name, validate_code
+    from etl.reference.golive import set_go_live
+    from queries.golive import UNSET, go_live_dates
+
+    if args.action == "set":
+        if args.date is None or args.date > dt.date.today():
+            print("error: golive set needs --date YYYY-MM-DD, not in the future", file=sys.stderr)
+            return 2
+        if args.region:
+            validate_code(args.region)
+        set_go_live(db, args.region, args.date)
+        shown = "removed" if args.date == UNSET else str(args.date)
+        print(f"go-live date of {args.region or 'CN'} ({region_name(args.region) or '全国'}): {shown}")
+        return 0
+    for code, day in sorted(go_live_dates(db).items()):
+        print(f"{code or 'CN':15s} {region_name(code) or '':12s} {day}")
+    return 0
