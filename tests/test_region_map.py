@@ -127,6 +127,17 @@ def test_notes_schematic_and_missing():
     assert "无边界数据：130172、130173" in text and "示意" not in text
 
 
+def test_note_counts_schematic_areas_when_some_boundaries_are_real():
+    """Loaded (real) town/village boundaries beside generated ones: the note says how many."""
+    ind = CATALOGUE["entity_stock"]
+    fc = _fc(3, schematic=True)
+    fc["features"][0]["properties"]["schematic"] = False
+    assert "2/3 个边界为示意，其余为真实边界" in _text(map_layer(fc, {}, ind).note)
+    assert "2 of 3 boundaries schematic" in _text(map_layer(fc, {}, ind, lang="en").note)
+    every = _text(map_layer(_fc(3, schematic=True), {}, ind).note)
+    assert "边界为示意" in every and "个边界为示意" not in every  # all generated: the short note
+
+
 def test_bounds():
     fc = _fc(3)  # squares at (110, 20), (111, 20.5), (112, 21), size 1
     assert map_layer(fc, {}, CATALOGUE["entity_stock"]).bounds == [[20, 110], [22, 113]]
