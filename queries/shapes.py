@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from domain import boundaries
 from store.engine import Engine
 from store.executor import run
-from store.versions import reference_version
+from store.versions import BOUNDARY_KINDS, reference_version
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def loaded_boundaries(db: Engine, prefix: str = "") -> dict[str, BaseGeometry]:
 def sync_boundaries(db: Engine) -> int:
     """Hand the loaded town/village boundaries to :mod:`domain.boundaries` when the reference
     version changed since the last call for this database; return the version."""
-    version = reference_version(db)
+    version = reference_version(db, kinds=BOUNDARY_KINDS)  # grids, workers and departments do not move them
     with _lock:
         if _synced.get(db.identity) == version:
             return version

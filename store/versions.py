@@ -20,11 +20,13 @@ __all__ = ["data_version", "data_version_or_zero", "reference_version", "forget_
 
 REFERENCE_SECONDS = 2.0
 _DATA: dict[str, tuple[float, int]] = {}
-_REFERENCE: dict[str, tuple[float, int]] = {}
+_REFERENCE: dict[tuple[str, str], tuple[float, int]] = {}
+#: Reference kinds whose loads change the town and village polygons.
+BOUNDARY_KINDS = ("boundaries_town", "boundaries_village")
 
 
-def _query(db: Engine, name: str, text: str) -> pd.DataFrame:
-    return run_text(db, name, render(text))
+def _query(db: Engine, name: str, text: str, params: dict | None = None) -> pd.DataFrame:
+    return run_text(db, name, render(text, params))
 
 
 def data_version(db: Engine, max_age: float = 0.5) -> int:
@@ -43,18 +45,22 @@ def data_version(db: Engine, max_age: float = 0.5) -> int:
     return value
 
 
-def reference_version(db: Engine, max_age: float = REFERENCE_SECONDS) -> int:
-    """The ``version`` of the newest loaded reference batch (0 when none, or before the
-    table exists); cached for ``max_age`` seconds per database."""
-    hit = _REFERENCE.get(db.identity)
+def reference_version(db: Engine, max_age: float = REFERENCE_SECONDS, kinds: tuple[str, ...] = ()) -> int:
+    """The ``version`` of the newest loaded reference batch — of ``kinds`` only when given
+    (``BOUNDARY_KINDS``: what the maps' polygons depend on) — 0 when none, or before the
+    table exists; cached for ``max_age`` seconds per database."""
+    key = (db.identity, ",".join(kinds))
+    hit = _REFERENCE.get(key)
     if hit and time.monotonic() - hit[0] < max_age:
         return hit[1]
+    only = " AND kind IN %(kinds)s" if kinds else ""
     try:
-        df = _query(db, "reference_version", "SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded'")
+        df = _query(db, "reference_version", "SELECT max(version) AS v FROM reference_batches "
+                    f"WHERE state = 'loaded'{only}", {"kinds": list(kinds)} if kinds else None)
         value = int(df["v"].iloc[0]) if not df.empty and pd.notna(df["v"].iloc[0]) else 0
     except JinjianError:
         value = 0
-    _REFERENCE[db.identity] = (time.monotonic(), value)
+    _REFERENCE[key] = (time.monotonic(), value)
     return value
 
 
