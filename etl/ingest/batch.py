@@ -120,6 +120,17 @@ def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
         wait_mutations(engine, name)
 
 
+def record_state(db: Engine, table: str, info: dict, state: str, **changes: object) -> dict:
+    """Append a batch's new state (``info`` updated with ``changes``) to ``table``
+    (``ingest_batches`` or ``reference_batches``: the newest ``version`` is the state);
+    a finished batch gets its finishing time. Returns the row written."""
+    row = {**info, **changes, "state": state, "version": time.time_ns()}
+    if state in ("loaded", "failed"):
+        row["finished_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
+    db.insert(table, pd.DataFrame([row]))
+    return row
+
+
 def nothing_loaded(info: dict) -> bool:
     """A loaded batch none of whose records was loaded: sending it again checks it again,
     since reference data it was checked against (grids, entities) may have arrived since."""
@@ -214,11 +225,7 @@ class Ingestor:
         return None if df.empty else df.iloc[0].to_dict()
 
     def _record(self, info: dict, state: str, **changes: object) -> dict:
-        row = {**info, **changes, "state": state, "version": time.time_ns()}
-        if state in ("loaded", "failed"):
-            row["finished_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-        self.db.insert("ingest_batches", pd.DataFrame([row]))
-        return row
+        return record_state(self.db, "ingest_batches", info, state, **changes)
 
     def archive_path(self, source: str, batch_id: str, fmt: str) -> Path:
         return self.cfg.ingest_dir / "archive" / source / f"{batch_id}.{EXTENSIONS.get(fmt, 'dat')}"

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from etl.ingest import lookups, rejects
-from etl.ingest.batch import LOCK, delete_rows, nothing_loaded
+from etl.ingest.batch import LOCK, delete_rows, nothing_loaded, record_state
 from etl.ingest.raw import FileRejected, RawTable
 from etl.ingest.config import IngestSettings
 from etl.ingest.validate import Problem
@@ -175,11 +175,7 @@ class ReferenceLoader:
         return None if df.empty else df.iloc[0].to_dict()
 
     def _record(self, info: dict, state: str, **changes: object) -> dict:
-        row = {**info, **changes, "state": state, "version": time.time_ns()}
-        if state in ("loaded", "failed"):
-            row["finished_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-        self.db.insert("reference_batches", pd.DataFrame([row]))
-        return row
+        return record_state(self.db, "reference_batches", info, state, **changes)
 
     def archive_path(self, kind: str, batch_id: str, fmt: str) -> Path:
         return self.cfg.ingest_dir / "archive" / "reference" / kind / f"{batch_id}.{EXT.get(fmt, 'dat')}"
