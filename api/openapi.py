@@ -164,6 +164,19 @@ def _schemas() -> dict[str, Any]:
             "grain": _str(enum=["month", "quarter", "year"]), "period": _ref("Period"),
             "previous_period": _ref("Period"),
             "items": {"type": "array", "items": _ref("TaskEfficiencyItem")}}),
+        "TaskPushItem": _obj({
+            "unit": {**_str(), "description": "下级区划代码（by=region）、数据来源（by=source）或本区划代码（total）"},
+            "name": _str(), "pushed": {"type": "integer", "minimum": 0, "description": "期内推送的任务"},
+            "timely": {"type": "integer", "minimum": 0, "description": "在推送时限内推送"},
+            "late": {"type": "integer", "minimum": 0, "description": "推送超时"},
+            "ontime_rate": {**_num(True), "description": "推送及时率（%）；期内无推送为 null"},
+            "late_median_hours": {**_num(True), "description": "超时推送自业务发生至推送的中位小时数"},
+            "late_max_hours": {**_num(True), "description": "超时推送的最长小时数"}}),
+        "TaskPush": _obj({
+            "region": REGION_REF, "by": _str(enum=["region", "source"]), "date": DATE,
+            "grain": _str(enum=list(ALL_GRAINS)), "limit_minutes": {"type": "integer", "minimum": 1},
+            "period": _ref("Period"), "total": _ref("TaskPushItem"),
+            "items": {"type": "array", "items": _ref("TaskPushItem")}}),
         "EntityProfile": _obj({
             "entity": _ref("EntityDetail"),
             "events": {"type": "array", "items": _ref("Event"), "maxItems": PROFILE_ROWS},
@@ -202,6 +215,7 @@ PARAMETERS: dict[str, Any] = {
     "q": _q("q", _str(maxLength=MAX_NAME_QUERY), "名称包含的文字（子串匹配，区分大小写）", "超市"),
     "category": _q("category", _str(enum=list(CATEGORIES)), "指标类别"),
     "by": _q("by", _str(enum=["town", "department"], default="town"), "统计单位：镇街或责任部门"),
+    "push_by": _q("by", _str(enum=["region", "source"], default="region"), "统计单位：下级区划或数据来源"),
     "efficiency_grain": _q("grain", _str(enum=["month", "quarter", "year"], default="month"), "统计期间粒度，默认 month"),
     "region_code": _path("code", _str(pattern=REGION_PATTERN), "区划代码（2/4/6/9/12/15 位数字）", "4419"),
     "indicator_id": _path("indicator_id", _str(enum=[i.id for i in INDICATORS]), "指标编号", "entity_stock"),
@@ -277,6 +291,12 @@ def _paths() -> dict[str, Any]:
             ["region", "date", "efficiency_grain", "by"], ["400"] + data_errors, "tasks",
             "与任务督办页面（/tasks）的效能监察表数字一致：本期 = date 所在周期的期初至 date，"
             "prev_* 为上一周期同一时段；按按期办结率从高到低排列。")},
+        "/api/v1/tasks/push": {"get": _op(
+            "getTaskPush", "推送时效：推送及时率、推送超时件数与超时时长（按下级区划或数据来源）", "TaskPush",
+            ["region", "date", "grain", "push_by"], ["400"] + data_errors, "tasks",
+            "任务推送时间与业务发生时间（登记、变更、检查、决定作出时间）之差超过推送时限（limit_minutes，"
+            "JINJIAN_TASK_PUSH_MINUTES，默认 60 分钟）为推送超时；期间 = date 所在周期的期初至 date。"
+            "与任务督办页面和数据质量页面的推送时效表数字一致。")},
         "/api/v1/entities": {"get": _op(
             "listEntities", "市场主体列表（分页，按统一社会信用代码排序）", "EntityPage",
             ["region", "page", "page_size", "entity_type", "status", "industry", "q"],

@@ -1,6 +1,8 @@
 """``GET /api/v1/tasks/efficiency``: efficiency supervision (效能监察) per town or per
 department — the same figures as the tables on /tasks (``queries.tasks.efficiency``),
 for the period up to ``date`` at ``grain`` and the same stretch of the previous period.
+``GET /api/v1/tasks/push``: push timeliness (推送时效, ``queries.push``), the same figures
+as /tasks and /quality.
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from flask import Response
 from api.scope import request_scope
 from api.v1 import DEFAULT_GRAIN, _bad, _date_arg, _enum_arg, _json, _records, _region_arg, bp
 from indicators.periods import period_to_date, previous_period
+from domain.sources import SOURCES
+from indicators.model import ALL_GRAINS
+from queries.push import COLUMNS as PUSH_ALL, push_timeliness
 from queries.regions import region_names, region_node
 from queries.tasks import departments_in, efficiency
 from store.db import get_db
@@ -72,3 +77,35 @@ def _rows(cur: pd.DataFrame, before: pd.DataFrame, names: dict[str, str]) -> lis
         prev_ontime_rate=[prev.at[u, "ontime_rate"] if u in prev.index else None for u in cur["unit"]])
     out = out.sort_values(["ontime_rate", "unit"], ascending=[False, True], na_position="last")
     return _records(out, COLUMNS)
+
+
+#: ``GET /api/v1/tasks/push`` groupings.
+PUSH_BY = ("region", "source")
+PUSH_COLUMNS = ("unit", "name", *PUSH_ALL[1:])
+
+
+@bp.get("/tasks/push")
+def task_push() -> Response:
+    """推送时效: the region's pushes in the period up to ``date`` at ``grain`` — in total and
+    per child region or per source (``queries.push``)."""
+    region_code = _region_arg()
+    day = _date_arg()
+    by = cast(str, _enum_arg("by", PUSH_BY, "region"))
+    grain = cast(Grain, _enum_arg("grain", ALL_GRAINS, DEFAULT_GRAIN))
+    scope = request_scope()
+    db = get_db()
+    node = region_node(db, region_code, scope)
+    period = period_to_date(day, grain)
+    flt = Filter(region=region_code, scope=scope, start=period.start, end=period.end, grain=grain)
+    rules = TaskRules.from_env()
+    total = push_timeliness(db, flt, period, "total", rules)
+    per = push_timeliness(db, flt, period, by, rules)
+    names = (dict(zip(node.children["code"], node.children["name"])) if by == "region"
+             else {k: s.zh for k, s in SOURCES.items()})
+    return _json({
+        "region": {"code": node.code, "name": node.name, "level": node.level},
+        "by": by, "date": day, "grain": grain, "limit_minutes": rules.push_minutes,
+        "period": {"start": period.start, "end": period.end},
+        "total": _records(total.assign(name=node.name), PUSH_COLUMNS)[0],
+        "items": _records(per.assign(name=[names.get(str(u), str(u)) for u in per["unit"]]), PUSH_COLUMNS),
+    })

@@ -13,13 +13,14 @@ LABELS: dict[str, dict[str, str]] = {
            "trend_day": "近 30 天新设立与注销（户/日）", "trend_month": "近 13 个月新设立与注销（户/月）",
            "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
            "mom": "环比", "no_data": "暂无数据", "rotate": "轮播",
-           "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}"},
+           "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}",
+           "push_late": "本月超时 {n} 件"},
     "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
            "stale": "No new data for over {m} minutes", "trend_day": "Registrations and exits, last 30 days",
            "trend_month": "Registrations and exits, last 13 months", "ranking": "Sub-region ranking",
            "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
            "rotate": "Rotation", "overdue": "Most overdue tasks",
-           "buckets": "Yellow {y} · Orange {o} · Red {r}"},
+           "buckets": "Yellow {y} · Orange {o} · Red {r}", "push_late": "Late this month: {n}"},
 }
 
 #: Headline tiles: (tile id, indicator id, grain, zh label, en label).
@@ -33,6 +34,7 @@ WALL_TILES: tuple[tuple[str, str, str, str, str], ...] = (
     ("wall-kpi-cancel-month", "cancellations", "month", "本月注销", "Cancelled this month"),
     ("wall-kpi-open", "tasks_open", "day", "在办任务", "Open tasks"),
     ("wall-kpi-overdue", "tasks_overdue", "day", "逾期任务", "Overdue tasks"),
+    ("wall-kpi-push", "push_ontime_rate", "month", "推送及时率", "Pushed on time"),
     ("wall-kpi-warn", "", "day", "红色/橙色预警主体", "Red / orange risk entities"),
 )
 
@@ -42,11 +44,11 @@ def label(lang: str, key: str) -> str:
 
 
 def create_kpi(tile_id: str, title: str, value: float | None, unit: str, change: float | None = None,
-               change_label: str = "环比", extra: list | None = None) -> list:
+               change_label: str = "环比", extra: list | None = None, digits: int = 2) -> list:
     """Children of a KPI tile (the tile's outer div stays, so updates do not flicker)."""
     exact = "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
     parts = [html.Div(title, className="kpi-title"),
-             html.Div([html.Span(format_cn(value), id=f"{tile_id}-value", className="kpi-value",
+             html.Div([html.Span(format_cn(value, digits), id=f"{tile_id}-value", className="kpi-value",
                                  **{"data-value": exact}),
                        html.Span(unit, className="kpi-unit")])]
     if change is not None and not (isinstance(change, float) and math.isnan(change)):

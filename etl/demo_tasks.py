@@ -24,6 +24,22 @@ def _lag(rng: np.random.Generator, limit: np.ndarray) -> np.ndarray:
     return np.where(u < 0.86, on_time, np.where(u < 0.96, late, very_late))
 
 
+#: Share of each source's records pushed after the 1-hour limit (a feed that runs late).
+LATE_PUSH_SHARE = {"registration": 0.02, "change": 0.05, "inspection": 0.03, "licence": 0.04, "penalty": 0.08}
+
+
+def _late_pushes(rng: np.random.Generator, source: np.ndarray, created: np.ndarray,
+                 today: np.datetime64) -> np.ndarray:
+    """Some records reach their village late: hours late mostly, days late when a feed
+    was down; never pushed after ``today`` (the demo ends when it is generated)."""
+    share = np.array([LATE_PUSH_SHARE.get(s, 0.0) for s in source])
+    hours = np.where(rng.random(len(source)) < 0.7, rng.integers(1, 24, len(source)),
+                     24 * rng.integers(1, 21, len(source)))
+    late = created + (hours * 3600).astype("timedelta64[s]")
+    pick = (rng.random(len(source)) < share) & (late.astype("datetime64[D]") < today)
+    return np.where(pick, late, created)
+
+
 class _Machine:
     """Arrays of the tasks' current stage plus the events emitted so far."""
 
@@ -114,6 +130,7 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
     m = _Machine(n)
     created = (src["event_time"].to_numpy().astype("datetime64[s]")
                + rng.integers(60, 3300, n).astype("timedelta64[s]"))
+    created = _late_pushes(rng.spawn(1)[0], s_type, created, today)
     cday = created.astype("datetime64[D]")
     limit0 = np.select([verify, ttype == "clue"], [lim("inspection"), lim("clue_forward")], lim("disclosure"))
     due0 = add_workdays(cday, limit0)
@@ -195,6 +212,10 @@ def _frames(m: _Machine, src: pd.DataFrame, ttype: np.ndarray, grid: np.ndarray,
         te[k] = cols[k]
     te["task_type"], te["grid_code"], te["dept_id"] = ttype[i], grid[i], cols["dept_id"]
     te["credit_code"] = src["credit_code"].to_numpy(dtype=object)[i]
+    push = te["from_status"].to_numpy() == "none"  # the push keeps its record's own time and source
+    te["source_time"] = np.where(push, src["event_time"].to_numpy().astype("datetime64[s]")[i],
+                                 np.datetime64(0, "s")).astype("datetime64[ns]")
+    te["source"] = np.where(push, src["event_type"].to_numpy(dtype=object)[i], "")
     te = te.sort_values(["task_id", "event_time"], kind="stable").reset_index(drop=True)
 
     last = te.groupby("task_id", sort=False).tail(1).set_index("task_id").reindex(task_id)

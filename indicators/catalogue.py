@@ -6,7 +6,8 @@ The measures (SQL conditions and counts) are in :mod:`indicators.measures`.
 from __future__ import annotations
 
 from indicators.measures import (
-    ALIVE, CLOSED, CREATED, ON_TIME_STEP, OPEN, OVERDUE, RECORDS_IN, SECONDARY, STOCK, TERTIARY, WORKERS,
+    ALIVE, CLOSED, CREATED, ON_TIME_STEP, OPEN, OVERDUE, PUSH_LAG, PUSH_LATE, PUSHED, RECORDS_IN, SECONDARY,
+    STOCK, TERTIARY, WORKERS,
     asof, ent, ev, risk, step, task,
 )
 from indicators.model import Indicator, Measure, Thresholds
@@ -241,6 +242,21 @@ INDICATORS: list[Indicator] = [
        "transitions to closed within the period × 100.",
        denominator=step("task_type = 'disclosure' AND status = 'closed'"),
        thresholds=Thresholds("higher_better", 98, 95, 90, 80), **_pct()),
+    _i("push_ontime_rate", "推送及时率", "Pushed on time", "tasks", "%", "flow",
+       step(f"{PUSHED} AND {PUSH_LAG} <= %(push_limit)s"),
+       "期内推送的任务中，自登记、变更、检查或决定作出时起在推送时限（默认1小时）内推送至属地村（社区）的比例。",
+       "Task pushes within the period (from_status none, source_time recorded) whose push time − the source "
+       "record's own time <= JINJIAN_TASK_PUSH_MINUTES (default 60) minutes / such pushes × 100.",
+       denominator=step(PUSHED), thresholds=Thresholds("higher_better", 98, 95, 90, 80), **_pct()),
+    _i("push_late", "推送超时", "Pushed late", "tasks", "件", "flow", step(PUSH_LATE),
+       "期内推送的任务中，超过推送时限（默认1小时）才推送至属地村（社区）的件数（迟报责任在报送来源）。",
+       "Task pushes within the period whose push time − the source record's own time > "
+       "JINJIAN_TASK_PUSH_MINUTES minutes.", thresholds=Thresholds("higher_worse", 1, 10, 50, 200)),
+    _i("push_late_hours", "推送超时平均时长", "Average lateness of late pushes", "tasks", "小时", "flow",
+       Measure("task_events", f"sumIf({PUSH_LAG}, {PUSH_LATE})"),
+       "期内超时推送的任务，自业务发生至推送的平均小时数。",
+       "Mean over late pushes within the period of (push time − source record time), in hours.",
+       denominator=step(PUSH_LATE), scale=1 / 3600, decimals=1),
     _i("problem_rate", "核查发现问题率", "Verifications finding problems", "tasks", "%", "flow",
        task(f"{CREATED} AND problem_found = 1 AND task_type IN ('verify_registration', 'verify_change')"),
        "期内推送的核查任务中发现问题（住所不符、无照经营等）的比例。",

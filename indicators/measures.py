@@ -9,7 +9,8 @@ SQL conditions (bound placeholders only):
   deadline is the one in force then. Warning buckets (``supervision.rules``)
   compare that deadline with bounds computed from the working-day calendar;
 - task_events: the transitions dated within the period (``from_status`` is the
-  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days);
+  stage a transition ends, ``stage_due`` its deadline, ``stage_wd`` its working days;
+  a push, ``from_status = 'none'``, keeps its record's own time in ``source_time``);
 - ingest_quality: the ingestion batches whose current state is ``loaded`` and that
   were received within the period, one row per batch (``queries.quality.INGEST_QUALITY``;
   docs/quality.md). A batch counts for the regions its sending unit's region scope lies
@@ -58,6 +59,12 @@ def risk(cond: str = "1") -> Measure:
     """Entities alive at the period end, scored (``queries.risk_score.ENTITY_RISK``), that meet ``cond``."""
     return Measure("entity_risk", f"countIf({cond})")
 
+
+#: A push (the first event of a task) whose source record's own time is recorded, and its
+#: lag in seconds behind that time; ``%(push_limit)s`` = JINJIAN_TASK_PUSH_MINUTES × 60.
+PUSHED = "from_status = 'none' AND toUnixTimestamp(source_time) > 0"
+PUSH_LAG = "(toInt64(toUnixTimestamp(event_time)) - toInt64(toUnixTimestamp(source_time)))"
+PUSH_LATE = f"{PUSHED} AND {PUSH_LAG} > %(push_limit)s"
 
 OPEN = asof()
 OVERDUE = asof("due_date < %(end)s")

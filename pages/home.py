@@ -164,6 +164,12 @@ def _tile_outputs(data, lang: str) -> list[list]:
                        for i in ("overdue_mild", "overdue_moderate", "overdue_severe"))
             extra = [html.Div(label(lang, "buckets").format(y=y, o=o, r=r), className="kpi-change",
                               id="wall-kpi-overdue-buckets")]
+        if ind_id == "push_ontime_rate":  # this month's pushes; late ones counted under the rate
+            late = int(data.headlines[("push_late", "month")][0])
+            out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
+                label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
+                id="wall-kpi-push-late")], digits=1))
+            continue
         out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
     return out
 

@@ -20,6 +20,8 @@ import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
 from components import quality_views as qv
+from components.push_views import create_push_section
+from pages.push import quality_push
 from auth.web import nav_account
 from components.nav import create_nav
 from etl.ingest.config import IngestSettings
@@ -34,6 +36,8 @@ from auth import scope_root
 from settings import ConfigError
 
 logger = logging.getLogger(__name__)
+#: The 推送时效 section's callback (registered with Dash when imported).
+PUSH_CALLBACK = quality_push
 
 PATH = "/quality"
 dash.register_page(__name__, path=PATH, title="金监 · 数据质量", name="数据质量")
@@ -100,6 +104,7 @@ def layout(region: str | None = None, start: str | None = None, end: str | None 
                           config={"displayModeBar": False, "displaylogo": False}),
             ]),
         ]),
+        create_push_section("dq", "数据来源", "推送时效（迟报来源）"),
         html.Section(className="panel dq-batches-panel", children=[
             html.Div(className="dq-panel-head", children=[
                 html.H2("报送批次"), html.Span(id="dq-batches-note", className="dq-note")]),

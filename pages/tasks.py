@@ -20,6 +20,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from auth.web import nav_account
 from components.nav import create_nav
+from components.push_views import create_push_section
 from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucket_options, build_efficiency_rows,
                                    build_task_rows, create_ageing_figure, create_efficiency_grid,
                                    create_summary_cards, create_task_grid, create_timeline, csv_params, dept_options,
@@ -39,8 +40,11 @@ from auth import audit, require, scope_root
 from settings import ConfigError
 from supervision.routing import valid_dept_id
 from supervision.rules import TASK_TYPE_ZH, TaskRules
+from pages.push import tasks_push
 
 logger = logging.getLogger(__name__)
+#: The 推送时效 section's callback (registered with Dash when imported).
+PUSH_CALLBACK = tasks_push
 
 PATH = "/tasks"
 dash.register_page(__name__, path=PATH, title="金监 · 任务督办", name="任务督办")
@@ -154,6 +158,7 @@ def layout(region: str | None = None, date: str | None = None, dept: str | None 
                                                          className="tasks-eff-box")], className="tasks-eff-col"),
             ]),
         ]),
+        create_push_section("tasks", "下级区划"),
         dcc.Download(id="tasks-download"),
     ])
 

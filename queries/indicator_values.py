@@ -77,6 +77,8 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
             columns[i][col] = part[col].to_numpy()
     base = {"like": flt.like, "region": flt.region, "n": node.child_length or 0}
     by_source = _measures(indicators)
+    if "task_events" in by_source:  # the push limit of 推送及时率 (JINJIAN_TASK_PUSH_MINUTES)
+        base["push_limit"] = TaskRules.from_env().push_minutes * 60
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
         base["root"] = Settings.from_env().root_region
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None

@@ -23,7 +23,7 @@ WALL_HEADLINES: tuple[tuple[str, str], ...] = (
     ("new_registrations", "day"), ("new_registrations", "week"), ("new_registrations", "month"),
     ("cancellations", "month"), ("tasks_open", "day"), ("tasks_overdue", "day"),
     ("overdue_mild", "day"), ("overdue_moderate", "day"), ("overdue_severe", "day"),
-    ("risk_red", "day"), ("risk_orange", "day"),
+    ("risk_red", "day"), ("risk_orange", "day"), ("push_ontime_rate", "month"), ("push_late", "month"),
 )
 #: Days of failed-batch alerts (traceability linkage) the wall shows.
 ALERT_DAYS = 7

@@ -67,6 +67,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Working-day limit of each task stage (names: inspection, recheck, joint, town, department, "
                 "clue_forward, disclosure); names left out keep their default. Applies to stages that start "
                 "after a change."),
+    SettingSpec("JINJIAN_TASK_PUSH_MINUTES", "60",
+                "Push limit in minutes: a registration, change, decision or failed inspection reaches its "
+                "village (社区) within this time of the record's own time (登记后1小时内推送) — 推送及时率."),
     SettingSpec("JINJIAN_TASK_REMIND_DAYS", "2",
                 "Open tasks due within this many working days are flagged 提醒 (blue)."),
     SettingSpec("JINJIAN_RISK_WEIGHTS",

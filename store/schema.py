@@ -88,6 +88,9 @@ TABLES: dict[str, str] = {
     # stage this event starts (for ``closed``: of the stage it ends); ``stage_due``
     # and ``stage_wd`` are the deadline and working days of the stage it ends;
     # ``late_stages`` counts the task's stages ended after their deadline so far.
+    # A push (``from_status = 'none'``) keeps the source record's own time (registration,
+    # change, inspection or decision time) in ``source_time`` and its source in ``source``;
+    # ``event_time`` is the push. Epoch 0 / '' = not recorded (other events, older data).
     "task_events": f"""
         CREATE TABLE IF NOT EXISTS task_events (
             task_id String, event_time DateTime, event_date Date,
@@ -95,7 +98,7 @@ TABLES: dict[str, str] = {
             due_date Date, stage_due Date, stage_wd UInt16, late_stages UInt8,
             actor String, actor_kind {_enum(ACTOR_KINDS)}, note String,
             task_type {_enum(TASK_TYPES)}, grid_code String, dept_id String, credit_code String,
-            batch_id String
+            batch_id String, source_time DateTime DEFAULT toDateTime(0), source String DEFAULT ''
         ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date)
           ORDER BY (event_date, grid_code, task_id, event_time)""",
     # Ingestion (etl.ingest, docs/ingest.md). ``batch_id`` on the tables above names the
@@ -200,20 +203,34 @@ def init_schema(db: Engine) -> list[str]:
 
 #: Columns added to a table after its first release: ``etl init`` adds them to an existing
 #: table (with the declared default), so an operator's database keeps its rows.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "ingest_batches": ("history",)}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "ingest_batches": ("history",),
+                                               "task_events": ("source_time", "source")}
 
 
 def _add_columns(db: Engine) -> None:
+    """Add :data:`ADDED_COLUMNS` to existing tables: on a cluster a sharded table's
+    ``_local`` table on every shard, then its Distributed table; and stage tables."""
     for table, cols in ADDED_COLUMNS.items():
-        have = set(run(db, "schema_table_columns", "SELECT name FROM system.columns WHERE database = %(db)s "
-                       "AND table = %(t)s", {"db": db.database, "t": table})["name"])
-        for col in cols:
-            if col not in have:
-                ddl = TABLES[table]
-                item = next(i.strip() for i in ddl[ddl.index("(") + 1:ddl.index(") ENGINE")].split(",")
-                            if i.split() and i.split()[0] == col)
-                execute(db, f"schema_add_{table}_{col}", f"ALTER TABLE {table} ADD COLUMN {item}")
-                logger.info("added column %s to %s", col, table)
+        targets = [(db, table)]
+        if db.cluster and table in SHARDED:
+            targets = [(s, f"{table}_local") for s in db.shards()] + [(s, table) for s in db.shards()]
+        if table in STAGED_TABLES:
+            targets.append((db, stage_table(table)))
+        for engine, physical in targets:
+            have = set(run(engine, "schema_table_columns", "SELECT name FROM system.columns WHERE database = %(db)s "
+                           "AND table = %(t)s", {"db": engine.database, "t": physical})["name"])
+            for col in cols:
+                if have and col not in have:
+                    execute(engine, f"schema_add_{table}_{col}",
+                            f"ALTER TABLE {physical} ADD COLUMN {_column_item(table, col)}")
+                    logger.info("added column %s to %s", col, physical)
+
+
+def _column_item(table: str, col: str) -> str:
+    """The declaration of ``col`` in ``TABLES[table]`` (name, type and default)."""
+    ddl = TABLES[table]
+    return next(i.strip() for i in ddl[ddl.index("(") + 1:ddl.index(") ENGINE")].split(",")
+                if i.split() and i.split()[0] == col)
 
 
 def _init_cluster(db: Engine) -> None:

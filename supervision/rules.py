@@ -120,6 +120,7 @@ class TaskRules:
     limits: Mapping[str, int] = field(default_factory=lambda: parse_limits(""))
     remind_days: int = 2
     overdue_buckets: tuple[int, int] = (5, 10)
+    push_minutes: int = 60  # a record reaches its village within this time of its own time
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "TaskRules":
@@ -127,8 +128,11 @@ class TaskRules:
         remind = env.get("JINJIAN_TASK_REMIND_DAYS", "2").strip()
         if not remind.isdigit() or not 0 <= int(remind) <= 60:
             raise ConfigError(f"JINJIAN_TASK_REMIND_DAYS={remind!r} must be a whole number 0..60")
+        push = env.get("JINJIAN_TASK_PUSH_MINUTES", "60").strip()
+        if not push.isdigit() or not 1 <= int(push) <= 10080:
+            raise ConfigError(f"JINJIAN_TASK_PUSH_MINUTES={push!r} must be a whole number 1..10080")
         return cls(limits=parse_limits(env.get("JINJIAN_TASK_LIMITS", "")),
-                   remind_days=int(remind),
+                   remind_days=int(remind), push_minutes=int(push),
                    overdue_buckets=parse_buckets(env.get("JINJIAN_TASK_OVERDUE_BUCKETS", "5,10")))
 
     def limit(self, name: str) -> int:

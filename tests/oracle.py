@@ -337,6 +337,34 @@ def _recheck_pass_rate(data: DemoData, region: str, start: dt.date, end: dt.date
     return _ratio(int((s["status"] == "closed").sum()), len(s), 100.0)
 
 
+def _pushes(data: DemoData, region: str, start: dt.date, end: dt.date) -> pd.Series:
+    """Lag in seconds of each push in the period whose source record time is known."""
+    s = T.steps_in(data, region, start, end)
+    s = s[(s["from_status"] == "none") & (pd.to_datetime(s["source_time"]) > pd.Timestamp(0))]
+    return (pd.to_datetime(s["event_time"]) - pd.to_datetime(s["source_time"])).dt.total_seconds()
+
+
+PUSH_LIMIT_S = 60 * 60  # JINJIAN_TASK_PUSH_MINUTES default
+
+
+@oracle("push_ontime_rate")
+def _push_ontime_rate(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    lag = _pushes(data, region, start, end)
+    return _ratio(int((lag <= PUSH_LIMIT_S).sum()), len(lag), 100.0)
+
+
+@oracle("push_late")
+def _push_late(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    return float((_pushes(data, region, start, end) > PUSH_LIMIT_S).sum())
+
+
+@oracle("push_late_hours")
+def _push_late_hours(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
+    lag = _pushes(data, region, start, end)
+    late = lag[lag > PUSH_LIMIT_S]
+    return _ratio(float(late.sum()) / 3600.0, len(late))
+
+
 @oracle("tasks_transferred")
 def _tasks_transferred(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:
     s = T.steps_in(data, region, start, end)

@@ -162,3 +162,24 @@ def test_ingestion_on_the_cluster(cluster_db, demo_data, tmp_path, monkeypatch) 
     slow = compute(cluster_db, INDICATORS, Filter(region=DEMO_ROOT), period, by_child=True)
     pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-9)
 
+
+
+def test_older_cluster_gains_added_columns(servers) -> None:
+    """A cluster database from before the push columns: ``init_schema`` adds them to every
+    shard's ``task_events_local`` and every Distributed ``task_events``."""
+    from store.schema import ADDED_COLUMNS, init_schema
+    from store.sql import execute
+
+    db = ServerEngine(servers[0].url, database="test_cluster_migrate", cluster=CLUSTER)
+    init_schema(db)
+    for shard in db.shards():
+        for table in ("task_events_local", "task_events"):
+            for col in ADDED_COLUMNS["task_events"]:
+                execute(shard, "t_drop_col", f"ALTER TABLE {table} DROP COLUMN {col}")
+    init_schema(db)
+    for shard in db.shards():
+        cols = run(shard, "t_cols", "SELECT table, name FROM system.columns WHERE database = %(d)s "
+                   "AND table IN ('task_events', 'task_events_local')", {"d": db.database})
+        for table in ("task_events_local", "task_events"):
+            assert set(ADDED_COLUMNS["task_events"]) <= set(cols.loc[cols["table"] == table, "name"]), table
+    assert run(db, "t_push", "SELECT count() AS n FROM task_events WHERE toUnixTimestamp(source_time) > 0")["n"].iloc[0] == 0

@@ -33,7 +33,7 @@ def _day(x) -> dt.date:
     return pd.Timestamp(x).date()
 
 
-def test_every_source_event_pushes_one_task_within_an_hour(demo_data):
+def test_every_source_event_pushes_one_task_mostly_within_an_hour(demo_data):
     ev, tasks, te = demo_data.events, demo_data.tasks, demo_data.task_events
     src = ev[(ev["event_type"].isin(["registration", "licence", "penalty"]))
              | ((ev["event_type"] == "change") & ev["detail"].isin(["address", "scope"]))
@@ -42,10 +42,21 @@ def test_every_source_event_pushes_one_task_within_an_hour(demo_data):
     assert tasks["task_id"].is_unique
     t = tasks.merge(ev[["event_id", "event_time"]], left_on="source_event_id", right_on="event_id")
     lag = pd.to_datetime(t["created_at"]) - pd.to_datetime(t["event_time"])
-    assert (lag > pd.Timedelta(0)).all() and (lag <= pd.Timedelta(hours=1)).all()
+    late = lag > pd.Timedelta(hours=1)
+    assert (lag > pd.Timedelta(0)).all() and 0.01 < late.mean() < 0.1  # a few feeds run late
+    last_day = pd.to_datetime(ev["event_time"]).max().normalize()  # a late push is never after the demo ends
+    assert (pd.to_datetime(t.loc[late, "created_at"]) < last_day).all()
     first = te.groupby("task_id").head(1).set_index("task_id")
     assert (first["from_status"] == "none").all()
     assert (first["event_time"] == tasks.set_index("task_id").loc[first.index, "created_at"]).all()
+    # the push keeps its record's own time and source; later events record none
+    by_event = t.set_index("task_id")
+    assert (first["source_time"] == by_event.loc[first.index, "event_time"]).all()
+    src_of = ev.set_index("event_id")["event_type"]
+    assert (first["source"].to_numpy() == src_of.loc[tasks.set_index("task_id").loc[
+        first.index, "source_event_id"]].to_numpy()).all()
+    rest = te[te["from_status"] != "none"]
+    assert (pd.to_datetime(rest["source_time"]) == pd.Timestamp(0)).all() and (rest["source"] == "").all()
     assert set(tasks["task_type"]) == set(ALLOWED)
 
 

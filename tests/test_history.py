@@ -82,6 +82,17 @@ def test_figures_equal_pandas(town, flask_server, monkeypatch):
         assert value("new_registrations") == int(this_month.sum())
         assert value("tasks_open") == len(live)            # no phantom work
         assert value("tasks_overdue") == 0
+        # 推送时效: each live record's push is timed from its own date (a date alone = 00:00),
+        # not from its arrival; history pushes nothing, so it is not counted late
+        pushes = run(env.db, "t_hist_push", "SELECT credit_code, event_time, source_time, source FROM task_events "
+                     "WHERE grid_code LIKE %(like)s AND from_status = 'none'", {"like": TOWN + "%"})
+        own = pd.to_datetime(live.set_index("统一社会信用代码")["成立日期"])
+        assert (pd.to_datetime(pushes["source_time"]).to_numpy() == own.loc[pushes["credit_code"]].to_numpy()).all()
+        assert set(pushes["source"]) == {"registration"}
+        lag = (pd.to_datetime(pushes["event_time"]) - pd.to_datetime(pushes["source_time"])).dt.total_seconds()
+        this = pd.to_datetime(pushes["event_time"]) >= pd.Timestamp(day.replace(day=1))
+        assert value("push_late") == int((this & (lag > 3600)).sum()) > 0
+        assert value("push_ontime_rate") == pytest.approx(100 * int((this & (lag <= 3600)).sum()) / int(this.sum()))
     finally:
         dbmod.set_db(None)
 

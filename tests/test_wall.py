@@ -70,6 +70,11 @@ def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, d
     try:
         _open_wall(dash_duo, monkeypatch, demo_db)
         dash_duo.wait_for_text_to_equal("#wall-kpi-stock-value", format_cn(_alive_today(demo_data)), timeout=30)
+        month = period_to_date(dt.date.today(), "month")  # 推送及时率 this month and its late count
+        rate = ORACLES["push_ontime_rate"](demo_data, DG, month.start, month.end)
+        dash_duo.wait_for_text_to_equal("#wall-kpi-push-value", format_cn(rate, 1), timeout=30)
+        late = int(ORACLES["push_late"](demo_data, DG, month.start, month.end))
+        assert dash_duo.find_element("#wall-kpi-push-late").text == f"本月超时 {late} 件"
         dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
         assert len(dash_duo.find_elements("path.leaflet-interactive")) == 36
         assert not dash_duo.find_elements("img.leaflet-tile")  # no tile server by default

@@ -113,7 +113,8 @@ loading the same new batch at the same moment are not coordinated.
   stage's working days and lateness, exactly like the demo generator;
 - sampling results carry batch numbers used by the traceability warnings.
 
-Tasks are pushed when the batch is loaded (`created_at` = load time). The first
+Tasks are pushed when the batch is loaded (`created_at` = load time; the push keeps the
+record's own time beside it, so push lag is measured: 推送时效, docs/tasks.md). The first
 deadline runs from the event that starts the duty (docs/tasks.md): an on-site check
 from the push, a disclosure from the decision date — a licence or penalty decision
 that arrives after its time limit is overdue on arrival.

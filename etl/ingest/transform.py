@@ -4,7 +4,8 @@ task at once, an address or scope change a change verification, a failed
 inspection a clue transfer, a licence or penalty a disclosure task; task
 feedback moves a task along :data:`supervision.rules.TRANSITIONS`.
 
-Tasks are pushed when the batch is loaded (``created_at`` = load time), with the
+Tasks are pushed when the batch is loaded (``created_at`` = load time; the push event
+keeps the record's own time in ``source_time``, so push lag is measured), with the
 first stage's deadline counted in working days from the event that starts the duty —
 the push for an on-site check or a clue, the decision date for a disclosure — to the
 department that
@@ -211,7 +212,8 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
         "status": status, "due_date": pd.to_datetime(due), "stage_due": pd.Timestamp("1970-01-01"),
         "stage_wd": np.uint16(0), "late_stages": np.uint8(0), "actor": actor,
         "actor_kind": "grid_worker" if ttype == "clue" else "system", "note": FIRST_NOTE[ttype],
-        "task_type": ttype, "grid_code": grid, "dept_id": dept, "credit_code": e["credit_code"]})
+        "task_type": ttype, "grid_code": grid, "dept_id": dept, "credit_code": e["credit_code"],
+        "source_time": e["event_time"], "source": e["source"]})  # the record's own time: push lag
     out.tables["tasks"], out.tables["task_events"] = tasks, te
 
 

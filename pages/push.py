@@ -1,0 +1,67 @@
+"""推送时效 callbacks of /tasks (per child region, month to date) and /quality (per data
+source, over the chosen dates): both pages import this module, whose callbacks fill the
+section that ``components.push_views.create_push_section`` draws."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import Input, Output, callback, no_update
+
+from auth import scope_root
+from components.push_views import build_push_rows, push_note
+from domain.errors import InvalidParameter, JinjianError
+from domain.sources import SOURCES
+from indicators.periods import Period, period_to_date
+from queries.push import push_timeliness
+from queries.regions import region_node
+from settings import ConfigError
+from store.db import get_db
+from store.filters import Filter, RegionScope, check_region_code, parse_date
+from supervision.rules import TaskRules
+
+logger = logging.getLogger(__name__)
+
+RULES_MESSAGE = "任务督办规则配置不正确（推送时限等设置），请联系管理员"
+
+
+def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, Any]], str]:
+    root = scope_root()
+    code = (code or "").strip() or root
+    check_region_code(code)
+    flt = Filter(region=code, scope=RegionScope(root))
+    try:
+        rules = TaskRules.from_env()
+    except ConfigError as exc:
+        raise InvalidParameter(f"task rules: {exc}", user_message=RULES_MESSAGE) from None
+    db = get_db()
+    node = region_node(db, flt.region, flt.scope)
+    total = push_timeliness(db, flt, period, "total", rules)
+    per = push_timeliness(db, flt, period, by, rules)
+    names = (dict(zip(node.children["code"], node.children["name"])) if by == "region"
+             else {k: s.zh for k, s in SOURCES.items()})
+    return build_push_rows(per, names), push_note(total, period.start, period.end, rules.push_minutes)
+
+
+@callback(Output("tasks-push-grid", "rowData"), Output("tasks-push-note", "children"),
+          Input("tasks-region", "value"), Input("tasks-date", "date"))
+def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:
+    """推送时效 per child region, month to date."""
+    try:
+        return _table(code, period_to_date(parse_date(date), "month"), "region")
+    except JinjianError as exc:
+        logger.warning("tasks push timeliness failed: %s", exc.detail)
+        return no_update, exc.user_message
+
+
+@callback(Output("dq-push-grid", "rowData"), Output("dq-push-note", "children"),
+          Input("dq-interval", "n_intervals"), Input("dq-region", "value"), Input("dq-dates", "start_date"),
+          Input("dq-dates", "end_date"))
+def quality_push(_n: int | None, code: str | None, start: str | None, end: str | None) -> tuple[Any, str]:
+    """推送时效 per data source over the chosen dates: which source delivered late."""
+    try:
+        first, last = parse_date(start), parse_date(end)
+        return _table(code, Period(*sorted((first, last))), "source")
+    except JinjianError as exc:
+        logger.warning("quality push timeliness failed: %s", exc.detail)
+        return no_update, exc.user_message
