@@ -84,3 +84,18 @@ def route(depts: pd.DataFrame, places: pd.Series, duty: str, industry: pd.Series
         raise ValueError("licensing needs the industry of each place")
     out = _nearest(depts, places, None, industry=industry.astype(str).reset_index(drop=True))
     return out.where(out != "", _nearest(depts, places, "market_regulator", max_len=_CITY))
+
+
+def first_department(depts: pd.DataFrame, task_type: str, source: str, grid: pd.Series, industry: pd.Series,
+                     named: pd.Series | None = None) -> pd.Series:
+    """The department a new task of ``task_type`` pushed from a ``source`` record goes to
+    (docs/tasks.md): a clue to the town's office; a licence's disclosure to the department
+    the record names, else the trade's licensing department; anything else to the named
+    department, else the nearest market regulator."""
+    if task_type == "clue":
+        return route(depts, grid, "town_office")
+    routed = route(depts, grid, "licensing", industry) if source == "licence" else route(depts, grid, "regulator")
+    if named is None:
+        return routed
+    named = named.reset_index(drop=True).fillna("").astype(str)
+    return named.where(named != "", routed)

@@ -108,3 +108,122 @@ def test_go_live_is_shown_and_judged_per_region(town):
     when = pd.Series(pd.to_datetime([str(live_from - dt.timedelta(days=1)), "2019-12-31", "2001-01-01"]))
     assert history_mask(places, when, dates).tolist() == [True, True, False]
     assert history_mask(places, when, {}).tolist() == [False, False, False]
+
+
+def _feedback_csv(rows: list[tuple[str, str, dt.datetime, str]]) -> bytes:
+    """(feedback id, task id, time, 处置结果) → a feedback CSV from a grid worker."""
+    lines = ["反馈编号,任务编号,反馈时间,处置结果,办理人,办理人类型"]
+    lines += [f"{f},{t},{when:%Y-%m-%d %H:%M:%S},{status},网格员甲,网格员" for f, t, when, status in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_history_feedback_gives_real_timelines_and_no_open_work(town, flask_server, monkeypatch):
+    from etl.ingest.transform import stable_id
+
+    env, live_from = town["env"], town["live_from"]
+    mixed, live, bulk = town["frames"]
+    past = mixed[pd.to_datetime(mixed["成立日期"]).dt.date < live_from].reset_index(drop=True)
+    task = {c: "T" + str(stable_id("registration", c)) for c in pd.concat([past, live, bulk])["统一社会信用代码"]}
+    a, b = past.iloc[0], past.iloc[1]
+    day_a, day_b = (pd.Timestamp(x["成立日期"]).to_pydatetime() for x in (a, b))
+    c, lv = bulk.iloc[0], live.iloc[0]
+    day_c = pd.Timestamp(c["成立日期"]).to_pydatetime()
+    ing = ingestor(env.db, env.tmp)
+    res = ing.ingest_bytes("task_feedback", _feedback_csv([
+        ("FA1", task[a["统一社会信用代码"]], day_a + dt.timedelta(days=1, hours=10), "核查中"),
+        ("FA2", task[a["统一社会信用代码"]], day_a + dt.timedelta(days=3, hours=10), "办结"),
+        ("FB1", task[b["统一社会信用代码"]], day_b + dt.timedelta(days=1, hours=9), "核查中"),
+        ("FB2", task[b["统一社会信用代码"]], day_b + dt.timedelta(days=2, hours=9), "限期整改"),
+        ("FX1", "T123456789", day_b + dt.timedelta(days=2), "核查中"),  # no such record: refused
+    ]), file_name="历史反馈.csv", scope=TOWN)
+    assert (res.rows_in, res.rows_loaded, res.rows_rejected) == (5, 4, 1)
+    assert {p.code for p in res.problems} == {"unknown_task"}
+    # history feedback in a history batch, dated after go-live; and live feedback on a live task
+    now = dt.datetime.now().replace(microsecond=0)
+    hist = ing.ingest_bytes("task_feedback", _feedback_csv([
+        ("FC1", task[c["统一社会信用代码"]], max(day_c, now - dt.timedelta(hours=2)), "核查中")]),
+        file_name="补录反馈.csv", scope=TOWN, history=True)
+    live_fb = ing.ingest_bytes("task_feedback", _feedback_csv([
+        ("FL1", task[lv["统一社会信用代码"]], dt.datetime.now().replace(microsecond=0), "核查中")]), file_name="反馈.csv", scope=TOWN)
+    assert hist.rows_loaded == live_fb.rows_loaded == 1
+
+    te = run(env.db, "t_hist_te", "SELECT task_id, event_time, toString(from_status) AS f, toString(status) AS s, "
+             "actor_kind, note, toUnixTimestamp(source_time) AS st FROM task_events WHERE task_id IN %(t)s "
+             "ORDER BY task_id, event_time", {"t": [task[x["统一社会信用代码"]] for x in (a, b, c, lv)]})
+    steps = {t: list(zip(g["f"], g["s"], pd.to_datetime(g["event_time"]))) for t, g in te.groupby("task_id")}
+    ta, tb, tc = (task[x["统一社会信用代码"]] for x in (a, b, c))
+    # A: pushed at its record's own time, then the real timeline to its close
+    assert steps[ta] == [("none", "pending", pd.Timestamp(day_a)),
+                         ("pending", "inspecting", pd.Timestamp(day_a + dt.timedelta(days=1, hours=10))),
+                         ("inspecting", "closed", pd.Timestamp(day_a + dt.timedelta(days=3, hours=10)))]
+    # B: left at 限期整改 before go-live → archived by the system at the go-live date
+    assert [s[:2] for s in steps[tb]] == [("none", "pending"), ("pending", "inspecting"), ("inspecting", "notice"),
+                                          ("notice", "closed")]
+    assert steps[tb][-1][2] == pd.Timestamp(live_from)
+    archived = te[(te["task_id"] == tb) & (te["s"] == "closed")].iloc[0]
+    assert archived["actor_kind"] == "system" and "归档" in archived["note"]
+    # C: a history batch → archived one second after its last feedback (after go-live)
+    assert [s[:2] for s in steps[tc]][-1] == ("inspecting", "closed")
+    assert steps[tc][-1][2] == steps[tc][-2][2] + pd.Timedelta(seconds=1)
+    # history pushes are not pushes Jinjian made: no source time, so not in 推送时效
+    assert (te.loc[te["task_id"].isin([ta, tb, tc]) & (te["f"] == "none"), "st"] == 0).all()
+
+    monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
+    dbmod.set_db(env.db)
+    try:
+        client = flask_server.test_client()
+        today = dt.date.today()
+
+        def value(ind: str, day: dt.date, grain: str = "day") -> float:
+            resp = client.get(f"/api/v1/indicators/{ind}/values?region={TOWN}&date={day}&grain={grain}")
+            assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+            return json.loads(resp.get_data(as_text=True))["items"][0]["value"]
+
+        assert value("tasks_open", today) == len(live)  # still no phantom work: only the live week
+        assert value("tasks_overdue", today) == 0
+        # back then, A and B were open: the history counts as of its own dates
+        assert value("tasks_open", (day_b + dt.timedelta(days=2, hours=12)).date()) >= 1
+        closed_a = (day_a + dt.timedelta(days=3)).date()
+        tasks = run(env.db, "t_hist_closed", "SELECT count() AS n FROM tasks WHERE grid_code LIKE %(g)s "
+                    "AND toDate(closed_at) = %(d)s", {"g": TOWN + "%", "d": closed_a})
+        assert value("tasks_closed", closed_a) == int(tasks["n"].iloc[0]) >= 1
+    finally:
+        dbmod.set_db(None)
+
+
+def test_stage_deadlines_run_from_the_feedback_across_national_day(town):
+    """Each later stage's deadline runs from the feedback that starts it, in working days
+    across National Day 2025 and its make-up working days (调休: Sat 2025-10-11 is one)."""
+    from etl.ingest.transform import stable_id
+    from supervision.rules import TaskRules
+    from tests.oracle_tasks import working_days_after
+
+    def due_after(day: dt.date, n: int) -> dt.date:  # the n-th working day after ``day``, one by one
+        d = day
+        while working_days_after(day, d) < n:
+            d += dt.timedelta(days=1)
+        return d
+
+    env = town["env"]
+    mixed = town["frames"][0]
+    reg = pd.to_datetime(mixed["成立日期"])
+    rec = mixed[(reg >= pd.Timestamp("2025-09-01")) & (reg <= pd.Timestamp("2025-09-24"))].iloc[0]
+    tid = "T" + str(stable_id("registration", rec["统一社会信用代码"]))
+    steps = [("HD1", dt.datetime(2025, 9, 26, 9), "核查中"), ("HD2", dt.datetime(2025, 9, 30, 15), "限期整改"),
+             ("HD3", dt.datetime(2025, 10, 11, 10), "村居联合处置"), ("HD4", dt.datetime(2025, 10, 20, 10), "镇街处置")]
+    res = ingestor(env.db, env.tmp).ingest_bytes("task_feedback", _feedback_csv(
+        [(f, tid, t, s) for f, t, s in steps]), file_name="国庆反馈.csv", scope=TOWN, history=True)
+    assert res.rows_loaded == 4, res.problems
+    te = run(env.db, "t_hol", "SELECT toString(status) AS s, due_date, stage_due, stage_wd FROM task_events "
+             "WHERE task_id = %(t)s ORDER BY event_time", {"t": tid})
+    lim = TaskRules.from_env().limit
+    pushed = pd.Timestamp(rec["成立日期"]).date()
+    due = {s: pd.Timestamp(d).date() for s, d in zip(te["s"], te["due_date"])}
+    assert due["pending"] == due_after(pushed, lim("inspection"))  # from the record's own date (its push)
+    assert due["notice"] == due_after(dt.date(2025, 9, 30), lim("recheck")) == dt.date(2025, 10, 21)
+    assert due["joint"] == due_after(dt.date(2025, 10, 11), lim("joint"))
+    assert due["town"] == due_after(dt.date(2025, 10, 20), lim("town"))
+    # the recheck stage took the working days from 09-30 to 10-11, the Saturday that was worked
+    assert te.loc[te["s"] == "joint", "stage_wd"].iat[0] == working_days_after(dt.date(2025, 9, 30),
+                                                                               dt.date(2025, 10, 11)) == 3
+    assert te["s"].iloc[-1] == "closed"  # a history batch leaves no open task: archived

@@ -263,12 +263,12 @@ class Ingestor:
             return BatchResult(batch_id, source, "failed", message=exc.user_message)
         info["encoding"] = table.encoding
         checked = check_fields(src, table, now=now, grids=lookups.known_grids(self.db), scope=scope, tick=tick)
-        found = lookups.check_loaded(self.db, src, checked, scope)
+        found = lookups.check_loaded(self.db, src, checked, scope, self.rules)
         found["departments"] = lookups.departments(self.db)
         if src.id == "registration" and not checked.rows.empty:
             shapes.sync_boundaries(self.db)
             found["grid_shapes"] = shapes.grid_shapes_of(self.db, list(checked.rows["grid_code"].unique()))
-        go_live = {} if history else go_live_dates(self.db)
+        go_live = go_live_dates(self.db)
         frames = transform.build(src, checked.rows, found, batch_id, now, self.rules, history=history, go_live=go_live)
         checked.warnings.extend(_task_warnings(self.db, frames))
         loaded, rejected = len(checked.rows), checked.rejected_rows

@@ -19,7 +19,8 @@ from etl.ingest.validate import Checked, Problem
 from store.engine import Engine
 from store.executor import run
 from store.versions import reference_version
-from supervision.rules import STATUS_ZH, allowed_next
+from etl.ingest.history_tasks import history_task_state
+from supervision.rules import STATUS_ZH, TaskRules, allowed_next
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +119,11 @@ def loaded_keys(db: Engine, source: str, keys: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-def check_loaded(db: Engine, source: Source, checked: Checked, scope: str) -> dict[str, pd.DataFrame]:
+def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
+                 rules: TaskRules | None = None) -> dict[str, pd.DataFrame]:
     """Reject rows that clash with loaded data; return the lookups the transform needs
-    (``entities`` by credit code, ``tasks`` by task id)."""
+    (``entities`` by credit code, ``tasks`` by task id — with the tasks of records loaded as
+    history built from their records: ``etl.ingest.history_tasks``)."""
     rows = checked.rows
     out: dict[str, pd.DataFrame] = {}
     if rows.empty:
@@ -138,7 +141,12 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str) -> di
         out["entities"] = ents
         checked.reject(_entity_problems(source, rows, ents, scope))
     if source.id == "task_feedback":
-        state = task_state(db, list(rows["task_id"].unique()))
+        ids = list(rows["task_id"].unique())
+        state = task_state(db, ids)
+        missing = [t for t in ids if t not in state.index]
+        if missing:  # feedback on a record loaded as history: its task, built from the record
+            built = history_task_state(db, missing, departments(db), rules or TaskRules.from_env())
+            state = pd.concat([state, built]) if not built.empty else state
         out["tasks"] = state
         checked.reject(_feedback_problems(checked.rows, state, scope))
     return out

@@ -24,8 +24,9 @@ import pandas as pd
 from domain import boundaries
 from domain.sources import Source
 from domain.workdays import add_workdays, workdays_between
+from etl.ingest import history_tasks
 from queries.golive import history_mask
-from supervision.routing import route
+from supervision.routing import first_department, route
 from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], 
     rows = rows.reset_index(drop=True)
     ents = lookups.get("entities")
     if source.id == "task_feedback":
-        _feedback(out, rows, lookups["tasks"], lookups.get("departments", NO_DEPARTMENTS), rules)
+        _feedback(out, rows, lookups["tasks"], lookups.get("departments", NO_DEPARTMENTS), rules, history, go_live)
     else:
         ev = _events(source, rows, ents, batch_id)
         out.tables["events"] = ev
@@ -191,11 +192,7 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
              else np.full(len(e), np.datetime64(created.date())))
     due = add_workdays(start, rules.limit(limit))
     grid = e["grid_code"]
-    if ttype == "clue":
-        dept = route(depts, grid, "town_office")
-    else:
-        routed = route(depts, grid, "licensing", e["industry"]) if sid == "licence" else route(depts, grid, "regulator")
-        dept = r["dept_id"].where(r["dept_id"].fillna("") != "", routed) if "dept_id" in r else routed
+    dept = first_department(depts, ttype, sid, grid, e["industry"], r["dept_id"] if "dept_id" in r else None)
     detail = {"verify_registration": pd.Series([""] * len(e)), "verify_change": r.get("change_item", pd.Series(
         dtype=str)).map(CHANGE_ZH), "clue": r.get("note", pd.Series(dtype=str)).fillna("检查发现问题"),
               "disclosure": e["detail"]}[ttype].fillna("")
@@ -217,8 +214,11 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
     out.tables["tasks"], out.tables["task_events"] = tasks, te
 
 
-def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.DataFrame, rules: TaskRules) -> None:
-    """Apply each task's feedback rows in time order (rows already passed the lifecycle check)."""
+def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.DataFrame, rules: TaskRules,
+              history: bool = False, go_live: dict | None = None) -> None:
+    """Apply each task's feedback rows in time order (rows already passed the lifecycle
+    check); a task of a record loaded as history is pushed first at the record's time, and
+    archived when history feedback leaves it open (:mod:`etl.ingest.history_tasks`)."""
     events, latest = [], {}
     for r in rows.sort_values(["task_id", "event_time", "row_no"]).itertuples(index=False):
         st = latest.get(r.task_id)
@@ -226,32 +226,14 @@ def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.Da
             st = state.loc[r.task_id].to_dict()
             st["stage_start"] = pd.Timestamp(st["stage_start"])
             st["due_date"] = pd.Timestamp(st["due_date"])
-        t = pd.Timestamp(r.event_time).floor("s")
-        day = np.datetime64(t.date())
-        stage_due = st["due_date"]
-        late = int(st["late_stages"]) + int(t.normalize() > stage_due)
-        wd = int(workdays_between(np.datetime64(st["stage_start"].date()), day))
-        due = stage_due
-        if r.status in STAGE_LIMIT:
-            due = pd.Timestamp(add_workdays(np.array([day]), rules.limit(STAGE_LIMIT[r.status]))[0])
-        dept = st["dept_id"]
-        if r.status == "transferred":
-            trade = st.get("industry") if isinstance(st.get("industry"), str) else ""
-            dept = r.dept_id if isinstance(r.dept_id, str) and r.dept_id else str(route(
-                depts, pd.Series([str(st["grid_code"])]), "licensing", pd.Series([trade])).iat[0])
-        events.append({
-            "task_id": r.task_id, "event_time": t, "event_date": t.normalize(), "from_status": st["status"],
-            "status": r.status, "due_date": due, "stage_due": stage_due, "stage_wd": max(wd, 0),
-            "late_stages": min(late, 255), "actor": r.actor, "actor_kind": r.actor_kind,
-            "note": r.note or FEEDBACK_NOTE[r.status], "task_type": st["task_type"], "grid_code": st["grid_code"],
-            "dept_id": dept, "credit_code": st["credit_code"]})
-        closed = r.status == "closed"
-        st.update(status=r.status, due_date=due, stage_start=t, late_stages=min(late, 255), dept_id=dept,
-                  problem_found=int(st["problem_found"]) or int(r.problem_found == "1") or int(r.status == "notice"),
-                  closed_at=t if closed else pd.NaT,
-                  work_days=int(workdays_between(np.datetime64(pd.Timestamp(st["created_at"]).date()), day))
-                  if closed else 0)
+            if st.get("history_new") is True:
+                events.append(history_tasks.push_event(st, r.task_id))
+        events.append(_apply(st, r.task_id, r.status, pd.Timestamp(r.event_time).floor("s"), r.actor, r.actor_kind,
+                             r.note or FEEDBACK_NOTE[r.status], r.dept_id, r.problem_found, depts, rules))
         latest[r.task_id] = st
+    for task_id, t in history_tasks.archive_times(latest, history, go_live or {}).items():
+        events.append(_apply(latest[task_id], task_id, "closed", t, "system", "system", history_tasks.ARCHIVE_NOTE,
+                             None, None, depts, rules))
     te = pd.DataFrame(events)
     for col, typ in (("stage_wd", "uint16"), ("late_stages", "uint8")):
         te[col] = te[col].astype(typ)
@@ -265,3 +247,32 @@ def _feedback(out: Frames, rows: pd.DataFrame, state: pd.DataFrame, depts: pd.Da
         tasks[col] = tasks[col].astype(typ)
     out.tables["task_events"], out.tables["tasks"] = te, tasks
     out.replaces["tasks"] = list(tasks["task_id"])
+
+
+def _apply(st: dict, task_id: str, status: str, t: pd.Timestamp, actor: str, actor_kind: str, note: str,
+           dept_id: object, problem_found: object, depts: pd.DataFrame, rules: TaskRules) -> dict:
+    """Task ``st`` moves to ``status`` at ``t``: the task event, and ``st`` updated in place."""
+    day = np.datetime64(t.date())
+    stage_due = st["due_date"]
+    late = int(st["late_stages"]) + int(t.normalize() > stage_due)
+    wd = int(workdays_between(np.datetime64(st["stage_start"].date()), day))
+    due = stage_due
+    if status in STAGE_LIMIT:
+        due = pd.Timestamp(add_workdays(np.array([day]), rules.limit(STAGE_LIMIT[status]))[0])
+    dept = st["dept_id"]
+    if status == "transferred":
+        trade = st.get("industry") if isinstance(st.get("industry"), str) else ""
+        dept = dept_id if isinstance(dept_id, str) and dept_id else str(route(
+            depts, pd.Series([str(st["grid_code"])]), "licensing", pd.Series([trade])).iat[0])
+    event = {
+        "task_id": task_id, "event_time": t, "event_date": t.normalize(), "from_status": st["status"],
+        "status": status, "due_date": due, "stage_due": stage_due, "stage_wd": max(wd, 0),
+        "late_stages": min(late, 255), "actor": actor, "actor_kind": actor_kind, "note": note,
+        "task_type": st["task_type"], "grid_code": st["grid_code"], "dept_id": dept, "credit_code": st["credit_code"]}
+    closed = status == "closed"
+    st.update(status=status, due_date=due, stage_start=t, late_stages=min(late, 255), dept_id=dept,
+              problem_found=int(st["problem_found"]) or int(problem_found == "1") or int(status == "notice"),
+              closed_at=t if closed else pd.NaT,
+              work_days=int(workdays_between(np.datetime64(pd.Timestamp(st["created_at"]).date()), day))
+              if closed else 0)
+    return event
