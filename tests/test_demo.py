@@ -102,11 +102,12 @@ def test_tasks_have_deadlines_and_late_ones(demo_data):
     assert len(open_overdue) > 0
     late_closed = tasks[(tasks["status"] == "closed") & (tasks["closed_at"].dt.normalize() > tasks["due_date"])]
     assert len(late_closed) > 0
-    # pushed within one hour of the triggering event
+    # pushed after the triggering event: within one hour but for the demo's late feeds (≤ 20 days)
     ev = demo_data.events.set_index("event_id")
     first = verify.assign(eid=verify["task_id"].str[1:].astype(int))
     lag = first["created_at"].to_numpy() - ev.loc[first["eid"], "event_time"].to_numpy()
-    assert (lag > np.timedelta64(0, "s")).all() and (lag <= np.timedelta64(3600, "s")).all()
+    assert (lag > np.timedelta64(0, "s")).all() and (lag <= np.timedelta64(21, "D")).all()
+    assert 0.005 < (lag > np.timedelta64(3600, "s")).mean() < 0.05  # registrations: 2 % late
     assert set(demo_data.task_events["task_id"]) == set(tasks["task_id"])
 
 
