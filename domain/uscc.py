@@ -235,3 +235,44 @@ def _assemble(head: np.ndarray, body: np.ndarray) -> list[str]:
     check = (31 - (first17 @ _W31) % 31) % 31
     chars = _ALPHABET_BYTES[np.concatenate([first17, check[:, None]], axis=1)]
     return np.ascontiguousarray(chars).view("S18").ravel().astype("U18").tolist()
+
+
+_FAST = r"[0-9A-HJ-NP-RTUWXY]{18}"
+_PAIRS = np.array(sorted(_INDEX[a] * 31 + _INDEX[t] for a, (_n, types) in AUTHORITIES.items() for t in types))
+_LOOKUP = np.full(128, -1, dtype=np.int64)
+_LOOKUP[_ALPHABET_BYTES] = np.arange(len(ALPHABET))
+
+
+def validate_many(codes: Sequence[str]) -> tuple[list[str | None], list[str]]:
+    """:func:`validate` over a column: (normalised code or None, Chinese message or '')
+    for each code. Codes already in canonical form (18 allowed characters) are checked
+    with array arithmetic; every other code, and every code that fails, goes through
+    :func:`validate` itself, so results and messages are exactly the scalar ones."""
+    import pandas as pd
+
+    s = pd.Series(list(codes), dtype=object)
+    n = len(s)
+    ok = np.zeros(n, dtype=bool)
+    fast = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool).copy()
+    if fast.any():
+        fast[fast] = s[fast].str.fullmatch(_FAST).fillna(False).to_numpy(dtype=bool)
+    idx = np.flatnonzero(fast)
+    if len(idx):
+        chars = np.frombuffer("".join(s.iloc[idx]).encode("ascii"), dtype=np.uint8).reshape(len(idx), 18)
+        values = _LOOKUP[chars]
+        pair = np.isin(values[:, 0] * 31 + values[:, 1], _PAIRS)
+        division = ((chars[:, 2:8] >= ord("0")) & (chars[:, 2:8] <= ord("9"))).all(axis=1)
+        org = 11 - (_GB11714_VALUES[values[:, 8:16]] @ _W11) % 11
+        org = np.where(org == 10, _X, np.where(org == 11, 0, org))
+        org_ok = values[:, 16] == org
+        check = (31 - (values[:, :17] @ _W31) % 31) % 31
+        ok[idx] = pair & division & org_ok & (values[:, 17] == check)
+    values_in = s.tolist()
+    out: list[str | None] = [v if k else None for v, k in zip(values_in, ok.tolist())]
+    messages = [""] * n
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            out[i] = validate(values_in[i])
+        except InvalidCreditCode as exc:
+            messages[i] = exc.user_message
+    return out, messages

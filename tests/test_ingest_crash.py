@@ -239,3 +239,36 @@ def test_rollups_equal_raw_after_crashes_and_retries(target: Target):
     from tests.rollupkit import mismatches
 
     assert mismatches(lambda sql: pd.DataFrame(target.ask(["sql", sql, {}])[0])) == []
+
+
+def test_bulk_load_of_a_folder_resumes_after_a_kill(target: Target, pool, tmp_path):
+    """``etl load FOLDER``: files in name order, one batch each; killed in the middle of the
+    second file and run again, the first stays, the second is finished from its archive, the
+    third loads; a further run skips all three (at most once per file)."""
+    grids = pool["grids"]
+    folder = tmp_path / "历史登记"
+    folder.mkdir()
+    for k, name in enumerate(("2024-01.csv", "2024-02.csv", "2024-03.csv")):
+        codes = uscc.generate(pool["rng"], [grids[0][:6]] * 5, ["enterprise"] * 5)
+        rows = [zh("registration", {"credit_code": c, "name": f"批量{k}-{i}号有限公司", "entity_type": "企业",
+                                    "industry": "F", "grid_code": grids[(k + i) % len(grids)],
+                                    "event_time": f"2024-0{k + 1}-1{i}", "legal_rep": "钱七", "lon": "113.7",
+                                    "lat": "22.9"}) for i, c in enumerate(codes)]
+        (folder / name).write_bytes(to_csv(rows))
+    (folder / "说明.txt").write_text("not data")  # ignored: not a data file
+    [before] = target.ask(["counts"])
+    first = target.etl("load", str(folder / "2024-01.csv"), "--source", "registration", "--history")
+    assert first.returncode == 0, first.stderr[-2000:]
+    killed = target.etl("load", str(folder), "--source", "registration", "--history", crash="publish")
+    assert killed.returncode == CRASH_EXIT and "2024-01.csv: 已导入，跳过" in killed.stdout, killed.stdout
+    resumed = target.etl("load", str(folder), "--source", "registration", "--history")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "3 files: 1 loaded, 2 already loaded (skipped), 0 failed; rows in 15, loaded 15" in resumed.stdout, \
+        resumed.stdout
+    [after] = target.ask(["counts"])
+    assert _delta(before, after) == {"entities": 15, "events": 15, "ingest_keys": 15, "batches": 3}  # history: no task
+    again = target.etl("load", str(folder), "--source", "registration", "--history")
+    assert "3 files: 0 loaded, 3 already loaded (skipped)" in again.stdout, again.stdout
+    assert target.ask(["counts"])[0] == after
+    missing = target.etl("load", str(tmp_path / "没有这个目录"), "--source", "registration")
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr

@@ -11,8 +11,8 @@ from settings import Settings
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from domain.sources import SOURCES
 
-    p = sub.add_parser("load", help="load a department file (CSV, XLSX or JSON lines)")
-    p.add_argument("file", type=Path)
+    p = sub.add_parser("load", help="load department files (CSV, XLSX or JSON lines): one file, many, or folders")
+    p.add_argument("file", type=Path, nargs="+", help="files or folders (walked; files load in name order)")
     p.add_argument("--source", required=True, choices=list(SOURCES), help="data source (docs/ingest.md)")
     p.add_argument("--unit", default="", help="name of the sending unit (shown on the data-quality page)")
     p.add_argument("--region", default="", help="the unit's region code; rows outside it are rejected")
@@ -65,21 +65,33 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _load(ing, args: argparse.Namespace) -> int:
+    from etl.ingest.bulk import PathProblem, collect, load_all
+
+    try:
+        files = collect(args.file)
+    except PathProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if len(files) > 1:
+        totals = load_all(ing, files, args.source, unit=args.unit, scope=args.region, history=args.history)
+        print(totals.summary())
+        return 0 if totals.failed == 0 else 1
+    return _load_one(ing, files[0], args)
+
+
+def _load_one(ing, path: Path, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from etl.ingest.raw import FileRejected
 
-    if not args.file.is_file():
-        print(f"error: {args.file} is not a file", file=sys.stderr)
-        return 2
-    with tqdm(desc=f"{args.file.name}", unit="row", disable=None) as bar:
+    with tqdm(desc=f"{path.name}", unit="row", disable=None) as bar:
         try:
-            res = ing.ingest_file(args.file, args.source, unit=args.unit, scope=args.region, tick=bar.update,
+            res = ing.ingest_file(path, args.source, unit=args.unit, scope=args.region, tick=bar.update,
                                   history=args.history)
         except FileRejected as exc:
             print(f"error: {exc.user_message}", file=sys.stderr)
             return 2
-    print(f"{args.file.name}: {res.summary()} (batch {res.batch_id[:12]}, {res.seconds:.1f} s)")
+    print(f"{path.name}: {res.summary()} (batch {res.batch_id[:12]}, {res.seconds:.1f} s)")
     for w in res.warnings:
         print(f"  warning: {w}")
     for p in sorted(res.problems, key=lambda p: p.row_no)[:20]:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from domain import uscc
@@ -93,121 +94,196 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-Check = Callable[[str], tuple[Any, str, str]]  # value → (parsed, code, reason); code '' = ok
+#: A column check: texts (non-empty, within length) → (parsed values, problem codes, reasons);
+#: code '' = ok. Every check is over the whole column; values that are not in the common
+#: canonical form fall back to the scalar rule, so results equal the row-wise rules exactly.
+ColumnCheck = Callable[[pd.Series], tuple[pd.Series, pd.Series, pd.Series]]
+
+_CANON_DATE = r"(?:19|20)\d{2}-\d{2}-\d{2}"  # years 1900–2099: inside pandas' range
+_CANON_TIME = r"(?:19|20)\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+_PLAIN_NUMBER = r"-?\d{1,15}(?:\.\d{1,6})?"
 
 
-def _checker(f: Field, now: dt.datetime, grids: frozenset[str], scope: str) -> Check:
-    def credit(v: str) -> tuple[Any, str, str]:
-        try:
-            return uscc.validate(v), "", ""
-        except uscc.InvalidCreditCode as exc:
-            return None, "credit_code", exc.user_message
+def _empty_result(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    return (pd.Series([None] * len(s), index=s.index, dtype=object), pd.Series("", index=s.index, dtype=object),
+            pd.Series("", index=s.index, dtype=object))
 
-    def grid(v: str) -> tuple[Any, str, str]:
-        if not _GRID.match(v):
-            return None, "bad_grid", f"网格编码应为15位数字，实为“{v[:20]}”"
-        if v not in grids:
-            return None, "unknown_grid", f"网格编码不存在：{v}"
-        if not v.startswith(scope):
-            return None, "out_of_scope", f"网格 {v} 不在本单位辖区（{scope}）内"
-        return v, "", ""
 
-    def when(v: str) -> tuple[Any, str, str]:
-        t = parse_time(v)
-        if t is None:
-            return None, "bad_date", f"日期无法识别：“{v[:30]}”（应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS）"
-        if t < MIN_DATE:
-            return None, "bad_date", f"日期早于1949-10-01：{v}"
-        if t > now + FUTURE_SLACK:
-            return None, "future_date", f"日期晚于当前时间：{v}"
-        return t, "", ""
+def parse_times(s: pd.Series) -> pd.Series:
+    """:func:`parse_time` over a column (NaT where it gives None): canonical dates and
+    date-times parsed as arrays, any other form by :func:`parse_time` itself."""
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    for pattern, fmt in ((_CANON_DATE, "%Y-%m-%d"), (_CANON_TIME, "%Y-%m-%d %H:%M:%S")):
+        hit = s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            out[hit] = pd.to_datetime(s[hit], format=fmt, errors="coerce")
+    rest = out.isna().to_numpy()
+    if rest.any():  # other forms, and canonical-looking texts pandas refused (checked again)
+        parsed = {v: _in_range(parse_time(v)) for v in pd.unique(s[rest])}
+        out[rest] = s[rest].map(parsed).to_numpy(dtype="datetime64[ns]")
+    return out
 
-    def enum(v: str) -> tuple[Any, str, str]:
-        c = f.choices.get(v.casefold())
-        if c is None:
-            allowed = "、".join(dict.fromkeys(k for k in f.choices if not k.isascii()) or f.choices)
-            return None, "bad_enum", f"取值“{v[:30]}”不在允许范围内（{allowed}）"
-        return c, "", ""
 
-    def money(v: str) -> tuple[Any, str, str]:
-        x = _number(v)
-        if x is None or x < 0:
-            return None, "bad_number", f"金额应为非负数字，实为“{v[:30]}”"
-        return x, "", ""
+def _in_range(t: dt.datetime | None) -> np.datetime64:
+    """``t`` as datetime64[ns]: NaT for None; a year beyond the ns range as its earliest or
+    latest instant (such a date is too early or in the future either way)."""
+    if t is None:
+        return np.datetime64("NaT", "ns")
+    return np.datetime64(min(max(t, dt.datetime(1678, 1, 1)), dt.datetime(2262, 1, 1)), "ns")
 
-    def coord(v: str) -> tuple[Any, str, str]:
-        x = _number(v)
-        lo, hi = (70.0, 140.0) if f.key == "lon" else (0.0, 60.0)
-        if x is None or not lo <= x <= hi:
-            return None, "bad_number", f"坐标应在 {lo:g}–{hi:g} 之间，实为“{v[:30]}”"
-        return x, "", ""
 
-    def ident(v: str) -> tuple[Any, str, str]:
-        if not _ID.match(v):
-            return None, "bad_id", f"编号含不允许的字符：“{v[:40]}”"
-        return v, "", ""
+def _numbers(s: pd.Series) -> pd.Series:
+    """:func:`_number` over a column (NaN where it gives None)."""
+    out = pd.Series(float("nan"), index=s.index, dtype=float)
+    plain = s.str.fullmatch(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+    if plain.any():
+        out[plain] = s[plain].astype(float)
+    rest = ~plain
+    if rest.any():
+        out[rest] = [float("nan") if (x := _number(v)) is None else x for v in s[rest]]
+    return out
 
-    def task(v: str) -> tuple[Any, str, str]:
-        if not _TASK.match(v):
-            return None, "bad_id", f"任务编号应为 T 加数字，实为“{v[:30]}”"
-        return v, "", ""
 
-    return {"credit_code": credit, "grid": grid, "datetime": when, "enum": enum, "money": money,
-            "coord": coord, "id": ident, "task_id": task}.get(f.kind, lambda v: (v, "", ""))
+def _column_checker(f: Field, now: dt.datetime, grids: frozenset[str], scope: str) -> ColumnCheck | None:
+    def fail(s: pd.Series, bad: Any, code: str, reasons: pd.Series | str):
+        values, codes, texts = _empty_result(s)
+        codes[bad] = code
+        texts[bad] = reasons[bad] if isinstance(reasons, pd.Series) else reasons
+        return values, codes, texts
+
+    def credit(s: pd.Series):
+        got, messages = uscc.validate_many(s.tolist())
+        values = pd.Series(got, index=s.index, dtype=object)
+        texts = pd.Series(messages, index=s.index, dtype=object)
+        return values, texts.where(texts == "", "credit_code"), texts
+
+    def grid(s: pd.Series):
+        shape = s.str.match(_GRID.pattern).fillna(False)
+        known = s.isin(grids)
+        values, codes, texts = _empty_result(s)
+        for bad, code, reason in (
+                (~shape, "bad_grid", "网格编码应为15位数字，实为“" + s.str.slice(0, 20) + "”"),
+                (shape & ~known, "unknown_grid", "网格编码不存在：" + s),
+                (shape & known & ~s.str.startswith(scope), "out_of_scope", "网格 " + s + f" 不在本单位辖区（{scope}）内")):
+            codes[bad], texts[bad] = code, reason[bad]
+        values[codes == ""] = s[codes == ""]
+        return values, codes, texts
+
+    def when(s: pd.Series):
+        t = parse_times(s)
+        values, codes, texts = _empty_result(s)
+        for bad, code, reason in (
+                (t.isna(), "bad_date", "日期无法识别：“" + s.str.slice(0, 30) + "”（应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS）"),
+                (t < MIN_DATE, "bad_date", "日期早于1949-10-01：" + s),
+                (t > now + FUTURE_SLACK, "future_date", "日期晚于当前时间：" + s)):
+            codes[bad], texts[bad] = code, reason[bad]
+        ok = codes == ""
+        values[ok] = [x.to_pydatetime() for x in t[ok]]
+        return values, codes, texts
+
+    def enum(s: pd.Series):
+        c = s.str.casefold().map(f.choices)
+        allowed = "、".join(dict.fromkeys(k for k in f.choices if not k.isascii()) or f.choices)
+        values, codes, texts = fail(s, c.isna(), "bad_enum", "取值“" + s.str.slice(0, 30) + f"”不在允许范围内（{allowed}）")
+        values[c.notna()] = c[c.notna()]
+        return values, codes, texts
+
+    def number(lo: float | None, hi: float | None, reason: str):
+        def check(s: pd.Series):
+            x = _numbers(s)
+            bad = x.isna() | (x < lo) if hi is None else x.isna() | ~x.between(lo, hi)
+            values, codes, texts = fail(s, bad, "bad_number", reason.replace("{v}", "") + "“" + s.str.slice(0, 30) + "”")
+            values[~bad] = x[~bad]
+            return values, codes, texts
+        return check
+
+    def pattern(regex: re.Pattern, code: str, head: str, cut: int):
+        def check(s: pd.Series):
+            ok = s.str.match(regex.pattern).fillna(False)
+            values, codes, texts = fail(s, ~ok, code, head + "“" + s.str.slice(0, cut) + "”")
+            values[ok] = s[ok]
+            return values, codes, texts
+        return check
+
+    lo, hi = (70.0, 140.0) if f.key == "lon" else (0.0, 60.0)
+    return {"credit_code": credit, "grid": grid, "datetime": when, "enum": enum,
+            "money": number(0.0, None, "金额应为非负数字，实为"),
+            "coord": number(lo, hi, f"坐标应在 {lo:g}–{hi:g} 之间，实为"),
+            "id": pattern(_ID, "bad_id", "编号含不允许的字符：", 40),
+            "task_id": pattern(_TASK, "bad_id", "任务编号应为 T 加数字，实为", 30)}.get(f.kind)
 
 
 def check_fields(source: Source, table: RawTable, *, now: dt.datetime, grids: frozenset[str],
                  scope: str = "", tick: Callable[[int], None] | None = None) -> Checked:
-    """Check every record of ``table`` against the source's fields (no database)."""
+    """Check every record of ``table`` against the source's fields (no database), column
+    by column; problems come out in the row-wise order (by record, then field order)."""
     out = Checked(rows=pd.DataFrame(), rows_in=table.rows_in)
     out.problems.extend(Problem(p.row_no, "", "unparsable", p.reason) for p in table.problems)
     cols, extra = column_map(source, table.header)
     if extra:
         out.warnings.append(f"忽略未识别的列：{'、'.join(extra)}")
-    missing = [f for f in source.fields if f.required and f.key not in cols]
-    checks = {f.key: _checker(f, now, grids, scope) for f in source.fields}
-    good: list[dict[str, Any]] = []
-    for i, row in enumerate(table.rows, 1):
-        if tick and i % 1000 == 0:
-            tick(1000)
-        problems: list[Problem] = [Problem(row.row_no, f.zh, "missing_column", f"缺少必填列“{f.zh}”")
-                                   for f in missing]
-        rec: dict[str, Any] = {"row_no": row.row_no}
-        for f in source.fields:
-            text = row.values.get(cols[f.key], "") if f.key in cols else ""
-            if len(text) > f.max_len:
-                problems.append(Problem(row.row_no, f.zh, "too_long", f"字段过长：{len(text)} 个字符，上限 {f.max_len}"))
-                continue
-            if text == "":
-                if f.required and f.key in cols:
-                    problems.append(Problem(row.row_no, f.zh, "required", "必填字段为空"))
-                rec[f.key] = None
-                continue
-            value, code, reason = checks[f.key](text)
-            if code:
-                problems.append(Problem(row.row_no, f.zh, code, reason))
-            rec[f.key] = value
-        problems.extend(_row_rules(source, rec))
-        if problems:
-            out.problems.extend(problems)
-        else:
-            good.append(rec)
+    n = len(table.rows)
+    row_no = pd.Series([r.row_no for r in table.rows], dtype="int64")
+    found: list[tuple[pd.Series, int, str, pd.Series, pd.Series]] = []  # (bad mask, order, field, codes, reasons)
+    for k, f in enumerate(source.fields):
+        if f.required and f.key not in cols:
+            found.append((pd.Series(True, index=row_no.index), k, f.zh, pd.Series("missing_column", index=row_no.index),
+                          pd.Series(f"缺少必填列“{f.zh}”", index=row_no.index)))
+    data: dict[str, pd.Series] = {"row_no": row_no}
+    for k, f in enumerate(source.fields):
+        order = len(source.fields) + k
+        name = cols.get(f.key)
+        text = pd.Series([r.values.get(name, "") for r in table.rows] if name else [""] * n, dtype=object)
+        length = text.str.len()
+        long_ = length > f.max_len
+        empty = length == 0
+        codes = pd.Series("", index=text.index, dtype=object)
+        reasons = pd.Series("", index=text.index, dtype=object)
+        codes[long_] = "too_long"
+        reasons[long_] = "字段过长：" + length[long_].astype(str) + f" 个字符，上限 {f.max_len}"
+        if f.required and name:
+            codes[empty], reasons[empty] = "required", "必填字段为空"
+        values = pd.Series([None] * n, dtype=object)
+        todo = ~long_ & ~empty
+        check = _column_checker(f, now, grids, scope)
+        if todo.any():
+            if check is None:
+                values[todo] = text[todo]
+            else:
+                v, c, r = check(text[todo])
+                values[todo], codes[todo], reasons[todo] = v, c, r
+        found.append((codes != "", order, f.zh, codes, reasons))
+        data[f.key] = values
+    rules = _row_rules_columns(source, data)
+    found.extend((bad, 2 * len(source.fields), label, pd.Series(code, index=row_no.index),
+                  pd.Series(reason, index=row_no.index)) for bad, label, code, reason in rules)
+    bad_rows = pd.Series(False, index=row_no.index)
+    listed: list[tuple[int, int, Problem]] = []
+    for bad, order, label, codes, reasons in found:
+        bad = bad.to_numpy(dtype=bool)
+        bad_rows |= bad
+        for i in np.flatnonzero(bad).tolist():
+            listed.append((i, order, Problem(int(row_no.iat[i]), label, codes.iat[i], reasons.iat[i])))
+    listed.sort(key=lambda x: (x[0], x[1]))
+    out.problems.extend(p for _i, _o, p in listed)
     if tick:
-        tick(len(table.rows) % 1000)
+        tick(n)
     keys = ["row_no", *(f.key for f in source.fields)]
-    out.rows = pd.DataFrame(good, columns=keys)
+    good = ~bad_rows.to_numpy(dtype=bool)
+    out.rows = (pd.DataFrame({k: (row_no if k == "row_no" else data[k])[good].tolist() for k in keys}, columns=keys)
+                if good.any() else pd.DataFrame([], columns=keys))
     out.reject(_duplicates_in_batch(source, out.rows))
     logger.debug("%s: %d records, %d valid, %d problems", source.id, out.rows_in, len(out.rows), len(out.problems))
     return out
 
 
-def _row_rules(source: Source, rec: dict[str, Any]) -> list[Problem]:
-    """Rules that involve two fields of a record."""
-    row = rec["row_no"]
-    if source.id == "change" and rec.get("change_item") == "address" and not rec.get("new_grid_code"):
-        return [Problem(row, "变更后网格编码", "required", "住所变更须填写变更后网格编码")]
-    if source.id == "registration" and (rec.get("lon") is None) != (rec.get("lat") is None):
-        return [Problem(row, "经度", "required", "经度、纬度须同时填写或同时留空")]
+def _row_rules_columns(source: Source, data: dict[str, pd.Series]) -> list[tuple[pd.Series, str, str, str]]:
+    """Rules that involve two fields of a record, over the columns: (rows, field, code, reason)."""
+    if source.id == "change":
+        need = (data["change_item"] == "address") & data["new_grid_code"].isna()
+        return [(need, "变更后网格编码", "required", "住所变更须填写变更后网格编码")]
+    if source.id == "registration":
+        return [(data["lon"].isna() != data["lat"].isna(), "经度", "required", "经度、纬度须同时填写或同时留空")]
     return []
 
 
