@@ -1,12 +1,14 @@
-"""推送时效 callbacks of /tasks (per child region, month to date) and /quality (per data
-source, over the chosen dates): both pages import this module, whose callbacks fill the
-section that ``components.push_views.create_push_section`` draws."""
+"""推送时效 tables of /tasks (per child region, month to date) and /quality (per data
+source, over the chosen dates), for the section that
+``components.push_views.create_push_section`` draws. The pages declare the callbacks
+(a page module is executed again for every app, so its callbacks register with each);
+these functions do the work."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from dash import Input, Output, callback, no_update
+from dash import no_update
 
 from auth import scope_root
 from components.push_views import build_push_rows, push_note
@@ -43,8 +45,6 @@ def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, An
     return build_push_rows(per, names), push_note(total, period.start, period.end, rules.push_minutes)
 
 
-@callback(Output("tasks-push-grid", "rowData"), Output("tasks-push-note", "children"),
-          Input("tasks-region", "value"), Input("tasks-date", "date"))
 def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:
     """推送时效 per child region, month to date."""
     try:
@@ -54,9 +54,6 @@ def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:
         return no_update, exc.user_message
 
 
-@callback(Output("dq-push-grid", "rowData"), Output("dq-push-note", "children"),
-          Input("dq-interval", "n_intervals"), Input("dq-region", "value"), Input("dq-dates", "start_date"),
-          Input("dq-dates", "end_date"))
 def quality_push(_n: int | None, code: str | None, start: str | None, end: str | None) -> tuple[Any, str]:
     """推送时效 per data source over the chosen dates: which source delivered late."""
     try:

@@ -21,7 +21,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components import quality_views as qv
 from components.push_views import create_push_section
-from pages.push import quality_push
+from pages import push
 from auth.web import nav_account
 from components.nav import create_nav
 from etl.ingest.config import IngestSettings
@@ -36,8 +36,6 @@ from auth import scope_root
 from settings import ConfigError
 
 logger = logging.getLogger(__name__)
-#: The 推送时效 section's callback (registered with Dash when imported).
-PUSH_CALLBACK = quality_push
 
 PATH = "/quality"
 dash.register_page(__name__, path=PATH, title="金监 · 数据质量", name="数据质量")
@@ -178,3 +176,11 @@ def refresh(_n: int | None, code: str | None, start: str | None, end: str | None
             qv.create_reasons_figure(reasons), f"本期退回 {rejected:,} 条记录" if rejected else "",
             qv.build_batch_rows(listed, _href, names), qv.list_note(len(listed), total),
             node.name or region, qv.updated_text(now), "", f"banner {HIDDEN}")
+
+
+@callback(Output("dq-push-grid", "rowData"), Output("dq-push-note", "children"),
+          Input("dq-interval", "n_intervals"), Input("dq-region", "value"), Input("dq-dates", "start_date"),
+          Input("dq-dates", "end_date"))
+def refresh_push(_n: int | None, code: str | None, start: str | None, end: str | None) -> tuple[Any, str]:
+    """推送时效 per data source over the chosen dates: which source delivered late (pages/push.py)."""
+    return push.quality_push(_n, code, start, end)

@@ -40,11 +40,9 @@ from auth import audit, require, scope_root
 from settings import ConfigError
 from supervision.routing import valid_dept_id
 from supervision.rules import TASK_TYPE_ZH, TaskRules
-from pages.push import tasks_push
+from pages import push
 
 logger = logging.getLogger(__name__)
-#: The 推送时效 section's callback (registered with Dash when imported).
-PUSH_CALLBACK = tasks_push
 
 PATH = "/tasks"
 dash.register_page(__name__, path=PATH, title="金监 · 任务督办", name="任务督办")
@@ -291,6 +289,13 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
     dept_names = dict(zip(depts["dept_id"], depts["name"]))
     return (build_efficiency_rows(*out["town"], towns), build_efficiency_rows(*out["dept"], dept_names),
             period_text((period.start, period.end), (prev.start, prev.end)), "")
+
+
+@callback(Output("tasks-push-grid", "rowData"), Output("tasks-push-note", "children"),
+          Input("tasks-region", "value"), Input("tasks-date", "date"))
+def refresh_push(code: str | None, date: str | None) -> tuple[Any, str]:
+    """推送时效 per child region, month to date (pages/push.py)."""
+    return push.tasks_push(code, date)
 
 
 @callback(

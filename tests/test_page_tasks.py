@@ -395,6 +395,10 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {total:,} 件，显示前 5,000 件", timeout=30)
     _wait(lambda: _grid_count(dash_duo) == 5000, what="5000 rows")
     dash_duo.wait_for_contains_text("#tasks-workday-note", "2027年法定节假日安排未配置", timeout=10)
+    # 推送时效: one row per town, the note with this month's rate
+    dash_duo.wait_for_contains_text("#tasks-push-note", "推送时限 1小时；推送", timeout=30)
+    _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-push-grid .ag-row').length;") > 0,
+          what="push rows")
     _wait(lambda: len(_js(dash_duo, "return Array.from(document.querySelectorAll('#tasks-ageing .trace.bars'));"))
           == len(TASK_TYPE_ZH), what="ageing bars")
     _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-eff-town .ag-row').length;") > 0,

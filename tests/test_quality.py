@@ -537,6 +537,7 @@ def test_quality_page_in_browser(dash_duo, served, monkeypatch):
     assert served.batches["national"].batch_id in set(want["batch_id"])
     assert served.batches["other_city"].batch_id not in set(want["batch_id"])
     dash_duo.wait_for_text_to_equal("#dq-batches-note", f"共 {len(want)} 批", timeout=30)
+    dash_duo.wait_for_contains_text("#dq-push-note", "推送时限 1小时", timeout=30)  # 推送时效 per source
     count = "var api = dash_ag_grid.getApi('dq-batches'); return api ? api.getDisplayedRowCount() : -1;"
     _wait(lambda: _js(dash_duo, count) == len(want), what="batch rows")
     shown = _js(dash_duo, "var out = []; dash_ag_grid.getApi('dq-batches').forEachNode(n => out.push(n.data.batch_id));"
