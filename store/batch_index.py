@@ -1,4 +1,5 @@
-"""Sampling records kept three times more, for traceability linkage (抽检批次索引).
+"""Copies of fact rows sorted for their lookups: sampling records kept three times more,
+for traceability linkage (抽检批次索引), and the entities sorted by credit code.
 
 A batch that fails sampling anywhere warns every entity that handled it
 (``queries.risk``). The event log is ordered by date and region, so finding the
@@ -14,7 +15,14 @@ view on every insert into ``events``:
   batches a city handled, and each entity's failed batches when a region is scored, read
   only that region's records.
 
-Ingestion deletes their rows wherever it deletes the events they copy (``batch_id``).
+``entities_by_code`` holds every entity row sorted by credit code, ``tasks_by_id`` every
+task's current row sorted by task id, with small granules: ingestion's checks of a file's
+credit codes (already registered? which grid, which state?) and task ids read the granules
+of those keys only, so they do not grow with the tables (issue 20); ``entities`` and
+``tasks`` themselves are sorted by region for the screens.
+
+Every delete of rows of a copied table is made on its copies too, with the same
+condition (``etl.ingest.batch.delete_rows``): a replaced entity version, a batch undone.
 """
 from __future__ import annotations
 
@@ -30,15 +38,24 @@ logger = logging.getLogger(__name__)
 COLUMNS = ("batch_no", "grid_code", "credit_code", "event_date", "event_id", "result", "batch_id")
 
 
+ENTITY_COLUMNS = ("credit_code", "name", "entity_type", "industry", "grid_code", "reg_date", "status", "status_date",
+                  "credit_grade", "abnormal", "dishonest", "legal_rep", "owner_id", "capital", "lon", "lat", "batch_id")
+
+TASK_COLUMNS = ("task_id", "task_type", "credit_code", "grid_code", "dept_id", "created_at", "due_date", "status",
+                "closed_at", "problem_found", "source_event_id", "detail", "late_stages", "work_days", "batch_id")
+
+
 @dataclass(frozen=True)
 class Index:
     table: str
-    where: str      # which events rows it copies
+    where: str      # which rows of the source it copies
     order: str      # its sorting key
     settings: str   # marks the current definition (checked against the table's engine)
+    source: str = "events"
+    columns: tuple[str, ...] = COLUMNS
 
     def select(self, src: str) -> str:
-        return f"SELECT {', '.join(COLUMNS)} FROM {src} WHERE {self.where}"
+        return f"SELECT {', '.join(self.columns)} FROM {src} WHERE {self.where}"
 
 
 INDEXES: tuple[Index, ...] = (
@@ -47,8 +64,15 @@ INDEXES: tuple[Index, ...] = (
     Index("sampling_failures", "event_type = 'sampling' AND result = 'fail'", "event_date, batch_no",
           "index_granularity = 1024"),
     Index("sampling_regions", "event_type = 'sampling'", "grid_code, batch_no", "index_granularity = 1024"),
+    Index("entities_by_code", "1", "credit_code", "index_granularity = 1024", "entities", ENTITY_COLUMNS),
+    Index("tasks_by_id", "1", "task_id", "index_granularity = 1024", "tasks", TASK_COLUMNS),
 )
 TABLES = tuple(i.table for i in INDEXES)
+
+
+def copies_of(table: str) -> list[str]:
+    """The index tables that copy rows of ``table``."""
+    return [i.table for i in INDEXES if i.source == table]
 
 
 def create(db: Engine, local_suffix: str = "") -> list[str]:
@@ -60,15 +84,16 @@ def create(db: Engine, local_suffix: str = "") -> list[str]:
                "AND name IN %(names)s", {"db": db.database, "names": names})
     engines = dict(zip(have["name"], have["engine_full"]))
     for index in INDEXES:
-        table, view, src = index.table + local_suffix, f"mv_{index.table}{local_suffix}", "events" + local_suffix
+        table, view, src = index.table + local_suffix, f"mv_{index.table}{local_suffix}", index.source + local_suffix
         current = engines.get(table, "")
-        if view in engines and index.settings in current and f"ORDER BY ({index.order})" in current:
+        ordered = f"ORDER BY ({index.order})" in current or f"ORDER BY {index.order} " in current + " "
+        if view in engines and index.settings in current and ordered:
             continue
         _drop(db, index, local_suffix)
         execute(db, "batch_index_create", f"CREATE TABLE {table} ENGINE = MergeTree ORDER BY ({index.order}) "
                 f"SETTINGS {index.settings} AS {index.select(src)} AND 0")
         execute(db, "batch_index_view", f"CREATE MATERIALIZED VIEW {view} TO {table} AS {index.select(src)}")
-        execute(db, "batch_index_fill", f"INSERT INTO {table} ({', '.join(COLUMNS)}) {index.select(src)}")
+        execute(db, "batch_index_fill", f"INSERT INTO {table} ({', '.join(index.columns)}) {index.select(src)}")
         logger.info("%s built from %s", table, src)
         built.append(index.table)
     return built

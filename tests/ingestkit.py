@@ -380,3 +380,16 @@ def quarantine_codes(env: IngestEnv, batch_id: str) -> dict[int, set[str]]:
 
 def has_chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def copy_mismatches(query) -> list[str]:
+    """The sorted copies (``store.batch_index``: entities_by_code, tasks_by_id) that differ
+    from their tables: row count and an order-free hash of key, grid and batch.
+    ``query(sql)`` → DataFrame (an engine's ``run`` or a subprocess's)."""
+    out = []
+    for table, copy, key in (("entities", "entities_by_code", "credit_code"), ("tasks", "tasks_by_id", "task_id")):
+        sql = "SELECT count() AS n, sum(cityHash64({k}, grid_code, batch_id)) AS h FROM {t}"
+        a, b = (query(sql.format(k=key, t=t)).iloc[0].to_dict() for t in (table, copy))
+        if {k: int(v) for k, v in a.items()} != {k: int(v) for k, v in b.items()}:
+            out.append(f"{copy}: {b} != {table}: {a}")
+    return out

@@ -205,11 +205,14 @@ def test_stage_deadlines_run_from_the_feedback_across_national_day(town):
         return d
 
     env = town["env"]
-    mixed = town["frames"][0]
-    reg = pd.to_datetime(mixed["成立日期"])
-    rec = mixed[(reg >= pd.Timestamp("2025-09-01")) & (reg <= pd.Timestamp("2025-09-24"))].iloc[0]
+    # a registration of Mon 2025-09-29 (the day after the 调休 Sunday), loaded as history
+    grids = list(make_grids(TOWN, 2, 2)["code"])
+    data, frame = registrations_csv(grids, 1, seed=41, start=dt.date(2025, 9, 29), end=dt.date(2025, 9, 29))
+    assert ingestor(env.db, env.tmp).ingest_bytes("registration", data, file_name="国庆前登记.csv", scope=TOWN,
+                                                 history=True).rows_loaded == 1
+    rec = frame.iloc[0]
     tid = "T" + str(stable_id("registration", rec["统一社会信用代码"]))
-    steps = [("HD1", dt.datetime(2025, 9, 26, 9), "核查中"), ("HD2", dt.datetime(2025, 9, 30, 15), "限期整改"),
+    steps = [("HD1", dt.datetime(2025, 9, 30, 9), "核查中"), ("HD2", dt.datetime(2025, 9, 30, 15), "限期整改"),
              ("HD3", dt.datetime(2025, 10, 11, 10), "村居联合处置"), ("HD4", dt.datetime(2025, 10, 20, 10), "镇街处置")]
     res = ingestor(env.db, env.tmp).ingest_bytes("task_feedback", _feedback_csv(
         [(f, tid, t, s) for f, t, s in steps]), file_name="国庆反馈.csv", scope=TOWN, history=True)
@@ -219,7 +222,7 @@ def test_stage_deadlines_run_from_the_feedback_across_national_day(town):
     lim = TaskRules.from_env().limit
     pushed = pd.Timestamp(rec["成立日期"]).date()
     due = {s: pd.Timestamp(d).date() for s, d in zip(te["s"], te["due_date"])}
-    assert due["pending"] == due_after(pushed, lim("inspection"))  # from the record's own date (its push)
+    assert due["pending"] == due_after(pushed, lim("inspection")) == dt.date(2025, 10, 20)  # from the record's date
     assert due["notice"] == due_after(dt.date(2025, 9, 30), lim("recheck")) == dt.date(2025, 10, 21)
     assert due["joint"] == due_after(dt.date(2025, 10, 11), lim("joint"))
     assert due["town"] == due_after(dt.date(2025, 10, 20), lim("town"))

@@ -372,3 +372,11 @@ def test_rollups_equal_raw_after_every_batch(env: IngestEnv):
     from tests.rollupkit import mismatches
 
     assert mismatches(env.db) == []
+
+
+def test_sorted_copies_equal_their_tables(env: IngestEnv):
+    """Last in the module: after entity changes, cancellations and task feedback replaced
+    rows, the copies sorted by key equal their tables (store.batch_index)."""
+    from tests.ingestkit import copy_mismatches
+
+    assert copy_mismatches(lambda sql: run(env.db, "t_copies", sql)) == []

@@ -272,3 +272,11 @@ def test_bulk_load_of_a_folder_resumes_after_a_kill(target: Target, pool, tmp_pa
     assert target.ask(["counts"])[0] == after
     missing = target.etl("load", str(tmp_path / "没有这个目录"), "--source", "registration")
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+
+
+def test_sorted_copies_equal_their_tables_after_crashes(target: Target):
+    """Last in the module: the copies sorted by key (entities_by_code, tasks_by_id) lost
+    exactly the rows their tables lost when batches were undone and versions replaced."""
+    from tests.ingestkit import copy_mismatches
+
+    assert copy_mismatches(lambda sql: pd.DataFrame(target.ask(["sql", sql, {}])[0])) == []

@@ -25,7 +25,13 @@ def test_every_reason_code_documented():
         text = (ROOT / "etl" / "ingest" / name).read_text(encoding="utf-8")
         used |= set(re.findall(r'Problem\([^,]*?,\s*[^,]*?,\s*"([a-z_]+)"', text))
         used |= set(re.findall(r'return None, "([a-z_]+)"', text))
-    assert {"credit_code", "future_date", "duplicate", "bad_transition", "unparsable"} <= used
+        # the column checks: a code beside its Chinese reason, or assigned to a column of codes
+        used |= set(re.findall(r'"([a-z_]+)",\s*(?:f?"[^"]*[\u4e00-\u9fff]|reason|head)', text))
+        used |= set(re.findall(r'codes\[[^\]]+\](?:, \w+\[[^\]]+\])? = "([a-z_]+)"', text))
+        used |= set(re.findall(r'pd\.Series\("([a-z_]+)"', text))
+        used |= set(re.findall(r'texts == "", "([a-z_]+)"', text))
+    assert {"credit_code", "future_date", "duplicate", "bad_transition", "unparsable", "bad_grid", "unknown_grid",
+            "bad_enum", "bad_number", "bad_id", "too_long", "required", "missing_column", "bad_date"} <= used
     assert used - set(REASON_CODES) == set()
 
 

@@ -96,10 +96,7 @@ def test_bad_parameters(client):
 # ----------------------------------------------------------------------------- the pages' tables
 @pytest.fixture
 def push_page():
-    from app import create_app
-
-    create_app()
-    from pages import push
+    from pages import push  # plain functions: no app needed (the pages declare the callbacks)
     return push
 
 

@@ -24,6 +24,13 @@ def test_region_map_renders_offline(dash_duo, demo_db):
     values[codes[0]] = None
     indicator = CATALOGUE["abnormal_rate"]
 
+    from dash import _callback
+
+    # Page callbacks that an unserved app of an earlier test left in Dash's global registry
+    # would join this bare app (and fail against its layout): they belong to no app here.
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+    _callback.GLOBAL_CALLBACK_MAP.clear()
+    _callback.GLOBAL_INLINE_SCRIPTS.clear()
     app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"))
     app.layout = html.Div([html.Button("load", id="t-load"), html.Div(id="t-clicked"),
                            html.Div(create_region_map("t"), style={"height": "700px"})])

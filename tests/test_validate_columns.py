@@ -82,6 +82,9 @@ def test_columns_equal_rows(source_id: str, seed: int):
     assert new.problems == old.problems
     assert (new.warnings, new.rows_in) == (old.warnings, old.rows_in)
     pd.testing.assert_frame_equal(new.rows, old.rows)
+    from etl.ingest.docs import REASON_CODES
+
+    assert {p.code for p in new.problems} <= set(REASON_CODES)  # every code emitted is documented
     if seed == 1:
         assert len(new.rows) > 0 or source_id == "change"
 

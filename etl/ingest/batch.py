@@ -118,6 +118,8 @@ def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
     for engine, name in targets:
         wait_mutations(engine, name)
+    for copy in batch_index.copies_of(table):  # the sorted copies lose the same rows
+        delete_rows(db, copy, where, params)
 
 
 def record_state(db: Engine, table: str, info: dict, state: str, **changes: object) -> dict:
@@ -364,9 +366,6 @@ class Ingestor:
                     {"b": batch_id})["n"].iloc[0]
             if int(n):
                 touched = grids_of(self.db, name, "batch_id = %(b)s", {"b": batch_id}) if families_of(name) else set()
-                delete_rows(self.db, name, "batch_id = %(b)s", {"b": batch_id})
-                if name == "events":  # and the copies of its sampling records
-                    for copy in batch_index.TABLES:
-                        delete_rows(self.db, copy, "batch_id = %(b)s", {"b": batch_id})
+                delete_rows(self.db, name, "batch_id = %(b)s", {"b": batch_id})  # and its copies
                 if touched:
                     reconcile(self.db, name, touched)

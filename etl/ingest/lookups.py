@@ -75,7 +75,8 @@ def clear_grid_cache() -> None:
 
 
 def entity_rows(db: Engine, codes: Sequence[str]) -> pd.DataFrame:
-    """The loaded entity rows of these credit codes (one per code)."""
+    """The loaded entity rows of these credit codes (one per code), from the copy sorted by
+    credit code (``store.batch_index``): the granules of these codes, whatever the table's size."""
     df = chunked(db, "ingest_entities", """
         SELECT credit_code, any(name) AS name, toString(any(entity_type)) AS entity_type,
                any(industry) AS industry, any(grid_code) AS grid_code, any(reg_date) AS reg_date,
@@ -83,7 +84,7 @@ def entity_rows(db: Engine, codes: Sequence[str]) -> pd.DataFrame:
                toString(any(credit_grade)) AS credit_grade, any(abnormal) AS abnormal,
                any(dishonest) AS dishonest, any(legal_rep) AS legal_rep, any(owner_id) AS owner_id,
                any(capital) AS capital, any(lon) AS lon, any(lat) AS lat
-        FROM entities WHERE credit_code IN %(keys)s GROUP BY credit_code""", list(codes))
+        FROM entities_by_code WHERE credit_code IN %(keys)s GROUP BY credit_code""", list(codes))
     return df.set_index("credit_code") if not df.empty else pd.DataFrame(columns=["grid_code"]).rename_axis(
         "credit_code")
 
@@ -98,14 +99,14 @@ def task_state(db: Engine, task_ids: Sequence[str]) -> pd.DataFrame:
                any(due_date) AS due_date, toString(any(status)) AS status,
                any(problem_found) AS problem_found, any(source_event_id) AS source_event_id,
                any(detail) AS detail, any(late_stages) AS late_stages
-        FROM tasks WHERE task_id IN %(keys)s GROUP BY task_id""", list(task_ids))
+        FROM tasks_by_id WHERE task_id IN %(keys)s GROUP BY task_id""", list(task_ids))
     if tasks.empty:
         return pd.DataFrame(columns=["task_type", "status", "grid_code", "stage_start"]).rename_axis("task_id")
     last = chunked(db, "ingest_task_last_event", """
         SELECT task_id, max(event_time) AS stage_start FROM task_events
         WHERE task_id IN %(keys)s GROUP BY task_id""", list(tasks["task_id"]))
     trades = chunked(db, "ingest_task_industries", """
-        SELECT credit_code, any(industry) AS industry FROM entities WHERE credit_code IN %(keys)s
+        SELECT credit_code, any(industry) AS industry FROM entities_by_code WHERE credit_code IN %(keys)s
         GROUP BY credit_code""", list(tasks["credit_code"].unique()))
     tasks = tasks.merge(trades, on="credit_code", how="left") if not trades.empty else tasks.assign(industry="")
     return tasks.merge(last, on="task_id", how="left").set_index("task_id")
