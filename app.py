@@ -44,6 +44,9 @@ def create_app() -> dash.Dash:
 
     # Last, so the start-up hooks above (scheduler, inbox) run even before anyone signs in.
     install_auth(app.server)  # login, sessions, display tokens, the scope gate and the audit log
+    from auth.headers import install as install_headers
+
+    install_headers(app)  # Content-Security-Policy, no framing, no referrer, nosniff
     return app
 
 
@@ -51,6 +54,9 @@ def main() -> int:
     try:
         settings = Settings.from_env()
         check_settings()
+        from auth.headers import frame_ancestors
+
+        frame_ancestors()  # JINJIAN_FRAME_ANCESTORS
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, abort, request, send_file
 
+from auth.headers import allow_inline_script
 from reports.config import ReportSettings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ READY_SCRIPT = """
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", check); } else { check(); }
 })();
 """
+allow_inline_script(READY_SCRIPT)  # the print view's one inline script (Content-Security-Policy)
 MIMETYPES = {"pdf": "application/pdf",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -100,7 +102,7 @@ def _document(title: str, css: str, body: str, script: str) -> str:
     return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
             f"<title>{escape(title)}</title><style>{css}</style></head>"
             f'<body class="report-print"><div class="page report-page">{body}</div>'
-            f"<script>{script}</script></body></html>")
+            + (f"<script>{script}</script>" if script else "") + "</body></html>")
 
 
 def _print_view() -> Any:
