@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from api.openapi import MAX_DATE, MAX_PAGE, MIN_DATE, build_openapi
 from api.scope import request_scope
 from auth.current import PermissionDenied, can
+from auth.guard import hide
 from domain import uscc
 from domain.regions import LEVEL_NAMES_ZH
 from domain.codes import ENTITY_STATUSES, ENTITY_TYPES
@@ -311,7 +312,9 @@ PROFILE_EXTRA = ("status_date", "legal_rep", "owner_id", "capital", "lon", "lat"
 @bp.get("/entities/<credit_code>")
 def entity(credit_code: str) -> Response:
     """One entity with its latest events and tasks. An individual owner's name and
-    ``owner_id`` are masked unless the caller's role may see personal data."""
+    ``owner_id`` are masked unless the caller's role may see personal data. An entity
+    outside the caller's scope answers exactly like one that does not exist (404), and the
+    probe is audited."""
     try:
         code = uscc.validate(credit_code)
     except uscc.InvalidCreditCode as exc:
@@ -322,11 +325,8 @@ def entity(credit_code: str) -> Response:
     profile = entity_profile(db, Filter(region=scope.prefix, scope=scope), code, pii=can("pii"))
     if profile is None:
         grid = entity_grid(db, code)
-        if grid is not None and not scope.contains(grid):  # it exists outside the caller's scope: 403 + audit
-            try:
-                scope.check(grid)
-            except qerr.ScopeViolation:  # without the grid in the answer: where it is is not the caller's to know
-                raise qerr.ScopeViolation(f"entity {code} is outside scope {scope.prefix!r}") from None
+        if grid is not None and not scope.contains(grid):  # exists outside the scope: the same 404, audited
+            hide(f"entity {code} outside scope {scope.prefix or '全国'}", grid)
         raise ApiError(404, "entity_not_found", f"未找到统一社会信用代码为 {code} 的市场主体",
                        f"no entity {code} in scope {scope.prefix or 'national'}")
     ent = pd.DataFrame([profile.entity])

@@ -92,9 +92,20 @@ def _check_entity(raw: Any) -> None:
     from store.db import get_db
     from queries.entity_list import entity_grid
 
-    grid = entity_grid(get_db(), raw.strip().upper())
-    if grid is not None:
-        g.principal.region_scope.check(grid)
+    code = raw.strip().upper()
+    grid = entity_grid(get_db(), code)
+    scope = g.principal.region_scope
+    if grid is not None and not scope.contains(grid):
+        hide(f"entity {code} outside scope {scope.prefix or '全国'}", grid)
+
+
+def hide(detail: str, region: str = "") -> None:
+    """Something named by the request exists outside the caller's scope: the answer is the
+    one for something that does not exist (404, the not-found panel), so the caller cannot
+    tell the two apart; the probe is audited once (``scope_denied``, ok=False) by
+    :func:`after_request`."""
+    if flask.has_request_context() and g.get("hidden") is None:
+        g.hidden = ("scope_denied", f"{detail}; answered as not found", region)
 
 
 def check_url(path: str, query: str) -> str | None:
@@ -196,6 +207,11 @@ def before_request() -> flask.Response | None:
 def after_request(resp: flask.Response) -> flask.Response:
     denied = g.get("denied")
     if denied is None:
+        hidden = g.get("hidden")
+        if hidden is not None and not g.get("audited"):  # answered as not found, audited as refused
+            g.audited = True
+            target = request.path + (" " + g.callback_output[:150] if g.get("callback_output") else "")
+            audit.record(hidden[0], ok=False, target=target, region=str(hidden[2]), detail=hidden[1])
         return resp
     kind, detail, region = (tuple(denied) + ("", ""))[:3]
     if resp.status_code < 400:

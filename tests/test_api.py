@@ -376,9 +376,9 @@ def test_entity_profile_errors(client, demo_data, monkeypatch):
     unknown = next(c for c in uscc.generate(np.random.default_rng(99), ["441900"] * 20, ["enterprise"] * 20)
                    if c not in set(demo_data.entities["credit_code"]))
     assert_error(client, f"/api/v1/entities/{unknown}", 404, "entity_not_found")
-    # Outside the caller's scope an existing entity is refused (403, audited), not looked up.
+    # Outside the caller's scope an existing entity answers like an unknown one (404; audited).
     monkeypatch.setattr(v1, "request_scope", lambda: RegionScope("4420"))
-    assert_error(client, f"/api/v1/entities/{code}", 403, "scope_violation")
+    assert_error(client, f"/api/v1/entities/{code}", 404, "entity_not_found")
 
 
 # ---------------------------------------------------------------- query layer

@@ -191,37 +191,40 @@ def test_town_supervisor_is_refused_outside_the_town(server, store, url, region)
     assert len(audits(store, "scope_denied")) == 1  # exactly one entry per refusal
 
 
-def test_entity_outside_the_town_403_does_not_say_where_it_is(server, demo_data):
-    client = logged_in(server, "town_sup")
-    out = outside_entity(demo_data)
-    resp = client.get(f"/api/v1/entities/{out['credit_code']}")
-    assert resp.status_code == 403
-    text = resp.get_data(as_text=True)
-    assert out["grid_code"][:9] not in text and out["name"] not in text, text
-
-
-def test_entity_outside_the_town_is_403_not_404(server, store, demo_data):
-    client = logged_in(server, "town_sup")
-    out = outside_entity(demo_data)
-    resp = client.get(f"/api/v1/entities/{out['credit_code']}")
-    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "scope_violation"
-    row = one_audit(store, "scope_denied", username="town_sup")
-    assert row["region"] == out["grid_code"] and out["credit_code"] in row["target"]
-    assert out["name"] not in resp.get_data(as_text=True)
-    # an entity that exists nowhere is still a 404
+def test_entity_outside_the_town_answers_exactly_like_an_unknown_one(server, store, demo_data):
+    """Issue 28: a town account cannot tell whether a credit code exists in another town —
+    the API, the entity page and its callback answer as for a code that exists nowhere;
+    each probe is audited (scope_denied, refused)."""
     from domain import uscc
 
+    client = logged_in(server, "town_sup")
+    out = outside_entity(demo_data)
     body8 = "MA000001"
     first17 = "91441900" + body8 + uscc.org_check_char(body8)
     unknown = first17 + uscc.check_char(first17)
     assert uscc.is_valid(unknown) and unknown not in set(demo_data.entities["credit_code"])
-    assert client.get(f"/api/v1/entities/{unknown}").status_code == 404
-    # the entity page and its callback
-    assert client.get(f"/entity/{out['credit_code']}").status_code == 403
-    resp = dash_post(client, dash_body(client, "entity-title.children",
-                                       {"entity-code.data": out["credit_code"], "entity-date.date": END}))
-    assert resp.status_code == 403 and out["name"] not in response_text(resp)
-    assert len(audits(store, "scope_denied")) == 3
+    answers = {}
+    for code in (out["credit_code"], unknown):
+        resp = client.get(f"/api/v1/entities/{code}")
+        body = resp.get_json()["error"]
+        answers[code] = (resp.status_code, body["code"], body["message"].replace(code, "<code>"),
+                         body["detail"].replace(code, "<code>"))
+        assert out["name"] not in resp.get_data(as_text=True) and out["grid_code"][:9] not in body["detail"]
+    assert answers[out["credit_code"]] == answers[unknown] and answers[unknown][:2] == (404, "entity_not_found")
+    row = one_audit(store, "scope_denied", ok=False, username="town_sup")
+    assert row["region"] == out["grid_code"] and out["credit_code"] in row["detail"]
+    assert "not found" in row["detail"]
+    # the entity page and its callback: the not-found panel, as for an unknown code
+    pages = [client.get(f"/entity/{c}") for c in (out["credit_code"], unknown)]
+    assert [p.status_code for p in pages] == [200, 200]
+    panels = []
+    for code in (out["credit_code"], unknown):
+        resp = dash_post(client, dash_body(client, "entity-title.children",
+                                           {"entity-code.data": code, "entity-date.date": END}))
+        assert resp.status_code == 200 and out["name"] not in response_text(resp)
+        panels.append(response_text(resp).replace(code, "<code>"))
+    assert panels[0] == panels[1] and "未找到该市场主体" in panels[0]
+    assert len(audits(store, "scope_denied")) == 3  # the API, the page, the callback: each probe once
 
 
 @pytest.mark.parametrize("path", [f"/region/{DG}", f"/tasks?region={DG}", f"/risk?region={DG}",
