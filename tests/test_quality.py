@@ -441,14 +441,18 @@ def test_every_reason_code_has_a_label():
 
 # ----------------------------------------------------------------------------- download route
 def test_rejects_download(served, flask_server, monkeypatch):
+    from domain.sources import SOURCES
+    from etl.ingest.masking import masked_report
+
     client = flask_server.test_client()
     b = served.batches
-    resp = client.get(f"/ingest/rejects/{b['mixed'].batch_id}")
-    assert resp.status_code == 200 and resp.data == b["mixed"].report.read_bytes()
+    resp = client.get(f"/ingest/rejects/{b['mixed'].batch_id}")  # the local administrator: no pii, masked copy
+    assert resp.status_code == 200 and resp.data == masked_report(b["mixed"].report, SOURCES["complaint"])
     assert "attachment" in resp.headers["Content-Disposition"] and resp.mimetype == "application/x-ndjson"
     assert len(resp.data.splitlines()) == 3  # the three rejected records
     csv = client.get(f"/ingest/rejects/{b['missing_col'].batch_id}")
-    assert csv.status_code == 200 and csv.data == b["missing_col"].report.read_bytes() and csv.mimetype == "text/csv"
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.data == masked_report(b["missing_col"].report, SOURCES[b["missing_col"].source])
     resp = client.get(f"/ingest/rejects/{b['good'].batch_id}")
     assert resp.status_code == 404 and resp.get_data(as_text=True) == "该批次没有退回记录"
     resp = client.get(f"/ingest/rejects/{'0' * 64}")
@@ -460,9 +464,48 @@ def test_rejects_download(served, flask_server, monkeypatch):
     # Guangdong's deployment may download another city's batch; Dongguan's may not.
     assert client.get(f"/ingest/rejects/{b['other_city'].batch_id}").status_code == 200
     monkeypatch.setenv("JINJIAN_ROOT_REGION", "4419")
-    resp = client.get(f"/ingest/rejects/{b['other_city'].batch_id}")
-    assert resp.status_code == 403 and "无权下载" in resp.get_data(as_text=True)
+    resp = client.get(f"/ingest/rejects/{b['other_city'].batch_id}")  # as for a batch that does not exist
+    assert resp.status_code == 404 and resp.get_data(as_text=True) == "未找到该批次"
     assert client.get(f"/ingest/rejects/{b['mixed'].batch_id}").status_code == 200
+
+
+def test_rejects_download_by_role(served, flask_server, monkeypatch, tmp_path):
+    """viewer: refused (no export); leader: masked copy; supervisor (pii): the report as
+    written; every answer audited; a batch outside the user's scope: as an unknown batch."""
+    from auth.audit import _store
+    from auth.store import AuthStore
+    from domain.sources import SOURCES
+    from etl.ingest.masking import masked_report
+    from tests.authkit import PASSWORD, login
+
+    url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    monkeypatch.setenv("JINJIAN_AUTH", "1")
+    monkeypatch.setenv("JINJIAN_METADATA_URL", url)
+    _store.cache_clear()
+    store = AuthStore(url)
+    for name, role, scope in (("v", "viewer", "4419"), ("l", "leader", "4419"), ("s", "supervisor", "4419"),
+                              ("g", "supervisor", "4401")):
+        store.add_user(name, PASSWORD, role, scope, display_name=name)
+    b = served.batches
+    path, src = b["mixed"].report, SOURCES["complaint"]
+    href = f"/ingest/rejects/{b['mixed'].batch_id}"
+    try:
+        answers = {}
+        for name in ("v", "l", "s", "g"):
+            client = flask_server.test_client()
+            login(client, name)
+            answers[name] = client.get(href)
+        assert answers["v"].status_code == 403
+        assert answers["l"].status_code == 200 and answers["l"].data == masked_report(path, src)
+        assert answers["s"].status_code == 200 and answers["s"].data == path.read_bytes()
+        assert answers["g"].status_code == 404 and answers["g"].get_data(as_text=True) == "未找到该批次"
+        rows = store.audit_rows()
+        assert [r["username"] for r in rows if r["action"] == "perm_denied"] == ["v"]
+        downloads = {r["username"]: r["detail"] for r in rows if r["action"] == "rejects_download"}
+        assert downloads == {"l": "个人信息已脱敏", "s": "个人信息完整"}
+        assert [r["username"] for r in rows if r["action"] == "scope_denied" and not r["ok"]] == ["g"]
+    finally:
+        _store.cache_clear()
 
 
 # ----------------------------------------------------------------------------- page

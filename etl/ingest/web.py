@@ -5,9 +5,12 @@ Answers, each with a one-line Chinese text body:
 
 - 404 when the id is not a batch id, the batch is unknown, or it has no report
   (no record was rejected);
-- 403 when the batch was sent under a region scope outside the deployment's
-  jurisdiction (``JINJIAN_ROOT_REGION``; a batch without scope, '', belongs to the
-  whole deployment) or outside the signed-in user's scope (audited);
+- 403 when the signed-in role may not export (``export``; audited);
+- 404, as for an unknown batch, when the batch was sent under a region scope outside the
+  deployment's jurisdiction (``JINJIAN_ROOT_REGION``; a batch without scope, '', belongs
+  to the whole deployment) or outside the signed-in user's scope (the probe is audited);
+- the report with personal data masked (``etl.ingest.masking``) for a role without
+  ``pii``; as written for one with it. Every download is audited.
 - 503 / 500 when the database or the settings fail.
 
 The file is never chosen by the request: the batch id selects the recorded batch
@@ -15,6 +18,7 @@ and :meth:`Ingestor.report_path` builds the path from it.
 """
 from __future__ import annotations
 
+import io
 import logging
 import re
 from typing import Any
@@ -22,7 +26,8 @@ from typing import Any
 from flask import Response, send_file
 
 from auth import audit
-from auth.current import current_scope
+from auth.current import can, current_scope, require
+from auth.guard import hide
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,6 @@ MIMETYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson",
              ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 NOT_FOUND = "未找到该批次"
 NO_REPORT = "该批次没有退回记录"
-FORBIDDEN = "无权下载该批次的退回记录：报送单位不在本辖区"
 
 
 def rejects_href(batch_id: str) -> str:
@@ -59,6 +63,7 @@ def download_rejects(batch_id: str) -> Any:
     from domain.errors import JinjianError
     from settings import ConfigError, Settings
 
+    require("export")  # a rejection report is an export of records (PermissionDenied → 403, audited)
     if not _BATCH_ID.match(batch_id):
         return _text(404, NOT_FOUND)
     try:
@@ -76,21 +81,28 @@ def download_rejects(batch_id: str) -> Any:
     if not visible_to(str(state["region_code"]), root, current_scope().prefix):
         logger.warning("rejects %s: batch region %r outside scope %r", batch_id[:12], state["region_code"],
                        current_scope().prefix)
-        from flask import g
-
-        g.denied = ("scope_denied", f"rejects of batch {batch_id[:12]} sent under {state['region_code'] or root}",
-                    str(state["region_code"]) or root)
-        return _text(403, FORBIDDEN)
+        hide(f"rejects of batch {batch_id[:12]} sent under {state['region_code'] or root}",
+             str(state["region_code"]) or root)
+        return _text(404, NOT_FOUND)  # exactly as for a batch that does not exist
     try:
         path = ing.report_path(state)
     except KeyError:  # a format without a report
         path = None
     if path is None or not path.is_file():
         return _text(404, NO_REPORT)
-    logger.info("rejects %s (%s) downloaded", batch_id[:12], state["source"])
-    audit.record("rejects_download", target=f"{state['source']} {batch_id[:12]}", region=str(state["region_code"]))
-    return send_file(path, mimetype=MIMETYPES.get(path.suffix, "application/octet-stream"), as_attachment=True,
-                     download_name=f"{state['source']}-{batch_id[:12]}-退回记录{path.suffix}")
+    full = can("pii")
+    logger.info("rejects %s (%s) downloaded, %s", batch_id[:12], state["source"], "full" if full else "masked")
+    audit.record("rejects_download", target=f"{state['source']} {batch_id[:12]}", region=str(state["region_code"]),
+                 detail="个人信息完整" if full else "个人信息已脱敏")
+    name = f"{state['source']}-{batch_id[:12]}-退回记录{path.suffix}"
+    mimetype = MIMETYPES.get(path.suffix, "application/octet-stream")
+    if full:
+        return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+    from domain.sources import get_source
+    from etl.ingest.masking import masked_report
+
+    data = masked_report(path, get_source(str(state["source"])))
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 def install(server: Any) -> None:
