@@ -100,8 +100,11 @@ def test_display_link_shows_the_wall_without_login(dash_duo, auth_on, dongguan, 
     dash_duo.wait_for_text_to_equal("#wall-kpi-stock-value", _alive_today(demo_data, TOWN), timeout=40)
     assert town_name in dash_duo.find_element("#wall-path").text
     wait(lambda: dash_duo.find_elements("path.leaflet-interactive"), timeout=30, what="the town's map")
-    filled = [e.text for e in dash_duo.find_elements(".kpi .kpi-value")]
-    assert len(filled) >= 6 and sum(t.strip() not in ("", "—") for t in filled) >= len(filled) - 1, filled
+    def tiles_filled() -> list[str] | None:  # read again when a redraw replaces the tiles (stale elements)
+        texts = [e.text for e in dash_duo.find_elements(".kpi .kpi-value")]
+        return texts if len(texts) >= 6 and sum(t.strip() not in ("", "—") for t in texts) >= len(texts) - 1 else None
+
+    wait(tiles_filled, timeout=30, what="the wall's tiles")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == []
     assert auth_on.audit_rows(action="display_open")[0]["region"] == TOWN
