@@ -47,6 +47,9 @@ def create_app() -> dash.Dash:
     from auth.headers import install as install_headers
 
     install_headers(app)  # Content-Security-Policy, no framing, no referrer, nosniff
+    from api.limits import install as install_limits
+
+    install_limits(app.server)  # body size caps before any body is read (chunked or not)
     return app
 
 
@@ -57,6 +60,9 @@ def main() -> int:
         from auth.headers import frame_ancestors
 
         frame_ancestors()  # JINJIAN_FRAME_ANCESTORS
+        from api.limits import body_cap_kb
+
+        body_cap_kb()  # JINJIAN_MAX_BODY_KB
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

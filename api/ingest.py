@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 
 from flask import Response, request, send_file
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.v1 import ApiError, _json, bp
 from domain.sources import SOURCES
@@ -58,7 +59,11 @@ def ingest(source: str) -> Response:
     if (request.content_length or 0) > ing.cfg.max_bytes:
         raise ApiError(413, "too_large", f"请求体超过 {ing.cfg.max_bytes // 2**20} MB，请分批报送",
                        "body larger than JINJIAN_INGEST_MAX_MB")
-    data = request.get_data(cache=False)
+    try:
+        data = request.get_data(cache=False)  # capped by api.limits, chunked bodies too
+    except RequestEntityTooLarge:
+        raise ApiError(413, "too_large", f"请求体超过 {ing.cfg.max_bytes // 2**20} MB，请分批报送",
+                       "body larger than JINJIAN_INGEST_MAX_MB") from None
     name = f"api-{dt.datetime.now():%Y%m%d-%H%M%S}.jsonl"
     try:
         res = ing.ingest_bytes(source, data, file_name=name, fmt="jsonl", unit=info.unit, scope=info.region)

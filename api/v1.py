@@ -353,7 +353,7 @@ def on_routing_error(exc: HTTPException) -> Response | HTTPException:
 
 # ---------------------------------------------------------------- errors
 _HTTP_CODES = {400: ("bad_request", "请求不正确"), 404: ("not_found", "接口不存在"),
-               405: ("method_not_allowed", "不支持该请求方法")}
+               405: ("method_not_allowed", "不支持该请求方法"), 413: ("too_large", "请求体过大，请分批报送")}
 
 
 @bp.errorhandler(Exception)

@@ -48,6 +48,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "no user sees beyond it."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    SettingSpec("JINJIAN_MAX_BODY_KB", "4096",
+                "Largest request body in kilobytes outside the ingestion API (Dash callbacks, login, admin forms); "
+                "larger bodies, chunked or not, are refused with 413 before they are read."),
     SettingSpec("JINJIAN_FRAME_ANCESTORS", "",
                 "Space-separated origins (https://portal.example) allowed to show the app in a frame, e.g. a wall "
                 "portal; empty: no page can be framed (frame-ancestors 'none', X-Frame-Options DENY)."),

@@ -151,3 +151,55 @@ def test_ingest_endpoints_and_error_codes_documented():
     api_codes = set(re.findall(r'ApiError\(\d+, "([a-z_]+)"', (ROOT / "api" / "ingest.py").read_text("utf-8")))
     assert {"missing_token", "invalid_token", "unknown_source", "unreadable_body"} <= api_codes
     assert api_codes - set(ERROR_CODES) == set()
+
+
+def test_size_caps_apply_before_reading_chunked_bodies_too(env: IngestEnv, api, flask_server, monkeypatch):
+    """Issue 28 item 4: over the cap, a body is refused with 413 whether it declares its
+    length or is sent chunked — on the ingestion API (JINJIAN_INGEST_MAX_MB), a Dash
+    callback and the login form (JINJIAN_MAX_BODY_KB) — and the server stops reading."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    _client, tokens = api
+    _tid, token = tokens.add("complaint", "东莞12315", "4419")
+    monkeypatch.setenv("JINJIAN_INGEST_MAX_MB", "1")
+    monkeypatch.setenv("JINJIAN_MAX_BODY_KB", "64")
+    srv = make_server("127.0.0.1", 0, flask_server, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    sent: list[int] = []
+
+    def chunks(total: int, size: int = 16 * 1024):
+        for _ in range(total // size):
+            sent.append(size)
+            yield b"x" * size
+
+    def send(path: str, total: int, chunked: bool, headers: dict | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=30)
+        try:
+            if chunked:
+                conn.request("POST", path, body=chunks(total), headers=headers or {}, encode_chunked=True)
+            else:
+                conn.request("POST", path, body=b"x" * total, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        except (BrokenPipeError, ConnectionResetError):  # the server answered and closed while we still sent
+            return 413, b""
+        finally:
+            conn.close()
+
+    try:
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        for chunked in (False, True):
+            status, body = send("/api/v1/ingest/complaint", 3 * 2**20, chunked, auth)
+            assert status == 413, (chunked, status, body[:200])
+            if body:
+                assert json.loads(body)["error"]["code"] == "too_large"
+            for path in ("/_dash-update-component", "/login"):
+                assert send(path, 512 * 1024, chunked, {"Content-Type": "application/json"})[0] == 413, (path, chunked)
+        # under the caps the same routes work as before
+        ok = send("/api/v1/ingest/complaint", 0, False, auth)
+        assert ok[0] == 400 and json.loads(ok[1])["error"]["code"] == "empty_body" or ok[0] in (200, 400)
+    finally:
+        srv.shutdown()

@@ -1,0 +1,98 @@
+"""Request-body size caps applied before anything reads a body (docs/security.md; installed
+by ``app.create_app``).
+
+Every request gets its cap before the first ``before_request`` that could read its body:
+a body over the cap is refused with 413 whether it declares its length (refused at once,
+unread) or is sent chunked (read here in pieces and refused as soon as it passes the cap;
+nothing beyond one piece past the cap is read). Caps: ``POST /api/v1/ingest/<source>`` — ``JINJIAN_INGEST_MAX_MB``;
+everything else (Dash callbacks, login, the admin's forms) — ``JINJIAN_MAX_BODY_KB``.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+from typing import Any
+
+import flask
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from settings import ConfigError
+
+logger = logging.getLogger(__name__)
+
+INGEST_PREFIX = "/api/v1/ingest/"
+
+
+def body_cap_kb(env: dict[str, str] | None = None) -> int:
+    """JINJIAN_MAX_BODY_KB: the largest request body outside the ingestion API (default 4096)."""
+    raw = (os.environ if env is None else env).get("JINJIAN_MAX_BODY_KB", "4096").strip()
+    if not raw.isdigit() or not 16 <= int(raw) <= 1_048_576:
+        raise ConfigError(f"JINJIAN_MAX_BODY_KB={raw!r} must be a whole number of kilobytes 16..1048576")
+    return int(raw)
+
+
+class CappedStream(io.RawIOBase):
+    """A request body read through a count: past ``cap`` bytes it raises 413 (a chunked
+    body has no length to check up front)."""
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        super().__init__()
+        self._stream, self._cap, self._seen = stream, cap, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _count(self, data: bytes) -> bytes:
+        self._seen += len(data)
+        if self._seen > self._cap:
+            logger.warning("request body over %d bytes refused while reading: %s", self._cap, flask.request.path)
+            raise RequestEntityTooLarge()
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            return self._count(self._stream.read(min(size, self._cap + 1)))
+        parts = []
+        while True:  # in pieces, so that no more than cap + one piece is ever read
+            part = self._count(self._stream.read(_PIECE))
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._count(self._stream.readline(self._cap + 1 if size is None or size < 0 else size))
+
+
+_PIECE = 64 * 1024
+
+
+def _cap() -> None:
+    if flask.request.path.startswith(INGEST_PREFIX):
+        from etl.ingest.config import IngestSettings
+
+        cap = IngestSettings.from_env().max_bytes
+    else:
+        cap = body_cap_kb() * 1024
+    environ = flask.request.environ
+    flask.request.max_content_length = cap  # a declared length over the cap: refused at once
+    if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
+        # chunked: read here, counted, at most cap + one piece (413 past the cap, before any
+        # route or callback runs); the route then reads it as a body of known length.
+        # (Werkzeug's own limit on such a stream stops at the cap without an error, so a
+        # truncated body would pass as a whole one.)
+        data = CappedStream(environ["wsgi.input"], cap).read()
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+
+
+def install(server: flask.Flask) -> None:
+    """Run the cap first among the ``before_request`` functions of ``server``."""
+    funcs = server.before_request_funcs.setdefault(None, [])
+    if _cap not in funcs:
+        funcs.insert(0, _cap)
