@@ -1,4 +1,5 @@
 """Access-control settings (JINJIAN_AUTH, JINJIAN_SECRET_KEY, JINJIAN_SECURE_COOKIES, JINJIAN_SESSION_HOURS,
+JINJIAN_SESSION_MAX_HOURS,
 JINJIAN_LOGIN_MAX_FAILURES, JINJIAN_LOGIN_LOCK_MINUTES), validated with one-line ConfigError messages."""
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class AuthSettings:
     max_failures: int
     lock_minutes: float
     metadata_url: str
+    session_max_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AuthSettings":
@@ -53,6 +55,7 @@ class AuthSettings:
             max_failures=int(parse_number(get("JINJIAN_LOGIN_MAX_FAILURES"), "JINJIAN_LOGIN_MAX_FAILURES", 1, 100)),
             lock_minutes=parse_number(get("JINJIAN_LOGIN_LOCK_MINUTES"), "JINJIAN_LOGIN_LOCK_MINUTES", 0.1, 1440),
             metadata_url=metadata_url(env),
+            session_max_hours=parse_number(get("JINJIAN_SESSION_MAX_HOURS"), "JINJIAN_SESSION_MAX_HOURS", 0.1, 24 * 30),
         )
 
     def signing_key(self) -> str:

@@ -3,8 +3,11 @@ ticket or a wall display token), re-read from the access-control store on every 
 Used by the gate (:mod:`auth.guard`) and by the audit log to name a visitor."""
 from __future__ import annotations
 
+import time
+
 from flask import session
 
+from auth.config import AuthSettings
 from auth.current import Principal, display_principal, effective_scope, render_principal
 from auth.render import check_ticket
 from auth.roles import ROLES
@@ -14,10 +17,13 @@ from settings import Settings
 
 def load_principal(store: AuthStore) -> Principal | None:
     """The principal of this request's session, read from ``store`` (re-checked on every
-    request: a disabled user, a changed role, scope or password, or a revoked token ends
-    the session)."""
+    request: a disabled user, a changed role, scope or password, a logout anywhere, or a
+    revoked token ends the session; so does the absolute limit since login)."""
     root = Settings.from_env().root_region
     if "uid" in session:
+        if time.time() - float(session.get("at") or 0) > AuthSettings.from_env().session_max_hours * 3600:
+            session.clear()  # the absolute limit since login (JINJIAN_SESSION_MAX_HOURS)
+            return None
         user = store.get_user(str(session["uid"]))
         role = ROLES.get(user.role) if user else None
         scope = effective_scope(user.scope, root) if user else None

@@ -184,6 +184,12 @@ class AuthStore:
         assert user is not None
         return user
 
+    def end_sessions(self, username: str) -> None:
+        """End every open session of ``username`` (logout: a copied cookie stops working too)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.username == username)
+                         .values(session_version=users.c.session_version + 1))
+
     # -- display tokens
     def add_token(self, name: str, region: str, playlist: tuple[str, ...], created_by: str) -> tuple[DisplayToken, str]:
         token = "jjw_" + secrets.token_urlsafe(24)

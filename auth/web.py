@@ -7,6 +7,7 @@ import hmac
 import html
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 import flask
@@ -115,7 +116,7 @@ def login() -> flask.Response:
     store.note_login(username, ip, ok=True)
     session.clear()
     session.permanent = True
-    session["uid"], session["ver"] = user.username, user.session_version
+    session["uid"], session["ver"], session["at"] = user.username, user.session_version, int(time.time())
     csrf_token()
     audit.record("login", target=username, username=user.username, role=user.role, scope=scope)
     return flask.redirect(nxt)
@@ -127,6 +128,8 @@ def logout() -> flask.Response:
         return flask.Response(error_page(403, "页面已过期，请刷新后再退出"), status=403, mimetype="text/html")
     if request.method == "POST" and "uid" in session:
         known = audit.store().get_user(str(session["uid"]))
+        if known is not None:  # every session of the user ends, not only this browser's cookie
+            audit.store().end_sessions(known.username)
         audit.record("logout", target=str(session["uid"]), username=str(session["uid"]),
                      role=known.role if known else "", scope=known.scope if known else "")
     if request.method == "POST":

@@ -158,6 +158,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "1 marks the session cookie Secure (send it over HTTPS only); set it when the app is served by HTTPS."),
     SettingSpec("JINJIAN_SESSION_HOURS", "12",
                 "A session ends after this many hours without a request (walls keep theirs alive by refreshing)."),
+    SettingSpec("JINJIAN_SESSION_MAX_HOURS", "24",
+                "A signed-in user's session ends this many hours after the login, however active (absolute limit); "
+                "wall display sessions are not affected."),
     SettingSpec("JINJIAN_LOGIN_MAX_FAILURES", "5",
                 "Failed logins for one user name (4× that from one address) before logins are locked."),
     SettingSpec("JINJIAN_LOGIN_LOCK_MINUTES", "15",

@@ -424,7 +424,8 @@ def test_tampered_cookie_is_rejected(server):
     ver = 1
     for key_app, status in ((other, 401), (server, 200)):
         c = server.test_client()
-        c.set_cookie(COOKIE, iface.get_signing_serializer(key_app).dumps({"uid": "city_admin", "ver": ver}))
+        c.set_cookie(COOKIE, iface.get_signing_serializer(key_app).dumps(
+            {"uid": "city_admin", "ver": ver, "at": int(__import__("time").time())}))
         assert c.get(f"/api/v1/regions/{DG}").status_code == status, key_app
     # a session naming a user that does not exist
     c = server.test_client()
@@ -447,7 +448,8 @@ def test_session_expires_after_the_session_hours(server):
     def cookie_from(seconds_ago: float) -> str:
         signer = ser.make_signer()
         signer.get_timestamp = lambda: int(time.time() - seconds_ago)  # type: ignore[method-assign]
-        return signer.sign(ser.dump_payload({"uid": "town_sup", "ver": ver, "_permanent": True})).decode()
+        return signer.sign(ser.dump_payload({"uid": "town_sup", "ver": ver, "_permanent": True,
+                                             "at": int(time.time() - seconds_ago)})).decode()
 
     for ago, status in ((11 * 3600, 200), (13 * 3600, 401)):
         c = server.test_client()
@@ -457,3 +459,33 @@ def test_session_expires_after_the_session_hours(server):
         if status == 200:  # refreshed on every request
             assert set_cookie_headers(resp)
     assert client.get(api).status_code == 200
+
+
+def test_logout_ends_every_session_of_the_user_even_a_copied_cookie(server, store):
+    """Issue 28 item 2: a cookie copied before the logout no longer reads anything; nor
+    does the user's session in another browser; the user can sign in again."""
+    api = "/api/v1/regions/441900003"
+    here, other = logged_in(server, "town_sup"), logged_in(server, "town_sup")
+    stolen = server.test_client()
+    cookie = here.get_cookie("jinjian_session")
+    stolen.set_cookie("jinjian_session", cookie.value)
+    assert stolen.get(api).status_code == 200
+    assert here.post("/logout", data={"csrf_token": csrf_of(here)}).status_code == 302
+    assert stolen.get(api).status_code == 401 and other.get(api).status_code == 401
+    assert logged_in(server, "town_sup").get(api).status_code == 200
+
+
+def test_sessions_end_at_the_absolute_limit(server, store, monkeypatch):
+    """JINJIAN_SESSION_MAX_HOURS: however active, a session ends that long after its login."""
+    import time
+
+    api = "/api/v1/regions/441900003"
+    client = logged_in(server, "town_sup")
+    monkeypatch.setenv("JINJIAN_SESSION_MAX_HOURS", "2")
+    with client.session_transaction() as sess:
+        sess["at"] = int(time.time()) - 3600  # an hour ago: still inside
+    assert client.get(api).status_code == 200
+    with client.session_transaction() as sess:
+        sess["at"] = int(time.time()) - 3 * 3600  # logged in three hours ago
+    assert client.get(api).status_code == 401
+    assert client.get("/tasks").status_code == 302  # to the login page
