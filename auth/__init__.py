@@ -38,6 +38,9 @@ def install(server: flask.Flask) -> None:
         SESSION_COOKIE_SECURE=cfg.secure_cookies, PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=cfg.session_hours),
         SESSION_REFRESH_EACH_REQUEST=True,
     )
+    from auth.render import install_redaction
+
+    install_redaction()  # no render ticket or wall-link token in any log line
     set_scope_provider(request_scope_provider)
     on_scope_violation(guard.note_violation)
     server.before_request(guard.before_request)  # after the start-up hooks; before every view

@@ -174,11 +174,12 @@ def before_request() -> flask.Response | None:
 
     ticket = request.args.get("ticket")
     if ticket and path in ("/report/print", "/report"):
-        from auth.render import check_ticket
+        from auth.render import redeem
 
-        if check_ticket(ticket) is not None:
+        report = redeem(ticket, request.args.to_dict())  # spent now: once only, this report only
+        if report is not None:
             session.clear()
-            session["render"] = ticket  # the renderer's later requests (the Dash page's callbacks)
+            session["render"] = report  # the renderer's later requests (the Dash page's callbacks)
     p = load_principal(audit.store()) if auth_enabled() else local_principal()
     if p is None:
         if path.startswith(("/api/", "/_dash-")):

@@ -9,7 +9,6 @@ from flask import session
 
 from auth.config import AuthSettings
 from auth.current import Principal, display_principal, effective_scope, render_principal
-from auth.render import check_ticket
 from auth.roles import ROLES
 from auth.store import AuthStore
 from settings import Settings
@@ -32,9 +31,11 @@ def load_principal(store: AuthStore) -> Principal | None:
             return None
         perms = role.perms
         return Principal("user", user.username, user.role, scope, perms, display_name=user.display_name)
-    if "render" in session:
-        scope = check_ticket(str(session["render"]))
-        scope = effective_scope(scope, root) if scope is not None else None
+    if "render" in session:  # opened by a render ticket: the one report's region, until the ticket's time
+        report = session["render"]
+        ok = isinstance(report, dict) and isinstance(report.get("region"), str) and \
+            float(report.get("until") or 0) > time.time()
+        scope = effective_scope(report["region"], root) if ok else None
         if scope is None:
             session.clear()
             return None

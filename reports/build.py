@@ -87,7 +87,8 @@ def render_pdf(flask_app: Any, region: str, kind: str, day: str, renderer: PdfRe
         checked = check_request(get_db(), region, kind, day, current_scope())
     base = base_url or local_url(flask_app)
     url = report_url(base, checked.region, checked.period.kind, checked.period.start.isoformat(), route)
-    url += "&" + urlencode({"ticket": ticket_for(current_scope().prefix)})  # the renderer's pass (auth.render)
+    ticket = ticket_for(current_scope().prefix, checked.region, checked.period.kind, checked.period.start.isoformat())
+    url += "&" + urlencode({"ticket": ticket})  # the renderer's one-time pass to this report (auth.render)
     return (renderer or shared_renderer()).render(url, pdf_options(checked, settings.timeout))
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 from domain.errors import JinjianError, QueryFailed
 
+from auth.render import redact  # never log a render ticket
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -201,7 +203,7 @@ class PdfRenderer:
                            prefer_css_page_size=False)
         finally:
             page.close()
-        logger.info("pdf %s: %d bytes in %.2f s (load %.2f, ready %.2f, print %.2f)", url, len(pdf),
+        logger.info("pdf %s: %d bytes in %.2f s (load %.2f, ready %.2f, print %.2f)", redact(url), len(pdf),
                     time.monotonic() - t0, t_loaded - t0, t_ready - t_loaded, time.monotonic() - t_ready)
         return pdf
 

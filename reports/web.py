@@ -84,7 +84,8 @@ def print_page(args: Any) -> tuple[str, int]:
         data = cached_report(get_db(), region, args.get("period") or "weekly", args.get("date"), scope)
     except (JinjianError, ConfigError) as exc:
         message = getattr(exc, "user_message", str(exc))
-        logger.info("report print %s: %s", dict(args), getattr(exc, "detail", exc))
+        logger.info("report print %s: %s", {k: v for k, v in dict(args).items() if k != "ticket"},
+                    getattr(exc, "detail", exc))
         body = (f'<article id="report-body" class="report-doc" data-state="error"><div class="report-error" '
                 f'role="alert"><h2>无法生成报告</h2><p id="report-error">{escape(message)}</p></div></article>'
                 '<div id="report-ready" class="report-ready" data-ready="error"></div>')

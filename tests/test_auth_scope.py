@@ -351,7 +351,11 @@ def renderer():
 
 
 @pytest.mark.slow
-def test_report_pdf_for_the_town_through_the_render_ticket(server, dongguan, store, renderer, tmp_path):
+def test_report_pdf_for_the_town_through_the_render_ticket(server, dongguan, store, renderer, tmp_path, caplog,
+                                                           monkeypatch):
+    import logging
+
+    from auth import render
     from store.filters import NATIONAL
     from queries.regions import region_node
     from reports.build import render_pdf
@@ -363,8 +367,17 @@ def test_report_pdf_for_the_town_through_the_render_ticket(server, dongguan, sto
         from auth.current import current
 
         assert (current().name, current().scope) == ("town_sup", TOWN)
+        issued = []
+        original = render.ticket_for
+        monkeypatch.setattr("reports.build.ticket_for", lambda *a: issued.append(original(*a)) or issued[-1])
+        caplog.set_level(logging.INFO)
         pdf = render_pdf(server, TOWN, "weekly", WEEK, renderer=renderer)
     assert pdf[:5] == b"%PDF-"
+    # the ticket was used, and no log line (the access log included) holds it
+    assert len(issued) == 1 and render.redeem(issued[0], {"region": TOWN, "period": "weekly", "date": WEEK}) is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("/report/print" in m for m in lines) and not any(issued[0] in m for m in lines)
+    assert any("ticket=[已隐去]" in m for m in lines)
     path = tmp_path / "town.pdf"
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
@@ -377,33 +390,45 @@ def test_report_pdf_for_the_town_through_the_render_ticket(server, dongguan, sto
 
 
 def test_report_print_with_a_town_ticket_is_scoped(server, store, dongguan):
+    """A ticket opens its one report, once; the session it opens reaches the report routes
+    of that report's region only."""
     from auth.render import ticket_for
 
-    ticket = ticket_for(TOWN)
-    ok = server.test_client().get(f"/report/print?region={TOWN}&period=weekly&date={WEEK}&ticket={ticket}")
-    assert ok.status_code == 200 and 'data-state="ok"' in ok.get_data(as_text=True)
+    url = f"/report/print?region={TOWN}&period=weekly&date={WEEK}"
+    ticket = ticket_for(TOWN, TOWN, "weekly", WEEK)
     client = server.test_client()
-    resp = client.get(f"/report/print?region={DG}&period=weekly&date={WEEK}&ticket={ticket}")
+    ok = client.get(f"{url}&ticket={ticket}")
+    assert ok.status_code == 200 and 'data-state="ok"' in ok.get_data(as_text=True)
+    # single use: the same ticket again, from anywhere, opens nothing
+    again = server.test_client().get(f"{url}&ticket={ticket}")
+    assert again.status_code == 302 and urlsplit(location(again)).path == "/login"
+    # the renderer's session: this report's region only, the report routes only
+    resp = client.get(f"/report/print?region={DG}&period=weekly&date={WEEK}")
     assert resp.status_code == 403
     body = resp.get_data(as_text=True)
     assert "data-state=\"ok\"" not in body and "东莞市市场监管" not in body
     row = one_audit(store, "scope_denied", ok=False, region=DG)
     assert row["username"] == "renderer" and row["scope"] == TOWN
-    # the render session opens the report routes only
     assert client.get(f"/api/v1/regions/{TOWN}").status_code == 403
     assert client.get(f"/tasks?region={TOWN}").status_code == 403
     one_audit(store, "perm_denied", username="renderer")
-    # and no ticket at all / a forged one: the login
-    for bad in ("", "forged.ticket.value", ticket[:-3] + "abc", ticket_for(DG) + "x"):
+    # a ticket for another report, one whose report lies outside its scope, a forged one: the login
+    other = ticket_for(TOWN, TOWN, "monthly", WEEK)
+    for bad in ("", "forged.ticket.value", ticket[:-3] + "abc", ticket_for(DG, DG, "weekly", WEEK) + "x", other,
+                ticket_for(TOWN, DG, "weekly", WEEK)):
         r = server.test_client().get(f"/report/print?region={TOWN}&period=weekly&date={WEEK}&ticket={bad}")
         assert r.status_code == 302 and urlsplit(location(r)).path == "/login", bad
+    # a ticket presented for another report is not spent: it still opens its own
+    assert server.test_client().get(f"/report/print?region={TOWN}&period=monthly&date={WEEK}&ticket={other}"
+                                    ).status_code == 200
 
 
 def test_render_session_favicon_is_not_a_refusal(server, store, dongguan):
     from auth.render import ticket_for
 
     client = server.test_client()
-    ok = client.get(f"/report/print?region={TOWN}&period=weekly&date={WEEK}&ticket={ticket_for(TOWN)}")
+    ok = client.get(f"/report/print?region={TOWN}&period=weekly&date={WEEK}"
+                    f"&ticket={ticket_for(TOWN, TOWN, 'weekly', WEEK)}")
     assert ok.status_code == 200
     client.get("/favicon.ico")
     assert audits(store, "perm_denied") == []
@@ -412,10 +437,20 @@ def test_render_session_favicon_is_not_a_refusal(server, store, dongguan):
 def test_report_print_ticket_expires(server, monkeypatch):
     from auth import render
 
-    ticket = render.ticket_for(TOWN)
+    ticket = render.ticket_for(TOWN, TOWN, "weekly", WEEK)
     monkeypatch.setattr(render, "TICKET_SECONDS", -1)
     resp = server.test_client().get(f"/report/print?region={TOWN}&period=weekly&date={WEEK}&ticket={ticket}")
     assert resp.status_code == 302
+
+
+def test_redaction_of_secrets_in_log_lines():
+    from auth.render import redact
+
+    line = ('127.0.0.1 - - "GET /report/print?region=4419&period=weekly&date=2026-11-16&ticket=eyJhbGc.abc-_x HTTP/1.1"'
+            " 200; {'region': '4419', 'ticket': 'eyJ.secret'}; GET /wall/jjw_AbC-123 HTTP/1.1")
+    clean = redact(line)
+    assert "eyJ" not in clean and "jjw_AbC" not in clean and clean.count("[已隐去]") == 3
+    assert "region=4419&period=weekly" in clean
 
 
 def test_report_print_needs_login_without_ticket(server):
