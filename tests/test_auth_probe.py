@@ -99,10 +99,21 @@ def _check(p: Probe, what: str, resp: Any, must_refuse: bool, problems: list[str
         problems.append(f"{what}: answered {resp.status_code}, expected a refusal")
 
 
+def _hidden(p: Probe, sent: str, resp: Any, problems: list[str]) -> int:
+    """A request naming the entity outside the town: answered exactly as for an unknown one
+    (200 with the not-found panel, or 404) — never 403, which would tell that it exists — and
+    audited once (issue 28 item 7). 1 when this was such a request."""
+    if p.outside_entity not in sent:
+        return 0
+    if resp.status_code not in (200, 404):
+        problems.append(f"{sent[:80]}: {resp.status_code} for an entity outside the town (tells that it exists)")
+    return 1
+
+
 # ----------------------------------------------------------------------------- routes
 def _page_urls(p: Probe, template: str) -> Iterator[str]:
     """Tampered URLs of a Dash page: every region argument, every out-of-town code."""
-    if template.startswith("/entity/"):
+    if template.startswith("/entity/"):  # answered as an unknown entity (not refused): see _hidden
         yield template.replace("<code>", p.outside_entity)
         return
     for code in p.regions:
@@ -122,7 +133,7 @@ def _route_urls(p: Probe, rule: Any) -> Iterator[tuple[str, bool]]:
         for page in dash.page_registry.values():
             template = page.get("path_template") or page["path"]
             for url in _page_urls(p, template):
-                yield url, True
+                yield url, p.outside_entity not in url
         return
     if rule_s in OWN_AUTH or rule_s in DATA_FREE:
         samples = {"filename": "dash_theme.css", "package_name": "dash", "fingerprinted_path": "dcc/dash_core_components.js",
@@ -161,7 +172,7 @@ def test_every_route_refuses_outside_the_town(probe, flask_server):
 
     run = ReportStore(store.engine.url.render_as_string(hide_password=False)).start_run("weekly", "4419", "2026-W46", "cli")
     problems: list[str] = []
-    refused = 0
+    refused = hidden = 0
     before = _denials(store)
     probed_rules = 0
     for rule in flask_server.url_map.iter_rules():
@@ -175,10 +186,11 @@ def test_every_route_refuses_outside_the_town(probe, flask_server):
             resp = client.get(url)
             # The ingestion API answers for its bearer token, outside the session and the audit log.
             refused += resp.status_code == 403 and not rule.rule.startswith("/api/v1/ingest/")
+            hidden += _hidden(p, url, resp, problems)
             _check(p, f"GET {url}", resp, must_refuse, problems, sent=url)
     assert not problems, "\n".join(problems[:40])
-    assert probed_rules >= 20 and refused >= 50, (probed_rules, refused)
-    assert _denials(store) - before == refused, "every 403 leaves exactly one audit entry"
+    assert probed_rules >= 20 and refused >= 50 and hidden >= 2, (probed_rules, refused, hidden)
+    assert _denials(store) - before == refused + hidden, "every 403 and every hidden probe: one audit entry"
 
 
 def test_in_town_requests_are_served(probe):
@@ -252,12 +264,12 @@ def _tampers(p: Probe, slot: dict[str, str], base: Any) -> list[tuple[Any, bool]
 
             urls = [u for page in dash.page_registry.values()
                     for u in _page_urls(p, page.get("path_template") or page["path"])]
-            return [(u.split("?")[0], "?" not in u) for u in urls if "?" not in u] or []
+            return [(u.split("?")[0], p.outside_entity not in u) for u in urls if "?" not in u] or []
         return [(f"?region={quote(c)}", True) for c in p.regions if c] + [(f"?grid={p.sibling}001", True)]
     if REGION_INPUT.search(cid):
         return [(c, True) for c in p.regions]
-    if cid == "entity-code":
-        return [(p.outside_entity, True)]
+    if cid == "entity-code":  # answered as an unknown entity, audited (_hidden)
+        return [(p.outside_entity, False)]
     if isinstance(base, dict) and "region" in base:
         return [({**base, "region": c}, True) for c in p.regions if c not in ("", "all")]  # '' = the default
     return [(p.sibling, False), (p.outside_entity, False)]
@@ -269,7 +281,7 @@ def test_every_callback_refuses_outside_the_town(probe, flask_server):
     values = _layout_values(client)
     assert len(values) > 100, "the page layouts were not collected"
     problems: list[str] = []
-    served = refused = 0
+    served = refused = hidden = 0
     before = _denials(store)
     server_side = [d for d in deps if not d.get("clientside_function")]
     assert len(server_side) >= 40
@@ -296,8 +308,10 @@ def test_every_callback_refuses_outside_the_town(probe, flask_server):
                 args[i] = value
                 resp = client.post("/_dash-update-component", json=_payload(dep, args))
                 refused += resp.status_code == 403
+                if slot["id"] in ("entity-code", "_pages_location"):  # where a credit code names an entity
+                    hidden += _hidden(p, str(value), resp, problems)
                 _check(p, f"{dep['output'][:60]} with {slot['id']}.{slot['property']}={str(value)[:40]!r}",
                        resp, must_refuse, problems, sent=value)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:60])
-    assert served >= 30 and refused >= 100, (served, refused)
-    assert _denials(store) - before == refused, "every 403 leaves exactly one audit entry"
+    assert served >= 30 and refused >= 100 and hidden >= 3, (served, refused, hidden)
+    assert _denials(store) - before == refused + hidden, "every 403 and every hidden probe: one audit entry"
