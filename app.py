@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app() -> dash.Dash:
     """The Dash app with every page under ``pages/`` (assets served locally)."""
+    from auth.callback_errors import on_callback_error
+
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(ROOT / "pages"), assets_folder=str(ROOT / "assets"),
         serve_locally=True, title="金监 · 智慧监管指挥平台", update_title=None,
+        on_error=on_callback_error,  # no input reaches a 500 (auth/callback_errors.py)
     )
     app.layout = html.Div(dash.page_container, id="app-root", lang="zh-CN")
     from api import register_api

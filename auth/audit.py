@@ -73,7 +73,8 @@ def record(action: str, ok: bool = True, target: str = "", region: str = "", det
         raise ValueError(f"unknown audit action {action!r}")
     p = _who()
     entry: dict[str, Any] = {
-        "action": action, "ok": ok, "target": target[:255], "region": region[:15], "detail": detail[:2000],
+        # str(): a callback's input may be any JSON value (a list where a code was expected)
+        "action": action, "ok": ok, "target": str(target)[:255], "region": str(region)[:15], "detail": str(detail)[:2000],
         "username": p.name if username is None else username, "role": p.role if role is None else role,
         "scope": p.scope if scope is None else scope, "ip": client_ip(),
     }

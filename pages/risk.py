@@ -153,7 +153,7 @@ def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
         when = scored_at(db, flt, day, rules)
     except JinjianError as exc:
         _shown(exc, "summary", code)
-        return (no_update,) * (len(rv.GRADE_ORDER) + 2) + ("",)
+        return (no_update,) * (len(rv.GRADE_ORDER) + 1) + ("",)  # the cards and the donut unchanged, no note
     cards = [c.children for c in rv.create_grade_cards(counts, rules.grades)]
     how = f"评分于 {when:%m-%d %H:%M} 计算（风险评分快照）" if when else "评分实时计算"
     note = f"截至 {day.isoformat()} 存续主体 {sum(counts.values()):,} 户参与评分；{how}"
