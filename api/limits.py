@@ -32,44 +32,20 @@ def body_cap_kb(env: dict[str, str] | None = None) -> int:
     return int(raw)
 
 
-class CappedStream(io.RawIOBase):
-    """A request body read through a count: past ``cap`` bytes it raises 413 (a chunked
-    body has no length to check up front)."""
-
-    def __init__(self, stream: Any, cap: int) -> None:
-        super().__init__()
-        self._stream, self._cap, self._seen = stream, cap, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def _count(self, data: bytes) -> bytes:
-        self._seen += len(data)
-        if self._seen > self._cap:
-            logger.warning("request body over %d bytes refused while reading: %s", self._cap, flask.request.path)
-            raise RequestEntityTooLarge()
-        return data
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is not None and size >= 0:
-            return self._count(self._stream.read(min(size, self._cap + 1)))
-        parts = []
-        while True:  # in pieces, so that no more than cap + one piece is ever read
-            part = self._count(self._stream.read(_PIECE))
-            if not part:
-                return b"".join(parts)
-            parts.append(part)
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        return self._count(self._stream.readline(self._cap + 1 if size is None or size < 0 else size))
-
-
 _PIECE = 64 * 1024
+
+
+def read_capped(stream: Any, cap: int) -> bytes:
+    """A whole request body read in pieces, refused with 413 as soon as it passes ``cap``
+    (at most one piece beyond the cap is ever read)."""
+    parts, seen = [], 0
+    while part := stream.read(_PIECE):
+        seen += len(part)
+        if seen > cap:
+            logger.warning("request body over %d bytes refused while reading: %s", cap, flask.request.path)
+            raise RequestEntityTooLarge()
+        parts.append(part)
+    return b"".join(parts)
 
 
 def _cap() -> None:
@@ -86,7 +62,7 @@ def _cap() -> None:
         # route or callback runs); the route then reads it as a body of known length.
         # (Werkzeug's own limit on such a stream stops at the cap without an error, so a
         # truncated body would pass as a whole one.)
-        data = CappedStream(environ["wsgi.input"], cap).read()
+        data = read_capped(environ["wsgi.input"], cap)
         environ["wsgi.input"] = io.BytesIO(data)
         environ["CONTENT_LENGTH"] = str(len(data))
 

@@ -7,6 +7,7 @@ as /tasks and /quality.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pandas as pd
@@ -15,9 +16,8 @@ from flask import Response
 from api.scope import request_scope
 from api.v1 import DEFAULT_GRAIN, _bad, _date_arg, _enum_arg, _json, _records, _region_arg, bp
 from indicators.periods import period_to_date, previous_period
-from domain.sources import SOURCES
 from indicators.model import ALL_GRAINS
-from queries.push import COLUMNS as PUSH_ALL, push_timeliness
+from queries.push import COLUMNS as PUSH_ALL, push_timeliness, unit_names
 from queries.regions import region_names, region_node
 from queries.tasks import departments_in, efficiency
 from store.db import get_db
@@ -34,20 +34,39 @@ COLUMNS = ("unit", "name", "closed", "ontime", "ontime_rate", "avg_workdays", "o
            "prev_closed", "prev_ontime_rate")
 
 
+@dataclass(frozen=True)
+class _Query:
+    """The parameters both task endpoints share, checked: region (in the caller's scope),
+    ``date``, ``by``, ``grain`` and the period up to the date."""
+
+    db: Any
+    node: Any
+    by: str
+    grain: Grain
+    day: Any
+    period: Any
+    flt: Filter
+
+
+def _query(by_choices: tuple[str, ...] | dict[str, str], by_default: str, grains: tuple[str, ...]) -> _Query:
+    region_code, day = _region_arg(), _date_arg()
+    by = cast(str, _enum_arg("by", by_choices, by_default))
+    grain = cast(Grain, _enum_arg("grain", grains, DEFAULT_GRAIN))
+    scope, db = request_scope(), get_db()
+    node = region_node(db, region_code, scope)
+    period = period_to_date(day, grain)
+    return _Query(db, node, by, grain, day, period,
+                  Filter(region=region_code, scope=scope, start=period.start, end=period.end, grain=grain))
+
+
 @bp.get("/tasks/efficiency")
 def task_efficiency() -> Response:
-    region_code = _region_arg()
-    day = _date_arg()
-    by = cast(str, _enum_arg("by", BY, "town"))
-    grain = cast(Grain, _enum_arg("grain", EFFICIENCY_GRAINS, DEFAULT_GRAIN))
-    scope = request_scope()
-    db = get_db()
-    node = region_node(db, region_code, scope)
+    q = _query(BY, "town", EFFICIENCY_GRAINS)
+    db, node, by, grain, day, period, flt = q.db, q.node, q.by, q.grain, q.day, q.period, q.flt
+    region_code = flt.region
     if by == "town" and node.level > 4:
         _bad("by", f"region level {node.level} is below a town", "按镇街统计须选择镇街或以上区划")
-    period = period_to_date(day, grain)
     prev = previous_period(period, grain)
-    flt = Filter(region=region_code, scope=scope, start=period.start, end=period.end, grain=grain)
     rules = TaskRules.from_env()
     cur, before = efficiency(db, flt, period, BY[by], rules), efficiency(db, flt, prev, BY[by], rules)
     items = _rows(cur, before, _names(db, by, region_code, cur))
@@ -88,20 +107,12 @@ PUSH_COLUMNS = ("unit", "name", *PUSH_ALL[1:])
 def task_push() -> Response:
     """推送时效: the region's pushes in the period up to ``date`` at ``grain`` — in total and
     per child region or per source (``queries.push``)."""
-    region_code = _region_arg()
-    day = _date_arg()
-    by = cast(str, _enum_arg("by", PUSH_BY, "region"))
-    grain = cast(Grain, _enum_arg("grain", ALL_GRAINS, DEFAULT_GRAIN))
-    scope = request_scope()
-    db = get_db()
-    node = region_node(db, region_code, scope)
-    period = period_to_date(day, grain)
-    flt = Filter(region=region_code, scope=scope, start=period.start, end=period.end, grain=grain)
+    q = _query(PUSH_BY, "region", ALL_GRAINS)
+    db, node, by, grain, day, period, flt = q.db, q.node, q.by, q.grain, q.day, q.period, q.flt
     rules = TaskRules.from_env()
     total = push_timeliness(db, flt, period, "total", rules)
     per = push_timeliness(db, flt, period, by, rules)
-    names = (dict(zip(node.children["code"], node.children["name"])) if by == "region"
-             else {k: s.zh for k, s in SOURCES.items()})
+    names = unit_names(node, by)
     return _json({
         "region": {"code": node.code, "name": node.name, "level": node.level},
         "by": by, "date": day, "grain": grain, "limit_minutes": rules.push_minutes,

@@ -44,7 +44,7 @@ def frame_ancestors(env: dict[str, str] | None = None) -> list[str]:
     for origin in raw:
         u = urlparse(origin)
         if u.scheme not in ("http", "https") or not u.netloc or u.path not in ("", "/") or u.query:
-            raise ConfigError(f"JINJIAN_FRAME_ANCESTORS: {origin!r} is not an origin such as https://portal.gov.cn")
+            raise ConfigError(f"JINJIAN_FRAME_ANCESTORS: {origin!r} is not an origin such as https://portal.example")
     return [o.rstrip("/") for o in raw]
 
 

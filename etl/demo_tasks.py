@@ -8,7 +8,7 @@ import pandas as pd
 
 from etl.demo_events import office_time
 from domain.workdays import add_workdays, workdays_between
-from supervision.rules import LICENSING_DEPT, TaskRules
+from supervision.rules import CHANGE_ZH, LICENSING_DEPT, TaskRules, task_type_of
 
 NO_DATE = np.datetime64("1970-01-01")
 PROBLEM_KINDS = (["住所（经营场所）与登记不符", "无照经营"], [0.6, 0.4])
@@ -96,16 +96,11 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
     """Tasks (current state) and task events for the demo event log ``ev``."""
     rules = rules or TaskRules()
     lim = rules.limit
-    et = ev["event_type"].to_numpy()
-    verify_reg = et == "registration"
-    verify_chg = (et == "change") & ev["detail"].isin(["address", "scope"]).to_numpy()
-    clue = (et == "inspection") & (ev["result"].to_numpy() == "fail")
-    disclose = np.isin(et, ["licence", "penalty"])
-    src = ev[verify_reg | verify_chg | clue | disclose].reset_index(drop=True)
+    types = task_type_of(ev["event_type"], ev["detail"], ev["result"])
+    src = ev[types != ""].reset_index(drop=True)
+    ttype = types[types != ""]
     n = len(src)
     s_type = src["event_type"].to_numpy()
-    ttype = np.select([s_type == "registration", s_type == "change", s_type == "inspection"],
-                      ["verify_registration", "verify_change", "clue"], "disclosure").astype(object)
     verify = np.isin(ttype, ["verify_registration", "verify_change"])
     grid = src["grid_code"].to_numpy(dtype=object)
     town, city = src["grid_code"].str[:9].to_numpy(dtype=object), src["grid_code"].str[:4].to_numpy(dtype=object)
@@ -116,8 +111,7 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
     licensing = np.array([LICENSING_DEPT.get(i, "01") for i in industry], dtype=object)
 
     problem = verify & (rng.random(n) < 0.07)
-    change_zh = {"address": "住所变更", "scope": "经营范围变更"}
-    detail = np.array([change_zh.get(d, "") for d in src["detail"].to_numpy(dtype=object)], dtype=object)
+    detail = np.array([CHANGE_ZH.get(d, "") for d in src["detail"].to_numpy(dtype=object)], dtype=object)
     detail = np.where(s_type == "change", detail, "")
     kinds = rng.choice(PROBLEM_KINDS[0], n, p=PROBLEM_KINDS[1]).astype(object)
     clue_kinds = rng.choice(CLUE_KINDS[0], n, p=CLUE_KINDS[1]).astype(object)

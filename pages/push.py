@@ -13,9 +13,8 @@ from dash import no_update
 from auth import scope_root
 from components.push_views import build_push_rows, push_note
 from domain.errors import InvalidParameter, JinjianError
-from domain.sources import SOURCES
 from indicators.periods import Period, period_to_date
-from queries.push import push_timeliness
+from queries.push import push_timeliness, unit_names
 from queries.regions import region_node
 from settings import ConfigError
 from store.db import get_db
@@ -40,9 +39,7 @@ def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, An
     node = region_node(db, flt.region, flt.scope)
     total = push_timeliness(db, flt, period, "total", rules)
     per = push_timeliness(db, flt, period, by, rules)
-    names = (dict(zip(node.children["code"], node.children["name"])) if by == "region"
-             else {k: s.zh for k, s in SOURCES.items()})
-    return build_push_rows(per, names), push_note(total, period.start, period.end, rules.push_minutes)
+    return build_push_rows(per, unit_names(node, by)), push_note(total, period.start, period.end, rules.push_minutes)
 
 
 def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:

@@ -21,9 +21,10 @@ import logging
 import pandas as pd
 
 from domain.errors import InvalidParameter
+from domain.sources import SOURCES
 from indicators.measures import PUSH_LAG, PUSHED
 from indicators.periods import Period
-from queries.regions import region_node
+from queries.regions import RegionNode, region_node
 from store.engine import Engine
 from store.executor import run
 from store.filters import Filter
@@ -63,3 +64,10 @@ def push_timeliness(db: Engine, flt: Filter, period: Period, by: str, rules: Tas
     df["late_median_hours"] = (df["late_median_s"].astype(float) / 3600.0).where(has_late)
     df["late_max_hours"] = (df["late_max_s"].astype(float) / 3600.0).where(has_late)
     return df[list(COLUMNS)].sort_values("unit").reset_index(drop=True)
+
+
+def unit_names(node: RegionNode, by: str) -> dict[str, str]:
+    """Names of the units of :func:`push_timeliness`: the child regions' or the sources' (Chinese)."""
+    if by == "source":
+        return {k: s.zh for k, s in SOURCES.items()}
+    return dict(zip(node.children["code"], node.children["name"])) | {node.code: node.name}

@@ -53,6 +53,22 @@ TASK_TYPE_EN: dict[str, str] = {
 #: "who licenses, supervises" (谁审批、谁监管). Food and industrial products: the market regulator.
 LICENSING_DEPT = {"Q": "02", "G": "05", "R": "06", "P": "10", "H": "01", "F": "01", "C": "01"}
 
+#: The changes that push a 变更登记核查, with the task's detail.
+CHANGE_ZH: dict[str, str] = {"address": "住所变更", "scope": "经营范围变更"}
+
+
+def task_type_of(event_type: object, detail: object, result: object) -> np.ndarray:
+    """The task each record pushes ('' for none), over columns: a registration a
+    新设登记核查, an address or business-scope change a 变更登记核查, a failed inspection a
+    线索移送, a licence or penalty a 信息公示 (the ingestion transform, history tasks and
+    the demo generator all follow it)."""
+    et = np.asarray(event_type, dtype=object).astype(str)
+    det, res = np.asarray(detail, dtype=object), np.asarray(result, dtype=object)
+    return np.select([et == "registration", (et == "change") & np.isin(det, list(CHANGE_ZH)),
+                      (et == "inspection") & (res == "fail"), np.isin(et, ["licence", "penalty"])],
+                     ["verify_registration", "verify_change", "clue", "disclosure"], "").astype(object)
+
+
 #: Next statuses allowed from each status, per task family (the lifecycle above).
 #: The demo generator and task feedback ingestion both follow it (tests check the demo).
 TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {

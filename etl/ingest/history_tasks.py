@@ -19,47 +19,37 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from domain.workdays import add_workdays
 from queries.golive import history_mask
-from store.engine import Engine
-from store.executor import run
 from supervision.routing import first_department
-from supervision.rules import FIRST_STAGE, TaskRules
+from supervision.rules import CHANGE_ZH, FIRST_STAGE, TaskRules, task_type_of
 
 logger = logging.getLogger(__name__)
 
 PUSH_NOTE = "历史数据：按原始记录时间补建任务"
 ARCHIVE_NOTE = "上线前未见办结反馈，按历史数据归档"
-CHANGE_ZH = {"address": "住所变更", "scope": "经营范围变更"}
-CHUNK = 2000
+#: The records whose task feedback may build a history task (``lookups.check_loaded`` reads them).
+EVENTS_SQL = """
+    SELECT event_id, toString(event_type) AS event_type, event_time, credit_code, grid_code, industry,
+           detail, toString(result) AS result, dept_id, source
+    FROM events WHERE event_id IN %(keys)s"""
 
 
-def task_type_of(event_type: pd.Series, detail: pd.Series, result: pd.Series) -> pd.Series:
-    """The task a record pushes ('' for none): the rules of ``etl.ingest.transform``."""
-    et = event_type.astype(str)
-    return pd.Series(np.select(
-        [et == "registration", (et == "change") & detail.isin(list(CHANGE_ZH)),
-         (et == "inspection") & (result.astype(str) == "fail"), et.isin(["licence", "penalty"])],
-        ["verify_registration", "verify_change", "clue", "disclosure"], ""), index=event_type.index)
+def event_ids(task_ids: Sequence[str]) -> list[int]:
+    """The event ids named by task ids (``T`` + the record's event id)."""
+    return sorted({int(t[1:]) for t in task_ids if t[:1] == "T" and t[1:].isdigit() and len(t) <= 21})
 
 
-def history_task_state(db: Engine, task_ids: Sequence[str], depts: pd.DataFrame, rules: TaskRules) -> pd.DataFrame:
+def history_task_state(ev: pd.DataFrame, task_ids: Sequence[str], depts: pd.DataFrame,
+                       rules: TaskRules) -> pd.DataFrame:
     """The state, before any feedback, of each task in ``task_ids`` that was never pushed
-    but whose record is loaded (in the shape of ``lookups.task_state``, with
-    ``history_new`` set); tasks without such a record are left out."""
-    ids = sorted({int(t[1:]) for t in task_ids if t[:1] == "T" and t[1:].isdigit() and len(t) <= 21})
-    parts = [run(db, "ingest_history_events", """
-        SELECT event_id, toString(event_type) AS event_type, event_time, credit_code, grid_code, industry,
-               detail, toString(result) AS result, dept_id, source
-        FROM events WHERE event_id IN %(keys)s""", {"keys": tuple(ids[i:i + CHUNK])})
-             for i in range(0, len(ids), CHUNK)]
-    ev = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    but whose record is loaded (``ev``: those records, :data:`EVENTS_SQL`), in the shape of
+    ``lookups.task_state`` with ``history_new`` set; records that push no task are left out."""
     if ev.empty:
         return pd.DataFrame()
-    ev["task_type"] = task_type_of(ev["event_type"], ev["detail"], ev["result"])
+    ev = ev.assign(task_type=task_type_of(ev["event_type"], ev["detail"], ev["result"]))
     ev = ev[ev["task_type"] != ""].drop_duplicates("event_id").reset_index(drop=True)
     wanted = {int(t[1:]): t for t in task_ids if t[:1] == "T" and t[1:].isdigit()}
     out = []

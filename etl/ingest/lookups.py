@@ -19,7 +19,7 @@ from etl.ingest.validate import Checked, Problem
 from store.engine import Engine
 from store.executor import run
 from store.versions import reference_version
-from etl.ingest.history_tasks import history_task_state
+from etl.ingest.history_tasks import EVENTS_SQL, event_ids, history_task_state
 from supervision.rules import STATUS_ZH, TaskRules, allowed_next
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
         state = task_state(db, ids)
         missing = [t for t in ids if t not in state.index]
         if missing:  # feedback on a record loaded as history: its task, built from the record
-            built = history_task_state(db, missing, departments(db), rules or TaskRules.from_env())
+            records = chunked(db, "ingest_history_events", EVENTS_SQL, event_ids(missing))
+            built = history_task_state(records, missing, departments(db), rules or TaskRules.from_env())
             state = pd.concat([state, built]) if not built.empty else state
         out["tasks"] = state
         checked.reject(_feedback_problems(checked.rows, state, scope))

@@ -118,7 +118,7 @@ def _jsonl(text: str, source: Source) -> bytes:
             lines.append(mask_text(line))
             continue
         record = {k: v for k, v in obj.items() if not k.startswith("_")}
-        masked = _mask_record(source, {k: v for k, v in record.items()})
+        masked = _mask_record(source, record)
         obj.update(masked)
         if isinstance(obj.get("_raw"), str):
             obj["_raw"] = mask_text(obj["_raw"])

@@ -27,13 +27,12 @@ from domain.workdays import add_workdays, workdays_between
 from etl.ingest import history_tasks
 from queries.golive import history_mask
 from supervision.routing import first_department, route
-from supervision.rules import FIRST_STAGE, STAGE_LIMIT, TaskRules
+from supervision.rules import CHANGE_ZH, FIRST_STAGE, STAGE_LIMIT, TaskRules, task_type_of
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = {"registration": "registration", "change": "change", "licence": "licence", "penalty": "penalty",
               "complaint": "complaint", "inspection": "inspection", "sampling": "sampling"}
-CHANGE_ZH = {"address": "住所变更", "scope": "经营范围变更"}
 FIRST_NOTE = {"verify_registration": "新设、变更登记信息自动推送至村（社区）",
               "verify_change": "新设、变更登记信息自动推送至村（社区）",
               "clue": "检查发现问题，线索报镇街综治办", "disclosure": "许可、处罚决定作出，推送公示任务"}
@@ -170,16 +169,11 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
 def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame, depts: pd.DataFrame,
                now: dt.datetime, rules: TaskRules, past: np.ndarray) -> None:
     sid = source.id
-    if sid == "registration":
-        ttype, sel = "verify_registration", np.ones(len(rows), bool)
-    elif sid == "change":
-        ttype, sel = "verify_change", rows["change_item"].isin(["address", "scope"]).to_numpy()
-    elif sid == "inspection":
-        ttype, sel = "clue", (rows["result"] == "fail").to_numpy()
-    elif sid in ("licence", "penalty"):
-        ttype, sel = "disclosure", np.ones(len(rows), bool)
-    else:
+    types = task_type_of(ev["event_type"], ev["detail"], ev["result"])
+    sel = types != ""
+    if not sel.any():
         return
+    ttype = str(types[sel][0])  # one source: one kind of task
     out.history = int((sel & past).sum())
     sel = sel & ~past
     if not sel.any():
