@@ -1,6 +1,7 @@
 """Jinjian web app: ``python app.py`` serves on JINJIAN_HOST:JINJIAN_PORT."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -56,6 +57,29 @@ def create_app() -> dash.Dash:
     return app
 
 
+def check_app_settings() -> None:
+    """Read every settings group the serving process uses, so a malformed value stops the
+    start with one line naming it instead of failing a request later."""
+    from auth.config import AuthSettings
+    from etl.ingest.config import IngestSettings
+    from reports.config import ReportSettings
+    from store.cache import CacheSettings
+    from store.lifecycle import shutdown_seconds
+
+    AuthSettings.from_env(), IngestSettings.from_env(), ReportSettings.from_env(), CacheSettings.from_env()
+    shutdown_seconds()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Raise OSError when ``host:port`` cannot be listened on (taken, not this machine's)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -66,14 +90,28 @@ def main() -> int:
         from api.limits import body_cap_kb
 
         body_cap_kb()  # JINJIAN_MAX_BODY_KB
+        check_app_settings()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    try:
+        _check_port(settings.host, settings.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     app = create_app()
-    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+    from store.lifecycle import Terminated
+
+    try:
+        app.run(host=settings.host, port=settings.port, debug=settings.debug)
+    except Terminated as exc:  # SIGTERM/SIGINT/SIGHUP: the normal way a server is stopped
+        logging.getLogger(__name__).info("stopping on signal %s: background work first, then the database",
+                                         exc.signum)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from store.db import run_command
+
+    run_command(main)  # every way out — a signal, an error at start-up — closes in order

@@ -139,4 +139,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from store.db import run_command
+
+    run_command(main)  # ends in order on every path (store/lifecycle.py)

@@ -58,4 +58,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from store.db import run_command
+
+    run_command(main)  # ends in order on every path (store/lifecycle.py)

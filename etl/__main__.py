@@ -33,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--replace", action="store_true", help="drop existing data first")
     d.add_argument("--if-absent", action="store_true", help="do nothing when data is already loaded")
     sub.add_parser("status", help="print row counts")
+    r = sub.add_parser("rollups", help="compare every rollup table with the raw rows, region by region "
+                                       "(exit 1 when one differs)")
+    how = r.add_mutually_exclusive_group(required=True)
+    how.add_argument("--check", action="store_true", help="run the comparison")
+    how.add_argument("--repair", action="store_true", help="add the differences to the rollups (run it while "
+                                                           "no load is running), then compare")
+    r.add_argument("--chunk-rows", type=int, default=None, help="rollup rows compared per query")
     from etl.ingest.cli import add_commands
     from etl.reference.cli import add_commands as add_reference_commands
 
@@ -95,6 +102,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         n = load_regions(db)
         print(f"schema ready in {where} ({len(TABLES)} tables); regions loaded: {n}")
         return 0
+    if args.cmd == "rollups":
+        return _check_rollups(db, args.chunk_rows, args.repair)
     if args.cmd == "status":
         init_schema(db)
         for table in TABLES:
@@ -131,7 +140,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from store.db import exit_process
+def _check_rollups(db, chunk_rows: int | None, repair: bool) -> int:  # noqa: ANN001 - an Engine
+    from store.rollup_tables import VERIFY_CHUNK_ROWS, verify
 
-    exit_process(main())
+    t0 = time.perf_counter()
+    chunk_rows = max(1, chunk_rows or VERIFY_CHUNK_ROWS)
+    if repair:
+        fixed = verify(db, chunk_rows, repair=True)
+        print(f"repaired: {sum(fixed.values()):,} keys in {sum(1 for n in fixed.values() if n)} tables")
+    diffs = verify(db, chunk_rows)
+    for table, n in diffs.items():
+        print(f"{table:32s} {'exact' if n == 0 else f'{n:,} keys differ'}")
+    bad = sum(1 for n in diffs.values() if n)
+    print(f"{len(diffs)} rollup tables checked in {time.perf_counter() - t0:.1f} s: "
+          + ("all equal the raw rows" if not bad else f"{bad} differ (python -m etl rollups --repair)"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    from store.db import run_command
+
+    run_command(main)

@@ -36,6 +36,7 @@ import pandas as pd
 from store.rollups import LEVELS, SPILL, additive, counts_to_sums
 from store.engine import Engine
 from domain.errors import JinjianError
+from store import lifecycle
 from store.executor import run
 from store.sql import execute
 from store.risk_tables import SCORE_COLUMNS
@@ -284,6 +285,7 @@ def start_refresher() -> Refresher | None:
             return None
         _refresher = Refresher()
         _refresher.start()
+        lifecycle.register("risk snapshot refresher", _refresher.stop, _refresher)
         return _refresher
 
 

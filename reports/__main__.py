@@ -163,6 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from store.db import exit_process
+    from store.db import run_command
 
-    exit_process(main())
+    run_command(main)

@@ -23,6 +23,7 @@ from html import escape
 from typing import Any
 
 from domain.errors import JinjianError, QueryFailed
+from store import lifecycle
 
 from auth.render import redact  # never log a render ticket
 
@@ -218,4 +219,5 @@ def shared_renderer() -> PdfRenderer:
     with _shared_lock:
         if _shared is None:
             _shared = PdfRenderer()
+            lifecycle.on_close(_shared.close)  # the browser ends with the process, not orphaned
         return _shared

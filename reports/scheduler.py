@@ -18,6 +18,7 @@ from typing import Any
 from reports.config import ReportSettings
 from queries.report_periods import last_complete
 from reports.store import ReportStore, Schedule
+from store import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -107,4 +108,5 @@ def start_scheduler(flask_app: Any) -> Scheduler | None:
             return None
         _scheduler = Scheduler(flask_app)
         _scheduler.start()
+        lifecycle.register("report scheduler", _scheduler.stop, _scheduler)  # a report being built finishes
         return _scheduler

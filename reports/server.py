@@ -9,6 +9,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from store import lifecycle
+
 logger = logging.getLogger(__name__)
 
 _servers: dict[int, "LocalServer"] = {}
@@ -44,6 +46,7 @@ def local_url(app: Any) -> str:
         srv = _servers.get(id(app))
         if srv is None:
             srv = _servers[id(app)] = LocalServer(app)
+            lifecycle.on_close(srv.stop)
         return srv.url
 
 

@@ -48,6 +48,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "no user sees beyond it."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    SettingSpec("JINJIAN_SHUTDOWN_SECONDS", "30",
+                "On SIGTERM/SIGINT the app stops its background work (a batch being loaded, a report being "
+                "built) and waits this long for it before closing the database and exiting."),
     SettingSpec("JINJIAN_MAX_BODY_KB", "4096",
                 "Largest request body in kilobytes outside the ingestion API (Dash callbacks, login, admin forms); "
                 "larger bodies, chunked or not, are refused with 413 before they are read."),
@@ -188,6 +191,12 @@ def parse_number(raw: str, name: str, lo: float, hi: float) -> float:
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={raw!r} is out of range {lo:g}..{hi:g}")
     return value
+
+
+def setting_number(name: str, lo: float, hi: float, env: Mapping[str, str] | None = None) -> float:
+    """The declared setting ``name`` (its default when unset) as a number within [lo, hi]."""
+    env = os.environ if env is None else env
+    return parse_number(env.get(name, _SPECS[name].default).strip(), name, lo, hi)
 
 
 def _int(env: Mapping[str, str], name: str, lo: int, hi: int) -> int:

@@ -5,13 +5,12 @@ page recovers by itself when the database comes back.
 """
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import threading
+from typing import Callable, NoReturn
 
-from store.engine import Engine, make_engine
 from settings import Settings
+from store import lifecycle
+from store.engine import Engine, make_engine
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -33,21 +32,22 @@ def set_db(engine: Engine | None) -> None:
         _engine = engine
 
 
-def exit_process(code: int, *engines: Engine | None) -> None:
-    """End a command-line process: close ``engines`` and the process's engine in order,
-    flush the output, then leave without the interpreter's teardown, in which the
-    embedded engine's background threads can crash (SIGSEGV) or hang after a command
-    that has already succeeded and written its output."""
-    for engine in (*engines, _engine):
-        if engine is not None:
-            try:
-                engine.close()
-            except Exception:  # noqa: BLE001 - closing is best effort; the exit status stands
-                logging.getLogger(__name__).exception("closing the database failed")
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    logging.shutdown()
-    os._exit(code)
+def close_db() -> None:
+    """Close the process's engine (if one was opened); the next use opens a new one."""
+    global _engine
+    with _lock:
+        engine, _engine = _engine, None
+    if engine is not None:
+        engine.close()
+
+
+def exit_process(code: int, *engines: Engine | None) -> NoReturn:
+    """End a command-line process through :func:`store.lifecycle.shutdown`: background
+    work stopped, ``engines`` and the process's engine closed in order, output flushed."""
+    lifecycle.shutdown(code, *(e.close for e in engines if e is not None), close_db)
+
+
+def run_command(main: Callable[[], int]) -> NoReturn:
+    """``python -m …`` entry: run ``main`` and end through the same ordered close on every
+    path (success, error, exception, SIGTERM/SIGINT/SIGHUP; :func:`store.lifecycle.run_main`)."""
+    lifecycle.run_main(main, close_db)

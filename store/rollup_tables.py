@@ -167,14 +167,59 @@ def grids_of(db: Engine, table: str, where: str, params: dict) -> set[str]:
     return set(df["grid_code"].astype(str))
 
 
-def verify(db: Engine) -> dict[str, int]:
+#: Rollup rows compared by one query of the check: bounds its memory at any scale (the
+#: keys of one chunk of regions), where comparing a whole table at once hit the server's
+#: per-query memory limit at 1 M entities (Code 241).
+VERIFY_CHUNK_ROWS = 1_000_000
+
+
+def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool, chunk_rows: int) -> list[tuple[str, ...]]:
+    """The ``level`` codes of the raw rows and of the rollup table, packed in chunks of
+    about ``chunk_rows`` rollup rows (a code with more is a chunk of its own)."""
+    n = LEVELS[level]
+    table = family.table(level) if with_date else family.total(level)
+    sizes = run(db, "rollup_verify_sizes", f"SELECT grid_code AS code, count() AS n FROM {table} GROUP BY grid_code")
+    raw = run(db, "rollup_verify_codes", f"SELECT DISTINCT substring(grid_code, 1, {n}) AS code FROM {family.source}")
+    rows = {str(c): int(k) for c, k in zip(sizes["code"], sizes["n"])}
+    for code in raw["code"].astype(str):
+        rows.setdefault(code, 1)
+    chunks: list[tuple[str, ...]] = []
+    current: list[str] = []
+    total = 0
+    for code in sorted(rows):
+        if current and total + rows[code] > chunk_rows:
+            chunks.append(tuple(current))
+            current, total = [], 0
+        current.append(code)
+        total += rows[code]
+    return chunks + ([tuple(current)] if current else [])
+
+
+def verify(db: Engine, chunk_rows: int = VERIFY_CHUNK_ROWS, repair: bool = False) -> dict[str, int]:
     """Keys where a rollup table differs from its raw rows, per table (all zero = exact).
-    Reads every raw row: for ``python -m etl rollups --check``, not for screens."""
+    Reads every raw row, one chunk of regions at a time (about ``chunk_rows`` rollup rows
+    each, GROUP BYs spilling to disk past 1 GB), so memory stays bounded at any scale:
+    for ``python -m etl rollups --check``, not for screens. ``repair``: also add each
+    difference to its table (run it while no load is running), so that a second run
+    finds none (``--repair``)."""
     out = {}
     for family in FAMILIES.values():
         for level in LEVELS:
+            n = LEVELS[level]
             for with_date in (True, False) if family.stock else (True,):
-                diff = _diff_sql(family, level, "1", "1", with_date)
                 table = family.table(level) if with_date else family.total(level)
-                out[table] = int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff})")["n"].iloc[0])
+                out[table] = 0
+                for codes in _verify_chunks(db, family, level, with_date, chunk_rows):
+                    diff = _diff_sql(family, level, f"substring(grid_code, 1, {n}) IN %(keys)s",
+                                     "grid_code IN %(keys)s", with_date)
+                    if repair:
+                        rows = run(db, "rollup_repair_diff", f"{diff} {SPILL}", {"keys": codes})
+                        if not rows.empty:
+                            db.insert(table, rows[list(family.columns(with_date))])
+                        out[table] += len(rows)
+                    else:
+                        out[table] += int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff}) {SPILL}",
+                                              {"keys": codes})["n"].iloc[0])
+    if repair and any(out.values()):
+        logger.warning("rollups repaired: %s", ", ".join(f"{t} {k}" for t, k in out.items() if k))
     return out

@@ -56,11 +56,14 @@ class Inbox:
                 region = rel[0] if len(rel) == 2 and rel[0].isdigit() else ""
                 yield source, region, path
 
-    def scan_once(self) -> list[tuple[Path, BatchResult]]:
-        """Load every settled file: first those an interrupted run left in processing/."""
+    def scan_once(self, stop: threading.Event | None = None) -> list[tuple[Path, BatchResult]]:
+        """Load every settled file: first those an interrupted run left in processing/
+        (until ``stop`` is set: the file being loaded finishes, the next waits)."""
         out = []
         for folder, settle in (("processing", 0.0), ("inbox", SETTLE_SECONDS)):
             for source, region, path in list(self._waiting(folder, settle)):
+                if stop is not None and stop.is_set():
+                    return out
                 try:
                     out.append((path, self._process(source, region, path, folder)))
                 except Exception:  # noqa: BLE001 - one bad file must not hold up the others
@@ -97,7 +100,7 @@ class Inbox:
         logger.info("watching inbox %s every %.1f s", self.root / "inbox", poll)
         while not stop.is_set():
             try:
-                self.scan_once()
+                self.scan_once(stop)
             except Exception:  # noqa: BLE001 - a watcher on a wall server must keep running
                 logger.exception("inbox scan failed")
             stop.wait(poll)

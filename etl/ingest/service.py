@@ -3,10 +3,12 @@ token store, and the background threads (inbox watcher, live simulator)."""
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 from etl.ingest.batch import Ingestor
 from etl.ingest.config import IngestSettings
 from etl.ingest.tokens import TokenStore
+from store import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ def start_background() -> None:
     if not (cfg.inbox or cfg.simulator):
         return
 
+    stop = threading.Event()  # set first thing at the process's end (store/lifecycle.py)
+
+    def start(name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+        thread.start()
+        lifecycle.register(name, stop.set, thread)  # a batch being loaded finishes before the close
+
     def run() -> None:
         from etl.ingest.inbox import Inbox
         from etl.ingest.simulator import Simulator
@@ -49,14 +58,14 @@ def start_background() -> None:
             ing.recover()
         except Exception:  # noqa: BLE001 - logged; the app keeps serving
             logger.exception("recovering interrupted ingestion batches failed")
-        stop = threading.Event()
+        if stop.is_set():
+            return
         if cfg.inbox:
-            threading.Thread(target=Inbox(ing).watch, args=(stop,), daemon=True, name="jinjian-inbox").start()
+            start("jinjian-inbox", Inbox(ing).watch, stop)
         if cfg.simulator:
-            sim = Simulator(ing, Settings.from_env().root_region, cfg.simulator_rate)
-            threading.Thread(target=sim.run, args=(stop,), daemon=True, name="jinjian-simulator").start()
+            start("jinjian-simulator", Simulator(ing, Settings.from_env().root_region, cfg.simulator_rate).run, stop)
 
-    threading.Thread(target=run, daemon=True, name="jinjian-ingest-start").start()
+    start("jinjian-ingest-start", run)
 
 
 def install(server) -> None:  # noqa: ANN001 - a Flask app
