@@ -210,6 +210,21 @@ def test_sigkill_in_the_middle_is_finished_by_the_next_start(site):
     _intact(site, 2)
 
 
+def test_sigterm_stops_the_inbox_watcher_after_its_file(site):
+    """``python -m etl inbox --watch`` (the loader of a server-mode deployment) stopped
+    in the middle of a file: the file is finished, then the command exits 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "etl", "inbox", "--watch"], cwd=ROOT, env=site.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    part = site.registrations("watch", 3)
+    part.rename(part.with_suffix(""))
+    _loading(site, proc, "watch")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert not (site.processing / "watch.csv").exists(), err[-3000:]
+    _intact(site, 3)
+
+
 def _browsers(proc: subprocess.Popen) -> list[psutil.Process]:
     """The browser processes started by ``proc`` (Playwright's driver and Chromium)."""
     try:

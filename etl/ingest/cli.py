@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from settings import Settings
@@ -46,8 +47,22 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from etl.ingest.inbox import Inbox
 
         box = Inbox(ing)
-        if args.watch:
-            box.watch()
+        if args.watch:  # in a thread the process's end stops and waits for: a file being loaded finishes
+            import threading
+
+            from store import lifecycle
+
+            stop = threading.Event()
+            watcher = threading.Thread(target=box.watch, args=(stop,), name="jinjian-inbox", daemon=True)
+            watcher.start()
+            lifecycle.register("inbox watcher", stop.set, watcher)
+            try:
+                while watcher.is_alive():
+                    # SIGTERM arrives in this thread: while it sleeps, not in a join (an interrupted
+                    # join can leave the watcher marked as ended, and the end would not wait for it)
+                    time.sleep(1.0)
+            except lifecycle.Terminated:  # the normal way a watcher is stopped
+                print("stopping: the file being loaded is finished first", file=sys.stderr)
             return 0
         for path, res in box.scan_once():
             print(f"{path.name}: {res.summary()}")
