@@ -168,30 +168,43 @@ def grids_of(db: Engine, table: str, where: str, params: dict) -> set[str]:
 
 
 #: Rollup rows compared by one query of the check: bounds its memory at any scale (the
-#: keys of one chunk of regions), where comparing a whole table at once hit the server's
-#: per-query memory limit at 1 M entities (Code 241).
+#: keys of one chunk of regions and months), where comparing a whole table at once hit the
+#: server's per-query memory limit at 1 M entities (Code 241).
 VERIFY_CHUNK_ROWS = 1_000_000
+#: Units (region, or region and month) per query: the bound list stays under the server's
+#: 256 KB query-size limit.
+VERIFY_MAX_UNITS = 4000
 
 
-def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool, chunk_rows: int) -> list[tuple[str, ...]]:
-    """The ``level`` codes of the raw rows and of the rollup table, packed in chunks of
-    about ``chunk_rows`` rollup rows (a code with more is a chunk of its own)."""
+def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool,
+                   chunk_rows: int) -> list[tuple[tuple, ...]]:
+    """The units of the comparison — ``(code,)`` of the ``level`` for a total, ``(code,
+    yyyymm)`` for a day table — found in the raw rows or in the rollup table, packed in
+    chunks of about ``chunk_rows`` rollup rows (a unit with more is a chunk of its own)."""
     n = LEVELS[level]
     table = family.table(level) if with_date else family.total(level)
-    sizes = run(db, "rollup_verify_sizes", f"SELECT grid_code AS code, count() AS n FROM {table} GROUP BY grid_code")
-    raw = run(db, "rollup_verify_codes", f"SELECT DISTINCT substring(grid_code, 1, {n}) AS code FROM {family.source}")
-    rows = {str(c): int(k) for c, k in zip(sizes["code"], sizes["n"])}
-    for code in raw["code"].astype(str):
-        rows.setdefault(code, 1)
-    chunks: list[tuple[str, ...]] = []
-    current: list[str] = []
+    month = f", toYYYYMM({family.date_col}) AS m" if with_date else ""
+    sizes = run(db, "rollup_verify_sizes", f"SELECT grid_code AS code{month}, count() AS n FROM {table} "
+                f"GROUP BY code{', m' if with_date else ''}")
+    raw_month = f", toYYYYMM({family.date_expr}) AS m" if with_date else ""
+    raw = run(db, "rollup_verify_codes", f"SELECT DISTINCT substring(grid_code, 1, {n}) AS code{raw_month} "
+              f"{family.body.format(src=family.source, where='1')}")
+    unit = (lambda df: zip(df["code"].astype(str), df["m"].astype(int))) if with_date else (
+        lambda df: ((c,) for c in df["code"].astype(str)))
+    rows = {u: int(k) for u, k in zip(unit(sizes), sizes["n"])}
+    for u in unit(raw):
+        rows.setdefault(tuple(u), 1)
+    chunks: list[tuple[tuple, ...]] = []
+    current: list[tuple] = []
     total = 0
-    for code in sorted(rows):
-        if current and total + rows[code] > chunk_rows:
+    # Month first: a chunk of a day table covers a few months, which the raw tables' sorting
+    # keys and partitions narrow down (and a range on the date is added to its query).
+    for u in sorted(rows, key=lambda u: (u[1], u[0]) if with_date else u):
+        if current and (total + rows[u] > chunk_rows or len(current) >= VERIFY_MAX_UNITS):
             chunks.append(tuple(current))
             current, total = [], 0
-        current.append(code)
-        total += rows[code]
+        current.append(tuple(u))
+        total += rows[u]
     return chunks + ([tuple(current)] if current else [])
 
 
@@ -209,17 +222,26 @@ def verify(db: Engine, chunk_rows: int = VERIFY_CHUNK_ROWS, repair: bool = False
             for with_date in (True, False) if family.stock else (True,):
                 table = family.table(level) if with_date else family.total(level)
                 out[table] = 0
-                for codes in _verify_chunks(db, family, level, with_date, chunk_rows):
-                    diff = _diff_sql(family, level, f"substring(grid_code, 1, {n}) IN %(keys)s",
-                                     "grid_code IN %(keys)s", with_date)
+                for units in _verify_chunks(db, family, level, with_date, chunk_rows):
+                    if with_date:
+                        first, last = min(u[1] for u in units), max(u[1] for u in units)
+                        raw_where = (f"{family.date_expr} >= toDate('{first // 100}-{first % 100:02d}-01') AND "
+                                     f"{family.date_expr} < addMonths(toDate('{last // 100}-{last % 100:02d}-01'), 1) "
+                                     f"AND (substring(grid_code, 1, {n}), toYYYYMM({family.date_expr})) IN %(keys)s")
+                        rollup_where = f"(grid_code, toYYYYMM({family.date_col})) IN %(keys)s"
+                        keys: tuple = units
+                    else:
+                        raw_where, rollup_where = f"substring(grid_code, 1, {n}) IN %(keys)s", "grid_code IN %(keys)s"
+                        keys = tuple(u[0] for u in units)
+                    diff = _diff_sql(family, level, raw_where, rollup_where, with_date)
                     if repair:
-                        rows = run(db, "rollup_repair_diff", f"{diff} {SPILL}", {"keys": codes})
+                        rows = run(db, "rollup_repair_diff", f"{diff} {SPILL}", {"keys": keys})
                         if not rows.empty:
                             db.insert(table, rows[list(family.columns(with_date))])
                         out[table] += len(rows)
                     else:
                         out[table] += int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff}) {SPILL}",
-                                              {"keys": codes})["n"].iloc[0])
+                                              {"keys": keys})["n"].iloc[0])
     if repair and any(out.values()):
         logger.warning("rollups repaired: %s", ", ".join(f"{t} {k}" for t, k in out.items() if k))
     return out

@@ -87,6 +87,9 @@ def test_rollups_equal_pandas_totals_on_the_cluster(cluster_db) -> None:
     for f in FAMILIES.values():
         parts = [len(p) for p in _local(cluster_db, f.table("town"), "grid_code")]
         assert min(parts) > 0  # each shard keeps the rollup of its own rows
+    from store.rollup_tables import verify
+
+    assert set(verify(cluster_db, chunk_rows=500).values()) == {0}  # etl rollups --check over the shards
 
 
 def _same(a: float, b: float) -> bool:
@@ -137,6 +140,9 @@ def test_ingestion_on_the_cluster(cluster_db, demo_data, tmp_path, monkeypatch) 
     from tests.ingestkit import to_csv, zh
 
     monkeypatch.setenv("JINJIAN_INGEST_DIR", str(tmp_path / "ingest"))
+    from etl.ingest import lookups
+
+    monkeypatch.setattr(lookups, "CHUNK", 1)  # look-ups joined against a key table: GLOBAL IN over the shards
     clear_grid_cache()
     ing = Ingestor(cluster_db, IngestSettings.from_env())
     ents = run(cluster_db, "t", "SELECT credit_code, grid_code FROM entities WHERE status = 'active' "

@@ -23,6 +23,16 @@ from tests.ingestkit import (
 env = ingest_db_fixture("corpus")
 
 
+@pytest.fixture(autouse=True)
+def _lookups_through_key_tables(monkeypatch):
+    """Every look-up of the corpus goes through a key table joined in the engine (the path
+    of files with more than ``lookups.CHUNK`` keys); tests/test_ingest.py keeps the bound
+    ``IN`` lists of small batches."""
+    from etl.ingest import lookups
+
+    monkeypatch.setattr(lookups, "CHUNK", 1)
+
+
 # --------------------------------------------------------------------------- the corpus
 
 @dataclasses.dataclass
@@ -312,3 +322,16 @@ def test_column_checks_equal_the_row_checks(env: IngestEnv, case_id: str):
     old = rowwise_validate.check_fields(src, table, now=now, grids=grids, scope=case.scope)
     assert new.problems == old.problems and new.warnings == old.warnings and new.rows_in == old.rows_in
     pd.testing.assert_frame_equal(new.rows, old.rows)
+
+
+def test_no_key_table_is_left_behind(env: IngestEnv):
+    """Each look-up's key table is dropped after it (and any an interrupted load left, at
+    the next recovery)."""
+    from etl.ingest.lookups import KEY_TABLE_PREFIX, key_table
+
+    left = "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND startsWith(name, %(p)s)"
+    assert int(run(env.db, "t", left, {"p": KEY_TABLE_PREFIX})["n"].iloc[0]) == 0
+    with key_table(env.db, ["a", "b", "a"]) as table:
+        assert sorted(run(env.db, "t", f"SELECT k FROM {table}")["k"]) == ["a", "b"]
+        env.ingestor().recover()  # what a restart does: the key table of the "interrupted" load goes
+        assert int(run(env.db, "t", left, {"p": KEY_TABLE_PREFIX})["n"].iloc[0]) == 0

@@ -200,6 +200,7 @@ class Ingestor:
 
     def recover(self) -> list[BatchResult]:
         """Finish every batch an earlier process left ``received`` or ``staged``."""
+        lookups.drop_key_tables(self.db)
         pending = run(self.db, "ingest_unfinished", """
             SELECT batch_id, argMax(toString(state), version) AS state, argMax(source, version) AS source,
                    argMax(file_name, version) AS file_name, argMax(fmt, version) AS fmt,

@@ -7,10 +7,12 @@ the server's query-size limit) and use the primary key where there is one.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Sequence
+import uuid
+from typing import Iterator, Sequence
 
 import pandas as pd
 
@@ -18,6 +20,7 @@ from domain.sources import Source
 from etl.ingest.validate import Checked, Problem
 from store.engine import Engine
 from store.executor import run
+from store.sql import execute
 from store.versions import reference_version
 from etl.ingest.history_tasks import EVENTS_SQL, event_ids, history_task_state
 from supervision.rules import STATUS_ZH, TaskRules, allowed_next
@@ -25,6 +28,7 @@ from supervision.rules import STATUS_ZH, TaskRules, allowed_next
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
+KEY_TABLE_PREFIX = "lookup_keys_"
 #: Reference data (grids, departments) per database, kept while the reference version
 #: (:func:`store.versions.reference_version`: the newest loaded grid, boundary, worker or
 #: department file) is unchanged, and at most this long.
@@ -35,10 +39,41 @@ _STAFFED_CACHE: dict[str, tuple[float, int, frozenset[str]]] = {}
 
 
 def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: object) -> pd.DataFrame:
-    """Run ``sql`` (with ``%(keys)s`` as an IN list) once per chunk of keys; concatenate."""
-    parts = [run(db, name, sql, {**params, "keys": tuple(keys[i:i + CHUNK])})
-             for i in range(0, len(keys), CHUNK)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    """Run ``sql`` (with ``IN %(keys)s``) for ``keys``: up to :data:`CHUNK` keys as one
+    bound ``IN`` list (a small batch: no extra statement); more as one statement joined
+    against a key table (:func:`key_table`), so a file's look-up is one pass over the
+    granules its keys touch, sorted by key, however many keys it has."""
+    if len(keys) <= CHUNK:
+        return run(db, name, sql, {**params, "keys": tuple(keys)}) if len(keys) else pd.DataFrame()
+    if sql.count("IN %(keys)s") != 1:  # not joinable as written: bound lists, a chunk at a time
+        parts = [run(db, name, sql, {**params, "keys": tuple(keys[i:i + CHUNK])})
+                 for i in range(0, len(keys), CHUNK)]
+        return pd.concat(parts, ignore_index=True)
+    with key_table(db, keys) as table:
+        return run(db, name, sql.replace("IN %(keys)s", f"GLOBAL IN (SELECT k FROM {table})"), dict(params))
+
+
+@contextlib.contextmanager
+def key_table(db: Engine, keys: Sequence[str]) -> Iterator[str]:
+    """A Memory table ``lookup_keys_<random>`` (column ``k``) holding ``keys``, dropped
+    afterwards (and by :func:`drop_key_tables` after a crash). ``GLOBAL IN`` sends it to
+    every shard of a cluster."""
+    table = f"{KEY_TABLE_PREFIX}{uuid.uuid4().hex[:16]}"
+    execute(db, "lookup_keys_create", f"CREATE TABLE {table} (k String) ENGINE = Memory")
+    try:
+        db.insert(table, pd.DataFrame({"k": pd.Series(sorted(set(map(str, keys))), dtype=object)}))
+        yield table
+    finally:
+        execute(db, "lookup_keys_drop", f"DROP TABLE IF EXISTS {table}")
+
+
+def drop_key_tables(db: Engine) -> int:
+    """Drop key tables an interrupted load left behind (one loader per database)."""
+    names = run(db, "lookup_keys_left", "SELECT name FROM system.tables WHERE database = currentDatabase() "
+                "AND startsWith(name, %(p)s)", {"p": KEY_TABLE_PREFIX})["name"]
+    for name in names:
+        execute(db, "lookup_keys_drop", f"DROP TABLE IF EXISTS {name}")
+    return len(names)
 
 
 def _cached(cache: dict, db: Engine, load):  # noqa: ANN001, ANN202 - two caches of different types
