@@ -16,7 +16,7 @@ __all__ = ["register_api"]
 
 def register_api(server: flask.Flask) -> None:
     """Mount every API version on ``server`` (idempotent per server)."""
-    from werkzeug.exceptions import MethodNotAllowed
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
 
     import api.ingest  # noqa: F401 - adds the ingestion routes to the blueprint
     import api.tasks  # noqa: F401 - adds the efficiency route to the blueprint
@@ -26,4 +26,5 @@ def register_api(server: flask.Flask) -> None:
         return
     server.register_blueprint(bp)
     server.register_error_handler(MethodNotAllowed, on_routing_error)
+    server.register_error_handler(NotFound, on_routing_error)  # the API's JSON, or a Chinese page
     logger.debug("registered API blueprint %s at %s", bp.name, bp.url_prefix)

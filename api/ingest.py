@@ -84,7 +84,8 @@ def ingest(source: str) -> Response:
 
 @bp.get("/ingest/<source>/batches/<batch_id>/rejects")
 def ingest_rejects(source: str, batch_id: str) -> Response:
-    """The rejection report of a batch, for the unit that sent it (same token)."""
+    """The rejection report of a batch, for the unit that sent it (same token), as written
+    (the unit's own records); audited like a download from /quality."""
     from etl.ingest.service import ingestor
 
     info = _token(_source(source))
@@ -95,4 +96,9 @@ def ingest_rejects(source: str, batch_id: str) -> Response:
     path = ing.report_path(state)
     if not path.exists():
         raise ApiError(404, "no_rejects", "该批次没有退回记录", "the batch has no rejected rows")
+    from auth import audit
+
+    audit.record("rejects_download", target=f"{source} {batch_id[:12]}", region=info.region,
+                 username=f"token:{info.id}", role="ingest", scope=info.region,
+                 detail=f"数据接入令牌（{info.unit}）下载本单位退回记录，个人信息完整")
     return send_file(path, as_attachment=True, download_name=f"{source}-{batch_id[:12]}-退回记录{path.suffix}")

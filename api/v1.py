@@ -343,12 +343,19 @@ def fallback(rest: str) -> Response:
     raise NotFound(f"no API endpoint /api/v1/{rest}")
 
 
-def on_routing_error(exc: HTTPException) -> Response | HTTPException:
-    """App-level handler for routing errors (405 …), which never reach blueprint
-    handlers: JSON error shape under /api/v1, unchanged elsewhere (Dash)."""
+def on_routing_error(exc: HTTPException) -> Response:
+    """App-level handler for 404 and 405 (routing errors never reach blueprint handlers):
+    JSON error shape under /api/v1, the app's Chinese message page elsewhere (a path no
+    route takes — one with a line break in it, say — or a missing asset)."""
     if request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/"):
         return _on_error(exc)
-    return exc
+    from auth.web import error_page
+
+    status = exc.code or 404
+    headers = {"Allow": ", ".join(exc.valid_methods)} if isinstance(exc, MethodNotAllowed) and \
+        exc.valid_methods else None
+    message = "不支持该请求方法" if status == 405 else "未找到该页面或文件"
+    return Response(error_page(status, message), status=status, mimetype="text/html", headers=headers)
 
 
 # ---------------------------------------------------------------- errors

@@ -47,6 +47,9 @@ def install(server: flask.Flask) -> None:
     server.after_request(guard.after_request)
     server.register_error_handler(ScopeViolation, guard.on_forbidden_error)
     server.register_error_handler(PermissionDenied, guard.on_forbidden_error)
+    from auth.callback_errors import install as install_bad_input
+
+    install_bad_input(server)  # Dash's own routes: no 500 for a component file that does not exist
     install_routes(server)
     if not cfg.enabled:
         logger.warning("JINJIAN_AUTH=0: no login; every visitor is an administrator of the jurisdiction")

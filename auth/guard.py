@@ -40,6 +40,9 @@ PUBLIC_PREFIXES = ("/login", "/logout", "/wall/", "/assets/", "/_dash-component-
 #: What a wall screen (display token) may reach.
 DISPLAY_PATHS = ("/", "/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_reload-hash")
 DISPLAY_OUTPUT = re.compile(r"^(\.\.)?(wall-|_pages_)")
+#: Callbacks a render-ticket session may call: those of the report page it prints.
+RENDER_OUTPUT = re.compile(r"^(\.\.)?(report-|_pages_)")
+RENDER_PAGES = ("/report", "/report/print")
 #: Pages that need a permission beyond ``view``.
 PAGE_PERMS = {"/admin": "admin"}
 #: Callback inputs holding a region code / a credit code.
@@ -132,21 +135,35 @@ def _callback_values(body: dict[str, Any]) -> list[tuple[Any, str, Any]]:
 
 
 def check_callback(p: Principal) -> flask.Response | None:
+    from auth.callback_errors import body_problem
+
     try:
         body = json.loads(request.get_data(cache=True) or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return _json_or_html(400, "bad_request", "请求格式不正确")
-    if not isinstance(body, dict):
+    problem = "not an object" if not isinstance(body, dict) else body_problem(body)
+    if problem:
+        logger.info("callback request refused (400): %s", problem)
         return _json_or_html(400, "bad_request", "请求格式不正确")
     output = g.callback_output = str(body.get("output", ""))
     if p.kind == "display" and not DISPLAY_OUTPUT.match(output):
         return deny("display_denied", f"callback {output[:120]}")
+    if p.kind == "render" and not RENDER_OUTPUT.match(output):
+        return deny("perm_denied", f"render ticket used for callback {output[:120]}")
     values = _callback_values(body)
+    router = {prop: v for i, prop, v in values if i == "_pages_location"}
+    if any(v is not None and not isinstance(v, str) for v in router.values()) or \
+            ("pathname" in router and not str(router["pathname"] or "").startswith("/")):
+        # Dash's page router parses these before any page code runs: refuse them here
+        logger.info("callback request refused (400): page location %r", router)
+        return _json_or_html(400, "bad_request", "请求格式不正确")
     pathname = next((v for i, prop, v in values if i == "_pages_location" and prop == "pathname"), None)
     if isinstance(pathname, str):
         search = next((v for i, prop, v in values if i == "_pages_location" and prop == "search"), "") or ""
         if p.kind == "display" and pathname.rstrip("/") != "":
             return deny("display_denied", f"page {pathname}")
+        if p.kind == "render" and pathname.rstrip("/") not in RENDER_PAGES:
+            return deny("perm_denied", f"render ticket used for page {pathname}")
         perm = check_url(pathname, str(search).lstrip("?"))
         if perm and not p.can(perm):
             return deny("perm_denied", f"page {pathname} needs {perm}")

@@ -30,8 +30,9 @@ def csrf_token() -> str:
 
 
 def csrf_ok(value: object) -> bool:
-    expected = session.get("csrf")
-    return bool(expected) and isinstance(value, str) and hmac.compare_digest(str(expected), value)
+    expected = session.get("csrf")  # compared as bytes: compare_digest refuses non-ASCII text (a 500)
+    return bool(expected) and isinstance(value, str) and \
+        hmac.compare_digest(str(expected).encode(), value.encode("utf-8", "replace"))
 
 
 def _page(title: str, body: str) -> str:

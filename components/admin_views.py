@@ -23,7 +23,7 @@ AUDIT_LIMIT = 5000
 #: Audit result filter: value → (label, ``ok`` argument of audit_rows).
 RESULTS: dict[str, tuple[str, bool | None]] = {"all": ("全部", None), "ok": ("成功", True), "fail": ("失败", False)}
 #: Who else may appear in the audit log besides the roles.
-OTHER_ROLES_ZH = {"display": "大屏", "": NONE}
+OTHER_ROLES_ZH = {"display": "大屏", "ingest": "数据接入令牌", "": NONE}
 USER_STATUS_ZH = {False: "启用", True: "停用"}
 TOKEN_STATUS_ZH = {True: "有效", False: "已吊销"}
 LOCALE = {"noRowsToShow": "暂无数据", "filterOoo": "筛选…", "contains": "包含", "notContains": "不包含",

@@ -130,7 +130,7 @@ def build_rows(indicators: Sequence[Indicator], values: pd.DataFrame | None = No
 def filter_rows(rows: Iterable[dict[str, Any]], category: str | None = None,
                 query: str | None = None) -> list[dict[str, Any]]:
     """Rows of ``category`` (None/'' = all) matching the search ``query``."""
-    return [r for r in rows if (not category or r["category"] == category) and matches_search(r, query)]
+    return [r for r in rows if (not category or r.get("category") == category) and matches_search(r, query)]
 
 
 def grade_counts(rows: Iterable[dict[str, Any]]) -> dict[str, int]:

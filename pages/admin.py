@@ -30,6 +30,7 @@ from auth.web import csrf_token, nav_account, require_csrf
 from components import admin_views as av
 from components.nav import create_nav
 from domain.errors import JinjianError
+from pages import inputs
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def _actor(csrf: Any) -> tuple[Any, admin.Actor]:
     """For a change: the store and the acting administrator. Without ``admin`` or with
     a wrong CSRF token: PermissionDenied (→ 403 and an audit entry)."""
     p = require("admin")
-    require_csrf(csrf)
+    require_csrf(inputs.ascii_token(csrf))  # not ASCII text: a wrong token like any other
     return audit.store(), admin.Actor(p)
 
 
@@ -230,10 +231,11 @@ def refresh_audit(_n: int | None, action: str | None, username: str | None, resu
     """Audit entries of the administrator's scope, newest first (at most AUDIT_LIMIT)."""
     p = require("admin")
     try:
-        lo, hi = av.date_bounds(start, end)
+        first, last = inputs.optional_day(start), inputs.optional_day(end)
+        lo, hi = av.date_bounds(first and first.isoformat(), last and last.isoformat())
         entries = audit.store().audit_rows(
-            scope=p.scope, action=action if action in audit.ACTIONS_ZH else "", username=(username or "").strip(),
-            ok=av.result_filter(result), start=lo, end=hi, limit=av.AUDIT_LIMIT + 1)
+            scope=p.scope, action=inputs.choice(action, audit.ACTIONS_ZH, ""), username=inputs.text(username, limit=64),
+            ok=av.result_filter(inputs.choice(result, av.RESULTS, "all")), start=lo, end=hi, limit=av.AUDIT_LIMIT + 1)
     except JinjianError as exc:
         logger.warning("admin audit: %s", exc.detail)
         return no_update, exc.user_message
@@ -246,9 +248,11 @@ def refresh_audit(_n: int | None, action: str | None, username: str | None, resu
     Output("admin-edit-role", "value"), Output("admin-edit-scope", "value"),
     Input("admin-edit-user", "value"), prevent_initial_call=True,
 )
+@inputs.keep_on_bad_input
 def pick_user(username: str | None) -> tuple[Any, Any]:
     """The chosen user's role and scope, as the change form's starting values."""
     p = require("admin")
+    username = inputs.text(username, limit=64)
     try:
         user = next((u for u in admin.list_users(audit.store(), admin.Actor(p)) if u.username == username), None)
     except JinjianError:
@@ -257,11 +261,12 @@ def pick_user(username: str | None) -> tuple[Any, Any]:
 
 
 @callback(Output("admin-revoke-id", "value"), Input("admin-tokens-grid", "selectedRows"), prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def pick_token(selected: list[dict[str, Any]] | None) -> Any:
     """A click on a token row puts its number into the revoke form."""
     require("admin")
-    row = (selected or [None])[0]
-    return row.get("id") if isinstance(row, dict) and row.get("id") is not None else no_update
+    token_id = inputs.integer((inputs.first_row(selected) or {}).get("id"), lo=1)
+    return no_update if token_id is None else token_id
 
 
 # ----------------------------------------------------------------------------- changes
@@ -276,11 +281,12 @@ def pick_token(selected: list[dict[str, Any]] | None) -> Any:
 def create_user(_n: int | None, username: str | None, name: str | None, role: str | None, scope: str | None,
                 password: str | None, csrf: Any) -> tuple[Any, ...]:
     store, actor = _actor(csrf)
-    if not role:
-        return "请选择角色", MSG_ERR, no_update, no_update
     try:
-        user = admin.create_user(store, actor, (username or "").strip(), password or "", role, scope or "",
-                                 (name or "").strip())
+        username, name, role, scope = (inputs.text(v, limit=64) for v in (username, name, role, scope))
+        password = inputs.text(password, strip=False, limit=256)
+        if not role:
+            return "请选择角色", MSG_ERR, no_update, no_update
+        user = admin.create_user(store, actor, username, password, role, scope, name)
     except SHOWN as exc:
         return _refused("create user", exc), MSG_ERR, _stamp(), no_update
     return (f"已新建用户 {user.username}（{av.role_zh(user.role)} · {user.scope or '全国'}）", MSG_OK, _stamp(), "")
@@ -298,16 +304,18 @@ def create_user(_n: int | None, username: str | None, name: str | None, role: st
 def edit_user(_save: int | None, _disable: int | None, _enable: int | None, username: str | None,
               role: str | None, scope: str | None, password: str | None, csrf: Any) -> tuple[Any, ...]:
     store, actor = _actor(csrf)
-    if not username:
-        return "请先选择用户", MSG_ERR, no_update, no_update
-    button = ctx.triggered_id
-    if button == "admin-edit-disable":
-        changes: dict[str, Any] = {"disabled": True}
-    elif button == "admin-edit-enable":
-        changes = {"disabled": False}
-    else:
-        changes = {"role": role or None, "scope": (scope or "").strip() or None, "password": password or None}
     try:
+        username, role, scope = (inputs.text(v, limit=64) for v in (username, role, scope))
+        password = inputs.text(password, strip=False, limit=256)
+        if not username:
+            return "请先选择用户", MSG_ERR, no_update, no_update
+        button = ctx.triggered_id
+        if button == "admin-edit-disable":
+            changes: dict[str, Any] = {"disabled": True}
+        elif button == "admin-edit-enable":
+            changes = {"disabled": False}
+        else:
+            changes = {"role": role or None, "scope": scope or None, "password": password or None}
         before = store.get_user(username)
         user = admin.update_user(store, actor, username, **changes)
     except SHOWN as exc:
@@ -333,8 +341,8 @@ def create_token(_n: int | None, name: str | None, region: str | None, playlist:
     store, actor = _actor(csrf)
     hidden = f"admin-link-box {HIDDEN}"
     try:
-        token, secret = admin.create_token(store, actor, name or "", (region or "").strip(),
-                                           admin.parse_playlist(playlist or ""))
+        name, region, playlist = inputs.text(name, limit=64), inputs.text(region, limit=64), inputs.text(playlist)
+        token, secret = admin.create_token(store, actor, name, region, admin.parse_playlist(playlist))
     except SHOWN as exc:
         return "", hidden, _refused("create token", exc), MSG_ERR, _stamp()
     link = av.wall_link(secret, flask.request.host_url if flask.has_request_context() else "")
@@ -351,8 +359,10 @@ def create_token(_n: int | None, name: str | None, region: str | None, playlist:
 def revoke_token(_n: int | None, token_id: Any, csrf: Any) -> tuple[Any, ...]:
     store, actor = _actor(csrf)
     try:
-        tid = int(token_id)
-    except (TypeError, ValueError):
+        tid = inputs.integer(token_id, lo=1)
+    except inputs.BadInput:
+        tid = None
+    if tid is None:
         return "请输入令牌编号", MSG_ERR, no_update
     try:
         done = admin.revoke_token(store, actor, tid)

@@ -28,7 +28,8 @@ from queries.entities import ENTITY_TYPE_ZH, STATUS_ZH as ENTITY_STATUS_ZH
 from queries.entity_list import PROFILE_ROWS, EntityProfile, entity_profile
 from domain.errors import InvalidParameter, JinjianError
 from queries.events import EVENT_TYPE_ZH
-from store.filters import Filter, RegionScope, parse_date
+from store.filters import Filter, RegionScope
+from pages import inputs
 from queries.regions import region_node
 from queries.risk import entity_risk
 from auth import can, scope_root
@@ -55,15 +56,17 @@ def _root() -> str:
 
 
 def _code(value: str | None) -> str | None:
-    """The normalised credit code, or None when it is malformed."""
+    """The normalised credit code, or None when it is malformed (or not text at all)."""
+    if not isinstance(value, str):
+        return None
     try:
-        return validate(value or "")
+        return validate(value)
     except InvalidCreditCode:
         return None
 
 
 def _not_found(code: str | None) -> list[Any]:
-    shown = (code or "").strip()[:40]
+    shown = (inputs.param(code) or "").strip()[:40]
     return [html.Div("404", className="region-status-code"), html.H2("未找到该市场主体"),
             html.P(f"统一社会信用代码 “{shown}” 格式不正确，或不在本平台辖区内。"),
             dcc.Link("返回风险预警", href=dash.get_relative_path("/risk"), className="region-back-link",
@@ -73,7 +76,7 @@ def _not_found(code: str | None) -> list[Any]:
 def layout(code: str | None = None, date: str | None = None, **_: Any) -> html.Div:
     credit = _code(code)
     try:
-        day = parse_date(date).isoformat()
+        day = inputs.day(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     main_cls = "entity-main" if credit else f"entity-main {HIDDEN}"
@@ -258,9 +261,10 @@ def _load(code: str) -> tuple[EntityProfile | None, pd.DataFrame]:
 def refresh(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Identity, credit and lists, events and tasks (or the 404 panel)."""
     missing = (no_update, _not_found(code), "region-status", f"entity-main {HIDDEN}") + (no_update,) * 6
-    if not code or _code(code) is None:
+    if _code(code) is None:
         return (*missing, "", f"banner {HIDDEN}")
     try:
+        day = inputs.optional_day(date)  # only for links
         profile, path = _load(code)
     except JinjianError as exc:
         logger.warning("entity %r failed: %s", code, exc.detail)
@@ -272,7 +276,7 @@ def refresh(code: str | None, date: str | None) -> tuple[Any, ...]:
     ev_note = (f"共 {profile.events_total:,} 条" if profile.events_total <= PROFILE_ROWS
                else f"共 {profile.events_total:,} 条，显示最新 {PROFILE_ROWS} 条")
     tk_note = f"共 {profile.tasks_total:,} 件" + ("" if profile.tasks_total <= PROFILE_ROWS else f"，显示最新 {PROFILE_ROWS} 件")
-    return (str(e.get("name") or code), [], f"region-status {HIDDEN}", "entity-main", identity(e, path, date),
+    return (str(e.get("name") or code), [], f"region-status {HIDDEN}", "entity-main", identity(e, path, day and day.isoformat()),
             credit_panel(e, profile.events), timeline(profile.events), ev_note, task_table(profile.tasks), tk_note,
             "", f"banner {HIDDEN}")
 
@@ -280,7 +284,7 @@ def refresh(code: str | None, date: str | None) -> tuple[Any, ...]:
 @callback(Output("entity-risk", "children"), Input("entity-code", "data"), Input("entity-date", "date"))
 def refresh_risk(code: str | None, date: str | None) -> list[Any]:
     """The score as of the date, with its breakdown."""
-    if not code or _code(code) is None:
+    if _code(code) is None:
         return []
     root = _root()
     try:
@@ -288,7 +292,7 @@ def refresh_risk(code: str | None, date: str | None) -> list[Any]:
             rules = RiskRules.from_env()
         except ConfigError as exc:
             raise InvalidParameter(f"risk rules: {exc}", user_message=rv.RULES_MESSAGE) from None
-        day = parse_date(date)
+        day = inputs.day(date)
         risk = entity_risk(get_db(), Filter(region=root, scope=RegionScope(root)), day, rules, code)
     except JinjianError as exc:
         logger.warning("entity risk %r failed: %s", code, exc.detail)

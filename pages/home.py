@@ -30,6 +30,7 @@ from queries.geo import children_features
 from queries.overview import wall_data
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from auth.current import current, scope_root
+from pages import inputs
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _initial_region(raw: object, root: str) -> str:
 
 def layout(region: str | None = None, **_: object) -> html.Div:
     settings = Settings.from_env()
-    start = _initial_region(region, scope_root())
+    start = _initial_region(inputs.param(region), scope_root())
     tiles = [html.Div(id=tile_id, className="kpi", children=create_kpi(tile_id, zh, None, ""))
              for tile_id, _ind, _g, zh, _en in WALL_TILES]
     return html.Div(className="wall", id="wall-root", children=[
@@ -117,11 +118,13 @@ def layout(region: str | None = None, **_: object) -> html.Div:
 
 @callback(Output("wall-data-version", "data"), Input("wall-live", "n_intervals"),
           State("wall-data-version", "data"), State("wall-drawn-version", "data"))
+@inputs.keep_on_bad_input
 def live_version(_n: int | None, known: int | None, drawn: int | None):
     """The loaded-data version when it changed and the wall has finished drawing the
     last one (so a slow redraw is never cancelled by the next batch); else no update."""
     from store.versions import data_version
 
+    known, drawn = inputs.integer(known), inputs.integer(drawn)
     if known is not None and drawn != known:
         return no_update  # the redraw for ``known`` is still running
     try:
@@ -177,6 +180,18 @@ def _tile_outputs(data, lang: str) -> list[list]:
 N_OUT = len(WALL_TILES) + 19
 
 
+def _region(value: object) -> str:
+    return inputs.region(value, scope_root())
+
+
+def _lang(value: object) -> str:
+    return inputs.choice(value, ("zh", "en"), "zh")
+
+
+def _indicator(value: object) -> str:
+    return inputs.choice(value, MAP_INDICATORS, "entity_stock")
+
+
 @callback(
     [Output(tile_id, "children") for tile_id, *_ in WALL_TILES]
     + [Output("wall-title", "children"), Output("wall-path", "children"),
@@ -192,11 +207,14 @@ N_OUT = len(WALL_TILES) + 19
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
     Input("wall-map-indicator", "value"), Input("wall-scale", "data"), Input("wall-data-version", "data"),
 )
+@inputs.keep_on_bad_input
 def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0,
             _version: int | None = None):
+    scale, _version = inputs.number(scale, 1.0, lo=0, hi=100), inputs.integer(_version)  # the page's own stores
     today = dt.date.today()
     db = get_db()
     try:  # every screen showing this view shares one computation per data version (store.cache)
+        region, lang, map_indicator = _region(region), _lang(lang), _indicator(map_indicator)
         return shared_view(db, "wall_refresh", (region, lang, map_indicator, scale, _version, today),
                            lambda: json_ready(_refresh(db, region, lang, map_indicator, scale, _version, today)))
     except JinjianError as exc:
@@ -207,7 +225,7 @@ def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: f
 def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None, _version: int | None,
              today: dt.date) -> list:
     settings = Settings.from_env()
-    data = wall_data(db, region, today, ranking_indicator=map_indicator or "entity_stock")
+    data = wall_data(db, region, today, ranking_indicator=map_indicator)
     top = scope_root()  # the path starts at the viewer's own region
     shown = data.node.path[data.node.path["code"].astype(str).str.startswith(top) & ((data.node.path["code"] != "") | (top == ""))]
     names = list(shown["name"]) or [data.node.name]
@@ -217,7 +235,7 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
              "font": {"size": 14 * k}, "legend": {"orientation": "h", "y": 1.12, "x": 0}}
     day_fig = create_flow_lines(data.daily, "", style)
     month_fig = create_flow_lines(data.monthly, "", merge(style, {"xaxis": {"tickformat": "%Y-%m"}}))
-    ind = CATALOGUE[map_indicator or "entity_stock"]
+    ind = CATALOGUE[map_indicator]
     ranking = create_ranking(data.children, ind.unit)
     ticker = create_ticker(data.ticker, EVENT_TYPE_ZH if lang == "zh" else EVENT_TYPE_EN)
     if data.latest is None:
@@ -243,13 +261,15 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-map-indicator", "value"),
     Input("wall-lang", "value"), State("wall-map-sig", "data"),
 )
+@inputs.keep_on_bad_input
 def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_sig: dict | None):
     """Redraw the map only when its content changed, and refit only when the region changed."""
     from queries.indicator_values import compute
     from indicators.periods import period_to_date
     from store.filters import Filter
 
-    ind = CATALOGUE[indicator_id or "entity_stock"]
+    region, lang, last_sig = _region(region), _lang(lang), inputs.mapping(last_sig)
+    ind = CATALOGUE[_indicator(indicator_id)]
     month = period_to_date(dt.date.today(), "month")
 
     def child_values() -> dict[str, float]:
@@ -278,7 +298,7 @@ def refresh_map(_n: int | None, region: str, indicator_id: str, lang: str, last_
 
 
 def _map_outputs(db, region: str, shown: dict, ind, lang: str) -> list:
-    layer = map_layer(children_features(db, region), shown, ind, lang=lang or "zh")
+    layer = map_layer(children_features(db, region), shown, ind, lang=lang)
     return json_ready([layer.geojson, layer.legend, layer.note, layer.bounds])
 
 
@@ -288,15 +308,17 @@ def _map_outputs(db, region: str, shown: dict, ind, lang: str) -> list:
     State("wall-region", "data"), State("wall-playlist-pos", "data"),
     prevent_initial_call=True,
 )
+@inputs.keep_on_bad_input
 def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: int):
     """Drill down on a map click, go up with the button, rotate on the timer."""
     settings = Settings.from_env()
     root = scope_root()
     trigger = ctx.triggered_id
+    region, pos = _region(region), inputs.integer(pos, 0, lo=0)
     try:
         if trigger == "wall-geojson" and click:
-            code = str((click.get("properties") or {}).get("code", ""))
-            if code.startswith(region) and code.startswith(root):
+            code = inputs.clicked_code(click)
+            if code and code.startswith(region) and code.startswith(root):
                 node = region_node(get_db(), code)
                 return (code if not node.children.empty else no_update), no_update
             return no_update, no_update
@@ -310,7 +332,7 @@ def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: 
             own = current().playlist or settings.wall_playlist  # a display token's playlist first
             playlist = ([c for c in own if c.startswith(root)]
                         or [root] + region_node(get_db(), root).children["code"].tolist())
-            nxt = (int(pos or 0) + 1) % len(playlist)
+            nxt = (pos + 1) % len(playlist)
             return playlist[nxt], nxt
     except JinjianError as exc:
         logger.warning("wall navigation failed: %s", exc.detail)
@@ -318,9 +340,10 @@ def navigate(click: dict | None, _up: int, _tick: int | None, region: str, pos: 
 
 
 @callback(Output("wall-url", "search"), Input("wall-region", "data"), prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def sync_url(region: str) -> str:
     """Keep the drill state in the URL, so a reload or a shared link shows the same view."""
-    return f"?region={region}"
+    return f"?region={_region(region)}"
 
 
 

@@ -28,7 +28,7 @@ from store.db import get_db
 from domain.errors import JinjianError
 from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import RegionNode, region_node
-from store.filters import parse_date
+from pages import inputs
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,11 @@ def _root() -> str:
     return scope_root()
 
 
-
-
 def _initial(region: str | None, date: str | None, grain: str | None,
              category: str | None) -> tuple[str, str, str, str | None]:
     """URL parameters checked without the database; bad ones fall back to defaults."""
     root = _root()
+    region, grain, category = inputs.param(region), inputs.param(grain), inputs.param(category)
     code = (region or "").strip() or root
     try:
         RegionScope(root).check(check_region_code(code))
@@ -59,7 +58,7 @@ def _initial(region: str | None, date: str | None, grain: str | None,
         logger.info("ignoring region parameter %r", region)
         code = root
     try:
-        day = parse_date(date).isoformat()
+        day = inputs.day(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     return (code, day, grain if grain in GRAIN_ZH else DEFAULT_GRAIN,
@@ -93,7 +92,7 @@ def layout(region: str | None = None, date: str | None = None, grain: str | None
                                          placeholder="全部分类", clearable=True, searchable=False,
                                          labels=DROPDOWN_LABELS, className="ind-category-dropdown"),
                      "ind-control-category"),
-            _control("搜索", dcc.Input(id="ind-search", type="search", value=q or "", debounce=False,
+            _control("搜索", dcc.Input(id="ind-search", type="search", value=inputs.param(q) or "", debounce=False,
                                       placeholder="指标名称 / English / 编号", autoComplete="off",
                                       className="ind-search"), "ind-control-search"),
             html.Button("导出 CSV", id="ind-export", className="ind-button", n_clicks=0),
@@ -158,7 +157,7 @@ def _region_options(node: RegionNode, root: str) -> list[dict[str, str]]:
 def update_region(code: str | None) -> tuple[Any, Any]:
     root = _root()
     try:
-        node = region_node(get_db(), code or root, RegionScope(root))
+        node = region_node(get_db(), inputs.text(code, limit=64) or root, RegionScope(root))
     except JinjianError as exc:
         logger.warning("region selector for %r failed: %s", code, exc.detail)
         return no_update, no_update
@@ -174,10 +173,9 @@ def update_region(code: str | None) -> tuple[Any, Any]:
 def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any, ...]:
     root = _root()
     try:
-        day = parse_date(date)
-        grain = grain if grain in GRAIN_ZH else DEFAULT_GRAIN
+        day, grain = inputs.day(date), inputs.choice(grain, GRAIN_ZH, DEFAULT_GRAIN)
         period = period_to_date(day, grain)
-        flt = Filter(region=code or root, scope=RegionScope(root))
+        flt = Filter(region=inputs.text(code, limit=64) or root, scope=RegionScope(root))
         values = compute_with_comparisons(get_db(), INDICATORS, flt, period, grain)
     except JinjianError as exc:
         logger.warning("indicator page refresh failed: %s", exc.detail)
@@ -190,16 +188,18 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
 
 @callback(Output("ind-grid", "rowData"), Input("ind-rows", "data"), Input("ind-category", "value"),
           prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def show_rows(rows: list[dict[str, Any]] | None, category: str | None) -> list[dict[str, Any]]:
     """The category filter (no database: rows come from the store)."""
-    return filter_rows(rows or [], category)
+    return filter_rows(inputs.records(rows), inputs.choice(category, CATEGORIES))
 
 
 @callback(Output("ind-grid", "exportDataAsCsv"), Input("ind-export", "n_clicks"),
           State("ind-grid", "csvExportParams"), State("ind-region", "value"), prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
     """The browser writes the CSV of the rows shown; the server checks and audits it."""
-    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
+    audit.exported("export_csv", inputs.export_name(params), inputs.text(code, limit=64) or _root())
     return True
 
 

@@ -14,11 +14,12 @@ from auth import scope_root
 from components.push_views import build_push_rows, push_note
 from domain.errors import InvalidParameter, JinjianError
 from indicators.periods import Period, period_to_date
+from pages import inputs
 from queries.push import push_timeliness, unit_names
 from queries.regions import region_node
 from settings import ConfigError
 from store.db import get_db
-from store.filters import Filter, RegionScope, check_region_code, parse_date
+from store.filters import Filter, RegionScope, check_region_code
 from supervision.rules import TaskRules
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ RULES_MESSAGE = "任务督办规则配置不正确（推送时限等设置），
 
 def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, Any]], str]:
     root = scope_root()
-    code = (code or "").strip() or root
+    code = inputs.text(code, limit=64) or root
     check_region_code(code)
     flt = Filter(region=code, scope=RegionScope(root))
     try:
@@ -45,7 +46,7 @@ def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, An
 def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:
     """推送时效 per child region, month to date."""
     try:
-        return _table(code, period_to_date(parse_date(date), "month"), "region")
+        return _table(code, period_to_date(inputs.day(date), "month"), "region")
     except JinjianError as exc:
         logger.warning("tasks push timeliness failed: %s", exc.detail)
         return no_update, exc.user_message
@@ -54,7 +55,7 @@ def tasks_push(code: str | None, date: str | None) -> tuple[Any, str]:
 def quality_push(_n: int | None, code: str | None, start: str | None, end: str | None) -> tuple[Any, str]:
     """推送时效 per data source over the chosen dates: which source delivered late."""
     try:
-        first, last = parse_date(start), parse_date(end)
+        first, last = inputs.day(start), inputs.day(end)
         return _table(code, Period(*sorted((first, last))), "source")
     except JinjianError as exc:
         logger.warning("quality push timeliness failed: %s", exc.detail)

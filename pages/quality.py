@@ -21,7 +21,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from components import quality_views as qv
 from components.push_views import create_push_section
-from pages import push
+from pages import inputs, push
 from auth.web import nav_account
 from components.nav import create_nav
 from etl.ingest.config import IngestSettings
@@ -29,7 +29,7 @@ from domain.sources import SOURCES
 from etl.ingest.web import rejects_href
 from store.db import get_db
 from domain.errors import InvalidParameter, JinjianError
-from store.filters import Filter, RegionScope, check_region_code, parse_date
+from store.filters import Filter, RegionScope, check_region_code
 from queries.quality import batch_count, batches, quality_totals, source_summary, top_reasons
 from queries.regions import region_names, region_node
 from auth import scope_root
@@ -55,20 +55,20 @@ def _root() -> str:
 
 def _day(value: str | None, default: str) -> str:
     try:
-        return parse_date(value).isoformat()
+        return inputs.day(value).isoformat()
     except JinjianError:
         return default
 
 
 def layout(region: str | None = None, start: str | None = None, end: str | None = None,
            source: str | None = None, **_: Any) -> html.Div:
-    code = (region or "").strip() or _root()
+    code = (inputs.param(region) or "").strip() or _root()
     today = dt.date.today()
     first, last = qv.default_dates(today)
     start_, end_ = _day(start, first), _day(end, last)
     if start_ > end_:
         start_, end_ = first, last
-    source_ = source if source in SOURCES else None
+    source_ = source if inputs.param(source) in SOURCES else None
     return html.Div(className="page dq-page", children=[
         create_nav(PATH, nav_account()),
         html.Header(className="page-header dq-header", children=[
@@ -120,9 +120,9 @@ def _control(label: str, component: Any) -> html.Div:
 def _filter(code: str | None, start: str | None, end: str | None) -> Filter:
     """The region (within the jurisdiction, known) and the period; raises with a Chinese message."""
     root = _root()
-    code = (code or "").strip() or root
+    code = inputs.text(code, limit=64) or root
     check_region_code(code)
-    flt = Filter(region=code, scope=RegionScope(root), start=parse_date(start), end=parse_date(end))
+    flt = Filter(region=code, scope=RegionScope(root), start=inputs.day(start), end=inputs.day(end))
     region_node(get_db(), flt.region, flt.scope)  # exists (cached)
     return flt
 
@@ -152,9 +152,9 @@ def refresh(_n: int | None, code: str | None, start: str | None, end: str | None
             source: str | None) -> tuple[Any, ...]:
     """Every figure of the page for the region, the period and the source (the
     freshness table always lists all sources, the chosen one highlighted)."""
-    source = source or None
     now = dt.datetime.now().replace(microsecond=0)
     try:
+        source = inputs.choice(source, SOURCES)
         db = get_db()
         flt = _filter(code, start, end)
         late_hours = _late_hours()

@@ -37,11 +37,11 @@ from store.parallel import run_all
 from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from auth import audit, scope_root
+from pages import inputs
 from settings import Settings
 
 from components.region_map import create_region_map, map_layer
 from queries.geo import children_features
-from store.filters import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,14 @@ def _href(code: str, query: dict[str, str]) -> str:
     return region_href(code, query, prefix=_prefix())
 
 
-
-
 def _grain(value: str | None) -> str:
-    return value if value in GRAIN_ZH else DEFAULT_GRAIN
+    """A URL's grain (unknown → the default)."""
+    return value if isinstance(value, str) and value in GRAIN_ZH else DEFAULT_GRAIN
+
+
+def _grain_in(value: object) -> str:
+    """A callback's grain (unknown → refused)."""
+    return inputs.choice(value, GRAIN_ZH, DEFAULT_GRAIN)
 
 
 def _status_panel(kind: str, code: str) -> list[Any]:
@@ -109,11 +113,11 @@ def layout(code: str | None = None, indicator: str | None = None, date: str | No
     root = _root()
     region = code_from_slug(code, root)
     try:
-        day = parse_date(date).isoformat()
+        day = inputs.day(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     grain_ = _grain(grain)
-    ids = parse_indicators(indicator)
+    ids = parse_indicators(inputs.param(indicator))
     status = _precheck(region, root)
     return html.Div(className="page region-page", children=[
         create_nav(NAV_PATH, nav_account()),
@@ -229,10 +233,11 @@ def _not_shown(n_cards: int) -> list[Any]:
     Output("region-banner", "children"), Output("region-banner", "className"),
     Input("region-code", "data"), Input("region-date", "date"), Input("region-grain", "value"),
 )
+@inputs.keep_on_bad_input
 def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any, ...]:
     """The region's name, path, headline cards and trends (or the 404 / 403 panel)."""
     root = _root()
-    code = root if code is None else code
+    code = inputs.text(code, root, limit=64)  # '' = the whole country
     keep = _not_shown(len(CARDS))
     try:
         db = get_db()
@@ -254,8 +259,7 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
     table_title = (f"下级{LEVEL_NAMES_ZH[child_level]}（{len(node.children)}）" if child_level is not None
                    else "下级区域")
     try:
-        day = parse_date(date)
-        grain = _grain(grain)
+        day, grain = inputs.day(date), _grain_in(grain)
         period = period_to_date(day, grain)
         flt = Filter(region=code, scope=RegionScope(root))
         inds = [CATALOGUE[i] for _, i, _ in CARDS]
@@ -288,11 +292,14 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
     Input("region-path", "data"), Input("region-date", "date"), Input("region-grain", "value"),
     Input("region-indicators", "value"), State("region-code", "data"),
 )
+@inputs.keep_on_bad_input
 def update_links(path: list[dict[str, Any]] | None, date: str | None, grain: str | None,
                  indicators: list[str] | None, code: str | None) -> tuple[Any, Any]:
     """Breadcrumbs and the share link keep the date, grain and columns (no database)."""
-    query = page_query(parse_indicators(indicators), date, _grain(grain))
-    return _breadcrumbs(path or [], query), _href(code if code is not None else _root(), query)
+    day = inputs.optional_day(date)
+    query = page_query(parse_indicators(inputs.texts(indicators)), day and day.isoformat(), _grain_in(grain))
+    crumbs = [{"code": inputs.field(p, "code"), "name": inputs.field(p, "name")} for p in inputs.records(path)]
+    return _breadcrumbs(crumbs, query), _href(inputs.text(code, _root(), limit=64), query)
 
 
 # ----------------------------------------------------------------------------- table
@@ -306,11 +313,9 @@ def refresh_table(code: str | None, date: str | None, grain: str | None,
                   indicators: list[str] | None) -> tuple[Any, ...]:
     """The children of the region with the chosen indicators as columns."""
     root = _root()
-    code = root if code is None else code
-    ids = parse_indicators(indicators)
     try:
-        day = parse_date(date)
-        grain = _grain(grain)
+        code, ids = inputs.text(code, root, limit=64), parse_indicators(inputs.texts(indicators))
+        day, grain = inputs.day(date), _grain_in(grain)
         flt = Filter(region=code, scope=RegionScope(root))
         values = compute(get_db(), [CATALOGUE[i] for i in ids], flt, period_to_date(day, grain), by_child=True)
     except (RegionNotFound, ScopeViolation) as exc:  # the status panel says it
@@ -328,9 +333,10 @@ def refresh_table(code: str | None, date: str | None, grain: str | None,
 
 @callback(Output("region-grid", "exportDataAsCsv"), Input("region-export", "n_clicks"),
           State("region-grid", "csvExportParams"), State("region-code", "data"), prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
     """The browser writes the CSV of the rows shown; the server checks and audits it."""
-    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
+    audit.exported("export_csv", inputs.export_name(params), inputs.text(code, limit=64) or _root())
     return True
 
 
@@ -346,13 +352,12 @@ def refresh_map(code: str | None, date: str | None, grain: str | None,
                 indicators: list[str] | None) -> tuple[Any, ...]:
     """The children's polygons coloured by the first chosen indicator, and the view fitted to them."""
     root = _root()
-    code = root if code is None else code
-    ind = CATALOGUE[parse_indicators(indicators)[0]]
     try:
+        code, ind = inputs.text(code, root, limit=64), CATALOGUE[parse_indicators(inputs.texts(indicators))[0]]
         db = get_db()
         scope = RegionScope(root)
         flt = Filter(region=code, scope=scope)
-        values = compute(db, [ind], flt, period_to_date(parse_date(date), _grain(grain)), by_child=True)
+        values = compute(db, [ind], flt, period_to_date(inputs.day(date), _grain_in(grain)), by_child=True)
         features = children_features(db, code, scope)
     except JinjianError as exc:
         logger.info("region map %r: %s", code, exc.detail)
@@ -366,10 +371,12 @@ def refresh_map(code: str | None, date: str | None, grain: str | None,
 def map_click(feature: dict[str, Any] | None, date: str | None, grain: str | None,
               indicators: list[str] | None) -> Any:
     """A click on a child's polygon opens its page (a history entry, no reload)."""
-    child = ((feature or {}).get("properties") or {}).get("code")
+    child = inputs.clicked_code(feature)
     if not child:
         return no_update
-    return _href(str(child), page_query(parse_indicators(indicators), date, _grain(grain)))
+    day = inputs.optional_day(date)
+    return _href(child, page_query(parse_indicators(inputs.texts(indicators)), day and day.isoformat(),
+                                   _grain_in(grain)))
 
 
 def _register_map_callbacks() -> None:
@@ -385,7 +392,7 @@ def _register_map_callbacks() -> None:
         Input("region-geojson", "clickData"),
         State("region-date", "date"), State("region-grain", "value"), State("region-indicators", "value"),
         prevent_initial_call=True,
-    )(map_click)
+    )(inputs.keep_on_bad_input(map_click))
 
 
 _register_map_callbacks()

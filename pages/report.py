@@ -31,6 +31,7 @@ from store.filters import RegionScope
 from queries.report_data import cached_report
 from queries.report_periods import KINDS, last_complete
 from auth import audit, require, scope_root
+from pages import inputs
 from settings import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def report_href(region: str, kind: str, day: str) -> str:
 
 def layout(region: str | None = None, period: str | None = None, date: str | None = None, **_: Any) -> html.Div:
     root = _root()
+    region, period, date = inputs.param(region), inputs.param(period), inputs.param(date)
     kind = period if period in KINDS else "weekly"
     day = (date or "").strip() or last_complete(kind, dt.date.today()).start.isoformat()
     code = (region or "").strip() or root
@@ -90,11 +92,15 @@ def _error_panel(message: str) -> list[Any]:
                      role="alert")]
 
 
+def _request(params: Any) -> tuple[str, str, str]:
+    """(region, period kind, date) of the page's parameters, as text (the report checks their values)."""
+    p = inputs.mapping(params)
+    return (inputs.text(p.get("region"), limit=64) or _root(), inputs.text(p.get("period"), limit=64) or "weekly",
+            inputs.text(p.get("date"), limit=40))
+
+
 def _build(params: dict[str, str] | None) -> Any:
-    p = params or {}
-    root = _root()
-    return cached_report(get_db(), (p.get("region") or root).strip(), p.get("period") or "weekly",
-                        p.get("date"), RegionScope(root))
+    return cached_report(get_db(), *_request(params), RegionScope(_root()))
 
 
 @callback(
@@ -157,8 +163,9 @@ clientside_callback(
     Output("report-go", "href"),
     Input("report-region", "value"), Input("report-kind", "value"), Input("report-date", "value"),
 )
+@inputs.keep_on_bad_input
 def update_link(region: str | None, kind: str | None, day: str | None) -> str:
-    return report_href((region or "").strip(), kind or "weekly", (day or "").strip())
+    return report_href(inputs.text(region, limit=64), inputs.choice(kind, KINDS, "weekly"), inputs.text(day, limit=40))
 
 
 @callback(
@@ -185,10 +192,7 @@ def export(_pdf: int | None, _xlsx: int | None, params: dict[str, str] | None) -
 
         from reports.build import check_request
 
-        p = params or {}
-        root = _root()
-        checked = check_request(get_db(), (p.get("region") or root).strip(), p.get("period") or "weekly",
-                                p.get("date"), RegionScope(root))
+        checked = check_request(get_db(), *_request(params), RegionScope(_root()))
         pdf = render_pdf(current_app._get_current_object(), checked.region, checked.period.kind,  # type: ignore[attr-defined]
                          checked.period.start.isoformat(), checked=checked)
         name = file_stem(checked.region, checked.period.kind, checked.period.key) + ".pdf"

@@ -21,6 +21,7 @@ from auth.current import current_scope
 from auth.web import nav_account
 from components.nav import create_nav
 from domain.errors import JinjianError
+from pages import inputs
 from reports import web
 from reports.config import ReportSettings, ScheduleSpec, parse_time
 from queries.report_periods import KINDS, last_complete
@@ -148,10 +149,11 @@ def refresh(_tick: int | None, _changed: int | None) -> tuple[Any, Any]:
     Output("reports-view", "href"),
     Input("reports-region", "value"), Input("reports-kind", "value"), Input("reports-date", "value"),
 )
+@inputs.keep_on_bad_input
 def view_link(region: str | None, kind: str | None, day: str | None) -> str:
     from pages.report import report_href
 
-    return report_href((region or "").strip(), kind or "weekly", (day or "").strip())
+    return report_href(inputs.text(region, limit=64), inputs.choice(kind, KINDS, "weekly"), inputs.text(day, limit=40))
 
 
 @callback(
@@ -168,19 +170,20 @@ def generate_now(_n: int | None, region: str | None, kind: str | None, day: str 
 
     from reports.build import generate
 
+    changed = inputs.counter(changed)
     try:
         require("export")
-        run = generate(current_app._get_current_object(), (region or "").strip(), kind or "", (day or "").strip(),  # type: ignore[attr-defined]
+        region, kind, day = inputs.text(region, limit=64), inputs.text(kind, limit=64), inputs.text(day, limit=40)
+        run = generate(current_app._get_current_object(), region, kind, day,  # type: ignore[attr-defined]
                        "page", store=_store())
     except (JinjianError, ConfigError) as exc:
         return getattr(exc, "user_message", str(exc)), no_update
-    audit.record("report_generate", ok=run is None or run["status"] == "ok",
-                 target=f"{kind} {(day or '').strip()}", region=(region or "").strip())
+    audit.record("report_generate", ok=run is None or run["status"] == "ok", target=f"{kind} {day}", region=region)
     if run is None:
-        return "该报告已生成", (changed or 0) + 1
+        return "该报告已生成", changed + 1
     if run["status"] != "ok":
-        return f"生成失败：{run.get('error') or ''}", (changed or 0) + 1
-    return f"已生成：{run.get('region_name')} {KIND_ZH[run['kind']]} {run.get('period_label')}", (changed or 0) + 1
+        return f"生成失败：{run.get('error') or ''}", changed + 1
+    return f"已生成：{run.get('region_name')} {KIND_ZH[run['kind']]} {run.get('period_label')}", changed + 1
 
 
 @callback(
@@ -192,7 +195,7 @@ def generate_now(_n: int | None, region: str | None, kind: str | None, day: str 
 )
 def edit_schedules(_add: int | None, _off: int | None, _on: int | None, kind: str | None, region: str | None,
                    time_of_day: str | None, sched_id: str | None, changed: int | None) -> tuple[str, Any]:
-    which = dash.ctx.triggered_id
+    which, changed = dash.ctx.triggered_id, inputs.counter(changed)
     try:
         require("export")
         store = _store()
@@ -200,20 +203,24 @@ def edit_schedules(_add: int | None, _off: int | None, _on: int | None, kind: st
             from store.db import get_db
             from reports.build import check_request
 
-            code = (region or "").strip()
-            spec = ScheduleSpec(kind or "weekly", code, parse_time(time_of_day or "", "时间"))
+            code, kind = inputs.text(region, limit=64), inputs.choice(kind, KINDS, "weekly")
+            spec = ScheduleSpec(kind, code, parse_time(inputs.text(time_of_day, limit=40), "时间"))
             check_request(get_db(), code, spec.kind, last_complete(spec.kind, dt.date.today()).start,
                           current_scope())
             new_id = store.add_schedule(spec)
-            return f"已添加定时任务 {new_id}：{spec}", (changed or 0) + 1
-        if not str(sched_id or "").strip().isdigit():
+            return f"已添加定时任务 {new_id}：{spec}", changed + 1
+        try:
+            sid = inputs.integer(sched_id, lo=1)
+        except inputs.BadInput:
+            sid = None
+        if sid is None:
             return "请填写任务编号（数字）", no_update
-        target = next((s for s in store.list_schedules() if s.id == int(sched_id)), None)
+        target = next((s for s in store.list_schedules() if s.id == sid), None)
         if target is None:
-            return f"未找到定时任务 {int(sched_id)}", no_update
+            return f"未找到定时任务 {sid}", no_update
         current_scope().check(target.region)  # another region's schedule: 403 + audit
-        store.set_enabled(int(sched_id), which == "reports-sched-on")
-        return f"任务 {int(sched_id)} 已{'启用' if which == 'reports-sched-on' else '停用'}", (changed or 0) + 1
+        store.set_enabled(sid, which == "reports-sched-on")
+        return f"任务 {sid} 已{'启用' if which == 'reports-sched-on' else '停用'}", changed + 1
     except ConfigError as exc:
         return f"时间格式不正确（HH:MM）：{exc}", no_update
     except JinjianError as exc:

@@ -25,7 +25,7 @@ from components.risk_layout import HIDDEN
 from components.risk_map import map_hideout, map_title, point_markers, risk_map_layer
 from store.db import get_db
 from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
-from store.filters import Filter, RegionScope, parse_date
+from store.filters import Filter, RegionScope
 from queries.geo import GRID_CODE_LENGTH, children_features
 from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
@@ -33,6 +33,7 @@ from queries.risk import (batch_fanout, grade_distribution, high_risk_points, ri
                           newest_batch_alerts, scored_at, top_entities, warning_feed, warning_trend)
 from queries.tasks import TaskQuery, task_list
 from auth import scope_root
+from pages import inputs
 from settings import ConfigError, Settings
 from supervision.risk import RiskRules
 from supervision.rules import TaskRules
@@ -75,9 +76,9 @@ def _status_panel(kind: str, code: str) -> list[Any]:
 
 def layout(region: str | None = None, date: str | None = None, grid: str | None = None, **_: Any) -> html.Div:
     root = _root()
-    code = rl.region_param(region, root)
+    code = rl.region_param(inputs.param(region), root)
     try:
-        day = parse_date(date).isoformat()
+        day = inputs.day(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     status = rl.precheck(code, root)
@@ -88,10 +89,21 @@ def layout(region: str | None = None, date: str | None = None, grid: str | None 
 
 
 # ----------------------------------------------------------------------------- helpers
+def _code(code: Any) -> str:
+    """The region input as text (None → the user's top region; not text → BadInput)."""
+    return inputs.text(code, _root(), limit=64)
+
+
+def _when(date: Any) -> str | None:
+    """A date for links: ISO text, or None (not a date → BadInput)."""
+    day = inputs.optional_day(date)
+    return day and day.isoformat()
+
+
 def _flt(code: str | None) -> Filter:
     """The region's filter; malformed, out-of-jurisdiction and unknown codes raise."""
     root = _root()
-    flt = Filter(region=root if code is None else code, scope=RegionScope(root))
+    flt = Filter(region=_code(code), scope=RegionScope(root))
     region_node(get_db(), flt.region, flt.scope)  # exists (cached)
     return flt
 
@@ -117,13 +129,13 @@ def _error(exc: JinjianError, what: str, code: str | None) -> list[Any]:
     Output("risk-banner", "children"), Output("risk-banner", "className"),
     Input("risk-region", "data"), Input("risk-date", "date"),
 )
+@inputs.keep_on_bad_input
 def refresh_header(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Name, level and path of the region, or the 404 / 403 panel."""
-    root = _root()
-    code = root if code is None else code
+    root, code = _root(), _code(code)
     try:
         node = region_node(get_db(), code, RegionScope(root))
-        parse_date(date)
+        day = inputs.day(date).isoformat()
         _rules()
     except (RegionNotFound, ScopeViolation) as exc:
         kind = "forbidden" if isinstance(exc, ScopeViolation) else "not_found"
@@ -135,7 +147,7 @@ def refresh_header(code: str | None, date: str | None) -> tuple[Any, ...]:
                     "", f"banner {HIDDEN}")
         return (no_update,) * 6 + (exc.user_message, "banner")
     path = node.path[node.path["code"].str.startswith(root)] if root else node.path
-    return (node.name, LEVEL_NAMES_ZH.get(node.level, ""), rl.breadcrumbs(path, lambda c: _href(c, date)), [], f"region-status {HIDDEN}",
+    return (node.name, LEVEL_NAMES_ZH.get(node.level, ""), rl.breadcrumbs(path, lambda c: _href(c, day)), [], f"region-status {HIDDEN}",
             "risk-main", "", f"banner {HIDDEN}")
 
 
@@ -147,7 +159,7 @@ def refresh_header(code: str | None, date: str | None) -> tuple[Any, ...]:
 def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Entities per grade (cards and donut)."""
     try:
-        rules, day = _rules(), parse_date(date)
+        rules, day = _rules(), inputs.day(date)
         db, flt = get_db(), _flt(code)
         counts = rv.grade_counts(grade_distribution(db, flt, day, rules))
         when = scored_at(db, flt, day, rules)
@@ -168,7 +180,7 @@ def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
 def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Children coloured by area grade, red / orange points, view fitted to the children."""
     try:
-        db, rules, day = get_db(), _rules(), parse_date(date)
+        db, rules, day = get_db(), _rules(), inputs.day(date)
         flt = _flt(code)
         by_child = risk_by_child(db, flt, day, rules)
         features = children_features(db, flt.region, flt.scope)
@@ -177,7 +189,7 @@ def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
         return (no_update,) * 5 + ((exc.user_message if _shown(exc, "map", code) else ""),)
     layer = risk_map_layer(features, by_child, rules.area_grades, points)
     viewport = {"bounds": layer.bounds, "transition": "fitBounds"} if layer.bounds else no_update
-    return (layer.geojson, layer.legend, layer.note, viewport, point_markers(points, date),
+    return (layer.geojson, layer.legend, layer.note, viewport, point_markers(points, day.isoformat()),
             map_title(layer, len(points), POINTS_LIMIT))
 
 
@@ -188,7 +200,7 @@ def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
 def refresh_table(code: str | None, date: str | None) -> tuple[Any, ...]:
     """The highest-scoring entities with their breakdown."""
     try:
-        db, rules, day = get_db(), _rules(), parse_date(date)
+        db, rules, day = get_db(), _rules(), inputs.day(date)
         flt = _flt(code)
         top = top_entities(db, flt, day, rules, limit=TOP_N)
         grids = region_names(db, sorted(set(top["grid_code"].astype(str))))
@@ -203,7 +215,7 @@ def refresh_table(code: str | None, date: str | None) -> tuple[Any, ...]:
 def refresh_trend(code: str | None, date: str | None) -> Any:
     """Warnings per day and type over the last 30 days."""
     try:
-        day = parse_date(date)
+        day = inputs.day(date)
         start = day - dt.timedelta(days=TREND_DAYS - 1)
         trend = warning_trend(get_db(), _flt(code), start, day)
     except JinjianError as exc:
@@ -216,7 +228,7 @@ def refresh_trend(code: str | None, date: str | None) -> Any:
 def refresh_feed(code: str | None, date: str | None) -> list[Any]:
     """The newest warnings with links to the entities."""
     try:
-        db, day = get_db(), parse_date(date)
+        db, day = get_db(), inputs.day(date)
         flt = _flt(code)
         feed = warning_feed(db, flt, day, limit=FEED_ROWS)
         names = entity_names(db, flt, feed["credit_code"])
@@ -232,7 +244,7 @@ def refresh_feed(code: str | None, date: str | None) -> list[Any]:
 def refresh_batches(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Batches that failed sampling in the last 90 days and were handled in the region."""
     try:
-        day = parse_date(date)
+        day = inputs.day(date)
         alerts, total = newest_batch_alerts(get_db(), _flt(code), day - dt.timedelta(days=BATCH_DAYS - 1), day,
                                             limit=BATCH_ROWS)
     except JinjianError as exc:
@@ -248,10 +260,10 @@ def refresh_batches(code: str | None, date: str | None) -> tuple[Any, ...]:
 )
 def show_fanout(selected: list[dict[str, Any]] | None, code: str | None, date: str | None) -> list[Any]:
     """The chosen batch's handlers inside the region and the count outside."""
-    batch = str(((selected or [None])[0] or {}).get("batch_no") or "")
-    if not batch:
-        return rv.create_fanout(None, None, 0, {}, {}, date)
     try:
+        batch, when = inputs.field(inputs.first_row(selected) or {}, "batch_no"), _when(date)
+        if not batch:
+            return rv.create_fanout(None, None, 0, {}, {}, when)
         db = get_db()
         flt = _flt(code)
         inside, outside = batch_fanout(db, flt, batch)
@@ -259,7 +271,7 @@ def show_fanout(selected: list[dict[str, Any]] | None, code: str | None, date: s
         grids = region_names(db, sorted(set(inside["grid"].astype(str))))
     except JinjianError as exc:
         return _error(exc, "fanout", code)
-    return rv.create_fanout(batch, inside, outside, names, grids, date)
+    return rv.create_fanout(batch, inside, outside, names, grids, when)
 
 
 @callback(
@@ -267,10 +279,11 @@ def show_fanout(selected: list[dict[str, Any]] | None, code: str | None, date: s
     Input("risk-geojson", "clickData"), State("risk-region", "data"), State("risk-date", "date"),
     prevent_initial_call=True,
 )
+@inputs.keep_on_bad_input
 def map_click(feature: dict[str, Any] | None, code: str | None, date: str | None) -> tuple[Any, Any]:
     """A click on a child with children drills down (URL); on a grid (or another
     leaf) it opens the details panel."""
-    child = str(((feature or {}).get("properties") or {}).get("code") or "")
+    child, when = inputs.clicked_code(feature), _when(date)
     if not child:
         return no_update, no_update
     if len(child) == GRID_CODE_LENGTH:
@@ -282,7 +295,7 @@ def map_click(feature: dict[str, Any] | None, code: str | None, date: str | None
         _shown(exc, "map click", child)
         return no_update, no_update
     if len(node.children):
-        return _href(child, date), None
+        return _href(child, when), None
     return no_update, child
 
 
@@ -290,12 +303,14 @@ def map_click(feature: dict[str, Any] | None, code: str | None, date: str | None
     Output("risk-details", "children"), Output("risk-geojson", "hideout"),
     Input("risk-selected", "data"), Input("risk-date", "date"), State("risk-region", "data"),
 )
+@inputs.keep_on_bad_input
 def show_details(selected: str | None, date: str | None, code: str | None) -> tuple[Any, Any]:
     """The selected grid's scored entities, grid workers and open tasks."""
+    selected = inputs.optional_text(selected)
     if not selected:
-        return rv.create_grid_details(None, "", None, None, None, None, 0, {}, date), map_hideout(None)
+        return rv.create_grid_details(None, "", None, None, None, None, 0, {}, _when(date)), map_hideout(None)
     try:
-        db, rules, day = get_db(), _rules(), parse_date(date)
+        db, rules, day = get_db(), _rules(), inputs.day(date)
         parent = _flt(code)
         if not selected.startswith(parent.region):
             raise ScopeViolation(f"{selected!r} is not inside {parent.region!r}")
@@ -322,8 +337,9 @@ def show_details(selected: str | None, date: str | None, code: str | None) -> tu
     Output("risk-share", "href"),
     Input("risk-date", "date"), Input("risk-selected", "data"), State("risk-region", "data"),
 )
+@inputs.keep_on_bad_input
 def update_share(date: str | None, selected: str | None, code: str | None) -> str:
-    return _href(_root() if code is None else code, date, selected)
+    return _href(_code(code), _when(date), inputs.optional_text(selected))
 
 
 # In-app links in tables, feed, popups and details navigate without a reload: assets/inapp_links.js.

@@ -32,7 +32,7 @@ from indicators.periods import period_to_date, previous_period
 from store.db import get_db
 from store.engine import Engine
 from domain.errors import InvalidParameter, JinjianError
-from store.filters import Filter, RegionScope, check_region_code, parse_date
+from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import region_names, region_node
 from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, departments_in, efficiency,
                            task_events, task_list)
@@ -40,7 +40,7 @@ from auth import audit, require, scope_root
 from settings import ConfigError
 from supervision.routing import valid_dept_id
 from supervision.rules import TASK_TYPE_ZH, TaskRules
-from pages import push
+from pages import inputs, push
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _detail(exc: Exception) -> str:
 
 
 def _pick(value: str | None, allowed: Any) -> str | None:
-    return value if value in allowed else None
+    return value if isinstance(value, str) and value in allowed else None
 
 
 def _dept_ok(value: str | None) -> str | None:
@@ -93,9 +93,9 @@ def _dept_ok(value: str | None) -> str | None:
 
 def layout(region: str | None = None, date: str | None = None, dept: str | None = None, type: str | None = None,
            status: str | None = None, bucket: str | None = None, **_: Any) -> html.Div:
-    code = (region or "").strip() or _root()
+    code = (inputs.param(region) or "").strip() or _root()
     try:
-        day = parse_date(date).isoformat()
+        day = inputs.day(date).isoformat()
     except JinjianError:
         day = dt.date.today().isoformat()
     dept_, type_ = _dept_ok(dept), _pick(type, TASK_TYPE_ZH)
@@ -181,17 +181,22 @@ def _filter(db: Engine, code: str | None) -> Filter:
     """The region's filter; unknown, malformed and out-of-jurisdiction codes raise
     (with a Chinese user message)."""
     root = _root()
-    code = (code or "").strip() or root
+    code = inputs.text(code, limit=64) or root
     scope = RegionScope(root)
     check_region_code(code)
     region_node(db, code, scope)  # exists (cached)
     return Filter(region=code, scope=scope)
 
 
-def _query(db: Engine, code: str | None, date: str | None, dept: str | None, ttype: str | None,
+def _checked(code: Any, date: Any, dept: Any, ttype: Any, status: Any, bucket: Any) -> tuple[Any, ...]:
+    """The filter controls' values checked: (region text, date, dept, type, status, bucket)."""
+    return (inputs.text(code, limit=64), inputs.day(date), inputs.optional_text(dept),
+            inputs.choice(ttype, TASK_TYPE_ZH), inputs.choice(status, STATUS_FILTERS), inputs.choice(bucket, BUCKETS))
+
+
+def _query(db: Engine, code: str, day: dt.date, dept: str | None, ttype: str | None,
            status: str | None, bucket: str | None) -> TaskQuery:
-    return TaskQuery(_filter(db, code), parse_date(date), dept_id=dept or None, task_type=ttype or None,
-                     status=status or None, bucket=bucket or None)
+    return TaskQuery(_filter(db, code), day, dept_id=dept, task_type=ttype, status=status, bucket=bucket)
 
 
 def _names(db: Engine, region: str, df: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
@@ -219,6 +224,7 @@ def _notice(day: dt.date) -> str:
 def update_region(code: str | None, dept: str | None) -> tuple[Any, ...]:
     """The region's name and its departments (a department outside it is cleared)."""
     try:
+        dept = inputs.optional_text(dept)
         db = get_db()
         flt = _filter(db, code)
         node = region_node(db, flt.region, flt.scope)
@@ -245,17 +251,19 @@ def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | N
             bucket: str | None) -> tuple[Any, ...]:
     """Cards, ageing chart and task list for the filters (cards and chart ignore
     the bucket filter: they are the breakdown by bucket)."""
-    query = page_query((code or "").strip(), date, dept=dept, type=ttype, status=status, bucket=bucket)
+    href: Any = no_update  # a share link only for values that passed the checks
     try:
+        args = _checked(code, date, dept, ttype, status, bucket)
+        href = _href(page_query(args[0], args[1].isoformat(), dept=args[2], type=args[3], status=args[4],
+                                bucket=args[5]))
         db, rules = get_db(), _rules()
-        q = _query(db, code, date, dept, ttype, status, bucket)
+        q = _query(db, *args)
         frame = ageing(db, dataclasses.replace(q, bucket=None), rules)
         df, total = task_list(db, q, rules)
         dept_names, grid_names = _names(db, q.flt.region, df)
     except SHOWN_ERRORS as exc:
         logger.warning("tasks page refresh failed: %s", _detail(exc))
-        return ((no_update,) * (len(SUMMARY_CARDS) + 4) + (_message(exc), "banner", _href(query))
-                + (no_update, no_update))
+        return (no_update,) * (len(SUMMARY_CARDS) + 4) + (_message(exc), "banner", href, no_update, no_update)
     labels = rules.bucket_labels()
     summary = ageing_summary(frame)
     cards = [c.children for c in create_summary_cards(summary, labels)]
@@ -263,7 +271,7 @@ def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | N
     notice = _notice(q.asof)
     return (*cards, create_ageing_figure(frame, labels, bucket), rows,
             csv_params(export_name(q.flt.region, q.asof.isoformat(), "csv")), list_note(len(rows), total),
-            "", f"banner {HIDDEN}", _href(query), notice, "tasks-notice" if notice else f"tasks-notice {HIDDEN}")
+            "", f"banner {HIDDEN}", href, notice, "tasks-notice" if notice else f"tasks-notice {HIDDEN}")
 
 
 @callback(
@@ -276,7 +284,7 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
     try:
         db, rules = get_db(), _rules()
         flt = _filter(db, code)
-        period = period_to_date(parse_date(date), "month")
+        period = period_to_date(inputs.day(date), "month")
         prev = previous_period(period, "month")
         out = {}
         for unit in ("town", "dept"):
@@ -303,14 +311,15 @@ def refresh_push(code: str | None, date: str | None) -> tuple[Any, str]:
     Input("tasks-grid", "selectedRows"), State("tasks-region", "value"),
 )
 def show_timeline(selected: list[dict[str, Any]] | None, code: str | None) -> list[Any]:
-    """The selected task's events."""
-    task = (selected or [None])[0]
-    if not task:
-        return create_timeline(None, None)
+    """The selected task's events (the head from the row's text fields)."""
     try:
+        row = inputs.first_row(selected)
+        if not row:
+            return create_timeline(None, None)
+        task = {k: inputs.field(row, k) for k in ("task_id", "type_zh", "bucket", "bucket_label", "detail")}
         db = get_db()
         flt = _filter(db, code)
-        events = task_events(db, flt, str(task.get("task_id", "")))
+        events = task_events(db, flt, task["task_id"])
         depts = departments_in(db, flt.region)
     except JinjianError as exc:
         logger.warning("task timeline failed: %s", exc.detail)
@@ -331,7 +340,7 @@ def export_excel(_n: int | None, code: str | None, date: str | None, dept: str |
     require("export")
     try:
         db, rules = get_db(), _rules()
-        q = _query(db, code, date, dept, ttype, status, bucket)
+        q = _query(db, *_checked(code, date, dept, ttype, status, bucket))
         df, total = task_list(db, q, rules, limit=TASK_EXPORT_LIMIT)
         dept_names, grid_names = _names(db, q.flt.region, df)
     except SHOWN_ERRORS as exc:
@@ -363,9 +372,10 @@ def _xlsx(frame: pd.DataFrame) -> bytes:
 
 @callback(Output("tasks-grid", "exportDataAsCsv"), Input("tasks-export-csv", "n_clicks"),
           State("tasks-grid", "csvExportParams"), State("tasks-region", "value"), prevent_initial_call=True)
+@inputs.keep_on_bad_input
 def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
     """The browser writes the CSV of the rows shown; the server checks and audits it."""
-    audit.exported("export_csv", str((params or {}).get("fileName", "")), code or _root())
+    audit.exported("export_csv", inputs.export_name(params), inputs.text(code, limit=64) or _root())
     return True
 
 
@@ -374,10 +384,10 @@ def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
     Input("tasks-ageing", "clickData"), State("tasks-bucket", "value"),
     prevent_initial_call=True,
 )
+@inputs.keep_on_bad_input
 def pick_bucket(click: dict[str, Any] | None, current: str | None) -> Any:
     """A click on a bar filters the list by its bucket (a second click clears it)."""
-    points = (click or {}).get("points") or []
-    bucket = points[0].get("customdata") if points else None
-    if bucket not in BUCKETS:
+    bucket, current = inputs.clicked_point(click), inputs.choice(current, BUCKETS)
+    if not isinstance(bucket, str) or bucket not in BUCKETS:
         return no_update
     return None if bucket == current else bucket

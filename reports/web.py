@@ -37,6 +37,7 @@ READY_SCRIPT = """
 })();
 """
 allow_inline_script(READY_SCRIPT)  # the print view's one inline script (Content-Security-Policy)
+MAX_RUN_ID = 2**63 - 1
 MIMETYPES = {"pdf": "application/pdf",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -51,18 +52,25 @@ def archived_file(run_id: int, ext: str) -> Path:
     from reports.store import ReportStore
 
     if ext not in MIMETYPES:
-        abort(404)
+        abort(_missing())
     settings = ReportSettings.from_env()
     run = ReportStore(settings.metadata_url).get_run(run_id)
     raw = run and run.get(f"{ext}_path")
     if not raw:
-        abort(404)
+        abort(_missing())
     root = settings.report_dir.resolve()
     path = Path(raw).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         logger.warning("run %d file %s is not in the archive %s", run_id, path, root)
-        abort(404)
+        abort(_missing())
     return path
+
+
+def _missing() -> Response:
+    """404 with the app's Chinese message page."""
+    from auth.web import error_page
+
+    return Response(error_page(404, "未找到该报告文件"), status=404, mimetype="text/html")
 
 
 def print_page(args: Any) -> tuple[str, int]:
@@ -119,9 +127,11 @@ def _download(run_id: int, ext: str) -> Any:
     from reports.store import ReportStore
 
     require("export")
+    if not 0 < run_id <= MAX_RUN_ID:  # the route takes any digits; the database holds 64-bit ids
+        abort(_missing())
     run = ReportStore(ReportSettings.from_env().metadata_url).get_run(run_id)
     if run is None:
-        abort(404)
+        abort(_missing())
     current_scope().check(str(run["region"]))  # ScopeViolation → 403 + audit entry
     path = archived_file(run_id, ext)
     audit.record("report_download", target=f"{path.name} (run {run_id})", region=str(run["region"]))

@@ -412,6 +412,13 @@ def test_report_print_with_a_town_ticket_is_scoped(server, store, dongguan):
     assert client.get(f"/api/v1/regions/{TOWN}").status_code == 403
     assert client.get(f"/tasks?region={TOWN}").status_code == 403
     one_audit(store, "perm_denied", username="renderer")
+    # ... and of the Dash callbacks, the report page's own: no other page's, even in its region
+    other_page = dash_post(client, dash_body(client, "tasks-region-name.children", {"tasks-region.value": TOWN}))
+    assert other_page.status_code == 403
+    assert any("tasks-region-name" in f"{r['detail']} {r['target']}"
+               for r in audits(store, "perm_denied", username="renderer"))
+    own = dash_post(client, dash_body(client, "report-go.href", {"report-region.value": TOWN}))
+    assert own.status_code in (200, 204), own.get_data(as_text=True)[:300]
     # a ticket for another report, one whose report lies outside its scope, a forged one: the login
     other = ticket_for(TOWN, TOWN, "monthly", WEEK)
     for bad in ("", "forged.ticket.value", ticket[:-3] + "abc", ticket_for(DG, DG, "weekly", WEEK) + "x", other,

@@ -358,6 +358,16 @@ def test_rejects_jsonl(tmp_path):
     assert len(got) == 2
 
 
+def test_jsonl_nested_too_deep_is_one_rejected_line(tmp_path):
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    table = read_file(_write(tmp_path, "in.jsonl", f'{deep}\n{{"代码": "X2"}}\n'))
+    assert [r.row_no for r in table.rows] == [2]
+    assert [(p.row_no, p.reason) for p in table.problems] == [(1, "JSON 嵌套层数过多")]
+    out = write_rejects(table, {}, tmp_path / "r.jsonl")
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(g["_row"], g["_raw"], g["_reasons"]) for g in got] == [(1, deep, ["JSON 嵌套层数过多"])]
+
+
 def test_rejects_xlsx_long_cell_and_unknown_row(tmp_path):
     big = "长" * 100_000
     table = read_file(_write(tmp_path, "in.csv", f"名称,备注\n甲,{big}\n"))

@@ -145,6 +145,9 @@ def read_jsonl(data: bytes) -> RawTable:
         except json.JSONDecodeError as exc:
             parsed.append((i + 1, None, line, f"JSON 格式错误：第 {exc.colno} 列附近（{exc.msg}）"))
             continue
+        except RecursionError:  # nested deeper than the parser's stack: one bad line, not a failed batch
+            parsed.append((i + 1, None, line, "JSON 嵌套层数过多"))
+            continue
         if not isinstance(obj, dict):
             parsed.append((i + 1, None, line, "JSON 行不是对象"))
             continue

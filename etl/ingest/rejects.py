@@ -144,7 +144,7 @@ def _write_jsonl(table: RawTable, entries: list[Entry], path: Path) -> None:  # 
             raw = record.raw if record is not None else ""
             try:
                 parsed = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep (read_jsonl refused it)
                 parsed = None
             obj = dict(parsed) if isinstance(parsed, dict) else {"_raw": raw}
             obj["_row"] = row_no
