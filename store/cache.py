@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -179,7 +180,8 @@ def cached(key: str, compute: Callable[[], T], timeout: float | None = None) -> 
         _state.misses += 1
         df = compute()
         try:
-            backend.set(key, df, timeout=_state.seconds if timeout is None else timeout)
+            # whole seconds: cachelib warns on every float timeout (thousands of identical lines)
+            backend.set(key, df, timeout=math.ceil(_state.seconds if timeout is None else timeout))
         except Exception as exc:  # a cache outage must not break the screen
             logger.warning("query cache unavailable (set): %s", exc)
         return df

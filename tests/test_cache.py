@@ -316,3 +316,18 @@ def _data_value(node, element_id: str) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def test_fractional_lifetimes_give_no_warning_per_entry():
+    """JINJIAN_CACHE_SECONDS=2.5 is a valid setting; cachelib warns on every float timeout,
+    which drowned an operator's log in identical lines (issue 30): whole seconds are passed."""
+    import warnings
+
+    cache.configure(SimpleCache(), 2.5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert cache.cached("fractional-key", lambda: 41) == 41
+            assert cache.cached("fractional-key", lambda: 42) == 41
+    finally:
+        cache.configure(None, 0)
