@@ -40,7 +40,7 @@ WARNING_ZH: dict[str, str] = {"complaint": "投诉举报", "penalty": "行政处
                               "inspection": "检查不合格", "sampling": "抽检不合格"}
 WARNING_COLOURS: dict[str, str] = {"complaint": "#2ec7ff", "penalty": "#ff5b5b", "list_entry": "#ffb020",
                                    "inspection": "#a47cff", "sampling": "#38d39f"}
-RULES_MESSAGE = "风险评分规则配置不正确（风险权重或分级阈值），请联系管理员"
+RULES_MESSAGE = "风险评分规则配置不正确（风险权重或分级阈值），请联系系统管理员"
 LOCALE = {"noRowsToShow": "暂无数据", "loadingOoo": "加载中…", "filterOoo": "筛选…", "contains": "包含",
           "equals": "等于", "lessThan": "小于", "greaterThan": "大于", "inRange": "介于"}
 

@@ -100,7 +100,7 @@ def workday_notice(years: Sequence[int]) -> str:
     if not years:
         return ""
     return (f"注意：{'、'.join(str(y) for y in years)}年法定节假日安排未配置，工作日按周一至周五计算"
-            "（可通过 JINJIAN_HOLIDAY_FILE 配置）")
+            "（请系统管理员补充节假日安排）")
 
 
 # ----------------------------------------------------------------------------- ageing chart and cards

@@ -167,27 +167,27 @@ INDICATORS: list[Indicator] = [
        "Tasks whose state at the period end (last task event on or before it) is not closed."),
     _i("tasks_due_soon", "临期任务（提醒）", "Tasks due soon", "tasks", "件", "stock",
        asof("due_date >= %(asof)s AND due_date <= %(soon_until)s"),
-       "期末在办且在提醒天数（JINJIAN_TASK_REMIND_DAYS，默认2个工作日）内到期的任务件数。",
+       "期末在办且在提醒天数（由系统管理员设定，默认2个工作日）内到期的任务件数。",
        "Open tasks at the period end whose deadline in force is on or after the period end and at most "
-       "JINJIAN_TASK_REMIND_DAYS (default 2) working days after it.",
+       "the reminder days (set by the administrator, default 2) working days after it.",
        thresholds=Thresholds("higher_worse", 1, 50, 100, 200)),
     _i("tasks_overdue", "逾期任务", "Overdue tasks", "tasks", "件", "stock", OVERDUE,
        "期末尚未办结且已超过当前环节办理期限的任务件数。",
        "Open tasks at the period end whose deadline in force is before the period end."),
     _i("overdue_mild", "逾期任务（黄色）", "Overdue tasks, yellow", "tasks", "件", "stock",
        asof("due_date < %(end)s AND due_date >= %(mild_from)s"),
-       "逾期不超过第一档工作日数（JINJIAN_TASK_OVERDUE_BUCKETS，默认1–5个工作日）的在办任务件数。",
-       "Overdue tasks at the period end, at most the first JINJIAN_TASK_OVERDUE_BUCKETS bound (default 5) "
+       "逾期不超过第一档工作日数（由系统管理员设定，默认1–5个工作日）的在办任务件数。",
+       "Overdue tasks at the period end, at most the first overdue bound (default 5) "
        "working days late (working days in (deadline, period end], at least 1)."),
     _i("overdue_moderate", "逾期任务（橙色）", "Overdue tasks, orange", "tasks", "件", "stock",
        asof("due_date < %(mild_from)s AND due_date >= %(moderate_from)s"),
        "逾期超过第一档、不超过第二档工作日数（默认6–10个工作日）的在办任务件数。",
        "Overdue tasks at the period end more than the first and at most the second "
-       "JINJIAN_TASK_OVERDUE_BUCKETS bound (default 6–10) working days late."),
+       "overdue bound (default 6–10) working days late."),
     _i("overdue_severe", "逾期任务（红色，升级督办）", "Overdue tasks, red (escalated)", "tasks", "件", "stock",
        asof("due_date < %(moderate_from)s"),
        "逾期超过第二档工作日数（默认10个工作日）、需升级督办的在办任务件数。",
-       "Overdue tasks at the period end more than the second JINJIAN_TASK_OVERDUE_BUCKETS bound "
+       "Overdue tasks at the period end more than the second overdue bound "
        "(default 10) working days late.", thresholds=Thresholds("higher_worse", 1, 5, 20, 50)),
     _i("overdue_rate", "任务逾期率", "Overdue share of open tasks", "tasks", "%", "stock", OVERDUE,
        "逾期任务占在办任务的比例。", "Overdue tasks / open tasks at the period end × 100.", denominator=OPEN,
@@ -246,12 +246,12 @@ INDICATORS: list[Indicator] = [
        step(f"{PUSHED} AND {PUSH_LAG} <= %(push_limit)s"),
        "期内推送的任务中，自登记、变更、检查或决定作出时起在推送时限（默认1小时）内推送至属地村（社区）的比例。",
        "Task pushes within the period (from_status none, source_time recorded) whose push time − the source "
-       "record's own time <= JINJIAN_TASK_PUSH_MINUTES (default 60) minutes / such pushes × 100.",
+       "record's own time <= the push limit (default 60 minutes) / such pushes × 100.",
        denominator=step(PUSHED), thresholds=Thresholds("higher_better", 98, 95, 90, 80), **_pct()),
     _i("push_late", "推送超时", "Pushed late", "tasks", "件", "flow", step(PUSH_LATE),
        "期内推送的任务中，超过推送时限（默认1小时）才推送至属地村（社区）的件数（迟报责任在报送来源）。",
        "Task pushes within the period whose push time − the source record's own time > "
-       "JINJIAN_TASK_PUSH_MINUTES minutes.", thresholds=Thresholds("higher_worse", 1, 10, 50, 200)),
+       "the push limit (default 60 minutes).", thresholds=Thresholds("higher_worse", 1, 10, 50, 200)),
     _i("push_late_hours", "推送超时平均时长", "Average lateness of late pushes", "tasks", "小时", "flow",
        Measure("task_events", f"sumIf({PUSH_LAG}, {PUSH_LATE})"),
        "期内超时推送的任务，自业务发生至推送的平均小时数。",

@@ -24,7 +24,7 @@ from supervision.rules import TaskRules
 
 logger = logging.getLogger(__name__)
 
-RULES_MESSAGE = "任务督办规则配置不正确（推送时限等设置），请联系管理员"
+RULES_MESSAGE = "任务督办规则配置不正确（推送时限等设置），请联系系统管理员"
 
 
 def _table(code: str | None, period: Period, by: str) -> tuple[list[dict[str, Any]], str]:

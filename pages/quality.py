@@ -44,7 +44,7 @@ HIDDEN = "hidden"
 REFRESH_MS = 30_000
 BATCH_ROWS = 500
 TOP_REASONS = 10
-SETTINGS_MESSAGE = "数据汇聚配置不正确（JINJIAN_SOURCE_LATE_HOURS 等设置），请联系管理员"
+SETTINGS_MESSAGE = "数据汇聚配置不正确（迟报时限等设置），请联系系统管理员"
 DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项"}
 
 

@@ -65,7 +65,7 @@ def layout(**_: Any) -> html.Div:
         html.Section(className="reports-section", children=[
             html.H2("定时任务"),
             html.P("每天到达设定时间后，生成最近一个完整报告期的报告（例如周报：上周一至周日），每期只生成一次。"
-                   "设置 JINJIAN_REPORT_SCHEDULES 中的任务随配置同步；此处添加的任务可停用。", className="reports-note"),
+                   "系统配置中的任务由系统管理员维护，此处可停用；此处添加的任务可随时修改。", className="reports-note"),
             html.Div(id="reports-schedules"),
             html.Div(className="reports-form", children=[
                 _control("报告类型", dcc.RadioItems(id="reports-sched-kind", options=kinds, value="weekly",

@@ -50,8 +50,8 @@ dash.register_page(__name__, path=PATH, title="金监 · 任务督办", name="�
 DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
                    "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
 HIDDEN = "hidden"
-RULES_MESSAGE = "任务督办规则配置不正确（JINJIAN_TASK_LIMITS 等设置），请联系管理员"
-CALENDAR_MESSAGE = "工作日历文件（JINJIAN_HOLIDAY_FILE）有误，请联系管理员"
+RULES_MESSAGE = "任务督办规则配置不正确（办理时限等设置），请联系系统管理员"
+CALENDAR_MESSAGE = "节假日安排文件有误，请联系系统管理员"
 #: What a callback shows instead of failing: the project's errors and a broken holiday file.
 SHOWN_ERRORS = (JinjianError, HolidayFileError)
 

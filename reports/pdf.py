@@ -60,7 +60,7 @@ def chromium_path() -> str:
     if not found:
         raise PdfError(f"Chromium not found at {path!r}: install Debian's chromium "
                        "(scripts/install_debian_deps.sh) or set JINJIAN_CHROMIUM to the browser's path",
-                       user_message=f"未找到 Chromium 浏览器（{path}），无法导出 PDF：请安装 chromium 或设置 JINJIAN_CHROMIUM")
+                       user_message="PDF 导出组件（浏览器）未安装，暂时无法导出 PDF，请联系系统管理员")
     return found
 
 
@@ -125,7 +125,7 @@ class PdfRenderer:
             logger.error("playwright unavailable: %s", exc)
             self._fail_queued(PdfError(f"Playwright cannot start ({type(exc).__name__}: {exc}); "
                                        "pip install -r requirements.txt",
-                                       user_message="PDF 导出组件（playwright）不可用，请联系管理员"))
+                                       user_message="PDF 导出组件不可用，请联系系统管理员"))
             return
         browser = context = None
         try:
@@ -168,7 +168,7 @@ class PdfRenderer:
                                          args=FLAGS)
         except Exception as exc:
             raise PdfError(f"cannot start Chromium {self._executable!r} (JINJIAN_CHROMIUM): {exc}".splitlines()[0],
-                           user_message="无法启动 Chromium 浏览器，无法导出 PDF（JINJIAN_CHROMIUM）") from None
+                           user_message="PDF 导出组件（浏览器）无法启动，暂时无法导出 PDF，请联系系统管理员") from None
         self.launches += 1
         logger.info("chromium %s launched in %.2f s", browser.version, time.monotonic() - t0)
         return browser

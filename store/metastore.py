@@ -50,7 +50,7 @@ def open_store(url: str, metadata: MetaData, what: str) -> SAEngine:
         return engine_for(url, metadata)
     except (SQLAlchemyError, OSError) as exc:
         raise DatabaseUnavailable(f"metadata store {url!r}: {exc}".splitlines()[0],
-                                  user_message=f"{what}无法打开（JINJIAN_METADATA_URL），请联系管理员") from None
+                                  user_message=f"{what}无法打开，请联系系统管理员") from None
 
 
 def dispose_all() -> None:

@@ -182,7 +182,7 @@ def test_efficiency_rows_ranked_with_change():
 def test_workday_notice_text():
     assert tv.workday_notice([]) == ""
     assert tv.workday_notice([2027]) == ("注意：2027年法定节假日安排未配置，工作日按周一至周五计算"
-                                         "（可通过 JINJIAN_HOLIDAY_FILE 配置）")
+                                         "（请系统管理员补充节假日安排）")
     assert tv.workday_notice([2027, 2028]).startswith("注意：2027、2028年")
 
 
