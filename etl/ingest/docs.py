@@ -75,7 +75,8 @@ one source and one region. The API answers `401 missing_token` / `invalid_token`
 too_large`, `400` for an empty or unreadable body, and otherwise `200` with
 `rows_in`, `rows_loaded`, `rows_rejected`, `already_loaded` and, for each rejected
 line, `{"line", "field", "code", "reason"}`; the full rejection report is at
-`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects` with the same token.
+`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects` with the same token (each such
+download is one `rejects_download` entry of the audit log).
 
 ## Safety: all or nothing, at most once
 
