@@ -106,7 +106,9 @@ def rate_grade(key: str, value: Any) -> str | None:
 
 def card_note(key: str, totals: Mapping[str, float], late_sources: int) -> str:
     if key == "batches":
-        return f"导入 {int(totals['loaded']):,} 批 · 未导入 {int(totals['failed']):,} 批"
+        # the three add up to the card's figure: batches = loaded + not loaded + in progress
+        return (f"导入 {int(totals['loaded']):,} 批 · 未导入 {int(totals['failed']):,} 批 · "
+                f"处理中 {int(totals.get('in_progress', 0)):,} 批")
     if key == "rows_in":
         return "已导入批次所含记录"
     if key == "rows_loaded":

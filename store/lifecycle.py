@@ -13,7 +13,6 @@ ingestion is all or nothing).
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import signal
@@ -55,21 +54,11 @@ _down = threading.Event()
 
 
 def register(name: str, stop: Callable[[], Any], thread: threading.Thread | None = None) -> None:
-    """Have ``stop`` called (and ``thread`` waited for) when the process ends — through
-    :func:`shutdown`, or a normal interpreter exit (a gunicorn worker's)."""
+    """Have ``stop`` called (and ``thread`` waited for) when the process ends through
+    :func:`shutdown`. (A process that ends otherwise — a gunicorn worker — leaves its
+    daemon threads to die with it: an interrupted batch is finished by the next start.)"""
     with _lock:
-        if not _workers and not _atexit_set:
-            atexit.register(_at_exit)
-            _atexit_set.append(True)
         _workers.append(_Worker(name, stop, thread))
-
-
-_atexit_set: list[bool] = []
-
-
-def _at_exit() -> None:
-    if not _down.is_set():
-        stop_workers()
 
 
 def on_close(close: Callable[[], Any]) -> None:

@@ -346,7 +346,9 @@ def test_cards():
     # Rates are graded by their catalogue indicator's thresholds (50 % accepted is red).
     assert by_id["dq-card-accuracy"].className == "stat-card dq-grade-red"
     assert by_id["dq-card-late"].className == "stat-card dq-grade-red"
-    assert "导入 4 批 · 未导入 1 批" in _text(by_id["dq-card-batches"])
+    assert "导入 4 批 · 未导入 1 批 · 处理中 0 批" in _text(by_id["dq-card-batches"])
+    busy = {c.id: c for c in qv.create_quality_cards({**totals, "batches": 7, "in_progress": 2}, 7)}
+    assert "导入 4 批 · 未导入 1 批 · 处理中 2 批" in _text(busy["dq-card-batches"])  # 4 + 1 + 2 = 7
     assert "2 / 3 批在24小时内报送" in _text(by_id["dq-card-timeliness"])
     good = qv.create_quality_cards({**totals, "accept_rate": 99.5, "completeness_rate": math.nan}, 0)
     by_id = {c.id: c for c in good}
