@@ -66,8 +66,9 @@ def check_app_settings() -> None:
     from store.cache import CacheSettings
     from store.lifecycle import shutdown_seconds
 
-    AuthSettings.from_env(), IngestSettings.from_env(), ReportSettings.from_env(), CacheSettings.from_env()
-    shutdown_seconds()
+    for read in (AuthSettings.from_env, IngestSettings.from_env, ReportSettings.from_env, CacheSettings.from_env,
+                 shutdown_seconds):
+        read()
 
 
 def _check_port(host: str, port: int) -> None:

@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from etl.reference.cli import run_command as run_reference
 
         return run_reference(args, settings)
-    db = get_db()  # the process engine: closed in order by store.db.exit_process
+    db = get_db()  # the process engine: closed in order by store.db.run_command
     where = settings.clickhouse_url or str(settings.data_dir)
     if args.cmd == "init":
         init_schema(db)

@@ -133,17 +133,6 @@ def _list(command: str) -> int:
     return 0
 
 
-def _close_db() -> None:
-    """Close the embedded database's sessions before the interpreter exits (chDB
-    can crash in its own teardown after being used from the renderer's threads)."""
-    from store import db as dbmod
-
-    engine = getattr(dbmod, "_engine", None)
-    if engine is None:
-        return
-    engine.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -158,8 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, JinjianError) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 2
-    finally:
-        _close_db()
 
 
 if __name__ == "__main__":

@@ -41,12 +41,6 @@ def close_db() -> None:
         engine.close()
 
 
-def exit_process(code: int, *engines: Engine | None) -> NoReturn:
-    """End a command-line process through :func:`store.lifecycle.shutdown`: background
-    work stopped, ``engines`` and the process's engine closed in order, output flushed."""
-    lifecycle.shutdown(code, *(e.close for e in engines if e is not None), close_db)
-
-
 def run_command(main: Callable[[], int]) -> NoReturn:
     """``python -m …`` entry: run ``main`` and end through the same ordered close on every
     path (success, error, exception, SIGTERM/SIGINT/SIGHUP; :func:`store.lifecycle.run_main`)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+import pandas as pd
+
 from store.rollups import FAMILIES, FINEST, LEVELS, SPILL, Family, families_of, rollup_tables
 from store.engine import Engine
 from store.executor import run
@@ -176,8 +178,17 @@ VERIFY_CHUNK_ROWS = 1_000_000
 VERIFY_MAX_UNITS = 4000
 
 
+def _raw_units(db: Engine, family: Family) -> pd.DataFrame:
+    """Every (town code, yyyymm) of the family's raw rows: read once per family, each
+    level's units derived from them by prefix."""
+    n = LEVELS[FINEST]
+    df = run(db, "rollup_verify_codes", f"SELECT DISTINCT substring(grid_code, 1, {n}) AS code, "
+             f"toYYYYMM({family.date_expr}) AS m {family.body.format(src=family.source, where='1')}")
+    return df.astype({"code": str, "m": int})
+
+
 def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool,
-                   chunk_rows: int) -> list[tuple[tuple, ...]]:
+                   chunk_rows: int, raw_units: pd.DataFrame | None = None) -> list[tuple[tuple, ...]]:
     """The units of the comparison — ``(code,)`` of the ``level`` for a total, ``(code,
     yyyymm)`` for a day table — found in the raw rows or in the rollup table, packed in
     chunks of about ``chunk_rows`` rollup rows (a unit with more is a chunk of its own)."""
@@ -186,9 +197,8 @@ def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool,
     month = f", toYYYYMM({family.date_col}) AS m" if with_date else ""
     sizes = run(db, "rollup_verify_sizes", f"SELECT grid_code AS code{month}, count() AS n FROM {table} "
                 f"GROUP BY code{', m' if with_date else ''}")
-    raw_month = f", toYYYYMM({family.date_expr}) AS m" if with_date else ""
-    raw = run(db, "rollup_verify_codes", f"SELECT DISTINCT substring(grid_code, 1, {n}) AS code{raw_month} "
-              f"{family.body.format(src=family.source, where='1')}")
+    raw = _raw_units(db, family) if raw_units is None else raw_units
+    raw = raw.assign(code=raw["code"].str[:n]).drop_duplicates(["code", "m"] if with_date else ["code"])
     unit = (lambda df: zip(df["code"].astype(str), df["m"].astype(int))) if with_date else (
         lambda df: ((c,) for c in df["code"].astype(str)))
     rows = {u: int(k) for u, k in zip(unit(sizes), sizes["n"])}
@@ -217,12 +227,13 @@ def verify(db: Engine, chunk_rows: int = VERIFY_CHUNK_ROWS, repair: bool = False
     finds none (``--repair``)."""
     out = {}
     for family in FAMILIES.values():
+        raw_units = _raw_units(db, family)
         for level in LEVELS:
             n = LEVELS[level]
             for with_date in (True, False) if family.stock else (True,):
                 table = family.table(level) if with_date else family.total(level)
                 out[table] = 0
-                for units in _verify_chunks(db, family, level, with_date, chunk_rows):
+                for units in _verify_chunks(db, family, level, with_date, chunk_rows, raw_units):
                     if with_date:
                         first, last = min(u[1] for u in units), max(u[1] for u in units)
                         raw_where = (f"{family.date_expr} >= toDate('{first // 100}-{first % 100:02d}-01') AND "

@@ -37,7 +37,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from store.schema import init_schema
     from store.db import get_db
 
-    db = get_db()  # the process engine: closed in order by store.db.exit_process
+    db = get_db()  # the process engine: closed in order by store.db.run_command
     init_schema(db)
     ing = Ingestor(db)
     ing.recover()

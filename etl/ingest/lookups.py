@@ -2,8 +2,9 @@
 batches, unknown or out-of-scope entities and tasks, entity state, task
 transitions (:data:`supervision.rules.TRANSITIONS`).
 
-Lookups read in chunks of :data:`CHUNK` keys (bound ``IN`` lists stay far below
-the server's query-size limit) and use the primary key where there is one.
+A look-up of up to :data:`CHUNK` keys is one bound ``IN`` list; more keys go into a
+key table joined in the engine (:func:`chunked`), one statement per look-up. Look-ups
+read copies sorted by their key (``store.batch_index``) where there is one.
 """
 from __future__ import annotations
 
@@ -45,10 +46,8 @@ def chunked(db: Engine, name: str, sql: str, keys: Sequence[str], **params: obje
     granules its keys touch, sorted by key, however many keys it has."""
     if len(keys) <= CHUNK:
         return run(db, name, sql, {**params, "keys": tuple(keys)}) if len(keys) else pd.DataFrame()
-    if sql.count("IN %(keys)s") != 1:  # not joinable as written: bound lists, a chunk at a time
-        parts = [run(db, name, sql, {**params, "keys": tuple(keys[i:i + CHUNK])})
-                 for i in range(0, len(keys), CHUNK)]
-        return pd.concat(parts, ignore_index=True)
+    if sql.count("IN %(keys)s") != 1:
+        raise ValueError(f"{name}: a look-up names its keys once, as IN %(keys)s")
     with key_table(db, keys) as table:
         return run(db, name, sql.replace("IN %(keys)s", f"GLOBAL IN (SELECT k FROM {table})"), dict(params))
 
