@@ -76,6 +76,10 @@ def _schemas() -> dict[str, Any]:
         "capital": _num(), "lon": _num(), "lat": _num(),
     }
     period = _obj({"start": DATE, "end": DATE})
+    # A comparison period of a period that ends today stops at the same time of day on its last day.
+    compared = _obj({"start": DATE, "end": DATE, "until": _str(
+        pattern="^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$", nullable=True,
+        description="末日截至时刻（本期截至今日当前时刻时，同期按同一时刻比较）；null 为整日")})
     return {
         "Error": _obj({"error": _obj({
             "code": _str(enum=ERROR_CODES, description="machine-readable, stable"),
@@ -130,7 +134,7 @@ def _schemas() -> dict[str, Any]:
                                "decimals": {"type": "integer", "minimum": 0}}),
             "region": REGION_REF, "date": DATE, "grain": _str(enum=list(ALL_GRAINS)),
             "children": {"type": "boolean"}, "period": _ref("Period"),
-            "previous_period": {**period, "nullable": True}, "year_ago_period": {**period, "nullable": True},
+            "previous_period": {**compared, "nullable": True}, "year_ago_period": {**compared, "nullable": True},
             "items": {"type": "array", "items": _ref("IndicatorValue")}}),
         "EntitySummary": _obj(entity_item),
         "EntityPage": _obj({

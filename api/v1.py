@@ -30,7 +30,7 @@ from domain.codes import ENTITY_STATUSES, ENTITY_TYPES
 from indicators.catalogue import CATALOGUE, INDICATORS
 from queries.indicator_values import compute_with_comparisons
 from indicators.model import CATEGORIES, Indicator
-from indicators.periods import period_to_date, previous_period, year_ago
+from indicators.periods import period_to_date, previous_period, span_json, year_ago
 from domain import errors as qerr
 from store.db import get_db
 from queries.entity_list import (INDUSTRY_SECTIONS, LIST_COLUMNS, MAX_NAME_QUERY, MAX_PAGE_SIZE,
@@ -279,8 +279,8 @@ def indicator_values(indicator_id: str) -> Response:
         "region": {"code": node.code, "name": node.name, "level": node.level},
         "date": day, "grain": grain, "children": children,
         "period": {"start": period.start, "end": period.end},
-        "previous_period": {"start": prev.start, "end": prev.end} if ind.comparable else None,
-        "year_ago_period": {"start": ago.start, "end": ago.end} if ind.comparable else None,
+        "previous_period": span_json(prev) if ind.comparable else None,
+        "year_ago_period": span_json(ago) if ind.comparable else None,
         "items": items,
     })
 

@@ -10,13 +10,15 @@ from components.format import format_change, format_cn
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {"title": "金监 · 智慧监管指挥大屏", "fresh": "数据更新于", "stale": "数据已超过 {m} 分钟未更新",
+           "stale_days": "数据已 {d} 天未更新",
            "trend_day": "近 30 天新设立与注销（户/日）", "trend_month": "近 13 个月新设立与注销（户/月）",
            "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
            "mom": "环比", "no_data": "暂无数据", "rotate": "轮播",
            "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}",
            "push_late": "本月超时 {n} 件"},
     "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
-           "stale": "No new data for over {m} minutes", "trend_day": "Registrations and exits, last 30 days",
+           "stale": "No new data for over {m} minutes",
+           "stale_days": "No new data for {d} days", "trend_day": "Registrations and exits, last 30 days",
            "trend_month": "Registrations and exits, last 13 months", "ranking": "Sub-region ranking",
            "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
            "rotate": "Rotation", "overdue": "Most overdue tasks",

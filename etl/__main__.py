@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=int, default=800, help="days of event history (≥ 730 for YoY)")
     d.add_argument("--seed", type=int, default=20151, help="random seed")
     d.add_argument("--end-date", type=dt.date.fromisoformat, default=None,
-                   help="last day of history (default today)")
+                   help="last day of history (default today, ending now)")
     d.add_argument("--replace", action="store_true", help="drop existing data first")
     d.add_argument("--if-absent", action="store_true", help="do nothing when data is already loaded")
     sub.add_parser("status", help="print row counts")
@@ -110,6 +110,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{table:14s} {row_count(db, table):>12,}")
         return 0
     # demo
+    if args.end_date and args.end_date > dt.date.today():
+        print(f"error: --end-date {args.end_date} lies in the future (demo data end when they are generated)",
+              file=sys.stderr)
+        return 2
     if args.if_absent:
         from store.schema import outdated_tables
 
@@ -129,8 +133,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from etl.demo import DemoConfig
     from etl.demo_build import build_and_load
 
+    now = dt.datetime.now().replace(microsecond=0)
+    end_date = args.end_date or now.date()
+    # Generated today, the demo ends now: nothing in it lies in the future.
     cfg = DemoConfig(root=args.root, entities=args.entities, days=args.days, seed=args.seed,
-                     end_date=args.end_date or dt.date.today())
+                     end_date=end_date, end_time=now.time() if end_date >= now.date() else None)
     t0 = time.perf_counter()
     prepare(db, replace=args.replace)
     counts = build_and_load(db, cfg)

@@ -30,10 +30,20 @@ class DemoConfig:
     days: int = 800
     seed: int = 20151
     end_date: dt.date = field(default_factory=dt.date.today)
+    #: The moment on ``end_date`` the demo ends (its generation time, so that nothing lies in
+    #: the future); None: the end of that day (fixed test data sets).
+    end_time: dt.time | None = None
 
     @property
     def start_date(self) -> dt.date:
         return self.end_date - dt.timedelta(days=self.days - 1)
+
+    @property
+    def until(self) -> np.datetime64:
+        """The last second the demo's events and task events may carry."""
+        if self.end_time is None:
+            return np.datetime64(self.end_date) + np.timedelta64(86399, "s")
+        return np.datetime64(dt.datetime.combine(self.end_date, self.end_time).replace(microsecond=0), "s")
 
 
 @dataclass

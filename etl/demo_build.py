@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from domain import boundaries
 from etl.demo import DemoConfig, DemoData, make_departments, make_entities, make_grids, make_workers
-from etl.demo_events import make_events
+from etl.demo_events import clip_to, make_events
 from etl.demo_tasks import make_tasks
 from etl.load import load_regions, load_tables, record_load
 from domain.regions import load_region_table, validate_code
@@ -40,8 +40,10 @@ def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     step()
     start, end = np.datetime64(cfg.start_date), np.datetime64(cfg.end_date)
     events = make_events(rng, entities, start, end)
+    if cfg.end_time is not None:  # generated today: the day stops now
+        entities, events = clip_to(entities, events, cfg.until)
     step()
-    tasks, task_events = make_tasks(rng, events, end, workers)
+    tasks, task_events = make_tasks(rng, events, cfg.until, workers)
     step()
     return DemoData(grids, workers, depts, entities, events, tasks, task_events)
 

@@ -118,3 +118,24 @@ def make_events(rng: np.random.Generator, ent: pd.DataFrame, start: np.datetime6
     ev.insert(0, "event_id", np.arange(1, len(ev) + 1, dtype="uint64"))
     ev.insert(2, "event_date", ev["event_time"].dt.normalize())
     return ev
+
+
+def clip_to(entities: pd.DataFrame, events: pd.DataFrame,
+            until: np.datetime64) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo as it stands at ``until`` (its generation time): the events of the last day
+    after that moment have not happened yet. An entity whose registration is still to come
+    does not exist (nor do its events); a cancellation or revocation still to come leaves
+    the entity active. Events are numbered again in time order."""
+    late = events["event_time"].to_numpy() > until.astype("datetime64[ns]")
+    kind = events["event_type"].to_numpy()
+    unborn = events.loc[late & (kind == "registration"), "credit_code"].to_numpy()
+    ending = events.loc[late & np.isin(kind, ["cancellation", "revocation"]), "credit_code"].to_numpy()
+    codes = entities["credit_code"].to_numpy()
+    entities = entities[~np.isin(codes, unborn)].copy()
+    undo = np.isin(entities["credit_code"].to_numpy(), ending)
+    entities.loc[undo, "status"] = "active"
+    entities.loc[undo, "status_date"] = pd.NaT
+    keep = ~late & ~np.isin(events["credit_code"].to_numpy(), unborn)
+    events = events[keep].reset_index(drop=True)
+    events["event_id"] = np.arange(1, len(events) + 1, dtype="uint64")
+    return entities.reset_index(drop=True), events

@@ -78,23 +78,28 @@ class _Machine:
         self.end[idx] = np.datetime64("NaT")
 
     def ending(self, rng: np.random.Generator, status: str, limit: int | np.ndarray,
-               today: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
-        """Tasks in ``status`` whose stage ends by ``today``, and when (each stage's
-        length is drawn once, when first asked)."""
+               until: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+        """Tasks in ``status`` whose stage ends by ``until``, and when (each stage's
+        length is drawn once, when first asked; a stage that ends later today stays open)."""
         idx = np.flatnonzero(self.status == status)
         new = idx[np.isnat(self.end[idx])]
         limits = np.broadcast_to(np.asarray(limit), self.status.shape)[new]
         self.end[new] = add_workdays(self.start[new], _lag(rng, limits))
         end_day = self.end[idx]
-        keep = end_day <= today
+        keep = end_day <= until.astype("datetime64[D]")
         idx, end_day = idx[keep], end_day[keep]
-        return idx, np.maximum(office_time(rng, end_day), self.time[idx] + np.timedelta64(60, "s"))
+        t = np.maximum(office_time(rng, end_day), self.time[idx] + np.timedelta64(60, "s"))
+        now = t <= until
+        self.end[idx[~now]] = np.datetime64("2999-12-31")  # ends after the demo does: stays open
+        return idx[now], t[now]
 
 
-def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64, workers: pd.DataFrame,
+def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, until: np.datetime64, workers: pd.DataFrame,
                rules: TaskRules | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tasks (current state) and task events for the demo event log ``ev``."""
+    """Tasks (current state) and task events for the demo event log ``ev``, as they stand at
+    ``until`` (datetime64[s], the demo's end: nothing is pushed or done after it)."""
     rules = rules or TaskRules()
+    today = until.astype("datetime64[D]")
     lim = rules.limit
     types = task_type_of(ev["event_type"], ev["detail"], ev["result"])
     src = ev[types != ""].reset_index(drop=True)
@@ -144,25 +149,25 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
 
     idx = np.flatnonzero(verify)
     t = created[idx] + rng.integers(300, 1800, len(idx)).astype("timedelta64[s]")
-    ok = t.astype("datetime64[D]") <= today
+    ok = t <= until
     m.move(idx[ok], "inspecting", t[ok], None, worker[idx[ok]], "grid_worker", "派发至网格员，开展首次实地核查")
 
     for _ in range(8):  # stages in lifecycle order; loops until every task has settled
-        idx, t = m.ending(rng, "inspecting", lim("inspection"), today)
+        idx, t = m.ending(rng, "inspecting", lim("inspection"), until)
         bad = problem[idx]
         m.move(idx[~bad], "closed", t[~bad], None, worker[idx[~bad]], "grid_worker", "首次核查：经营情况与登记一致，办结")
         d = t[bad].astype("datetime64[D]")
         m.move(idx[bad], "notice", t[bad], add_workdays(d, lim("recheck")), worker[idx[bad]],
                "grid_worker", "首次核查发现问题（" + kind[idx[bad]] + "），下达书面整改通知")
 
-        idx, t = m.ending(rng, "notice", lim("recheck"), today)
+        idx, t = m.ending(rng, "notice", lim("recheck"), until)
         fixed = rng.random(len(idx)) < 0.8
         m.move(idx[fixed], "closed", t[fixed], None, worker[idx[fixed]], "grid_worker", "复查：已整改到位，办结")
         d = t[~fixed].astype("datetime64[D]")
         m.move(idx[~fixed], "joint", t[~fixed], add_workdays(d, lim("joint")),
                worker[idx[~fixed]], "grid_worker", "复查：逾期未整改，转村（社区）联合处置")
 
-        idx, t = m.ending(rng, "joint", lim("joint"), today)
+        idx, t = m.ending(rng, "joint", lim("joint"), until)
         fixed = rng.random(len(idx)) < 0.4
         village = np.array([g[:12] for g in grid[idx]], dtype=object)
         m.move(idx[fixed], "closed", t[fixed], None, village[fixed], "village", "村（社区）联合处置完毕，办结")
@@ -170,7 +175,7 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
         m.move(idx[~fixed], "town", t[~fixed], add_workdays(d, lim("town")), village[~fixed],
                "village", "村（社区）处置未果，提交镇街处置")
 
-        idx, t = m.ending(rng, "town", np.where(ttype == "clue", lim("clue_forward"), lim("town")), today)
+        idx, t = m.ending(rng, "town", np.where(ttype == "clue", lim("clue_forward"), lim("town")), until)
         fixed = (ttype[idx] != "clue") & (rng.random(len(idx)) < 0.3)
         m.move(idx[fixed], "closed", t[fixed], None, town_office[idx[fixed]], "town_office", "镇街处置完毕，办结")
         up = idx[~fixed]
@@ -179,14 +184,17 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, today: np.datetime64,
                "town_office", np.where(unlicensed_trade[up], "推送至许可审批部门（谁审批、谁监管）",
                                        "推送至市场监管部门"), dept=responsible[up])
 
-        idx, t = m.ending(rng, "transferred", lim("department"), today)
+        idx, t = m.ending(rng, "transferred", lim("department"), until)
         m.move(idx, "closed", t, None, m.dept[idx], "department", "职能部门反馈处理结果，办结")
 
-        idx, t = m.ending(rng, "pending", lim("disclosure"), today)
+        idx, t = m.ending(rng, "pending", lim("disclosure"), until)
         idx, t = idx[ttype[idx] == "disclosure"], t[ttype[idx] == "disclosure"]
         m.move(idx, "closed", t, None, m.dept[idx], "department", "已在公示系统公示，办结")
 
-    return _frames(m, src, ttype, grid, created, problem, detail)
+    tasks, te = _frames(m, src, ttype, grid, created, problem, detail)
+    # A record of the last minutes before ``until`` whose push would come after it: not pushed yet.
+    pushed = tasks["created_at"].to_numpy() <= until.astype("datetime64[ns]")
+    return tasks[pushed].reset_index(drop=True), te[te["task_id"].isin(tasks["task_id"][pushed])].reset_index(drop=True)
 
 
 def _frames(m: _Machine, src: pd.DataFrame, ttype: np.ndarray, grid: np.ndarray, created: np.ndarray,

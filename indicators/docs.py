@@ -30,7 +30,9 @@ def render() -> str:
         f"{len(INDICATORS)} indicators. Periods are period-to-date: for a date and a grain (日/周/月/季/年)"
         " the period runs from the start of that day/week (Monday)/month/quarter/year to the date. "
         "环比 compares with the same stretch of the previous period, 同比 with the same dates a year"
-        " earlier. Stock indicators are measured at the period end, flow indicators within the period,"
+        " earlier; when the period ends today, both stop on their last day at the current time of day"
+        " (today until now against yesterday until the same time: flows over the event logs; the"
+        " tasks table's closings count whole days). Stock indicators are measured at the period end, flow indicators within the period,"
         " current-state indicators use the latest list flags and credit grades (no comparison).",
         "",
         "Warning grades (分级分色预警): 蓝 < 黄 < 橙 < 红; below the blue threshold the value is 正常.",

@@ -244,7 +244,10 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
         age = dt.datetime.now() - data.latest
         fresh = f"{label(lang, 'fresh')} {data.latest:%Y-%m-%d %H:%M}"
         fresh_cls = "wall-fresh"
-        if age > dt.timedelta(minutes=settings.stale_minutes):
+        if age >= dt.timedelta(days=1):  # old data (e.g. a restart on an old demo): say how old
+            fresh += " · " + label(lang, "stale_days").format(d=age.days)
+            fresh_cls = "wall-fresh stale"
+        elif age > dt.timedelta(minutes=settings.stale_minutes):
             fresh += " · " + label(lang, "stale").format(m=settings.stale_minutes)
             fresh_cls = "wall-fresh stale"
     return (_tile_outputs(data, lang)

@@ -23,7 +23,7 @@ from components.nav import create_nav
 from indicators.catalogue import INDICATORS
 from queries.indicator_values import compute_with_comparisons
 from indicators.model import CATEGORIES, GRADES
-from indicators.periods import Period, period_to_date, previous_period, year_ago
+from indicators.periods import Period, period_to_date, previous_period, span_text, year_ago
 from store.db import get_db
 from domain.errors import JinjianError
 from store.filters import Filter, RegionScope, check_region_code
@@ -124,7 +124,7 @@ def _period_text(period: Period, grain: str) -> list[Any]:
     prev, ago = previous_period(period, grain), year_ago(period)
     return [html.Span(f"统计期间 {period.start} 至 {period.end}", className="ind-period-main"),
             html.Span(f"按{GRAIN_ZH[grain]}累计（期初至所选日期）"),
-            html.Span(f"环比 {prev.start} 至 {prev.end}"), html.Span(f"同比 {ago.start} 至 {ago.end}")]
+            html.Span(f"环比 {span_text(prev)}"), html.Span(f"同比 {span_text(ago)}")]
 
 
 def _summary(rows: list[dict[str, Any]]) -> list[Any]:

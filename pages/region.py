@@ -29,7 +29,7 @@ from components.region_table import (build_rows, code_from_slug, column_defs, cr
                                      indicator_options, level_of, page_query, parse_indicators, region_href)
 from indicators.catalogue import CATALOGUE
 from queries.indicator_values import compute, compute_with_comparisons
-from indicators.periods import Period, period_to_date, previous_period
+from indicators.periods import Period, period_to_date, previous_period, span_text
 from store.db import get_db
 from queries.entities import registration_flows
 from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
@@ -217,7 +217,7 @@ def _months_back(day: dt.date, months: int) -> dt.date:
 def _period_text(period: Period, grain: str) -> list[Any]:
     prev = previous_period(period, grain)
     return [html.Span(f"统计期间 {period.start} 至 {period.end}", className="region-period-main"),
-            html.Span(f"环比 {prev.start} 至 {prev.end}")]
+            html.Span(f"环比 {span_text(prev)}")]
 
 
 def _not_shown(n_cards: int) -> list[Any]:

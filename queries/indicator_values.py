@@ -7,7 +7,9 @@ periods in one query, a stock source runs once per period end.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
@@ -71,10 +73,15 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     index = pd.Index(regions["region_code"])
     columns: list[dict[str, np.ndarray]] = [{} for _ in periods]  # per period: alias → values per region
 
-    def add(i: int, part: pd.DataFrame) -> None:
+    def add(i: int, part: pd.DataFrame, only: set[str] | None = None) -> None:
+        """Add ``part`` (a query's rows) to period ``i``'s columns (``only``: those aliases);
+        a period answered in pieces (a whole-day part and a part-day) sums them."""
         part = part.set_index("region_code").reindex(index)  # one row per region (GROUP BY)
         for col in part.columns:
-            columns[i][col] = part[col].to_numpy()
+            if only is not None and col not in only:
+                continue
+            values = np.nan_to_num(part[col].to_numpy(dtype=float))
+            columns[i][col] = values + columns[i][col] if col in columns[i] else values
     base = {"like": flt.like, "region": flt.region, "n": node.child_length or 0}
     by_source = _measures(indicators)
     if "task_events" in by_source:  # the push limit of 推送及时率 (JINJIAN_TASK_PUSH_MINUTES)
@@ -88,15 +95,19 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     for source, measures in by_source.items():
         for m in measures:
             aliases.setdefault(m, f"m{len(aliases)}")
-        if source in _PERIOD_COL and len(periods) > 1:
-            for q in _plan(source, measures, level):
-                cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
-                narrow, extra = q.types_filter(source)
-                df = run(db, f"{q.name}_periods", _period_sql(q, key, cols, _PERIOD_COL[source], narrow),
-                         {**base, **extra, "starts": [p.start for p in periods], "ends": [p.end for p in periods],
-                          "first": min(p.start for p in periods), "last": max(p.end for p in periods)})
-                for i in range(len(periods)):
-                    add(i, df[df["_period"] == i + 1].drop(columns="_period"))
+        if source in _PERIOD_COL and (len(periods) > 1 or periods[0].until is not None):
+            for plan, pieces in _pieces(source, measures, level, periods, aliases):
+                for q in plan:
+                    cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
+                    narrow, extra = q.types_filter(source)
+                    cut = pieces[0][3] is not None
+                    df = run(db, f"{q.name}_periods{'_cut' if cut else ''}",
+                             _period_sql(q, key, cols, _PERIOD_COL[source], narrow, _TIME_COL[source] if cut else ""),
+                             {**base, **extra, "starts": [p[1].start for p in pieces],
+                              "ends": [p[1].end for p in pieces], "untils": [p[3] or "" for p in pieces],
+                              "first": min(p[1].start for p in pieces), "last": max(p[1].end for p in pieces)})
+                    for k, (i, _piece, only, _until) in enumerate(pieces):
+                        add(i, df[df["_period"] == k + 1].drop(columns="_period"), only)
             continue
         for i, period in enumerate(periods):
             params = {**base, "start": period.start, "end": period.end}
@@ -128,12 +139,53 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     return tables, aliases
 
 
-def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "") -> str:
+#: The time column of each flow source (a comparison period cut at a time of day).
+_TIME_COL = {"events": "event_time", "task_events": "event_time", "ingest_quality": "received_at"}
+#: Aggregates whose value over a period is not the sum of its values over the period's parts.
+_NOT_ADDITIVE = re.compile(r"\b(uniq\w*|avg\w*|min\w*|max\w*|any\w*|argM\w+|quantile\w*|median\w*)\(")
+
+
+def _pieces(source: str, measures: list[Measure], level: str | None, periods: Sequence[Period],
+            aliases: dict[Measure, str]) -> list[tuple[list["_Query"], list[tuple]]]:
+    """How the periods of one flow source are queried: (plan, pieces), each piece
+    (period index, days, aliases it answers or None for all, time-of-day bound or None).
+
+    Whole-day periods go together, by rollups where they can. A period cut at a time of
+    day (:attr:`Period.until`) is its whole days (rollups) plus its last day until then
+    (raw rows) for the measures that add up; the others read raw rows over the whole cut period."""
+    whole, part, cut_all = [], [], []
+    additive = {aliases[m] for m in measures if not _NOT_ADDITIVE.search(m.expr)}
+    for i, p in enumerate(periods):
+        if p.until is None:
+            whole.append((i, p, None, None))
+            continue
+        until = f"{p.end:%Y-%m-%d} {p.until:%H:%M:%S}"
+        if p.end > p.start:
+            whole.append((i, Period(p.start, p.end - dt.timedelta(days=1)), additive, None))
+        part.append((i, Period(p.end, p.end), additive, until))
+        if len(additive) < len(measures):
+            cut_all.append((i, Period(p.start, p.end), None, until))
+    raw_plan = _plan(source, measures, None)
+    out = [(_plan(source, measures, level), whole)] if whole else []
+    if part and additive:
+        out.append((_plan(source, [m for m in measures if aliases[m] in additive], None), part))
+    if cut_all:
+        out.append(([replace(q, exprs=[(m, e) for m, e in q.exprs if aliases[m] not in additive])
+                     for q in raw_plan], cut_all))
+    return out
+
+
+def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "", time_col: str = "") -> str:
     """``q`` over several periods at once (``%(starts)s``/``%(ends)s``): each row counts once
-    for every period containing it, under ``_period`` (1-based)."""
+    for every period containing it, under ``_period`` (1-based); with ``time_col``, a row of a
+    period's last day counts only up to ``%(untils)s`` (its time that day)."""
+    cut = (f"AND ({col} < toDate(arrayElement(array%(ends)s, i)) OR "
+           f"{time_col} <= toDateTime(arrayElement(array%(untils)s, i)))") if time_col else ""
+    # ClickHouse 18.16 reads a column named only inside the lambda as unknown: named in WHERE too.
+    narrow += f" AND toDate({time_col}) >= %(first)s" if time_col else ""
     return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
             f"SELECT *, arrayJoin(arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
-            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)), arrayEnumerate(array%(starts)s))) AS _period "
+            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s))) AS _period "
             f"FROM {q.from_item} WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
             f") GROUP BY _period, region_code")
 
@@ -231,15 +283,16 @@ def _change(cur: float, prev: float) -> float:
 
 
 def compute_with_comparisons(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,
-                             grain: str, by_child: bool = False) -> pd.DataFrame:
+                             grain: str, by_child: bool = False, now: dt.datetime | None = None) -> pd.DataFrame:
     """:func:`compute` plus ``prev_value``, ``yoy_value``, ``mom`` (环比) and
-    ``yoy`` (同比) as relative changes; NaN where not meaningful."""
+    ``yoy`` (同比) as relative changes; NaN where not meaningful. A period ending today
+    (``now``'s date; default the clock) is compared until the same time of day."""
     comparable = [i for i in indicators if i.comparable]
     if not comparable:
         cur = compute(db, indicators, flt, period, by_child)
         return cur.assign(prev_value=np.nan, yoy_value=np.nan, mom=np.nan, yoy=np.nan)
-    cur, prev, ago = compute_periods(db, indicators, flt, [period, previous_period(period, grain), year_ago(period)],
-                                     by_child)
+    cur, prev, ago = compute_periods(db, indicators, flt, [period, previous_period(period, grain, now),
+                                                           year_ago(period, now)], by_child)
     return with_comparisons(cur, prev, ago, {i.id for i in comparable})
 
 

@@ -156,8 +156,8 @@ def test_indicator_values_equal_compute(client, demo_db, ind_id, children):
     expected = compute_with_comparisons(demo_db, [CATALOGUE[ind_id]], Filter(region=DG), period, "month",
                                         by_child=children)
     assert body["period"] == {"start": "2026-11-01", "end": END}
-    assert body["previous_period"] == {"start": "2026-10-01", "end": "2026-10-20"}
-    assert body["year_ago_period"] == {"start": "2025-11-01", "end": "2025-11-20"}
+    assert body["previous_period"] == {"start": "2026-10-01", "end": "2026-10-20", "until": None}
+    assert body["year_ago_period"] == {"start": "2025-11-01", "end": "2025-11-20", "until": None}
     assert body["region"] == {"code": DG, "name": "东莞市", "level": 2}
     assert (body["date"], body["grain"], body["children"]) == (END, "month", children)
     assert len(body["items"]) == len(expected) == (36 if children else 1)

@@ -134,3 +134,48 @@ def test_bad_root(bad):
     with pytest.raises(Exception) as err:
         build(DemoConfig(root=bad, entities=10, days=30, end_date=DEMO_END))
     assert bad in str(err.value)
+
+
+def test_demo_generated_midday_ends_at_that_moment():
+    """Generated at 11:05, the demo's last day stops at 11:05: no event, task event or push
+    after it; entities registered later that day do not exist yet (nor their events), and a
+    cancellation still to come leaves the entity active. The same seed generated at the end
+    of the day has those later events — the part before 11:05 is the same day."""
+    whole = build(DemoConfig(root="441900003", entities=6000, days=400, seed=5, end_date=DEMO_END))
+    cfg = DemoConfig(root="441900003", entities=6000, days=400, seed=5, end_date=DEMO_END,
+                     end_time=dt.time(11, 5))
+    part = build(cfg)
+    until = pd.Timestamp(dt.datetime.combine(DEMO_END, dt.time(11, 5)))
+    assert part.events["event_time"].max() <= until
+    assert part.task_events["event_time"].max() <= until
+    assert part.tasks["created_at"].max() <= until
+    assert (part.tasks["closed_at"].dropna() <= until).all()
+    later = whole.events[whole.events["event_time"] > until]
+    assert len(later) > 0  # the full day has events after 11:05 (else this test proves nothing)
+    unborn = set(later.loc[later["event_type"] == "registration", "credit_code"])
+    assert unborn and not unborn & set(part.entities["credit_code"])
+    assert set(part.events["credit_code"]) <= set(part.entities["credit_code"])
+    assert set(part.task_events["task_id"]) == set(part.tasks["task_id"])
+    # Events up to 11:05 are the full day's, minus those of the entities not yet registered.
+    before = whole.events[(whole.events["event_time"] <= until) & ~whole.events["credit_code"].isin(unborn)]
+    cols = ["event_time", "event_type", "credit_code"]
+    pd.testing.assert_frame_equal(before[cols].reset_index(drop=True), part.events[cols].reset_index(drop=True))
+    assert (part.events["event_id"].to_numpy() == np.arange(1, len(part.events) + 1)).all()
+    # An entity whose cancellation is after 11:05 is still active, with no end date.
+    ending = set(later.loc[later["event_type"].isin(["cancellation", "revocation"]), "credit_code"]) - unborn
+    still = part.entities[part.entities["credit_code"].isin(ending)]
+    assert len(still) == len(ending) and (still["status"] == "active").all() and still["status_date"].isna().all()
+    # A task's stage that would end after 11:05 is still open: every task's state is its last event's.
+    last = part.task_events.sort_values("event_time").groupby("task_id")["status"].last()
+    assert (part.tasks.set_index("task_id")["status"] == last.reindex(part.tasks["task_id"]).to_numpy()).all()
+
+
+def test_demo_end_date_in_the_future_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    env = {**__import__("os").environ, "JINJIAN_DATA_DIR": str(tmp_path), "JINJIAN_CLICKHOUSE_URL": ""}
+    out = subprocess.run([sys.executable, "-m", "etl", "demo", "--entities", "10", "--end-date", tomorrow.isoformat()],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2 and "lies in the future" in out.stderr

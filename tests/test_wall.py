@@ -89,6 +89,12 @@ def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, d
         latest = demo_data.events.sort_values(["event_time", "event_id"]).iloc[-1]
         name = demo_data.entities.set_index("credit_code").loc[latest["credit_code"], "name"]
         assert name in dash_duo.find_element("#wall-ticker").text
+        # The test data end on DEMO_END: the wall says when, and how many days ago that was.
+        newest = pd.Timestamp(demo_data.events["event_time"].max()).to_pydatetime()
+        days = (dt.datetime.now() - newest).days
+        fresh = dash_duo.find_element("#wall-fresh")
+        assert fresh.text == f"数据更新于 {newest:%Y-%m-%d %H:%M} · 数据已 {days} 天未更新", fresh.text
+        assert "stale" in fresh.get_attribute("class")
         logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
         assert logs == []
         hosts = dash_duo.driver.execute_script(
