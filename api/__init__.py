@@ -20,6 +20,7 @@ def register_api(server: flask.Flask) -> None:
 
     import api.ingest  # noqa: F401 - adds the ingestion routes to the blueprint
     import api.tasks  # noqa: F401 - adds the efficiency route to the blueprint
+    import api.work  # noqa: F401 - adds the grid workbench's routes
     from api.v1 import bp, on_routing_error
 
     if bp.name in server.blueprints:

@@ -5,6 +5,7 @@ Every request gets its cap before the first ``before_request`` that could read i
 a body over the cap is refused with 413 whether it declares its length (refused at once,
 unread) or is sent chunked (read here in pieces and refused as soon as it passes the cap;
 nothing beyond one piece past the cap is read). Caps: ``POST /api/v1/ingest/<source>`` — ``JINJIAN_INGEST_MAX_MB``;
+``/api/v1/work/`` (the workbench's actions with photos) — 5 × ``JINJIAN_WORK_PHOTO_KB`` + 64 KB;
 everything else (Dash callbacks, login, the admin's forms) — ``JINJIAN_MAX_BODY_KB``.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from settings import ConfigError
 logger = logging.getLogger(__name__)
 
 INGEST_PREFIX = "/api/v1/ingest/"
+WORK_PREFIX = "/api/v1/work/"
 
 
 def body_cap_kb(env: dict[str, str] | None = None) -> int:
@@ -53,6 +55,10 @@ def _cap() -> None:
         from etl.ingest.config import IngestSettings
 
         cap = IngestSettings.from_env().max_bytes
+    elif flask.request.path.startswith(WORK_PREFIX):  # up to MAX_PHOTOS photos and the form
+        from etl.work_photos import MAX_PHOTOS, photo_limit_kb
+
+        cap = (MAX_PHOTOS * photo_limit_kb() + 64) * 1024
     else:
         cap = body_cap_kb() * 1024
     environ = flask.request.environ

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from auth import audit
 from auth.current import Principal, PermissionDenied
-from auth.roles import ROLES, get_role
+from auth.roles import ROLES, WORK_SCOPE_LENGTHS, get_role
 from auth.store import AuthStore, DisplayToken, User
 from domain.regions import region_name
 from domain.errors import InvalidParameter, RegionNotFound, ScopeViolation
@@ -101,16 +101,39 @@ def _own_user(store: AuthStore, actor: Actor, username: str) -> User:
     return user
 
 
+def check_work_binding(role: str, scope: str, grids: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """A work role is bound to a region of its level (镇街处置人员: a town, 社区调度员: a village,
+    网格员: a village or one grid) and a 网格员 to grids inside that village; returns the grids."""
+    lengths = WORK_SCOPE_LENGTHS.get(role)
+    if lengths is None:
+        if grids:
+            raise InvalidParameter("grids given for a role without grids", user_message="只有网格员可以绑定网格")
+        return []
+    if len(scope) not in lengths:
+        levels = {9: "镇街", 12: "村（社区）", 15: "网格"}
+        raise InvalidParameter(f"role {role} needs a scope of length {lengths}",
+                               user_message=f"{ROLES[role].zh}须绑定到{'或'.join(levels[n] for n in lengths)}")
+    out = [g.strip() for g in grids if g.strip()]
+    for g in out:
+        if not (len(g) == 15 and g.isdigit() and g.startswith(scope)):
+            raise InvalidParameter(f"grid {g!r} outside {scope}", user_message=f"网格编码不正确或不在所属村（社区）内：{g}")
+    return out
+
+
 def create_user(store: AuthStore, actor: Actor, username: str, password: str, role: str, scope: str,
-                display_name: str = "") -> User:
+                display_name: str = "", grids: list[str] | tuple[str, ...] = ()) -> User:
     _check_admin(actor)
     if not USERNAME.match(username or ""):
         raise InvalidParameter(f"bad username {username!r}", user_message="用户名须为 3–64 位字母、数字、点、下划线或连字符")
     _check_role(actor, role)
     scope = _check_scope(actor, scope, "scope")
+    bound = check_work_binding(role, scope, grids)
     check_password_strength(password)
     user = store.add_user(username, password, role, scope, display_name, created_by=actor.name)
-    _audit(actor, "user_create", target=username, region=scope, detail=f"role={role}")
+    if bound:
+        store.set_grids(username, bound)
+    _audit(actor, "user_create", target=username, region=scope,
+           detail=f"role={role}" + (f" grids={','.join(bound)}" if bound else ""))
     return user
 
 
@@ -124,6 +147,9 @@ def update_user(store: AuthStore, actor: Actor, username: str, *, role: str | No
         changes["role"] = role
     if scope is not None and scope != user.scope:
         changes["scope"] = _check_scope(actor, scope, "scope")
+    if "role" in changes or "scope" in changes:
+        check_work_binding(str(changes.get("role", user.role)), str(changes.get("scope", user.scope)),
+                           store.grids(username) if "scope" not in changes else ())
     if disabled is not None and disabled != user.disabled:
         changes["disabled"] = disabled
     if display_name is not None and display_name != user.display_name:
@@ -138,6 +164,8 @@ def update_user(store: AuthStore, actor: Actor, username: str, *, role: str | No
     if not changes:
         return user
     updated = store.update_user(username, **changes)
+    if "scope" in changes:
+        store.set_grids(username, [])  # grids of the old village do not carry over
     shown = {k: ("***" if k == "password" else v) for k, v in changes.items()}
     _audit(actor, "user_update", target=username, region=updated.scope, detail=str(shown))
     return updated

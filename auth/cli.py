@@ -46,6 +46,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--role", required=True, help=f"one of {roles}")
     p.add_argument("--scope", required=True, metavar="CODE", help="region code the user may see (e.g. 4419)")
     p.add_argument("--display-name", default="", help="name shown in the app (default: the user name)")
+    p.add_argument("--grids", default="", metavar="G1,G2",
+                   help="grid_worker only: the grids (15-digit codes) of the village in --scope they work")
     password_options(p)
     p = us.add_parser("list", help="list users")
     p.add_argument("--scope", default="", metavar="CODE", help="only users whose scope lies inside CODE")

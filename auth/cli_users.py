@@ -28,6 +28,14 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("dg_supervisor", "东莞监管员（演示）", "supervisor", "4419"),  # 监管人员, Dongguan city
     ("dg_town_viewer", "东城街道只读（演示）", "viewer", "441900003"),  # 只读用户, 东城街道 (Dongguan)
 )
+#: The workbench's demo accounts (网格工作台), in 东城街道: (username, display name, role, level of
+#: their binding); the village and grids are the first ones of the town that hold grids.
+DEMO_WORK_TOWN = "441900003"
+DEMO_WORK_USERS: tuple[tuple[str, str, str, str], ...] = (
+    ("dg_grid_worker", "网格员（演示）", "grid_worker", "grids"),
+    ("dg_dispatcher", "社区调度员（演示）", "village_dispatcher", "village"),
+    ("dg_town_handler", "镇街处置人员（演示）", "town_handler", "town"),
+)
 DEMO_WALL_NAME = "东莞指挥中心大屏"
 DEMO_WALL_REGION = "4419"
 DEMO_WALL_FILE = "demo_wall_link.txt"
@@ -82,7 +90,7 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:  # noqa: AR
     scope = known_region(args.scope)
     password, generated = _password(args)
     user = admin.create_user(auth_store(), cli_actor(), args.username, password, args.role, scope,
-                             args.display_name)
+                             args.display_name, [g for g in (args.grids or "").split(",") if g.strip()])
     print(f"created user {_user_line(user)}")
     if generated:
         print(f"password: {password}\n(shown once; give it to the user and ask them to change it)")
@@ -171,10 +179,41 @@ def _users_demo(args: argparse.Namespace, settings: Settings) -> int:  # noqa: A
         user = admin.create_user(store, actor, username, DEMO_PASSWORD, role, inside, display_name)
         print(f"created {_user_line(user)}")
         created += 1
+    created += _demo_work_users(store, actor, root)
     created += _demo_wall(store, actor, settings)
     print(f"demo accounts: {created} created; password of new accounts: {DEMO_PASSWORD}" if created
           else "demo accounts: nothing to create")
     return 0
+
+
+def _demo_work_users(store: Any, actor: Any, root: str) -> int:
+    """The workbench's demo accounts: a grid worker on the first two grids of the town's first
+    village with grids, that village's dispatcher and the town's handler."""
+    from auth import admin
+    from store.db import get_db
+    from store.executor import run
+
+    if not DEMO_WORK_TOWN.startswith(root):
+        return 0
+    grids = run(get_db(), "demo_work_grids", "SELECT code FROM regions WHERE level = 6 AND code LIKE %(p)s "
+                "ORDER BY code LIMIT 50", {"p": DEMO_WORK_TOWN + "%"})["code"].tolist()
+    if not grids:
+        print(f"skipped the workbench accounts: no grids in {DEMO_WORK_TOWN} yet")
+        return 0
+    village = grids[0][:12]
+    mine = [g for g in grids if g.startswith(village)][:2]
+    created = 0
+    for username, display_name, role, level in DEMO_WORK_USERS:
+        existing = store.get_user(username)
+        if existing is not None:
+            print(f"kept    {_user_line(existing)}")
+            continue
+        scope = DEMO_WORK_TOWN if level == "town" else village
+        user = admin.create_user(store, actor, username, DEMO_PASSWORD, role, scope, display_name,
+                                 mine if level == "grids" else ())
+        print(f"created {_user_line(user)}" + (f" grids {','.join(mine)}" if level == "grids" else ""))
+        created += 1
+    return created
 
 
 def _demo_wall(store: Any, actor: Any, settings: Settings) -> int:

@@ -34,6 +34,7 @@ class Principal:
     playlist: tuple[str, ...] = ()
     token_id: int | None = None
     display_name: str = ""
+    grids: tuple[str, ...] = ()  # a 网格员's own grids (empty: every grid of the scope)
 
     def can(self, perm: str) -> bool:
         return perm in self.perms
@@ -41,6 +42,10 @@ class Principal:
     @property
     def region_scope(self) -> RegionScope:
         return RegionScope(self.scope)
+
+    def works_on(self, grid_code: str) -> bool:
+        """Whether a task of ``grid_code`` is this principal's to act on (the workbench)."""
+        return grid_code.startswith(self.scope) and (not self.grids or grid_code in self.grids)
 
 
 def effective_scope(user_scope: str, root: str) -> str | None:

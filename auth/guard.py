@@ -43,8 +43,12 @@ DISPLAY_OUTPUT = re.compile(r"^(\.\.)?(wall-|_pages_)")
 #: Callbacks a render-ticket session may call: those of the report page it prints.
 RENDER_OUTPUT = re.compile(r"^(\.\.)?(report-|_pages_)")
 RENDER_PAGES = ("/report", "/report/print")
+#: What a work role (网格员, 社区调度员, 镇街处置人员: ``work`` without ``view``) may reach.
+WORK_PATHS = ("/work", "/api/v1/work/", "/_dash-layout", "/_dash-dependencies", "/_dash-update-component",
+              "/_reload-hash")
+WORK_OUTPUT = re.compile(r"^(\.\.)?(work-|_pages_)")
 #: Pages that need a permission beyond ``view``.
-PAGE_PERMS = {"/admin": "admin"}
+PAGE_PERMS = {"/admin": "admin", "/work": "work"}
 #: Callback inputs holding a region code / a credit code.
 REGION_INPUT = re.compile(r"(^|-)region$|^region-code$")
 ENTITY_INPUTS = {"entity-code"}
@@ -150,6 +154,8 @@ def check_callback(p: Principal) -> flask.Response | None:
         return deny("display_denied", f"callback {output[:120]}")
     if p.kind == "render" and not RENDER_OUTPUT.match(output):
         return deny("perm_denied", f"render ticket used for callback {output[:120]}")
+    if _work_only(p) and not WORK_OUTPUT.match(output):
+        return deny("perm_denied", f"work role used callback {output[:120]}")
     values = _callback_values(body)
     router = {prop: v for i, prop, v in values if i == "_pages_location"}
     if any(v is not None and not isinstance(v, str) for v in router.values()) or \
@@ -164,6 +170,8 @@ def check_callback(p: Principal) -> flask.Response | None:
             return deny("display_denied", f"page {pathname}")
         if p.kind == "render" and pathname.rstrip("/") not in RENDER_PAGES:
             return deny("perm_denied", f"render ticket used for page {pathname}")
+        if _work_only(p) and not pathname.startswith("/work"):
+            return deny("perm_denied", f"work role opened page {pathname}")
         perm = check_url(pathname, str(search).lstrip("?"))
         if perm and not p.can(perm):
             return deny("perm_denied", f"page {pathname} needs {perm}")
@@ -174,6 +182,11 @@ def check_callback(p: Principal) -> flask.Response | None:
         elif cid in ENTITY_INPUTS:
             _check_entity(value)
     return None
+
+
+def _work_only(p: Principal) -> bool:
+    """A work role: the workbench and nothing of the dashboards."""
+    return p.can("work") and not p.can("view")
 
 
 def _same_site() -> bool:
@@ -210,6 +223,10 @@ def before_request() -> flask.Response | None:
         return deny("display_denied", f"path {path}")
     if p.kind == "render" and path not in RENDER_PATHS:
         return deny("perm_denied", f"render ticket used for {path}")
+    if _work_only(p) and not path.startswith(WORK_PATHS):
+        if path == "/" and request.method == "GET":
+            return flask.redirect("/work")  # after login: the workbench is their start page
+        return deny("perm_denied", f"work role ({p.role}) reached {path}")
     try:
         if path == "/_dash-update-component":
             return check_callback(p)

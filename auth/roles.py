@@ -4,7 +4,10 @@ Permissions:
 - ``view``: dashboards, drill-down, indicators, risk, tasks, data quality;
 - ``export``: CSV / Excel exports, report PDFs and downloads, generating reports;
 - ``pii``: personal data of individual business owners (names, ID numbers) unmasked;
-- ``admin``: manage users and display tokens within the own scope, read the audit log.
+- ``admin``: manage users and display tokens within the own scope, read the audit log;
+- ``work``: the grid workbench (/work, 网格员工作台) only — the roles that act on tasks
+  (网格员, 社区调度员, 镇街处置人员) see their own tasks and nothing of the dashboards;
+  a 网格员 may be bound to one or more grids of their village (``user_grids``).
 
 A display token (wall screen) is not a user: it may view the command wall only.
 """
@@ -26,9 +29,17 @@ ROLES: dict[str, Role] = {r.key: r for r in (
     Role("leader", "领导", frozenset({"view", "export"}), 30),
     Role("supervisor", "监管人员", frozenset({"view", "export", "pii"}), 20),
     Role("viewer", "只读用户", frozenset({"view"}), 10),
+    Role("town_handler", "镇街处置人员", frozenset({"work"}), 8),
+    Role("village_dispatcher", "社区调度员", frozenset({"work"}), 6),
+    Role("grid_worker", "网格员", frozenset({"work"}), 4),
 )}
+#: The work roles and the region level their scope must be: a town (9 digits), a village
+#: (12) or, for a grid worker, a village or one grid (15).
+WORK_SCOPE_LENGTHS: dict[str, tuple[int, ...]] = {
+    "town_handler": (9,), "village_dispatcher": (12,), "grid_worker": (12, 15)}
 DISPLAY_PERMS = frozenset({"wall"})
-PERM_ZH = {"view": "查看", "export": "导出与报告", "pii": "查看个人信息", "admin": "用户与令牌管理、审计", "wall": "大屏展示"}
+PERM_ZH = {"view": "查看", "export": "导出与报告", "pii": "查看个人信息", "admin": "用户与令牌管理、审计", "wall": "大屏展示",
+           "work": "网格工作台（办理任务）"}
 
 
 class UnknownRole(ValueError):

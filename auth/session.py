@@ -29,8 +29,9 @@ def load_principal(store: AuthStore) -> Principal | None:
         if user is None or user.disabled or role is None or scope is None or user.session_version != session.get("ver"):
             session.clear()
             return None
-        perms = role.perms
-        return Principal("user", user.username, user.role, scope, perms, display_name=user.display_name)
+        grids = store.grids(user.username) if "work" in role.perms else ()
+        return Principal("user", user.username, user.role, scope, role.perms, display_name=user.display_name,
+                         grids=grids)
     if "render" in session:  # opened by a render ticket: the one report's region, until the ticket's time
         report = session["render"]
         ok = isinstance(report, dict) and isinstance(report.get("region"), str) and \

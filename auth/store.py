@@ -49,6 +49,12 @@ display_tokens = Table(
     Column("revoked_at", DateTime, nullable=True),
     Column("revoked_by", String(64), nullable=True),
 )
+#: The grids a 网格员 works (one or more grids of their village; none: every grid of their scope).
+user_grids = Table(
+    "user_grids", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("grid_code", String(15), primary_key=True),
+)
 login_attempts = Table(
     "login_attempts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -151,6 +157,19 @@ class AuthStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
         return None if row is None else _user(row)
+
+    def set_grids(self, username: str, grids: list[str]) -> None:
+        """The grids ``username`` works (replacing any earlier list)."""
+        with self.engine.begin() as conn:
+            conn.execute(user_grids.delete().where(user_grids.c.username == username))
+            if grids:
+                conn.execute(insert(user_grids), [{"username": username, "grid_code": g} for g in dict.fromkeys(grids)])
+
+    def grids(self, username: str) -> tuple[str, ...]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(user_grids.c.grid_code).where(user_grids.c.username == username)
+                                .order_by(user_grids.c.grid_code)).all()
+        return tuple(r[0] for r in rows)
 
     def list_users(self, scope: str = "") -> list[User]:
         with self.engine.connect() as conn:

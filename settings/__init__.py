@@ -51,6 +51,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_SHUTDOWN_SECONDS", "30",
                 "On SIGTERM/SIGINT the app stops its background work (a batch being loaded, a report being "
                 "built) and waits this long for it before closing the database and exiting."),
+    SettingSpec("JINJIAN_WORK_PHOTO_KB", "2048",
+                "Largest photo the grid workbench accepts with an on-site check, in KB (64..51200). The phone's "
+                "browser shrinks photos to 1600 px before sending, so 2 MB is ample."),
     SettingSpec("JINJIAN_MAX_BODY_KB", "4096",
                 "Largest request body in kilobytes outside the ingestion API (Dash callbacks, login, admin forms); "
                 "larger bodies, chunked or not, are refused with 413 before they are read."),

@@ -76,7 +76,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("verify", "inspecting"): ("closed", "notice"),
     ("verify", "notice"): ("closed", "joint"),
     ("verify", "joint"): ("closed", "town"),
-    ("verify", "town"): ("closed", "transferred"),
+    ("verify", "town"): ("closed", "transferred", "joint"),  # joint: 退回村（社区）
     ("verify", "transferred"): ("closed",),
     ("clue", "town"): ("transferred",),
     ("clue", "transferred"): ("closed",),

@@ -1,0 +1,191 @@
+"""Recording a workbench action (网格员工作台): 派单, 核查结果, 复查结果, 联合处置, 镇街处置, 退回.
+
+Every action is one task-feedback record written through the ingestion path
+(:meth:`etl.ingest.batch.Ingestor.ingest_bytes`: validated against the lifecycle,
+audited as a batch, published all or nothing) and is recorded at most once per
+idempotency key: the phone sends the key it drew when the form was opened, so a double
+tap or a retry after a dropped connection finds the first outcome instead of a second
+event. The event's time is when the user recorded it on the phone (a draft kept offline
+keeps its time), never later than the moment it arrives nor earlier than the task's last
+step. Photos are checked first, stored with the task, and removed again when the step
+is refused — nothing is half-saved.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, insert, select
+
+from domain.errors import InvalidParameter, JinjianError
+from etl.ingest.batch import Ingestor
+from etl.work_photos import Photo, check_photos, photo_limit_kb, remove_photos, save_photos
+from queries.work import WorkScope, check_task_id, work_task
+from store.metastore import engine_for, metadata_url
+from supervision.rules import STATUS_ZH
+from supervision.work import ACTIONS, actions_for
+
+logger = logging.getLogger(__name__)
+
+KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+MAX_NOTE = 400
+#: How far back a phone's own time of an action is believed (a draft kept offline).
+MAX_DRAFT_AGE = dt.timedelta(hours=72)
+
+metadata = MetaData()
+work_actions = Table(
+    "work_actions", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("task_id", String(24), nullable=False, index=True),
+    Column("username", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("event_time", DateTime, nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("photos", Text, nullable=False, default="[]"),
+    Column("seq", Integer, nullable=False, default=0),
+)
+_lock = threading.Lock()
+
+
+class TaskNotFound(JinjianError):
+    user_message = "未找到该任务，或该任务不在您的网格内"
+    http_status = 404
+
+
+class StepRefused(JinjianError):
+    """The task is no longer at the step the form was made for, or the lifecycle refused it."""
+    user_message = "该任务已由他人办理或环节已变化，请刷新后查看"
+    http_status = 409
+
+
+@dataclass
+class ActionRequest:
+    task_id: str
+    action: str
+    outcome: str
+    key: str
+    note: str = ""
+    recorded_at: dt.datetime | None = None   # the phone's time of the action
+    lat: float | None = None
+    lon: float | None = None
+    photos: list[Photo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    key: str
+    task_id: str
+    status: str          # the task's status after the action
+    event_time: dt.datetime
+    photos: list[str]
+    already: bool        # the key had been recorded before: nothing new was written
+
+    def message(self) -> str:
+        head = "已提交（此前已提交过，未重复记录）" if self.already else "已提交"
+        return f"{head}：任务进入“{STATUS_ZH.get(self.status, self.status)}”"
+
+
+def _engine():  # noqa: ANN202 - SQLAlchemy engine
+    return engine_for(metadata_url(), metadata)
+
+
+def recorded(key: str) -> dict | None:
+    with _engine().connect() as conn:
+        row = conn.execute(select(work_actions).where(work_actions.c.key == key)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def task_actions(task_id: str) -> list[dict]:
+    """What the workbench recorded with ``task_id``'s steps (photos, location), oldest first."""
+    with _engine().connect() as conn:
+        rows = conn.execute(select(work_actions).where(work_actions.c.task_id == task_id)
+                            .order_by(work_actions.c.event_time)).mappings().all()
+    return [{**dict(r), "photos": json.loads(r["photos"] or "[]")} for r in rows]
+
+
+def _check(req: ActionRequest, ws: WorkScope) -> None:
+    check_task_id(req.task_id)
+    if not KEY.match(req.key or ""):
+        raise InvalidParameter("bad idempotency key", user_message="提交编号不正确，请刷新页面后重试")
+    act = ACTIONS.get(req.action)
+    if act is None or act.role != ws.role:
+        raise InvalidParameter(f"action {req.action!r} for role {ws.role}", user_message="您的角色不能办理该事项")
+    if req.outcome not in dict(act.outcomes):
+        raise InvalidParameter(f"outcome {req.outcome!r}", user_message="请选择办理结果")
+    if len(req.note or "") > MAX_NOTE:
+        raise InvalidParameter("note too long", user_message=f"说明最多 {MAX_NOTE} 字")
+    for name, value, lo, hi in (("lat", req.lat, -90, 90), ("lon", req.lon, -180, 180)):
+        if value is not None and not lo <= value <= hi:
+            raise InvalidParameter(f"{name} {value}", user_message="定位不正确，可不填定位后重试")
+
+
+def _event_time(req: ActionRequest, last: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The phone's time of the action when believable, else the arrival time; at least a
+    second after the task's last step (steps are ordered by time). Never in the future:
+    when the last step was this very second, wait for the next one."""
+    t = req.recorded_at
+    if t is None or t > now or now - t > MAX_DRAFT_AGE:
+        t = now
+    t = max(t.replace(microsecond=0), last + dt.timedelta(seconds=1))
+    wait = (t - dt.datetime.now()).total_seconds()
+    if wait > 0:
+        time.sleep(min(wait, 2.0))
+    return t
+
+
+def record_action(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
+                  now: dt.datetime | None = None) -> ActionResult:
+    """Record ``req`` for ``username`` (bound to ``ws``); the first outcome again for a key
+    already recorded. Raises InvalidParameter (bad input, bad photo), TaskNotFound (not in
+    the user's grids), StepRefused (the task moved on, or the lifecycle refused the step)."""
+    _check(req, ws)
+    with _lock:  # one action at a time: a double tap waits for the first and finds it
+        prior = recorded(req.key)
+        if prior is not None:
+            if prior["task_id"] != req.task_id or prior["username"] != username:
+                raise InvalidParameter("key reused", user_message="提交编号重复，请刷新页面后重试")
+            return ActionResult(req.key, req.task_id, prior["outcome"], prior["event_time"],
+                                json.loads(prior["photos"] or "[]"), already=True)
+        kinds = check_photos(req.photos, photo_limit_kb())
+        now = (now or dt.datetime.now()).replace(microsecond=0)
+        task = work_task(ing.db, ws, req.task_id, now.date())
+        if task is None:
+            raise TaskNotFound(f"task {req.task_id} not in {ws.prefix} {ws.grids}")
+        act = ACTIONS[req.action]
+        allowed = actions_for(ws.role, str(task.task["task_type"]), str(task.task["status"]))
+        if act not in allowed:
+            raise StepRefused(f"task {req.task_id} is {task.task['status']}, action {act.key} needs {act.stage}")
+        last = max(task.timeline["event_time"]).to_pydatetime()
+        when = _event_time(req, last, now)
+        names = save_photos(req.task_id, req.key, req.photos, kinds)
+        record = {"feedback_id": f"WB{req.key}"[:40], "task_id": req.task_id, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
+                  "status": req.outcome, "actor": username, "actor_kind": act.actor_kind,
+                  "note": (req.note or "").strip() or dict(act.outcomes)[req.outcome],
+                  "problem_found": "1" if req.outcome == "notice" else ""}
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            res = ing.ingest_bytes("task_feedback", data, file_name=f"workbench-{req.key}.jsonl", fmt="jsonl",
+                                   unit=f"workbench:{username}", scope=ws.prefix)
+        except Exception:
+            remove_photos(req.task_id, names)
+            raise
+        if res.rows_loaded != 1:
+            remove_photos(req.task_id, names)
+            reason = "；".join(p.reason for p in res.problems[:2]) or res.message
+            logger.warning("workbench step of %s refused by ingestion: %s", req.task_id, reason)
+            raise StepRefused(f"ingestion refused: {reason}", user_message=f"未能提交：{reason}")
+        with _engine().begin() as conn:
+            conn.execute(insert(work_actions).values(
+                key=req.key, task_id=req.task_id, username=username, action=act.key, outcome=req.outcome,
+                event_time=when, batch_id=res.batch_id, lat=req.lat, lon=req.lon, photos=json.dumps(names)))
+        logger.info("workbench: %s %s %s → %s at %s (%d photos)", username, act.key, req.task_id, req.outcome,
+                    when, len(names))
+        return ActionResult(req.key, req.task_id, req.outcome, when, names, already=False)

@@ -1,0 +1,197 @@
+"""The grid workbench (网格员工作台) through its routes, on both engines: a task from push to
+close through every work role, each step a task event written by ingestion; at most one
+event per idempotency key (a double tap, a retry); photos checked before anything is
+saved; scope probes for every new route; and the task figures afterwards equal to pandas
+over the task events read back from the database."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import io
+import struct
+import uuid
+import zlib
+
+import pandas as pd
+import pytest
+
+from auth.admin import check_work_binding
+from domain.errors import InvalidParameter
+from indicators.catalogue import CATALOGUE
+from indicators.periods import period_to_date
+from queries.indicator_values import compute
+from queries.tasks import efficiency
+from queries.work import WorkScope, my_tasks
+from store.filters import Filter
+from supervision.rules import TaskRules
+from tests.authkit import logged_in
+from tests.oracle import ORACLES
+from tests.test_tasks_queries import _oracle_efficiency
+from tests.workkit import TOWN, work_env  # noqa: F401 - the fixture
+
+TASK_INDICATORS = [i for i in CATALOGUE.values() if i.id in ORACLES and {
+    m.source for m in (i.numerator, i.denominator) if m is not None} <= {"task_events", "task_asof", "tasks"}]
+
+
+def png(width: int = 4, extra: int = 0) -> bytes:
+    """A real PNG image (``extra`` bytes of text chunk make it as large as wanted)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(width))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, width, 8, 2, 0, 0, 0))
+            + (chunk(b"tEXt", b"c\x00" + b"x" * extra) if extra else b"") + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def act(client, task_id: str, action: str, outcome: str, key: str | None = None, photos=(), **form):
+    data = {"action": action, "outcome": outcome, "key": key or uuid.uuid4().hex, **form}
+    if photos:
+        data["photo"] = [(io.BytesIO(b), name) for name, b in photos]
+    return client.post(f"/api/v1/work/tasks/{task_id}/actions", data=data, content_type="multipart/form-data",
+                       headers={"Origin": "http://localhost"})
+
+
+def test_work_roles_are_bound_to_their_level():
+    assert check_work_binding("grid_worker", "441900003001", ["441900003001001", "441900003001002"]) == [
+        "441900003001001", "441900003001002"]
+    assert check_work_binding("viewer", "4419") == []
+    for role, scope, grids, says in (
+            ("grid_worker", "441900003", [], "网格员须绑定到村（社区）或网格"),
+            ("village_dispatcher", "441900003001001", [], "社区调度员须绑定到村（社区）"),
+            ("town_handler", "4419", [], "镇街处置人员须绑定到镇街"),
+            ("grid_worker", "441900003001", ["441900003002001"], "不在所属村（社区）内"),
+            ("viewer", "4419", ["441900003001001"], "只有网格员可以绑定网格")):
+        with pytest.raises(InvalidParameter) as err:
+            check_work_binding(role, scope, grids)
+        assert says in err.value.user_message
+
+
+def test_task_from_push_to_close_through_every_role(work_env):
+    env = work_env
+    task = env.push_registration()
+    gw, disp, town = (logged_in(env.server, u) for u in ("gw", "disp", "town"))
+    # 我的任务: the dispatcher sees it waiting to be dispatched, the worker not yet.
+    def listed(user: str) -> pd.DataFrame:
+        u = env.store.get_user(user)
+        ws = WorkScope(u.scope, env.store.grids(user), u.role)
+        return my_tasks(env.db, ws, dt.date.today(), TaskRules.from_env()).set_index("task_id")
+    assert listed("disp").loc[task, "status"] == "pending" and task not in listed("gw").index
+    flow = [(disp, "dispatch", "inspecting", {}), (gw, "check", "notice", {"photos": [("a.png", png()), ("b.png", png(6))],
+                                                                          "lat": "23.02", "lon": "113.75"}),
+            (gw, "recheck", "joint", {}), (disp, "joint", "town", {}), (town, "return", "joint", {}),
+            (disp, "joint", "town", {}), (town, "handle", "closed", {"note": "已责令停业整改，办结"})]
+    for client, action, outcome, extra in flow:
+        photos = extra.pop("photos", ())
+        resp = act(client, task, action, outcome, photos=photos, **extra)
+        assert resp.status_code == 200, (action, resp.get_json())
+        body = resp.get_json()
+        assert body["status"] == outcome and not body["already"] and len(body["photos"]) == len(photos)
+        if action == "dispatch":  # now the worker's: due in the inspection limit, not the dispatcher's
+            mine = listed("gw").loc[task]
+            assert mine["status"] == "inspecting" and 1 <= mine["days_left"] <= 10 and mine["entity_name"]
+            assert task not in listed("disp").index and task not in listed("gw_other").index
+    steps = env.steps(task)
+    assert list(zip(steps["from_status"], steps["status"])) == [
+        ("none", "pending"), ("pending", "inspecting"), ("inspecting", "notice"), ("notice", "joint"),
+        ("joint", "town"), ("town", "joint"), ("joint", "town"), ("town", "closed")]
+    assert list(steps["actor"][1:]) == ["disp", "gw", "gw", "disp", "town", "disp", "town"]
+    assert list(steps["actor_kind"][1:]) == ["village", "grid_worker", "grid_worker", "village", "town_office",
+                                             "village", "town_office"]
+    assert steps["note"].iloc[-1] == "已责令停业整改，办结"
+    # The photos are stored with the task and served to its workers only.
+    from etl.work_actions import task_actions
+
+    kept = [a for a in task_actions(task) if a["photos"]]
+    assert len(kept) == 1 and kept[0]["lat"] == pytest.approx(23.02)
+    photo = gw.get(f"/api/v1/work/tasks/{task}/photos/{kept[0]['photos'][0]}")
+    assert photo.status_code == 200 and photo.mimetype == "image/png" and photo.data == png()
+    # A closed task takes no more steps.
+    late = act(town, task, "handle", "closed")
+    assert late.status_code == 409 and "已由他人办理" in late.get_json()["error"]["message"]
+    # The task figures now equal pandas over the task events read back from the database.
+    today = dt.date.today()
+    data = env.frames()
+    for grain in ("day", "month"):
+        period = period_to_date(today, grain)
+        got = compute(env.db, TASK_INDICATORS, Filter(region=TOWN), period).set_index("indicator_id")["value"]
+        for ind in TASK_INDICATORS:
+            want = ORACLES[ind.id](data, TOWN, period.start, period.end)
+            assert got[ind.id] == pytest.approx(want, nan_ok=True), (ind.id, grain)
+    month = period_to_date(today, "month")
+    eff = efficiency(env.db, Filter(region="4419"), month, "town", TaskRules.from_env()).set_index("unit")
+    exp = _oracle_efficiency(data, "4419", month, "town").set_index("unit")
+    assert int(eff.loc[TOWN, "closed"]) == int(exp.loc[TOWN, "closed"]) >= 1
+    assert int(eff.loc[TOWN, "ontime"]) == int(exp.loc[TOWN, "ontime"])
+
+
+def test_one_event_per_key_even_when_sent_twice_at_once(work_env):
+    env = work_env
+    task = env.push_registration()
+    disp = logged_in(env.server, "disp")
+    key = uuid.uuid4().hex
+    with cf.ThreadPoolExecutor(2) as pool:  # a double tap: two requests with the same key at once
+        answers = list(pool.map(lambda _: act(disp, task, "dispatch", "inspecting", key=key,
+                                              recorded_at=dt.datetime.now().isoformat(timespec="seconds")), range(2)))
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sorted(a.get_json()["already"] for a in answers) == [False, True]
+    again = act(disp, task, "dispatch", "inspecting", key=key)  # a retry later: the first outcome
+    assert again.status_code == 200 and again.get_json()["already"] is True
+    assert list(env.steps(task)["status"]) == ["pending", "inspecting"]
+
+
+def test_bad_photos_save_nothing(work_env, monkeypatch):
+    from etl.work_photos import photo_dir
+
+    env = work_env
+    task = env.push_registration()
+    disp, gw = logged_in(env.server, "disp"), logged_in(env.server, "gw")
+    assert act(disp, task, "dispatch", "inspecting").status_code == 200
+    monkeypatch.setenv("JINJIAN_WORK_PHOTO_KB", "64")
+    cases = [([("ok.png", png()), ("note.jpg", b"this is not an image")], "第 2 张照片（note.jpg）不是 JPG、PNG 或 WebP 图片"),
+             ([("big.png", png(extra=80 * 1024))], "超过 64 KB"),
+             ([("p.png", png())] * 6, "照片最多 5 张"),
+             ([("empty.png", b"")], "是空文件")]
+    for photos, says in cases:
+        key = uuid.uuid4().hex
+        resp = act(gw, task, "check", "notice", key=key, photos=photos)
+        assert resp.status_code == 400 and says in resp.get_json()["error"]["message"], resp.get_json()
+        assert not list(photo_dir(task).glob(f"{key}*"))
+    assert list(env.steps(task)["status"]) == ["pending", "inspecting"]  # nothing half-saved
+    ok = act(gw, task, "check", "closed", photos=[("ok.png", png())])
+    assert ok.status_code == 200 and ok.get_json()["status"] == "closed"
+
+
+def test_scope_probes(work_env):
+    env = work_env
+    task = env.push_registration()
+    other, gw, viewer, disp = (logged_in(env.server, u) for u in ("gw_other", "gw", "viewer", "disp"))
+    n_audit = len(env.store.audit_rows(ok=False))
+    # Another village's worker: the task does not exist for them (404), audited as a probe.
+    resp = act(other, task, "check", "notice")
+    assert resp.status_code in (400, 404)
+    assert act(disp, task, "dispatch", "inspecting").status_code == 200
+    resp = act(other, task, "check", "notice")
+    assert resp.status_code == 404 and "不在您的网格内" in resp.get_json()["error"]["message"]
+    assert other.get(f"/api/v1/work/tasks/{task}/photos/x-1.png").status_code == 404
+    # The wrong role for the step: refused with a message, nothing recorded.
+    resp = act(gw, task, "dispatch", "inspecting")
+    assert resp.status_code == 400 and "您的角色不能办理该事项" in resp.get_json()["error"]["message"]
+    # Work roles see nothing of the dashboards; other roles cannot act.
+    assert gw.get("/tasks").status_code == 403
+    assert gw.get("/api/v1/indicators").status_code == 403
+    assert gw.get("/").status_code == 302 and gw.get("/").headers["Location"].endswith("/work")
+    assert viewer.get("/work").status_code == 403
+    assert act(viewer, task, "check", "notice").status_code == 403
+    assert gw.get("/work").status_code == 200
+    denied = env.store.audit_rows(ok=False)
+    assert len(denied) - n_audit >= 5
+    assert {"scope_denied", "perm_denied"} <= {r["action"] for r in denied}
+    assert list(env.steps(task)["status"]) == ["pending", "inspecting"]
+    # Malformed input: clear 4xx, never a 500.
+    for task_id, form in ((task, {"action": "check", "outcome": "closed", "key": "short"}),
+                          ("T' OR 1=1", {"action": "check", "outcome": "closed", "key": uuid.uuid4().hex}),
+                          (task, {"action": "check", "outcome": "closed", "key": uuid.uuid4().hex, "lat": "north"}),
+                          (task, {"action": "check", "outcome": "closed", "key": uuid.uuid4().hex,
+                                  "recorded_at": "yesterday"})):
+        resp = gw.post(f"/api/v1/work/tasks/{task_id}/actions", data=form, headers={"Origin": "http://localhost"})
+        assert 400 <= resp.status_code < 500, (form, resp.status_code)
