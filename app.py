@@ -64,10 +64,11 @@ def check_app_settings() -> None:
     from etl.ingest.config import IngestSettings
     from reports.config import ReportSettings
     from store.cache import CacheSettings
+    from etl.work_photos import photo_limit_kb
     from store.lifecycle import shutdown_seconds
 
     for read in (AuthSettings.from_env, IngestSettings.from_env, ReportSettings.from_env, CacheSettings.from_env,
-                 shutdown_seconds):
+                 shutdown_seconds, photo_limit_kb):
         read()
 
 

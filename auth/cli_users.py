@@ -193,10 +193,17 @@ def _demo_work_users(store: Any, actor: Any, root: str) -> int:
     from store.db import get_db
     from store.executor import run
 
+    from domain.errors import JinjianError
+    from settings import ConfigError
+
     if not DEMO_WORK_TOWN.startswith(root):
         return 0
-    grids = run(get_db(), "demo_work_grids", "SELECT code FROM regions WHERE level = 6 AND code LIKE %(p)s "
-                "ORDER BY code LIMIT 50", {"p": DEMO_WORK_TOWN + "%"})["code"].tolist()
+    try:
+        grids = run(get_db(), "demo_work_grids", "SELECT code FROM regions WHERE level = 6 AND code LIKE %(p)s "
+                    "ORDER BY code LIMIT 50", {"p": DEMO_WORK_TOWN + "%"})["code"].tolist()
+    except (JinjianError, ConfigError) as exc:  # the database cannot be read: the other accounts still come
+        print(f"skipped the workbench accounts: the database cannot be read ({exc})")
+        return 0
     if not grids:
         print(f"skipped the workbench accounts: no grids in {DEMO_WORK_TOWN} yet")
         return 0

@@ -80,6 +80,7 @@ TABLE: dict[str, tuple[tuple[str, ...], str]] = {
     "`GET /ingest/rejects/<batch_id>`": ((MASKED, MASKED, FULL, R403, R403, LOGIN, LOGIN), "`rejects_download`"),
     "`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects`": ((R401,) * 6 + (FULL,), "`rejects_download`"),
     "`/admin`: callbacks `admin-*` (users, tokens, audit log)": ((FULL, R403, R403, R403, R403, R401, R401), NO_AUDIT),
+    "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": ((R403,) * 5 + (R401, R401), NO_AUDIT),
 }
 #: The Flask rule of each route row.
 RULES = {
@@ -90,6 +91,7 @@ RULES = {
     "`GET /reports/file/<run_id>.xlsx`": "/reports/file/<int:run_id>.<ext>",
     "`GET /ingest/rejects/<batch_id>`": "/ingest/rejects/<batch_id>",
     "`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects`": "/api/v1/ingest/<source>/batches/<batch_id>/rejects",
+    "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": "/api/v1/work/tasks/<task_id>/photos/<name>",
 }
 #: Every other Flask rule: it serves no file and no personal data. Rule → the URL requested as
 #: the supervisor below (None: static files, POST-only, logout, a wall link). Dash pages are
@@ -105,6 +107,7 @@ NO_PERSONAL_DATA = {
     "/api/v1/indicators/<indicator_id>/values": f"/api/v1/indicators/entity_stock/values?region={TOWN}&children=true",
     "/api/v1/regions": "/api/v1/regions", "/api/v1/regions/<code>": f"/api/v1/regions/{TOWN}",
     "/api/v1/ingest/<source>": None,  # POST: receives records (its answer lists line numbers and reasons)
+    "/api/v1/work/tasks/<task_id>/actions": None,  # POST: a workbench step (its answer: the task's new status)
 }
 #: What, in a callback's code, makes it serve a file or personal data.
 MARKERS = re.compile(r"send_bytes|send_file|send_string|send_data_frame|exported\(|\bgenerate\(|entity_profile|"
@@ -309,6 +312,8 @@ def _walkers(w: Walk) -> dict[str, tuple[Callable[[str], Any], Subject]]:
             r, f"/api/v1/ingest/registration/batches/{w.batch_id}/rejects"), record),
         "`/admin`: callbacks `admin-*` (users, tokens, audit log)": (lambda r: w.callback(
             r, "admin-audit-grid.rowData", {"admin-refresh.n_clicks": 1}), Subject(["town_view", "127.0.0.1"])),
+        "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": (lambda r: w.get(
+            r, "/api/v1/work/tasks/T0000000001/photos/k-1.jpg"), Subject(shown=["JFIF"])),
     }
 
 

@@ -1,0 +1,126 @@
+"""The grid workbench in a phone's browser (Playwright, headless Chromium at 390×844 with
+touch), on both engines: a task from push to close through each role by tapping the
+pages; a photo attached; the network dropped while submitting (the draft is kept, says
+已保存草稿, and is sent once when the network is back); a double tap records one step; no
+page scrolls sideways."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.authkit import PASSWORD
+from tests.test_workbench import png
+from tests.workkit import work_env  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.browser
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from reports.pdf import chromium_path
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(work_env):
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, work_env.server, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+
+
+def _phone(browser, base: str, user: str):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/work", timeout=20_000)  # a work role starts on 我的任务
+    page.wait_for_selector(".work-count", state="attached")
+    page.wait_for_function("document.querySelector('.work-count').textContent.startsWith('待办')", timeout=30_000)
+    return ctx, page
+
+
+def _no_sideways_scroll(page) -> None:
+    w = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert w[0] <= w[1], w
+
+
+def _step(page, base: str, task: str, outcome: str, *, double_tap: bool = False) -> None:
+    page.goto(f"{base}/work/task?id={task}")
+    form = page.locator(".work-form").filter(has=page.locator(f'[data-outcome="{outcome}"]'))
+    form.locator(f'[data-outcome="{outcome}"]').tap()
+    _no_sideways_scroll(page)
+    submit = form.locator(".work-submit")
+    submit.tap()
+    if double_tap:
+        submit.tap()
+    page.wait_for_function("[...document.querySelectorAll('.work-status')].some(s => s.textContent.startsWith('已提交'))",
+                           timeout=30_000)
+
+
+def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
+    env, base = work_env, base_url
+    task = env.push_registration()
+    contexts = {}
+    try:
+        for user in ("disp", "gw", "town"):
+            contexts[user] = _phone(browser, base, user)
+        disp, gw, town = (contexts[u][1] for u in ("disp", "gw", "town"))
+        # The dispatcher finds the task in 我的任务 and dispatches it.
+        disp.wait_for_selector(f'a.work-card[href*="{task}"]', timeout=30_000)
+        _no_sideways_scroll(disp)
+        disp.locator(f'a.work-card[href*="{task}"]').tap()
+        disp.wait_for_selector(".work-form", timeout=30_000)
+        _step(disp, base, task, "inspecting")
+        # The worker records the first check with a photo — while the network drops.
+        gw.goto(f"{base}/work/task?id={task}")
+        form = gw.locator('.work-form[data-action="check"]')
+        form.locator('[data-outcome="notice"]').tap()
+        form.locator(".work-note").fill("招牌与登记名称不符，已下达整改通知")
+        photo = tmp_path / "site.png"
+        photo.write_bytes(png(32))
+        form.locator(".work-photo-input").set_input_files(str(photo))
+        gw.wait_for_selector(".work-photo-list img", timeout=10_000)
+        contexts["gw"][0].set_offline(True)
+        form.locator(".work-submit").tap()
+        gw.wait_for_function("document.querySelector('.work-form[data-action=\"check\"] .work-status')"
+                             ".textContent.includes('已保存草稿')", timeout=15_000)
+        assert list(env.steps(task)["status"]) == ["pending", "inspecting"]  # nothing sent yet
+        contexts["gw"][0].set_offline(False)
+        gw.wait_for_function("[...document.querySelectorAll('.work-status')].some(s => s.textContent.startsWith('已提交'))",
+                             timeout=40_000)
+        steps = env.steps(task)
+        assert list(steps["status"]) == ["pending", "inspecting", "notice"]
+        assert steps["note"].iloc[-1] == "招牌与登记名称不符，已下达整改通知"
+        from etl.work_actions import task_actions
+
+        assert [len(a["photos"]) for a in task_actions(task)] == [0, 1]
+        # The recheck, tapped twice: one step.
+        _step(gw, base, task, "joint", double_tap=True)
+        _step(disp, base, task, "town")
+        _step(town, base, task, "closed")
+        # The page redraws itself after the step: the task is shown closed, with no form left.
+        town.wait_for_function("(document.querySelector('.work-stage') || {}).textContent === '办结'", timeout=30_000)
+        assert town.locator(".work-form").count() == 0
+        assert list(env.steps(task)["status"]) == ["pending", "inspecting", "notice", "joint", "town", "closed"]
+        assert town.evaluate("Object.keys(localStorage).filter(k => k.startsWith('jinjian-work-draft')).length") == 0
+        # A dashboard page is not theirs.
+        resp = town.goto(f"{base}/tasks")
+        assert resp.status == 403
+    finally:
+        for ctx, _page in contexts.values():
+            ctx.close()
+    assert Path(tmp_path).exists()
