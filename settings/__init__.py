@@ -48,6 +48,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "no user sees beyond it."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    SettingSpec("JINJIAN_LOG_REPEAT_SECONDS", "600",
+                "A warning or error with the same text as one written less than this many seconds ago is held "
+                "back and counted; the next one after that says how many were held back (0: write every line)."),
     SettingSpec("JINJIAN_SHUTDOWN_SECONDS", "30",
                 "On SIGTERM/SIGINT the app stops its background work (a batch being loaded, a report being "
                 "built) and waits this long for it before closing the database and exiting."),
@@ -310,10 +313,17 @@ class Settings:
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Log lines with time, level and module. clickhouse-driver's own connection
+    """Log lines with time, level and module; a warning repeated by every request is written
+    once per cause (:mod:`settings.logrepeat`). clickhouse-driver's own connection
     warnings (with tracebacks) are muted: our engine logs one line instead."""
     import logging
+
+    from settings.logrepeat import RepeatFilter
 
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
+    window = setting_number("JINJIAN_LOG_REPEAT_SECONDS", 0, 86400)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+            handler.addFilter(RepeatFilter(window))
