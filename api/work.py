@@ -6,6 +6,9 @@
   (:func:`etl.work_actions.record_action`); 200 with the outcome (again for a key already
   recorded), 400 for bad input or a bad photo, 404 for a task outside the user's grids,
   409 when the task has moved on;
+- ``POST /api/v1/work/clues`` (grid workers, 上报线索): ``credit_code`` of a business in their
+  grids, ``outcome`` = the kind of clue, and the other fields above: an inspection record that
+  found a problem, which pushes a 线索移送 task to the town office;
 - ``GET /api/v1/work/tasks/<task_id>/photos/<name>``: a photo stored with the task.
 
 A task outside the user's binding is answered as one that does not exist (and audited).
@@ -21,7 +24,7 @@ from flask import Response, request
 from api.v1 import ApiError, _json, bp
 from auth.current import Principal, current
 from auth.guard import hide
-from etl.work_actions import ActionRequest, StepRefused, TaskNotFound, record_action
+from etl.work_actions import ActionRequest, StepRefused, TaskNotFound, record_action, record_clue
 from etl.work_photos import MAX_PHOTOS, Photo, photo_path
 from queries.work import WorkScope, check_task_id, work_task
 from store.db import get_db
@@ -58,30 +61,47 @@ def _recorded_at() -> dt.datetime | None:
     return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
 
 
-@bp.post("/work/tasks/<task_id>/actions")
-def work_action(task_id: str) -> Response:
-    from etl.ingest.service import ingestor
-
-    p = current()
-    ws = work_scope(p)
+def _request(task_id: str) -> ActionRequest:
     files = request.files.getlist("photo")
     if len(files) > MAX_PHOTOS:
         raise ApiError(400, "too_many_photos", f"照片最多 {MAX_PHOTOS} 张，本次选了 {len(files)} 张",
                        f"{len(files)} photos")
-    req = ActionRequest(
+    return ActionRequest(
         task_id=task_id, action=request.form.get("action", ""), outcome=request.form.get("outcome", ""),
         key=request.form.get("key", ""), note=request.form.get("note", ""), recorded_at=_recorded_at(),
-        lat=_float("lat"), lon=_float("lon"),
+        lat=_float("lat"), lon=_float("lon"), credit_code=request.form.get("credit_code", ""),
         photos=[Photo((f.filename or "")[:80], f.read()) for f in files])
+
+
+def _recorded(record, task_id: str) -> Response:  # noqa: ANN001 - record_action / record_clue
+    """``record`` the request (a step of ``task_id``, or a new clue when it is '')."""
+    from etl.ingest.service import ingestor
+
+    p = current()
+    ws = work_scope(p)
+    req = _request(task_id)
     try:
-        res = record_action(ingestor(), ws, p.name, req)
+        res = record(ingestor(), ws, p.name, req)
     except TaskNotFound as exc:
-        hide(f"workbench task {task_id[:30]} outside {ws.prefix} {','.join(ws.grids)}", ws.prefix)
-        raise ApiError(404, "not_found", exc.user_message, "no such task in the user's grids") from None
+        what = f"task {task_id[:30]}" if task_id else f"entity {req.credit_code[:20]}"
+        hide(f"workbench {what} outside {ws.prefix} {','.join(ws.grids)}", ws.prefix)
+        raise ApiError(404, "not_found", exc.user_message, "not in the user's grids") from None
     except StepRefused as exc:
         raise ApiError(409, "conflict", exc.user_message, exc.detail) from None
     return _json({"key": res.key, "task_id": res.task_id, "status": res.status, "event_time": res.event_time,
                   "photos": res.photos, "already": res.already, "message": res.message()})
+
+
+@bp.post("/work/tasks/<task_id>/actions")
+def work_action(task_id: str) -> Response:
+    return _recorded(record_action, task_id)
+
+
+@bp.post("/work/clues")
+def work_clue() -> Response:
+    """上报线索 (grid workers): ``credit_code``, ``outcome`` = the kind of clue, and the fields
+    of an action; the answer names the 线索移送 task it pushed to the town."""
+    return _recorded(record_clue, "")
 
 
 @bp.get("/work/tasks/<task_id>/photos/<name>")

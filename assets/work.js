@@ -87,6 +87,16 @@
     else if (d.outcome || d.note || d.photos.length) { say(form, "已保存草稿", "draft"); }
   }
 
+  function resetForm(form) {
+    form.querySelectorAll(".work-outcome").forEach(function (o) {
+      o.classList.remove("selected"); o.setAttribute("aria-checked", "false");
+    });
+    var note = form.querySelector(".work-note");
+    if (note) { note.value = ""; }
+    form.querySelector(".work-locate").textContent = "附上当前位置";
+    renderPhotos(form, { photos: [] });
+  }
+
   function shrink(file) {
     return new Promise(function (resolve, reject) {
       if (!/^image\/(jpeg|png|webp)$/.test(file.type)) { reject(new Error("type")); return; }
@@ -117,14 +127,17 @@
     ["action", "outcome", "key", "note", "recorded_at"].forEach(function (k) { fd.append(k, d[k] || ""); });
     if (d.lat !== null && d.lon !== null) { fd.append("lat", String(d.lat)); fd.append("lon", String(d.lon)); }
     d.photos.forEach(function (src, i) { fd.append("photo", blobOf(src), "photo-" + (i + 1) + ".jpg"); });
-    fetch("/api/v1/work/tasks/" + encodeURIComponent(d.task) + "/actions",
+    var clue = d.action === "clue";  // 上报线索: a new clue about the business picked on the page
+    if (clue) { fd.append("credit_code", d.credit_code || ""); }
+    fetch(clue ? "/api/v1/work/clues" : "/api/v1/work/tasks/" + encodeURIComponent(d.task) + "/actions",
           { method: "POST", body: fd, credentials: "same-origin" })
       .then(function (resp) {
         return resp.json().catch(function () { return {}; }).then(function (body) {
           var form = formOf(d);
           if (resp.ok) {
             drop(d);
-            say(form, body.message || "已提交", "done");
+            if (clue && form) { resetForm(form); }
+            say(form, clue ? "已上报：线索已报镇街（任务编号 " + body.task_id + "）" : (body.message || "已提交"), "done");
             var refresh = document.getElementById("work-task-refresh");
             if (refresh) { window.setTimeout(function () { refresh.click(); }, 800); }
           } else if (resp.status === 401) {
@@ -173,7 +186,12 @@
         store(cur); f.querySelector(".work-locate").textContent = "已附位置"; say(f, "已保存草稿", "draft");
       }, function () { say(form, "未能取得位置，可不附位置", "error"); }, { timeout: 10000, maximumAge: 60000 });
     } else if (ev.target.closest(".work-submit")) {
-      if (!d.outcome) { say(form, "请先选择办理结果", "error"); return; }
+      if (!d.outcome) { say(form, d.action === "clue" ? "请先选择线索类型" : "请先选择办理结果", "error"); return; }
+      if (d.action === "clue") {
+        var picked = document.querySelector("#work-clue-entity input:checked");
+        if (!picked && !d.credit_code) { say(form, "请先查找并选择经营主体", "error"); return; }
+        if (picked) { d.credit_code = picked.value; }
+      }
       d.recorded_at = d.recorded_at || localIso(new Date());
       d.pending = true;
       store(d); say(form, "正在提交…", "draft");

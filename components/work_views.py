@@ -14,7 +14,7 @@ from dash import dcc, html
 from components.task_views import BUCKET_COLOURS
 from queries.entities import ENTITY_TYPE_ZH
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH
-from supervision.work import Action
+from supervision.work import CLUE_KINDS, Action
 
 ACTOR_ZH = {"system": "系统", "grid_worker": "网格员", "village": "村（社区）", "town_office": "镇街",
             "department": "职能部门"}
@@ -100,6 +100,22 @@ def action_form(task_id: str, action: Action) -> html.Div:
         html.Div(className="work-photo-list") if photo else None,
         html.Button("附上当前位置", type="button", className="work-locate"),
         html.Button("提交", type="button", className="work-submit"),
+        html.Div(className="work-status", role="status", **{"aria-live": "polite"}),
+    ])
+
+
+def clue_form() -> html.Div:
+    """上报线索's form: the kind of clue (as the outcome), note, photos, place."""
+    return html.Div(className="work-form", **{"data-task": "new", "data-action": "clue"}, children=[
+        html.H3("线索类型", className="work-form-title"),
+        html.Div(role="radiogroup", className="work-outcomes", children=[
+            html.Button(kind, type="button", className="work-outcome", **{"data-outcome": kind, "role": "radio",
+                                                                          "aria-checked": "false"})
+            for kind in CLUE_KINDS]),
+        html.Textarea(className="work-note", placeholder="现场情况（可不填，最多 400 字）", maxLength=400, rows=3),
+        html.Div(className="work-photo-slot"), html.Div(className="work-photo-list"),
+        html.Button("附上当前位置", type="button", className="work-locate"),
+        html.Button("上报", type="button", className="work-submit"),
         html.Div(className="work-status", role="status", **{"aria-live": "polite"}),
     ])
 

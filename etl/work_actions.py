@@ -12,6 +12,7 @@ is refused — nothing is half-saved.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -24,11 +25,12 @@ from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table
 
 from domain.errors import InvalidParameter, JinjianError
 from etl.ingest.batch import Ingestor
+from etl.ingest.transform import stable_id
 from etl.work_photos import Photo, check_photos, photo_limit_kb, remove_photos, save_photos
-from queries.work import WorkScope, check_task_id, work_task
+from queries.work import WorkScope, check_task_id, entities_in, work_task
 from store.metastore import engine_for, metadata_url
 from supervision.rules import STATUS_ZH
-from supervision.work import ACTIONS, actions_for
+from supervision.work import ACTIONS, CLUE_KINDS, actions_for
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class ActionRequest:
     lat: float | None = None
     lon: float | None = None
     photos: list[Photo] = field(default_factory=list)
+    credit_code: str = ""                    # 上报线索: the business it is about
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,18 @@ def task_actions(task_id: str) -> list[dict]:
 
 def _check(req: ActionRequest, ws: WorkScope) -> None:
     check_task_id(req.task_id)
-    if not KEY.match(req.key or ""):
-        raise InvalidParameter("bad idempotency key", user_message="提交编号不正确，请刷新页面后重试")
     act = ACTIONS.get(req.action)
     if act is None or act.role != ws.role:
         raise InvalidParameter(f"action {req.action!r} for role {ws.role}", user_message="您的角色不能办理该事项")
     if req.outcome not in dict(act.outcomes):
         raise InvalidParameter(f"outcome {req.outcome!r}", user_message="请选择办理结果")
+    _check_form(req)
+
+
+def _check_form(req: ActionRequest) -> None:
+    """What every workbench submission carries: its key, a note, a location."""
+    if not KEY.match(req.key or ""):
+        raise InvalidParameter("bad idempotency key", user_message="提交编号不正确，请刷新页面后重试")
     if len(req.note or "") > MAX_NOTE:
         raise InvalidParameter("note too long", user_message=f"说明最多 {MAX_NOTE} 字")
     for name, value, lo, hi in (("lat", req.lat, -90, 90), ("lon", req.lon, -180, 180)):
@@ -141,6 +149,43 @@ def _event_time(req: ActionRequest, last: dt.datetime, now: dt.datetime) -> dt.d
     return t
 
 
+def _prior(req: ActionRequest, username: str) -> ActionResult | None:
+    """The first outcome of a key already recorded (a double tap, a retry)."""
+    prior = recorded(req.key)
+    if prior is None:
+        return None
+    if (req.task_id and prior["task_id"] != req.task_id) or prior["username"] != username:
+        raise InvalidParameter("key reused", user_message="提交编号重复，请刷新页面后重试")
+    return ActionResult(req.key, prior["task_id"], prior["outcome"], prior["event_time"],
+                        json.loads(prior["photos"] or "[]"), already=True)
+
+
+def _write(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest, source: str, record: dict,
+           kinds: list[str], action: str, outcome: str) -> ActionResult:
+    """Store the photos, send ``record`` through ingestion as a batch of its own, keep the
+    action's key; the photos are removed again when the record is refused."""
+    names = save_photos(req.task_id, req.key, req.photos, kinds)
+    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        res = ing.ingest_bytes(source, data, file_name=f"workbench-{req.key}.jsonl", fmt="jsonl",
+                               unit=f"workbench:{username}", scope=ws.prefix)
+    except Exception:
+        remove_photos(req.task_id, names)
+        raise
+    if res.rows_loaded != 1:
+        remove_photos(req.task_id, names)
+        reason = "；".join(p.reason for p in res.problems[:2]) or res.message
+        logger.warning("workbench %s of %s refused by ingestion: %s", action, req.task_id, reason)
+        raise StepRefused(f"ingestion refused: {reason}", user_message=f"未能提交：{reason}")
+    when = dt.datetime.strptime(record["event_time"], "%Y-%m-%d %H:%M:%S")
+    with _engine().begin() as conn:
+        conn.execute(insert(work_actions).values(
+            key=req.key, task_id=req.task_id, username=username, action=action, outcome=outcome,
+            event_time=when, batch_id=res.batch_id, lat=req.lat, lon=req.lon, photos=json.dumps(names)))
+    logger.info("workbench: %s %s %s → %s at %s (%d photos)", username, action, req.task_id, outcome, when, len(names))
+    return ActionResult(req.key, req.task_id, outcome, when, names, already=False)
+
+
 def record_action(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
                   now: dt.datetime | None = None) -> ActionResult:
     """Record ``req`` for ``username`` (bound to ``ws``); the first outcome again for a key
@@ -148,12 +193,9 @@ def record_action(ing: Ingestor, ws: WorkScope, username: str, req: ActionReques
     the user's grids), StepRefused (the task moved on, or the lifecycle refused the step)."""
     _check(req, ws)
     with _lock:  # one action at a time: a double tap waits for the first and finds it
-        prior = recorded(req.key)
+        prior = _prior(req, username)
         if prior is not None:
-            if prior["task_id"] != req.task_id or prior["username"] != username:
-                raise InvalidParameter("key reused", user_message="提交编号重复，请刷新页面后重试")
-            return ActionResult(req.key, req.task_id, prior["outcome"], prior["event_time"],
-                                json.loads(prior["photos"] or "[]"), already=True)
+            return prior
         kinds = check_photos(req.photos, photo_limit_kb())
         now = (now or dt.datetime.now()).replace(microsecond=0)
         task = work_task(ing.db, ws, req.task_id, now.date())
@@ -163,29 +205,39 @@ def record_action(ing: Ingestor, ws: WorkScope, username: str, req: ActionReques
         allowed = actions_for(ws.role, str(task.task["task_type"]), str(task.task["status"]))
         if act not in allowed:
             raise StepRefused(f"task {req.task_id} is {task.task['status']}, action {act.key} needs {act.stage}")
-        last = max(task.timeline["event_time"]).to_pydatetime()
-        when = _event_time(req, last, now)
-        names = save_photos(req.task_id, req.key, req.photos, kinds)
+        when = _event_time(req, max(task.timeline["event_time"]).to_pydatetime(), now)
         record = {"feedback_id": f"WB{req.key}"[:40], "task_id": req.task_id, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
                   "status": req.outcome, "actor": username, "actor_kind": act.actor_kind,
                   "note": (req.note or "").strip() or dict(act.outcomes)[req.outcome],
                   "problem_found": "1" if req.outcome == "notice" else ""}
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        try:
-            res = ing.ingest_bytes("task_feedback", data, file_name=f"workbench-{req.key}.jsonl", fmt="jsonl",
-                                   unit=f"workbench:{username}", scope=ws.prefix)
-        except Exception:
-            remove_photos(req.task_id, names)
-            raise
-        if res.rows_loaded != 1:
-            remove_photos(req.task_id, names)
-            reason = "；".join(p.reason for p in res.problems[:2]) or res.message
-            logger.warning("workbench step of %s refused by ingestion: %s", req.task_id, reason)
-            raise StepRefused(f"ingestion refused: {reason}", user_message=f"未能提交：{reason}")
-        with _engine().begin() as conn:
-            conn.execute(insert(work_actions).values(
-                key=req.key, task_id=req.task_id, username=username, action=act.key, outcome=req.outcome,
-                event_time=when, batch_id=res.batch_id, lat=req.lat, lon=req.lon, photos=json.dumps(names)))
-        logger.info("workbench: %s %s %s → %s at %s (%d photos)", username, act.key, req.task_id, req.outcome,
-                    when, len(names))
-        return ActionResult(req.key, req.task_id, req.outcome, when, names, already=False)
+        return _write(ing, ws, username, req, "task_feedback", record, kinds, act.key, req.outcome)
+
+
+def record_clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
+                now: dt.datetime | None = None) -> ActionResult:
+    """上报线索: a problem a grid worker found on patrol at a business in their grids, written
+    as an inspection record that found a problem — which pushes a 线索移送 task to the town
+    office at once (``req.outcome`` is the kind of clue, :data:`CLUE_KINDS`)."""
+    if ws.role != "grid_worker":
+        raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
+    if req.outcome not in CLUE_KINDS:
+        raise InvalidParameter(f"clue kind {req.outcome!r}", user_message="请选择线索类型")
+    _check_form(req)
+    with _lock:
+        prior = _prior(req, username)
+        if prior is not None:
+            return prior
+        kinds = check_photos(req.photos, photo_limit_kb())
+        now = (now or dt.datetime.now()).replace(microsecond=0)
+        code = (req.credit_code or "").strip().upper()
+        found = entities_in(ing.db, ws, code) if len(code) == 18 else None
+        if found is None or code not in set(found["credit_code"]):
+            raise TaskNotFound(f"entity {code[:20]} not in {ws.prefix} {ws.grids}",
+                               user_message="未找到该主体，或该主体不在您的网格内")
+        when = _event_time(req, now - MAX_DRAFT_AGE, now)
+        record_id = f"WB{req.key}"[:40]
+        req = dataclasses.replace(req, task_id="T" + str(stable_id("inspection", record_id)))
+        note = f"网格巡查线索：{req.outcome}" + (f"。{req.note.strip()}" if (req.note or "").strip() else "")
+        record = {"record_id": record_id, "credit_code": code, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
+                  "result": "不合格", "inspector": username, "note": note[:500]}
+        return _write(ing, ws, username, req, "inspection", record, kinds, "clue", "town")

@@ -50,6 +50,7 @@ def layout(stage: str | None = None, **_: Any) -> html.Div:
                  + (f" · 网格 {'、'.join(g[-3:] for g in p.grids)}" if p.grids else ""), className="work-muted work-who"),
         dcc.RadioItems(id="work-stage", options=options, value=picked, className="work-stages",
                        inputClassName="work-stage-input", labelClassName="work-stage-label"),
+        dcc.Link("上报线索", href="/work/clue", className="work-clue-link") if p.role == "grid_worker" else None,
         html.Div(id="work-count", className="work-count", role="status"),
         dcc.Loading(html.Div(id="work-list", className="work-list"), type="dot"),
         html.Div(id="work-drafts", className="work-drafts"),

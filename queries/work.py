@@ -121,3 +121,19 @@ def work_task(db: Engine, ws: WorkScope, task_id: str, today: dt.date) -> WorkTa
                                                      "lat": None, "reg_date": None}
     due = np.datetime64(pd.Timestamp(task["due_date"]).date())
     return WorkTask(task, entity, timeline, int(workdays_between(np.datetime64(today), due)))
+
+
+def entities_in(db: Engine, ws: WorkScope, text: str, limit: int = 20) -> pd.DataFrame:
+    """Active entities in the user's grids whose name contains ``text`` (or whose credit code
+    starts with it): credit_code, name, grid_code — what a clue from patrol can name."""
+    text = (text or "").strip()[:40]
+    if len(text) < 2:
+        return pd.DataFrame(columns=["credit_code", "name", "grid_code"])
+    grids = "AND grid_code IN %(grids)s" if ws.grids else ""
+    return run(db, "work_entities_in", f"""
+        SELECT credit_code, name, grid_code FROM entities
+        WHERE grid_code LIKE %(like)s {grids} AND status = 'active'
+          AND (positionUTF8(name, %(q)s) > 0 OR startsWith(credit_code, upper(%(q)s)))
+        ORDER BY name, credit_code LIMIT %(limit)s""",
+               {"like": Filter(region=ws.prefix).like, "q": text, "limit": int(limit),
+                **({"grids": list(ws.grids)} if ws.grids else {})})

@@ -22,6 +22,7 @@ class Action:
     stage: str                           # the task's current status
     outcomes: tuple[tuple[str, str], ...]  # (next status, what the user picks) in display order
     actor_kind: str                      # task_events.actor_kind of the step
+    family: str = "verify"               # the task family (supervision.rules.task_family) it applies to
 
 
 ACTIONS: dict[str, Action] = {a.key: a for a in (
@@ -35,7 +36,11 @@ ACTIONS: dict[str, Action] = {a.key: a for a in (
     Action("handle", "镇街处置", "town_handler", "town",
            (("closed", "镇街处置完毕，办结"), ("transferred", "移送职能部门办理")), "town_office"),
     Action("return", "退回村（社区）", "town_handler", "town", (("joint", "退回村（社区）继续处置"),), "town_office"),
+    Action("forward", "线索移送", "town_handler", "town", (("transferred", "移送职能部门办理"),), "town_office",
+           family="clue"),
 )}
+#: What a grid worker may report from patrol (上报线索) about a business in their grids.
+CLUE_KINDS: tuple[str, ...] = ("超范围经营", "无照经营（未办许可证）", "食品安全隐患", "虚假宣传", "经营场所与登记不符", "其他")
 
 #: The stages each work role acts on (its 我的任务 list shows the open tasks at these stages).
 ROLE_STAGES: dict[str, tuple[str, ...]] = {
@@ -43,13 +48,14 @@ ROLE_STAGES: dict[str, tuple[str, ...]] = {
     "village_dispatcher": ("pending", "joint"),
     "town_handler": ("town",),
 }
-#: The task types the workbench acts on (verification tasks; clues and disclosures are
-#: handled by town offices and departments in their own systems).
-WORK_TASK_TYPES = ("verify_registration", "verify_change")
+#: The task types the workbench acts on (verification tasks, and clues while at the town;
+#: disclosures are handled by departments in their own systems).
+WORK_TASK_TYPES = ("verify_registration", "verify_change", "clue")
 
 
 def actions_for(role: str, task_type: str, status: str) -> list[Action]:
     """The actions ``role`` may take on a task of ``task_type`` now in ``status``."""
     if task_type not in WORK_TASK_TYPES:
         return []
-    return [a for a in ACTIONS.values() if a.role == role and a.stage == status]
+    family = "verify" if task_type.startswith("verify") else task_type
+    return [a for a in ACTIONS.values() if a.role == role and a.stage == status and a.family == family]

@@ -21,7 +21,7 @@ from indicators.catalogue import CATALOGUE
 from indicators.periods import period_to_date
 from queries.indicator_values import compute
 from queries.tasks import efficiency
-from queries.work import WorkScope, my_tasks
+from queries.work import WorkScope, entities_in, my_tasks
 from store.filters import Filter
 from supervision.rules import TaskRules
 from tests.authkit import logged_in
@@ -195,3 +195,45 @@ def test_scope_probes(work_env):
                                   "recorded_at": "yesterday"})):
         resp = gw.post(f"/api/v1/work/tasks/{task_id}/actions", data=form, headers={"Origin": "http://localhost"})
         assert 400 <= resp.status_code < 500, (form, resp.status_code)
+
+
+def test_clue_from_patrol_goes_to_the_town(work_env):
+    env = work_env
+    gw, disp, town = (logged_in(env.server, u) for u in ("gw", "disp", "town"))
+    from store.executor import run
+
+    ws = WorkScope(env.village, tuple(env.grids), "grid_worker")
+    first = run(env.db, "t_clue_entity", "SELECT credit_code, name FROM entities WHERE grid_code IN %(g)s "
+                "AND status = 'active' ORDER BY credit_code LIMIT 1", {"g": env.grids}).iloc[0]
+    found = entities_in(env.db, ws, first["name"][1:4])  # the worker finds it by part of its name
+    assert first["credit_code"] in set(found["credit_code"]) and found["grid_code"].isin(env.grids).all()
+    ent = first
+    key = uuid.uuid4().hex
+
+    def report(client, code: str, k: str = key, kind: str = "超范围经营"):
+        return client.post("/api/v1/work/clues", data={"credit_code": code, "outcome": kind, "key": k,
+                                                       "note": "店内销售未登记的预包装食品", "lat": "23.03", "lon": "113.76",
+                                                       "photo": [(io.BytesIO(png()), "shop.png")]},
+                           content_type="multipart/form-data", headers={"Origin": "http://localhost"})
+    resp = report(gw, ent["credit_code"])
+    assert resp.status_code == 200, resp.get_json()
+    task = resp.get_json()["task_id"]
+    assert resp.get_json()["status"] == "town" and len(resp.get_json()["photos"]) == 1
+    steps = env.steps(task)
+    assert list(steps["status"]) == ["town"] and steps["actor_kind"].iloc[0] == "grid_worker"
+    again = report(gw, ent["credit_code"])
+    assert again.get_json()["already"] is True and again.get_json()["task_id"] == task
+    town_ws = WorkScope(TOWN, (), "town_handler")
+    listed = my_tasks(env.db, town_ws, dt.date.today(), TaskRules.from_env()).set_index("task_id")
+    assert listed.loc[task, "task_type"] == "clue" and listed.loc[task, "status"] == "town"
+    resp = act(town, task, "forward", "transferred")
+    assert resp.status_code == 200 and resp.get_json()["status"] == "transferred"
+    assert act(town, task, "handle", "closed").status_code in (400, 409)  # not a clue's step
+    # Not theirs: a business outside the worker's grids; not a grid worker; an unknown kind.
+    outside = run(env.db, "t_clue_outside", "SELECT credit_code FROM entities WHERE grid_code LIKE '4419%%' "
+                  "AND grid_code NOT IN %(g)s AND status = 'active' LIMIT 1", {"g": env.grids})["credit_code"].iloc[0]
+    resp = report(gw, outside, uuid.uuid4().hex)
+    assert resp.status_code == 404 and "不在您的网格内" in resp.get_json()["error"]["message"]
+    assert report(disp, ent["credit_code"], uuid.uuid4().hex).status_code == 400
+    resp = report(gw, ent["credit_code"], uuid.uuid4().hex, kind="随便")
+    assert resp.status_code == 400 and "线索类型" in resp.get_json()["error"]["message"]

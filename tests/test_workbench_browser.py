@@ -117,6 +117,25 @@ def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
         assert town.locator(".work-form").count() == 0
         assert list(env.steps(task)["status"]) == ["pending", "inspecting", "notice", "joint", "town", "closed"]
         assert town.evaluate("Object.keys(localStorage).filter(k => k.startsWith('jinjian-work-draft')).length") == 0
+        # 上报线索: the worker finds a business of their grids by name and reports what they saw.
+        from store.executor import run
+
+        name = run(env.db, "t_phone_clue", "SELECT name FROM entities WHERE grid_code IN %(g)s AND status = 'active' "
+                   "ORDER BY credit_code LIMIT 1", {"g": env.grids})["name"].iloc[0]
+        gw.goto(f"{base}/work")
+        gw.locator("a.work-clue-link").tap()
+        gw.fill("#work-clue-q", name[1:5])
+        gw.press("#work-clue-q", "Enter")
+        gw.locator("#work-clue-entity label").first.wait_for(timeout=30_000)
+        gw.locator("#work-clue-entity label").first.tap()
+        form = gw.locator('.work-form[data-action="clue"]')
+        form.locator('[data-outcome="食品安全隐患"]').tap()
+        form.locator(".work-submit").tap()
+        gw.wait_for_function("document.querySelector('.work-form[data-action=\"clue\"] .work-status')"
+                             ".textContent.startsWith('已上报')", timeout=30_000)
+        _no_sideways_scroll(gw)
+        clue = gw.locator('.work-form[data-action="clue"] .work-status').inner_text().split("任务编号 ")[1].rstrip("）")
+        assert list(env.steps(clue)["status"]) == ["town"]
         # A dashboard page is not theirs.
         resp = town.goto(f"{base}/tasks")
         assert resp.status == 403
