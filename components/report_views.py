@@ -59,7 +59,7 @@ def period_tick(ts: Any, kind: str) -> str:
     if kind == "monthly":
         return f"{d.year}-{d.month:02d}"
     if kind == "quarterly":
-        return f"{d.year}Q{(d.month - 1) // 3 + 1}"
+        return f"{d.year}年{(d.month - 1) // 3 + 1}季度"
     return f"{d.month:02d}-{d.day:02d}"
 
 
@@ -97,8 +97,16 @@ def line_chart_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[f
     return _svg(width, height, title, body)
 
 
+def short_name(name: str) -> str:
+    """A village's usual short name (黄草朗社区居民委员会 → 黄草朗社区, 三中村村民委员会 → 三中村)."""
+    for suffix in ("居民委员会", "村民委员会"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
 def bar_chart_svg(names: Sequence[str], values: Sequence[float], title: str, unit: str,
-                  colours: Sequence[str] | str = BLUE, width: int = 350) -> str:
+                  colours: Sequence[str] | str = BLUE, width: int = 350, empty: str = "无数据") -> str:
     """Horizontal bars, largest first as given; the value is written after each bar."""
     row, top, label_w, value_w = 20, 30, 96, 56
     height = top + row * max(len(names), 1) + 8
@@ -106,12 +114,13 @@ def bar_chart_svg(names: Sequence[str], values: Sequence[float], title: str, uni
     pw = width - label_w - value_w
     body: list[str] = []
     if not names:
-        body.append(_t(width / 2, top + 14, "无数据", 12, "middle", GREY))
+        body.append(_t(width / 2, top + 14, empty, 12, "middle", GREY))
     for i, (name, v) in enumerate(zip(names, values)):
         yy = top + i * row
         colour = colours if isinstance(colours, str) else colours[i]
         w = max(pw * float(v) / vmax, 0.5 if v else 0)
-        body.append(_t(label_w - 6, yy + 13, str(name)[:8], 11, "end"))
+        label = short_name(str(name))  # never cut: a long name is set smaller
+        body.append(_t(label_w - 6, yy + 13, label, 11 if len(label) <= 8 else max(7, 88 // len(label)), "end"))
         body.append(f'<rect x="{label_w}" y="{yy + 3}" width="{w:.1f}" height="{row - 7}" fill="{colour}"/>')
         body.append(_t(label_w + w + 4, yy + 13, f"{float(v):,.0f} {unit}", 10, "start", "#333"))
     return _svg(width, height, title, body)
@@ -133,10 +142,11 @@ def report_charts(d: ReportData) -> tuple[list[Any], dict[str, str]]:
         ("注销/吊销", [int(a + b) for a, b in zip(d.trend["cancelled"], d.trend["revoked"])], ORANGE),
     ], f"近 {len(labels)} {TREND_UNITS[kind]}新设立与注销吊销（户）")
     level = d.child_level or "下级区域"
+    top = (lambda df: f"，前 {len(df)}" if len(df) else "")  # only sub-regions with any: no ranking of zeros
     ranking = bar_chart_svg(list(d.ranking["region_name"]), list(d.ranking["value"]),
-                            f"新设立市场主体排名（{level}，前 {len(d.ranking)}）", "户")
+                            f"新设立市场主体排名（{level}{top(d.ranking)}）", "户", empty="本期无新设立")
     overdue = bar_chart_svg(list(d.ranking_overdue["region_name"]), list(d.ranking_overdue["value"]),
-                            f"期末逾期任务排名（{level}，前 {len(d.ranking_overdue)}）", "件", ORANGE)
+                            f"期末逾期任务排名（{level}{top(d.ranking_overdue)}）", "件", ORANGE, empty="期末无逾期任务")
     grades = bar_chart_svg(list(d.risk_grades["grade_zh"]), list(d.risk_grades["entities"]),
                            "期末风险等级分布（主体）", "户", [PRINT_GRADES[g] for g in d.risk_grades["grade"]], 720)
     svgs = {"report-chart-trend-svg": trend, "report-chart-ranking-svg": ranking,
@@ -185,8 +195,8 @@ def headline_frame(d: ReportData) -> pd.DataFrame:
         ind = CATALOGUE[r.indicator_id]
         if ind.unit == "%":  # rates: the change in percentage points
             mom, yoy = _points(r.value, r.prev_value), _points(r.value, r.yoy_value)
-        else:
-            mom, yoy = format_change(r.mom), format_change(r.yoy)
+        else:  # unchanged: 持平, as the summary says
+            mom, yoy = (("持平" if abs(c) < 0.0005 else format_change(c)) for c in (r.mom, r.yoy))
         rows.append({"指标": r.name, "单位": r.unit, "本期": fmt_value(ind, r.value),
                      "上期": fmt_value(ind, r.prev_value), "环比": mom,
                      "上年同期": fmt_value(ind, r.yoy_value), "同比": yoy,
@@ -209,12 +219,15 @@ def report_header(d: ReportData) -> html.Header:
     ])
 
 
+def overdue_note(d: ReportData) -> str:
+    return (f"期末逾期任务共 {d.overdue_total:,} 件" +
+            (f"，下表列出逾期时间最长的 {len(d.overdue):,} 件（完整清单见任务督办页面）。"
+             if d.overdue_total > len(d.overdue) else "，全部列出如下。"))
+
+
 def create_report(d: ReportData) -> tuple[list[Any], dict[str, str]]:
     """The whole report document and its charts' SVG by container id."""
     charts, svgs = report_charts(d)
-    overdue_note = (f"期末逾期任务共 {d.overdue_total:,} 件" +
-                    (f"，下表列出逾期时间最长的 {len(d.overdue):,} 件（完整清单见任务督办页面）。"
-                     if d.overdue_total > len(d.overdue) else "，全部列出如下。"))
     return [
         report_header(d),
         _section("report-summary", "一、综述", [html.P(s, className="report-sentence") for s in d.summary]
@@ -225,7 +238,7 @@ def create_report(d: ReportData) -> tuple[list[Any], dict[str, str]]:
                    className="report-foot")]),
         _section("report-charts", "三、趋势与排名", charts),
         _section("report-overdue", "四、逾期任务", [
-            html.P(overdue_note, className="report-foot"),
+            html.P(overdue_note(d), className="report-foot"),
             create_table("report-table-overdue", d.overdue, numeric=("序号", "逾期工作日"), empty="期末无逾期任务",
                          nowrap=("任务编号", "办理期限", "预警等级", "统一社会信用代码"))]),
         _section("report-risk", "五、风险预警", [
@@ -246,11 +259,13 @@ N_CHARTS = 4
 
 
 def report_tables(d: ReportData) -> dict[str, pd.DataFrame]:
-    """The report's tables by sheet name (Excel export)."""
-    summary = pd.DataFrame({"项目": ["标题", "区域", "区划代码", "报告期", "统计期间", "生成时间"]
-                            + [f"综述 {i + 1}" for i in range(len(d.summary))],
+    """The report's tables by sheet name (Excel export). The 概要 sheet carries every
+    sentence of the report besides its tables: summary, notes, the overdue and data-quality notes."""
+    texts = ([(f"综述 {i + 1}", s) for i, s in enumerate(d.summary)] + [(f"说明 {i + 1}", n) for i, n in enumerate(d.notes)]
+             + [("逾期任务", overdue_note(d))] + [(f"数据质量 {i + 1}", n) for i, n in enumerate(d.quality_notes)])
+    summary = pd.DataFrame({"项目": ["标题", "区域", "区划代码", "报告期", "统计期间", "生成时间"] + [k for k, _ in texts],
                             "内容": [d.title, d.region_path, d.region, d.period.label, d.period.range_text,
-                                   d.generated_at.isoformat(sep=" ")] + d.summary})
+                                   d.generated_at.strftime("%Y-%m-%d %H:%M")] + [t for _, t in texts]})
     trend = pd.DataFrame({"期间": [pd.Timestamp(p).date().isoformat() for p in d.trend["period"]],
                           "新设立": d.trend["registered"], "注销": d.trend["cancelled"], "吊销": d.trend["revoked"],
                           "净增": d.trend["net"]})

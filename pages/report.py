@@ -67,7 +67,7 @@ def layout(region: str | None = None, period: str | None = None, date: str | Non
             _control("报告类型", dcc.RadioItems(id="report-kind", options=KIND_OPTIONS, value=kind, inline=True,
                                             className="report-kind")),
             _control("报告期内任一日", dcc.Input(id="report-date", value=day, type="text", debounce=True,
-                                            placeholder="YYYY-MM-DD", className="report-input")),
+                                            placeholder="年-月-日，如 2026-11-16", className="report-input")),
             dcc.Link("生成报告", id="report-go", href=report_href(code, kind, day), className="report-button"),
             html.Button("导出 PDF", id="report-pdf", n_clicks=0, className="report-button"),
             html.Button("导出 Excel", id="report-xlsx", n_clicks=0, className="report-button"),

@@ -51,7 +51,7 @@ def layout(**_: Any) -> html.Div:
                 _control("报告类型", dcc.RadioItems(id="reports-kind", options=kinds, value="weekly", inline=True,
                                                 className="report-kind")),
                 _control("报告期内任一日", dcc.Input(id="reports-date", value=day, type="text",
-                                                placeholder="YYYY-MM-DD", className="report-input")),
+                                                placeholder="年-月-日，如 2026-11-16", className="report-input")),
                 html.Button("生成并归档", id="reports-generate", n_clicks=0, className="report-button"),
                 dcc.Link("在线查看", id="reports-view", href="/report", className="report-button"),
                 dcc.Loading(html.Span(id="reports-message", className="reports-message"), type="dot"),

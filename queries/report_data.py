@@ -30,6 +30,7 @@ from queries.regions import region_names, region_node
 from queries.risk import batch_alerts, grade_distribution, top_entities
 from queries.tasks import TaskQuery, task_list
 from queries.report_periods import ReportPeriod, report_period
+from queries.report_quality import source_quality, warned_sources
 from queries.report_wording import change_words, compare_text, fmt_value
 from supervision.risk import RiskRules
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH, TaskRules, bucket_bounds
@@ -48,8 +49,6 @@ RANKING_ROWS = 15
 OVERDUE_ROWS = 150     # overdue tasks listed in the report (all of them on the /tasks page)
 RISK_ROWS = 10
 PARALLEL = 4           # report queries run side by side
-BASELINE_DAYS = 28     # data-quality baseline: daily volume in the 4 weeks before the period
-LOW_VOLUME = 0.5       # a source below half its baseline daily volume is flagged incomplete
 GRADE_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"}
 BUCKET_ZH = {"overdue_mild": "黄色", "overdue_moderate": "橙色", "overdue_severe": "红色·升级督办"}
 
@@ -103,7 +102,8 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
 
     inds = [CATALOGUE[i] for i in HEADLINES]
     jobs: dict[str, Callable[[], Any]] = {
-        f"headlines_{src}": (lambda group=group: compute_with_comparisons(db, group, flt, period.period, period.grain))
+        f"headlines_{src}": (lambda group=group: compute_with_comparisons(db, group, flt, period.period,
+                                                                          period.grain, now=now))
         for src, group in _by_source(inds).items()}
     jobs.update({
         "trend": lambda: registration_flow(db, Filter(region=region, scope=scope, grain=period.grain,
@@ -113,7 +113,7 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
         "risk_grades": lambda: grade_distribution(db, flt, period.end, risk_rules),
         "risk_top": lambda: _risk_top(db, flt, period.end, risk_rules),
         "alerts": lambda: _alerts(db, flt, period),
-        "quality": lambda: _quality(db, flt, period),
+        "quality": lambda: source_quality(db, flt, period, today),
     })
     out = _parallel(jobs)
     values = pd.concat([v for k, v in out.items() if k.startswith("headlines_")], ignore_index=True)
@@ -134,8 +134,9 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
         overdue=overdue, overdue_total=int(_num(headlines, "tasks_overdue")), risk_grades=risk_grades,
         risk_top=risk_top, alerts=alerts, quality=quality, quality_notes=quality_notes, has_data=has_data)
     data.summary = summary_sentences(data)
-    if period.partial:
-        data.notes.append(f"本期尚未结束，数据截至 {period.end.isoformat()}，与上期同期（环比）、上年同期（同比）比较。")
+    if period.end >= (today or dt.date.today()):  # running (a daily report of today too): until now
+        data.notes.append(f"本期尚未结束，数据截至 {period.end.isoformat()} {data.generated_at:%H:%M}，与上期同一时段"
+                          "（环比）、上年同期同一时段（同比）比较。")
     logger.info("report %s %s %s built: has_data=%s overdue=%d", region, kind, period.key, has_data,
                 data.overdue_total)
     return data
@@ -212,8 +213,8 @@ def _rankings(db: Engine, flt: Filter, period: ReportPeriod, node) -> tuple[pd.D
     out = []
     for ind_id in ("new_registrations", "tasks_overdue"):
         df = compute(db, [CATALOGUE[ind_id]], flt, period.period, by_child=True)
-        df = df[["region_code", "region_name", "value"]].sort_values(["value", "region_code"],
-                                                                     ascending=[False, True])
+        df = df.loc[df["value"] > 0, ["region_code", "region_name", "value"]]  # no ranking of zeros
+        df = df.sort_values(["value", "region_code"], ascending=[False, True])
         out.append(df.head(RANKING_ROWS).reset_index(drop=True))
     return out[0], out[1], level
 
@@ -281,54 +282,6 @@ def _alerts(db: Engine, flt: Filter, period: ReportPeriod) -> pd.DataFrame:
     })
 
 
-def _quality(db: Engine, flt: Filter, period: ReportPeriod) -> tuple[pd.DataFrame, list[str], int]:
-    """Per data source: records in the period, days with data, newest date; late or
-    incomplete sources named in notes. Returns (table, notes, records in the period)."""
-    base_start = period.start - dt.timedelta(days=BASELINE_DAYS)
-    params = {"like": flt.like, "start": period.start, "end": period.end, "base": base_start}
-    ev = run(db, "report_quality_events", """
-        SELECT source, countIf(event_date >= %(start)s AND event_date <= %(end)s) AS n,
-               uniqExactIf(event_date, event_date >= %(start)s AND event_date <= %(end)s) AS days,
-               countIf(event_date >= %(base)s AND event_date < %(start)s) AS base_n,
-               max(event_date) AS latest
-        FROM events WHERE grid_code LIKE %(like)s GROUP BY source ORDER BY source""", params)
-    te = run(db, "report_quality_tasks", """
-        SELECT '监管任务流转' AS source, countIf(event_date >= %(start)s AND event_date <= %(end)s) AS n,
-               uniqExactIf(event_date, event_date >= %(start)s AND event_date <= %(end)s) AS days,
-               countIf(event_date >= %(base)s AND event_date < %(start)s) AS base_n,
-               count() AS total, max(event_date) AS latest
-        FROM task_events WHERE grid_code LIKE %(like)s""", params)
-    if len(te) and int(te["total"].iloc[0]) == 0:
-        te = te.iloc[0:0]
-    frame = pd.concat([ev.assign(source=[f"业务事件（{s}）" for s in ev["source"]]), te.drop(columns="total")],
-                      ignore_index=True)
-    days = (period.end - period.start).days + 1
-    rows, notes = [], []
-    for r in frame.itertuples(index=False):
-        latest = pd.Timestamp(r.latest).date() if r.latest is not None and not pd.isna(r.latest) else None
-        base_daily = int(r.base_n) / BASELINE_DAYS
-        status = "正常"
-        if int(r.n) == 0:
-            status = "本期无数据"
-            notes.append(f"{r.source}：本期没有收到数据。")
-        elif latest is not None and latest < period.end:
-            status = "迟报"
-            notes.append(f"{r.source}：数据截至 {latest.isoformat()}，{latest + dt.timedelta(days=1)} 至 "
-                         f"{period.end.isoformat()} 的数据尚未报送。")
-        elif base_daily and int(r.n) / days < LOW_VOLUME * base_daily:
-            status = "不完整"
-            notes.append(f"{r.source}：本期日均 {int(r.n) / days:.1f} 条，低于前 {BASELINE_DAYS} 天日均 "
-                         f"{base_daily:.1f} 条的一半，可能缺报。")
-        rows.append({"数据源": r.source, "本期记录数": int(r.n), "有数据天数": f"{int(r.days)} / {days}",
-                     "最新数据日期": latest.isoformat() if latest else "—", "状态": status})
-    if not rows:
-        notes.append("该区域尚无任何业务数据接入。")
-    table = pd.DataFrame(rows, columns=["数据源", "本期记录数", "有数据天数", "最新数据日期", "状态"])
-    if not notes:
-        notes.append("各数据源本期均按时、完整报送。")
-    return table, notes, int(frame["n"].sum()) if len(frame) else 0
-
-
 # ----------------------------------------------------------------------------- summary
 def summary_sentences(d: ReportData) -> list[str]:
     """The written summary: each sentence carries its numbers and comparisons."""
@@ -340,10 +293,13 @@ def summary_sentences(d: ReportData) -> list[str]:
         text = fmt_value(CATALOGUE[i], h.loc[i, "value"])
         return text + "%" if CATALOGUE[i].unit == "%" and text != "—" else text
 
+    late = warned_sources(d.quality)
+    quality = ([f"数据质量提示：{'、'.join(late)}{'等 ' + str(len(late)) + ' 个数据源' if len(late) > 2 else ''}"
+                "本期迟报或不完整，相关指标可能偏低（详见数据质量说明）。"] if late else [])
     if not d.has_data:
         return [f"{d.period.label}，{d.region_name}没有登记、投诉举报、执法检查或监管任务等业务数据（本期无数据），"
                 "本报告各项期内指标均为零，请核实数据报送情况。",
-                f"期末存续市场主体 {v('entity_stock')} 户，期末在办逾期任务 {v('tasks_overdue')} 件。"]
+                f"期末存续市场主体 {v('entity_stock')} 户，期末在办逾期任务 {v('tasks_overdue')} 件。"] + quality
 
     def c(i: str) -> str:
         return compare_text(CATALOGUE[i], h.loc[i])
@@ -368,7 +324,4 @@ def summary_sentences(d: ReportData) -> list[str]:
     if len(d.ranking_overdue) and d.ranking_overdue["value"].iloc[0] > 0:
         top = d.ranking_overdue.iloc[0]
         out.append(f"期末逾期任务最多的是{top['region_name']}（{int(top['value']):,} 件），请重点督办。")
-    late = [n for n in d.quality_notes if "尚未报送" in n or "缺报" in n or "没有收到" in n]
-    if late:
-        out.append(f"数据质量提示：{len(late)} 个数据源本期迟报或不完整，相关指标可能偏低（详见数据质量说明）。")
-    return out
+    return out + quality

@@ -34,7 +34,7 @@ class ReportError(InvalidParameter):
 def check_kind(kind: str | None) -> str:
     if kind not in KINDS:
         raise ReportError(f"unknown period kind {kind!r}; use one of {', '.join(KINDS)}",
-                          user_message=f"报告周期不正确：{kind!r}（可选 日报 daily、周报 weekly、月报 monthly、季报 quarterly）")
+                          user_message="报告周期不正确（可选 日报、周报、月报、季报）")
     return kind
 
 
@@ -48,7 +48,7 @@ def parse_day(value: str | dt.date | None) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ReportError(f"malformed date {value!r}; expected YYYY-MM-DD",
-                          user_message=f"日期格式不正确：{value!r}（应为 YYYY-MM-DD）") from None
+                          user_message=f"日期格式不正确：{value!r}（应为 年-月-日，如 2026-11-16）") from None
 
 
 def _full_end(kind: str, start: dt.date) -> dt.date:

@@ -92,6 +92,14 @@ def render_pdf(flask_app: Any, region: str, kind: str, day: str, renderer: PdfRe
     return (renderer or shared_renderer()).render(url, pdf_options(checked, settings.timeout))
 
 
+def shown_error(exc: BaseException) -> str:
+    """What the archive shows of a failed run: the user's message (Chinese); the technical
+    detail goes to the log only."""
+    if isinstance(exc, JinjianError) and exc.user_message:
+        return exc.user_message
+    return "报告生成失败（原因已记录日志），请联系系统管理员"
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
@@ -139,7 +147,7 @@ def generate(flask_app: Any, region: str, kind: str, day: str | dt.date, trigger
     except Exception as exc:  # noqa: BLE001 - recorded and shown on /reports
         detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
         logger.error("report run %d (%s %s %s) failed: %s", run_id, kind, checked.region, key, detail)
-        store.finish_run(run_id, "failed", error=str(detail)[:2000], region_name=checked.region_name,
+        store.finish_run(run_id, "failed", error=shown_error(exc)[:2000], region_name=checked.region_name,
                          period_label=checked.period.label, seconds=time.monotonic() - t0)
         return store.get_run(run_id)
     store.finish_run(run_id, "ok", pdf_path=str(folder / f"{stem}.pdf"), xlsx_path=str(folder / f"{stem}.xlsx"),

@@ -20,7 +20,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from domain.errors import JinjianError, QueryFailed
 from store import lifecycle
@@ -28,6 +28,7 @@ from store import lifecycle
 from auth.render import redact  # never log a render ticket
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -78,7 +79,7 @@ class PdfRenderer:
 
     def __init__(self, executable: str | None = None) -> None:
         self._executable = executable
-        self._jobs: queue.Queue[tuple[str, PdfOptions, Future] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[str, PdfOptions, Callable[[Any], Any], str, Future] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.launches = 0
@@ -86,6 +87,24 @@ class PdfRenderer:
     # -- public
     def render(self, url: str, opts: PdfOptions | None = None) -> bytes:
         """Print ``url`` to PDF bytes (blocks until done)."""
+        opts = opts or PdfOptions()
+
+        def pdf(page: Any) -> bytes:
+            return page.pdf(format="A4", print_background=True, display_header_footer=True,
+                            header_template=header_template(opts), footer_template=FOOTER, margin=MARGIN,
+                            prefer_css_page_size=False)
+
+        return self._submit(url, opts, pdf, "print")
+
+    def inspect(self, url: str, action: Callable[[Any], T], opts: PdfOptions | None = None) -> T:
+        """``action(page)`` on the report at ``url`` once it is ready, as a screen shows it
+        (the same warm browser, on the renderer's thread: Playwright's sync API is bound to
+        it). What the page reads back — its tables, a download — is checked against the PDF
+        and the Excel file (tests/test_report_agreement.py). ``action`` must not ask this
+        renderer for a PDF: its jobs run one after another."""
+        return self._submit(url, opts or PdfOptions(), action, "screen")
+
+    def _submit(self, url: str, opts: PdfOptions, action: Callable[[Any], Any], media: str) -> Any:
         exe = self._executable or chromium_path()
         self._executable = exe
         fut: Future = Future()
@@ -93,9 +112,8 @@ class PdfRenderer:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._worker, name="report-pdf", daemon=True)
                 self._thread.start()
-            self._jobs.put((url, opts or PdfOptions(), fut))
-        timeout = (opts or PdfOptions()).timeout_s + 60
-        return fut.result(timeout=timeout)
+            self._jobs.put((url, opts, action, media, fut))
+        return fut.result(timeout=opts.timeout_s + 60)
 
     def close(self) -> None:
         """Stop the worker and its browser."""
@@ -113,8 +131,8 @@ class PdfRenderer:
                 job = self._jobs.get(timeout=0.5)
             except queue.Empty:
                 return
-            if job is not None and job[2].set_running_or_notify_cancel():
-                job[2].set_exception(err)
+            if job is not None and job[-1].set_running_or_notify_cancel():
+                job[-1].set_exception(err)
 
     def _worker(self) -> None:
         try:
@@ -133,7 +151,7 @@ class PdfRenderer:
                 job = self._jobs.get()
                 if job is None:
                     return
-                url, opts, fut = job
+                url, opts, action, media, fut = job
                 if not fut.set_running_or_notify_cancel():
                     continue
                 try:
@@ -141,7 +159,7 @@ class PdfRenderer:
                         browser = self._launch(pw)
                         context = self._context(browser)
                     try:
-                        fut.set_result(self._print(context, url, opts))
+                        fut.set_result(self._run(context, url, opts, action, media))
                     except PdfError:
                         raise
                     except Exception as exc:  # a dead browser: relaunch once and retry
@@ -150,7 +168,7 @@ class PdfRenderer:
                         logger.warning("chromium died (%s); relaunching", exc)
                         browser = self._launch(pw)
                         context = self._context(browser)
-                        fut.set_result(self._print(context, url, opts))
+                        fut.set_result(self._run(context, url, opts, action, media))
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
                     fut.set_exception(exc if isinstance(exc, JinjianError)
                                       else PdfError(f"printing {url} failed: {type(exc).__name__}: {exc}"))
@@ -180,11 +198,12 @@ class PdfRenderer:
         context = browser.new_context(viewport={"width": 1100, "height": 1400}, locale="zh-CN")
         return context
 
-    def _print(self, context: Any, url: str, opts: PdfOptions) -> bytes:
+    def _run(self, context: Any, url: str, opts: PdfOptions, action: Callable[[Any], Any], media: str) -> Any:
+        """Load ``url`` in a fresh page, wait for its ready marker, return ``action(page)``."""
         t0 = time.monotonic()
         page = context.new_page()
         try:
-            page.emulate_media(media="print")
+            page.emulate_media(media=media)
             page.goto(url, wait_until="domcontentloaded", timeout=opts.timeout_s * 1000)
             t_loaded = time.monotonic()
             try:
@@ -199,14 +218,13 @@ class PdfRenderer:
                 from queries.report_periods import ReportError
 
                 raise ReportError(f"report page says: {message or state}", user_message=message or "报告生成失败")
-            pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,
-                           header_template=header_template(opts), footer_template=FOOTER, margin=MARGIN,
-                           prefer_css_page_size=False)
+            out = action(page)
         finally:
             page.close()
-        logger.info("pdf %s: %d bytes in %.2f s (load %.2f, ready %.2f, print %.2f)", redact(url), len(pdf),
-                    time.monotonic() - t0, t_loaded - t0, t_ready - t_loaded, time.monotonic() - t_ready)
-        return pdf
+        logger.info("%s %s: %s in %.2f s (load %.2f, ready %.2f, %s %.2f)", "pdf" if media == "print" else "page",
+                    redact(url), f"{len(out)} bytes" if isinstance(out, bytes) else "done", time.monotonic() - t0,
+                    t_loaded - t0, t_ready - t_loaded, "print" if media == "print" else "read", time.monotonic() - t_ready)
+        return out
 
 
 _shared: PdfRenderer | None = None

@@ -40,7 +40,7 @@ def due(store: ReportStore, now: dt.datetime) -> list[tuple[Schedule, str]]:
 def run_due(flask_app: Any, now: dt.datetime | None = None, store: ReportStore | None = None,
             renderer: Any = None) -> list[dict[str, Any]]:
     """Run every due schedule once; returns the runs made (ok or failed)."""
-    from reports.build import generate
+    from reports.build import generate, shown_error
 
     settings = ReportSettings.from_env()
     store = store or ReportStore(settings.metadata_url)
@@ -57,7 +57,7 @@ def run_due(flask_app: Any, now: dt.datetime | None = None, store: ReportStore |
             period = last_complete(schedule.kind, now.date())
             run_id = store.start_run(schedule.kind, schedule.region, period.key, "schedule", schedule.id)
             if run_id is not None:
-                store.finish_run(run_id, "failed", error=str(detail)[:2000], period_label=period.label)
+                store.finish_run(run_id, "failed", error=shown_error(exc)[:2000], period_label=period.label)
                 run = store.get_run(run_id)
             else:
                 run = None
