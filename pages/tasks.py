@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import logging
 from typing import Any
 
@@ -360,14 +359,9 @@ def export_excel(_n: int | None, code: str | None, date: str | None, dept: str |
 
 
 def _xlsx(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="任务督办", index=False)
-        sheet = writer.sheets["任务督办"]
-        for i, col in enumerate(frame.columns):
-            width = max([len(str(col)) * 2] + [len(str(v)) for v in frame[col].head(200)])
-            sheet.column_dimensions[sheet.cell(row=1, column=i + 1).column_letter].width = min(width + 2, 60)
-    return buf.getvalue()
+    from reports.excel import workbook_bytes
+
+    return workbook_bytes({"任务督办": frame})  # strings as text, never formulas
 
 
 @callback(Output("tasks-grid", "exportDataAsCsv"), Input("tasks-export-csv", "n_clicks"),

@@ -6,6 +6,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from domain.cells import text_cells
+
 
 def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
     """One sheet per table (sheet names ≤ 31 characters), columns sized to fit."""
@@ -15,6 +17,7 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
             sheet_name = name[:31]
             frame.to_excel(writer, sheet_name=sheet_name, index=False)
             sheet = writer.sheets[sheet_name]
+            text_cells(sheet)  # strings as text, never formulas (domain.cells)
             sheet.freeze_panes = "A2"
             for i, col in enumerate(frame.columns):
                 values = [str(v) for v in frame[col].head(300)]

@@ -22,6 +22,7 @@ import json
 import re
 from pathlib import Path
 
+from domain.cells import csv_safe_row
 from domain.sources import Source, column_map
 from queries.entity_list import mask_id, mask_name
 from queries.grid import mask_phone
@@ -79,13 +80,13 @@ def _csv(data: bytes, source: Source) -> bytes:
     out = csv.writer(buf)
     if rows:
         header = rows[0]
-        out.writerow(header)
+        out.writerow(csv_safe_row(header))
         fixed = 3  # 行号, 问题字段, 问题原因 (etl.ingest.rejects.REPORT_COLUMNS)
         for row in rows[1:]:
             record = dict(zip(header[fixed:], row[fixed:]))
             masked = _mask_record(source, record)
-            out.writerow([*(mask_text(c) for c in row[:fixed]), *(masked.get(h, "") for h in header[fixed:]),
-                          *(mask_text(c) for c in row[len(header):])])
+            out.writerow(csv_safe_row([*(mask_text(c) for c in row[:fixed]), *(masked.get(h, "") for h in header[fixed:]),
+                                       *(mask_text(c) for c in row[len(header):])]))
     return buf.getvalue().encode(encoding)
 
 

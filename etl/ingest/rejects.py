@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
+from domain.cells import csv_safe_row
 from etl.ingest.raw import RawRow, RawTable, RowProblem
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ def _write_csv(table: RawTable, entries: list[Entry], path: Path) -> None:
     encoding = "gb18030" if table.encoding == "gb18030" else "utf-8-sig"
     with path.open("w", encoding=encoding, newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(_report_header(table))
-        for row_no, items, record in entries:
-            out.writerow([row_no, *_summary(items), *_original(table, record)])
+        out.writerow(csv_safe_row(_report_header(table)))
+        for row_no, items, record in entries:  # the department's own text: never a formula (domain.cells)
+            out.writerow(csv_safe_row([row_no, *_summary(items), *_original(table, record)]))
 
 
 def _xlsx_text(value: str) -> str:
@@ -124,7 +125,8 @@ def _write_xlsx(table: RawTable, entries: list[Entry], path: Path) -> None:
     ws.title = SHEET_TITLE
     bold = Font(bold=True)
     for j, name in enumerate(_report_header(table), start=1):
-        ws.cell(row=1, column=j, value=_xlsx_text(name)).font = bold
+        head = ws.cell(row=1, column=j, value=_xlsx_text(name))
+        head.font, head.data_type = bold, "s"
     for i, (row_no, items, record) in enumerate(entries, start=2):
         ws.cell(row=i, column=1, value=row_no)
         for j, text in enumerate([*_summary(items), *_original(table, record)], start=2):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from domain.cells import csv_safe
 from etl.ingest import lookups, rejects
 from etl.ingest.batch import LOCK, delete_rows, nothing_loaded, record_state
 from etl.ingest.raw import FileRejected, RawTable
@@ -289,8 +290,8 @@ class ReferenceLoader:
         path = self.report_path(k.id, info["batch_id"], info["fmt"], "-removed")
         path.parent.mkdir(parents=True, exist_ok=True)
         ents.rename(columns={"grid_code": "原网格编码", "credit_code": "统一社会信用代码", "name": "主体名称",
-                             "status": "状态", "open_tasks": "未办结任务数"}).to_csv(
-            path, index=False, encoding="utf-8-sig", quoting=1)
+                             "status": "状态", "open_tasks": "未办结任务数"}).map(csv_safe).to_csv(
+            path, index=False, encoding="utf-8-sig", quoting=1)  # names as text, never formulas
         logger.warning("grid file %s removes %d grids holding %d entities (listed in %s)", info["batch_id"][:12],
                        len(removed), len(ents), path)
         return path
