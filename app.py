@@ -57,6 +57,14 @@ def create_app() -> dash.Dash:
     return app
 
 
+def wsgi() -> object:
+    """The app as a WSGI callable behind the access log, for gunicorn in server mode
+    (``gunicorn … 'app:wsgi()'``, docs/deploy.md)."""
+    from api.serving import AccessLog
+
+    return AccessLog(create_app().server)
+
+
 def check_app_settings() -> None:
     """Read every settings group the serving process uses, so a malformed value stops the
     start with one line naming it instead of failing a request later."""
@@ -65,10 +73,11 @@ def check_app_settings() -> None:
     from reports.config import ReportSettings
     from store.cache import CacheSettings
     from etl.work_photos import photo_limit_kb
+    from settings import setting_number
     from store.lifecycle import shutdown_seconds
 
     for read in (AuthSettings.from_env, IngestSettings.from_env, ReportSettings.from_env, CacheSettings.from_env,
-                 shutdown_seconds, photo_limit_kb):
+                 shutdown_seconds, photo_limit_kb, lambda: setting_number("JINJIAN_THREADS", 1, 256)):
         read()
 
 
@@ -105,11 +114,18 @@ def main() -> int:
     app = create_app()
     from store.lifecycle import Terminated
 
-    try:
-        app.run(host=settings.host, port=settings.port, debug=settings.debug)
-    except Terminated as exc:  # SIGTERM/SIGINT/SIGHUP: the normal way a server is stopped
+    from api.serving import serve
+    from settings import setting_number
+
+    from store.lifecycle import last_signal
+
+    try:  # waitress; Flask's development server only with JINJIAN_DEBUG=1
+        serve(app, settings.host, settings.port, settings.debug, int(setting_number("JINJIAN_THREADS", 1, 256)))
+    except Terminated:  # SIGTERM/SIGINT/SIGHUP: the normal way a server is stopped
+        pass
+    if last_signal() is not None:  # (waitress takes the signal's exception and returns)
         logging.getLogger(__name__).info("stopping on signal %s: background work first, then the database",
-                                         exc.signum)
+                                         last_signal())
     return 0
 
 

@@ -26,6 +26,9 @@ def register_api(server: flask.Flask) -> None:
     if bp.name in server.blueprints:
         return
     server.register_blueprint(bp)
+    from api.serving import install as install_healthz
+
+    install_healthz(server)  # /healthz for load balancers
     server.register_error_handler(MethodNotAllowed, on_routing_error)
     server.register_error_handler(NotFound, on_routing_error)  # the API's JSON, or a Chinese page
     logger.debug("registered API blueprint %s at %s", bp.name, bp.url_prefix)

@@ -36,7 +36,7 @@ from store.filters import check_region_code
 logger = logging.getLogger(__name__)
 
 PUBLIC_PREFIXES = ("/login", "/logout", "/wall/", "/assets/", "/_dash-component-suites/", "/static/",
-                   "/_favicon.ico", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/ingest/")
+                   "/_favicon.ico", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/ingest/", "/healthz")
 #: What a wall screen (display token) may reach.
 DISPLAY_PATHS = ("/", "/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_reload-hash")
 DISPLAY_OUTPUT = re.compile(r"^(\.\.)?(wall-|_pages_)")

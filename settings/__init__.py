@@ -48,6 +48,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "no user sees beyond it."),
     SettingSpec("JINJIAN_DEBUG", "0", "1 enables Dash debug mode (never on a wall display)."),
     SettingSpec("JINJIAN_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    SettingSpec("JINJIAN_THREADS", "16",
+                "Request threads of the production server (waitress, one process; 1–256). JINJIAN_DEBUG=1 serves "
+                "with Flask's development server instead."),
     SettingSpec("JINJIAN_LOG_REPEAT_SECONDS", "600",
                 "A warning or error with the same text as one written less than this many seconds ago is held "
                 "back and counted; the next one after that says how many were held back (0: write every line)."),

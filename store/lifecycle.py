@@ -121,9 +121,19 @@ def shutdown(code: int, *closers: Callable[[], Any]) -> NoReturn:
     os._exit(code)
 
 
+_signals: list[int] = []
+
+
+def last_signal() -> int | None:
+    """The signal that asked this process to stop (a server loop such as waitress's may
+    take the :class:`Terminated` it raised and return normally), or None."""
+    return _signals[-1] if _signals else None
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
     if _down.is_set():
         return  # already ending: a second signal must not interrupt the closing
+    _signals.append(signum)
     raise Terminated(signum)
 
 

@@ -270,3 +270,31 @@ def test_an_app_that_cannot_start_says_why_in_one_line(site):
     assert res.returncode == 2, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert f"127.0.0.1:{env['JINJIAN_PORT']}" in res.stderr.strip().splitlines()[-1]
+
+
+def test_served_by_a_production_server_with_health_and_access_log(site):
+    """``python app.py`` serves through waitress (no development-server warning), answers
+    ``/healthz`` without login with the data's age and the ingestion backlog, writes an
+    access-log line per request with tickets redacted, and stops on SIGTERM with exit 0."""
+    import json as _json
+
+    proc = site.start("serving.log")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{site.port}/healthz", timeout=10) as resp:
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+            body = _json.loads(resp.read())
+        assert body["status"] == "ok" and body["database"] == "up" and body["engine"] == "chdb"
+        assert body["data_age_seconds"] is not None and body["data_age_seconds"] >= 0
+        assert body["backlog"] == {"batches_unfinished": 0, "inbox_files": 0}
+        secret = "rt_" + "x" * 40
+        with urllib.request.urlopen(f"http://127.0.0.1:{site.port}/report/print?ticket={secret}", timeout=30) as r:
+            r.read()
+    except urllib.error.HTTPError:
+        pass  # the ticket is refused: the request is still logged
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=90) == 0
+    log = (site.tmp / "serving.log").read_text()
+    assert "development server" not in log and f"serving on http://127.0.0.1:{site.port} with waitress" in log
+    assert '"GET /healthz" 200' in log and "/api/v1/health" in log
+    assert secret not in log and "/report/print?ticket=" in log
