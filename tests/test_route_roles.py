@@ -108,6 +108,8 @@ NO_PERSONAL_DATA = {
     "/api/v1/regions": "/api/v1/regions", "/api/v1/regions/<code>": f"/api/v1/regions/{TOWN}",
     "/api/v1/ingest/<source>": None,  # POST: receives records (its answer lists line numbers and reasons)
     "/api/v1/work/tasks/<task_id>/actions": None,  # POST: a workbench step (its answer: the task's new status)
+    "/api/v1/work/clues": None,  # POST: a clue from patrol (its answer: the task it pushed)
+    "/healthz": "/healthz",
 }
 #: What, in a callback's code, makes it serve a file or personal data.
 MARKERS = re.compile(r"send_bytes|send_file|send_string|send_data_frame|exported\(|\bgenerate\(|entity_profile|"
