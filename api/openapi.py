@@ -35,7 +35,9 @@ ERROR_CODES = ["invalid_parameter", "invalid_credit_code", "scope_violation", "r
                "permission_denied",
                # ingestion (api.ingest)
                "missing_token", "invalid_token", "token_source_mismatch", "unknown_source", "too_large",
-               "unreadable_body", "batch_not_found", "no_rejects"]
+               "unreadable_body", "batch_not_found", "no_rejects",
+               # the grid workbench (api.work)
+               "conflict", "too_many_photos"]
 
 
 def _ref(name: str) -> dict[str, str]:

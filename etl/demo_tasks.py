@@ -152,6 +152,7 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, until: np.datetime64,
     ok = t <= until
     m.move(idx[ok], "inspecting", t[ok], None, worker[idx[ok]], "grid_worker", "派发至网格员，开展首次实地核查")
 
+    returns = rng.spawn(1)[0]  # its own stream: the other draws stay as they were
     for _ in range(8):  # stages in lifecycle order; loops until every task has settled
         idx, t = m.ending(rng, "inspecting", lim("inspection"), until)
         bad = problem[idx]
@@ -178,6 +179,10 @@ def make_tasks(rng: np.random.Generator, ev: pd.DataFrame, until: np.datetime64,
         idx, t = m.ending(rng, "town", np.where(ttype == "clue", lim("clue_forward"), lim("town")), until)
         fixed = (ttype[idx] != "clue") & (rng.random(len(idx)) < 0.3)
         m.move(idx[fixed], "closed", t[fixed], None, town_office[idx[fixed]], "town_office", "镇街处置完毕，办结")
+        back = ~fixed & (ttype[idx] != "clue") & (returns.random(len(idx)) < 0.12)  # 退回村（社区）
+        m.move(idx[back], "joint", t[back], add_workdays(t[back].astype("datetime64[D]"), lim("joint")),
+               town_office[idx[back]], "town_office", "镇街退回村（社区）继续处置")
+        fixed = fixed | back
         up = idx[~fixed]
         d = t[~fixed].astype("datetime64[D]")
         m.move(up, "transferred", t[~fixed], add_workdays(d, lim("department")), town_office[up],

@@ -24,13 +24,11 @@ dash.register_page(__name__, path=PATH, title="金监 · 上报线索", name="�
 
 
 def layout(**_: Any) -> html.Div:
-    p = current()
-    if p.role != "grid_worker":
-        return html.Div(className="page work-page", children=[
-            work_header("上报线索", back=True), html.P("只有网格员可以上报线索", className="work-empty")])
+    worker = current().role == "grid_worker"  # every id stays in the layout (Dash validates callbacks on it)
     return html.Div(className="page work-page", children=[
         work_header("上报线索", back=True),
-        html.Section(className="work-task-body", children=[html.Section([
+        html.P("只有网格员可以上报线索", className="work-empty" if not worker else "work-empty hidden"),
+        html.Section(className="work-task-body" + ("" if worker else " hidden"), children=[html.Section([
             html.Label("发现问题的经营主体", htmlFor="work-clue-q", className="work-form-title"),
             dcc.Input(id="work-clue-q", type="search", debounce=True, placeholder="输入名称或信用代码（至少 2 个字）",
                       className="work-search", autoComplete="off"),

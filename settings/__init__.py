@@ -327,6 +327,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger().setLevel(level)
     logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
     window = setting_number("JINJIAN_LOG_REPEAT_SECONDS", 0, 86400)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+    for handler in logging.getLogger().handlers:  # the process's own log (not a test runner's capture)
+        if type(handler) in (logging.StreamHandler, logging.FileHandler) and \
+                not any(isinstance(f, RepeatFilter) for f in handler.filters):
             handler.addFilter(RepeatFilter(window))

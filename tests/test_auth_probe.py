@@ -148,6 +148,7 @@ def _route_urls(p: Probe, rule: Any) -> Iterator[tuple[str, bool]]:
     values: dict[str, list[str]] = {
         "code": p.regions, "credit_code": [p.outside_entity], "indicator_id": ["entity_stock"],
         "run_id": ["{run}"], "ext": ["pdf", "xlsx"], "batch_id": ["{batch}"],
+        "task_id": ["T1"], "name": ["k-1.jpg"],  # the workbench's photos: a work role's only
     }
     unknown = set(rule.arguments) - set(values)
     if unknown:

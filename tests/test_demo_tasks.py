@@ -20,7 +20,7 @@ ALLOWED = {
     "verify_registration": {("none", "pending"), ("pending", "inspecting"), ("inspecting", "closed"),
                             ("inspecting", "notice"), ("notice", "closed"), ("notice", "joint"),
                             ("joint", "closed"), ("joint", "town"), ("town", "closed"),
-                            ("town", "transferred"), ("transferred", "closed")},
+                            ("town", "transferred"), ("town", "joint"), ("transferred", "closed")},
     "clue": {("none", "town"), ("town", "transferred"), ("transferred", "closed")},
     "disclosure": {("none", "pending"), ("pending", "closed")},
 }

@@ -36,9 +36,11 @@ def _token(tid: int, revoked: dt.datetime | None = None, playlist: tuple[str, ..
 
 # ----------------------------------------------------------------------------- pure factories
 def test_role_options_stop_at_the_admins_rank():
-    assert [o["value"] for o in av.role_options(ROLES["admin"].rank)] == ["admin", "leader", "supervisor", "viewer"]
-    assert [o["value"] for o in av.role_options(ROLES["leader"].rank)] == ["leader", "supervisor", "viewer"]
-    assert [o["label"] for o in av.role_options(ROLES["supervisor"].rank)] == ["监管人员", "只读用户"]
+    assert [o["value"] for o in av.role_options(ROLES["admin"].rank)] == ["admin", "leader", "supervisor", "viewer",
+                                                                           "town_handler", "village_dispatcher", "grid_worker"]
+    assert [o["value"] for o in av.role_options(ROLES["leader"].rank)] == ["leader", "supervisor", "viewer", "town_handler", "village_dispatcher", "grid_worker"]
+    assert [o["label"] for o in av.role_options(ROLES["supervisor"].rank)] == ["监管人员", "只读用户", "镇街处置人员",
+                                                                              "社区调度员", "网格员"]
     assert av.role_options(0) == []
     assert av.rank_of("admin") == 40 and av.rank_of("display") == 0
 
@@ -121,7 +123,8 @@ def test_layout_ids_csrf_and_roles(flask_server):
         assert all(i.startswith(("admin-", "nav-")) for i in found), found
         by_id = ids(tree)
         assert by_id["admin-csrf"].data == session["csrf"] and len(session["csrf"]) >= 32
-        assert [o["value"] for o in by_id["admin-new-role"].options] == ["admin", "leader", "supervisor", "viewer"]
+        assert [o["value"] for o in by_id["admin-new-role"].options] == ["admin", "leader", "supervisor", "viewer",
+                                                                          "town_handler", "village_dispatcher", "grid_worker"]
         for cid in ("admin-users-grid", "admin-tokens-grid", "admin-audit-grid", "admin-token-link",
                     "admin-revoke-id", "admin-audit-dates", "admin-refresh"):
             assert cid in by_id
