@@ -13,7 +13,7 @@ import dash_ag_grid as dag
 
 from auth.audit import ACTIONS_ZH
 from auth.roles import ROLES
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from domain.errors import InvalidParameter
 from store.filters import parse_date
 
@@ -167,6 +167,6 @@ def create_grid(grid_id: str, columns: Sequence[tuple[str, str, dict[str, Any]]]
         options["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
     return dag.AgGrid(
         id=grid_id, columnDefs=column_defs(columns), rowData=[], getRowId="params.data.row_id",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions=options, className=f"admin-grid {grid_id}", style={"height": "100%", "width": "100%"},
     )

@@ -15,7 +15,7 @@ import dash_ag_grid as dag
 import pandas as pd
 
 from components.format import finite_or_none, format_change, format_cn
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from indicators.model import CATEGORIES, GRADES, Indicator
 
 KIND_ZH: dict[str, str] = {"stock": "存量", "flow": "流量", "current": "当前"}
@@ -88,8 +88,9 @@ def _md(text: str) -> str:
 
 
 def name_markdown(ind: Indicator) -> str:
-    """The name cell: Chinese name (bold) over the English name and id (small)."""
-    return f"**{_md(ind.name_zh)}**\n\n{_md(ind.name_en)} `{ind.id}`"
+    """The name cell: the Chinese name (bold). The id and English name are searched but not
+    shown (a leader's screen names no internal id; the CSV export carries both)."""
+    return f"**{_md(ind.name_zh)}**"
 
 
 def build_rows(indicators: Sequence[Indicator], values: pd.DataFrame | None = None) -> list[dict[str, Any]]:
@@ -203,7 +204,7 @@ def create_indicator_grid(grid_id: str, rows: list[dict[str, Any]]) -> dag.AgGri
         c.setdefault("getQuickFilterText", _NO_QUICK)
     return dag.AgGrid(
         id=grid_id, columnDefs=cols, rowData=rows, getRowId="params.data.id",
-        defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True},
+        defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True, **WRAP_HEADERS},
         rowClassRules=row_class_rules(),
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "quickFilterText": "",
                          "suppressRowVirtualisation": True, "suppressColumnVirtualisation": True,

@@ -21,7 +21,7 @@ from dash import html
 from components.cards import create_stat_card
 from components.figures import FONT, create_figure
 from components.format import finite_or_none
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from domain.sources import SOURCES
 from indicators.catalogue import CATALOGUE
 from indicators.model import GRADES
@@ -62,8 +62,8 @@ RATE_INDICATORS: dict[str, str] = {"accept_rate": "data_accuracy_rate", "complet
                                    "timeliness_rate": "data_timeliness_rate"}
 #: Batch table columns (field, header) in display order.
 BATCH_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("received_at", "接收时间"), ("source_zh", "数据来源"), ("unit", "报送单位"), ("region", "报送辖区"),
-    ("file_name", "文件"), ("state_zh", "状态"), ("rows_in", "接收条数"), ("rows_loaded", "导入条数"),
+    ("received_at", "接收时间"), ("batch_name", "批次"), ("source_zh", "数据来源"), ("unit", "报送单位"),
+    ("region", "报送辖区"), ("state_zh", "状态"), ("rows_in", "接收条数"), ("rows_loaded", "导入条数"),
     ("rows_rejected", "退回条数"), ("message", "说明"), ("rejects_md", "退回记录"),
 )
 #: Freshness table headers, in order.
@@ -221,6 +221,15 @@ def region_text(code: Any, names: Mapping[str, str]) -> str:
     return f"{names[code]}（{code}）" if code in names else code
 
 
+def batch_name(source_zh: str, unit: Any, received_at: Any) -> str:
+    """A batch's display name, what a person calls it: '东莞12315 12月6日 投诉举报数据'. The
+    file's own name is the sender's technical detail (``python -m etl batches``, the log)."""
+    when = pd.Timestamp(received_at) if received_at is not None and not pd.isna(received_at) else None
+    day = f"{when.month}月{when.day}日 " if when is not None and when.year > 1970 else ""
+    who = f"{unit} " if unit is not None and str(unit) != "" else ""
+    return f"{who}{day}{source_zh}数据"
+
+
 def build_batch_rows(df: pd.DataFrame, href: Callable[[str], str],
                      region_names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Row dicts of ``queries.quality.batches``; a batch with rejected records gets a
@@ -230,10 +239,12 @@ def build_batch_rows(df: pd.DataFrame, href: Callable[[str], str],
     for r in df.itertuples(index=False):
         bid, source, state = str(r.batch_id), str(r.source), str(r.state)
         rejected = int(r.rows_rejected)
+        source_zh = SOURCES[source].zh if source in SOURCES else "其他来源"
         rows.append({
-            "batch_id": bid, "source": source, "source_zh": SOURCES[source].zh if source in SOURCES else source,
+            "batch_id": bid, "source": source, "source_zh": source_zh,
+            "batch_name": batch_name(source_zh, r.unit, r.received_at),
             "unit": unit_text(r.unit), "region_code": str(r.region_code), "region": region_text(r.region_code, names),
-            "file_name": str(r.file_name), "state": state, "state_zh": STATE_ZH.get(state, state),
+            "state": state, "state_zh": STATE_ZH.get(state, state),
             "received_at": _minute(r.received_at), "rows_in": int(r.rows_in), "rows_loaded": int(r.rows_loaded),
             "rows_rejected": rejected, "message": str(r.message or ""),
             "rejects_md": f"[下载退回记录]({href(bid)})" if rejected > 0 else "",
@@ -243,7 +254,7 @@ def build_batch_rows(df: pd.DataFrame, href: Callable[[str], str],
 
 
 def batch_column_defs() -> list[dict[str, Any]]:
-    widths = {"received_at": 150, "source_zh": 110, "unit": 140, "region": 160, "file_name": 200, "state_zh": 130,
+    widths = {"received_at": 150, "batch_name": 200, "source_zh": 110, "unit": 140, "region": 160, "state_zh": 130,
               "rows_in": 100, "rows_loaded": 100, "rows_rejected": 100, "message": 220, "rejects_md": 140}
     num = {"type": "numericColumn", "filter": "agNumberColumnFilter",
            "valueFormatter": {"function": "d3.format(',')(params.value)"}}
@@ -260,8 +271,8 @@ def batch_column_defs() -> list[dict[str, Any]]:
         if field == "rejects_md":
             col.update(cellRenderer="markdown", sortable=False, filter=False, tooltipField=None,
                        cellClass="dq-link-cell")
-        if field in ("message", "file_name"):
-            col["flex"] = 1
+        if field in ("message", "batch_name"):  # long texts wrap rather than end in "…"
+            col.update(flex=1, wrapText=True, autoHeight=True)
         if field == "received_at":
             col["sort"] = "desc"
         cols.append(col)
@@ -272,7 +283,7 @@ def create_batch_grid(grid_id: str) -> dag.AgGrid:
     """The sortable, filterable batch table."""
     return dag.AgGrid(
         id=grid_id, columnDefs=batch_column_defs(), rowData=[], getRowId="params.data.batch_id",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": LOCALE, "tooltipShowDelay": 400,
                          "enableCellTextSelection": True},
         className="dq-grid", style={"height": "100%", "width": "100%"},

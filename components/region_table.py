@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import dash_ag_grid as dag
 import pandas as pd
 
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from indicators.catalogue import CATALOGUE
 from indicators.model import CATEGORIES, Indicator
 from components.format import finite_or_none
@@ -152,9 +152,10 @@ def value_formatter(ind: Indicator) -> dict[str, str]:
 def column_defs(indicator_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Columns: code, name (link), then one numeric column per indicator."""
     cols: list[dict[str, Any]] = [
-        {"field": "code", "headerName": "区划代码", "width": 128, "pinned": "left", "filter": "agTextColumnFilter",
+        {"field": "code", "headerName": "区划代码", "width": 150, "pinned": "left", "filter": "agTextColumnFilter",
          "cellClass": "region-code-cell"},
-        {"field": "name_md", "headerName": "区域", "minWidth": 150, "flex": 1, "pinned": "left",
+        {"field": "name_md", "headerName": "区域", "minWidth": 170, "flex": 1, "pinned": "left", "wrapText": True,
+         "autoHeight": True,  # a long village or grid name wraps rather than ending in "…"
          "cellRenderer": "markdown", "cellClass": "region-name-cell", "filter": "agTextColumnFilter",
          "filterValueGetter": {"function": "params.data.name"},
          "comparator": {"function": "(a, b, na, nb) => na.data.name.localeCompare(nb.data.name, 'zh-CN')"},
@@ -164,7 +165,7 @@ def column_defs(indicator_ids: Sequence[str]) -> list[dict[str, Any]]:
     for ind_id in indicator_ids:
         ind = CATALOGUE[ind_id]
         cols.append({"field": ind_id, "headerName": ind.name_zh, "headerTooltip": f"{ind.definition_zh}（{ind.unit}）",
-                     "type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 104, "flex": 1,
+                     "type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 116, "flex": 1,
                      "valueFormatter": value_formatter(ind), "cellClass": "region-value-cell"})
     return cols
 
@@ -177,7 +178,7 @@ def create_region_grid(grid_id: str, indicator_ids: Sequence[str]) -> dag.AgGrid
     """A sortable, filterable dark grid of child regions with CSV export (rows come from a callback)."""
     return dag.AgGrid(
         id=grid_id, columnDefs=column_defs(indicator_ids), rowData=[], getRowId="params.data.code",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True, "floatingFilter": False},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, "floatingFilter": False, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "tooltipShowDelay": 300,
                          "enableCellTextSelection": True,
                          "localeText": {"noRowsToShow": "没有下级区域", "loadingOoo": "加载中…"}},

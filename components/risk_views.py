@@ -23,7 +23,7 @@ from dash import html
 from components.figures import create_figure
 from components.format import finite_or_none, format_cn
 from components.risk_factors import bar_background, breakdown_text
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from indicators.model import GRADES
 from queries.events import EVENT_TYPE_ZH
 from supervision.risk import FACTORS, RISK_GRADES
@@ -144,7 +144,7 @@ def entity_column_defs() -> list[dict[str, Any]]:
     return [
         {"field": "rank", "headerName": "#", "width": 58, **num, "filter": False},
         {"field": "name", "headerName": "主体名称", "minWidth": 160, "flex": 2, "filter": "agTextColumnFilter",
-         "tooltipField": "name"},
+         "tooltipField": "name", "wrapText": True, "autoHeight": True},  # long names wrap, never "…"
         {"field": "score", "headerName": "评分", "width": 88, **num, "filter": False, "sort": "desc",
          "valueFormatter": {"function": "params.value == null ? '—' : params.value.toFixed(2)"}},
         {"field": "grade_zh", "headerName": "等级", "width": 80, "tooltipField": "grade_zh", "filter": False,
@@ -153,10 +153,11 @@ def entity_column_defs() -> list[dict[str, Any]]:
         {"field": "breakdown", "headerName": "风险构成", "minWidth": 150, "flex": 1, "tooltipField": "breakdown",
          "valueFormatter": {"function": "''"}, "cellClass": "risk-bar-cell", "sortable": False, "filter": False,
          "cellStyle": {"function": "({'backgroundImage': params.data.bar_bg})"}},
-        {"field": "code_md", "headerName": "统一社会信用代码", "minWidth": 186, "cellRenderer": "markdown",
+        {"field": "code_md", "headerName": "统一社会信用代码", "minWidth": 240, "cellRenderer": "markdown",
          "cellClass": "risk-link-cell", "filterValueGetter": {"function": "params.data.credit_code"},
          "tooltipField": "credit_code"},
-        {"field": "grid", "headerName": "网格", "minWidth": 150, "flex": 1, "tooltipField": "grid"},
+        {"field": "grid", "headerName": "网格", "minWidth": 150, "flex": 1, "tooltipField": "grid", "wrapText": True,
+         "autoHeight": True},
         *({"field": f"p_{f.id}", "headerName": f.name_zh, "hide": True, **num} for f in FACTORS),
     ]
 
@@ -164,7 +165,7 @@ def entity_column_defs() -> list[dict[str, Any]]:
 def create_entity_grid(grid_id: str) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id, columnDefs=entity_column_defs(), rowData=[], getRowId="params.data.credit_code",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": LOCALE, "tooltipShowDelay": 300,
                          "enableCellTextSelection": True},
         className="risk-grid", style={"height": "100%", "width": "100%"})
@@ -228,13 +229,14 @@ def build_batch_rows(alerts: pd.DataFrame) -> list[dict[str, Any]]:
 
 def create_batch_grid(grid_id: str) -> dag.AgGrid:
     num = {"type": "numericColumn", "filter": False, "width": 66}
-    cols = [{"field": "batch_no", "headerName": "批次号", "minWidth": 110, "flex": 1, "filter": "agTextColumnFilter"},
+    cols = [{"field": "batch_no", "headerName": "批次号", "minWidth": 150, "flex": 1, "filter": "agTextColumnFilter",
+             "wrapText": True, "autoHeight": True},  # batch numbers run up to 40 characters: they wrap
             {"field": "first_fail", "headerName": "首次不合格", "width": 120, "filter": False},
             {"field": "entities", "headerName": "主体", **num, "headerTooltip": "辖区内经营该批次的主体数"},
             {"field": "towns", "headerName": "镇街", **num, "headerTooltip": "辖区内涉及的镇街数"}]
     return dag.AgGrid(
         id=grid_id, columnDefs=cols, rowData=[], getRowId="params.data.batch_no",
-        defaultColDef={"sortable": True, "resizable": True},
+        defaultColDef={"sortable": True, "resizable": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": {**LOCALE, "noRowsToShow": "近90天无不合格批次"},
                          "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
         className="risk-batch-grid", style={"height": "100%", "width": "100%"})

@@ -10,6 +10,9 @@ DARK_THEME = {"function": (
     "borderColor: 'rgba(46,199,255,0.25)', oddRowBackgroundColor: '#0d244f', "
     "fontFamily: ['Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'sans-serif'], fontSize: 15})")}
 
+#: Every grid's headers wrap onto more lines instead of ending in "…" (AG Grid sizes the header row).
+WRAP_HEADERS = {"wrapHeaderText": True, "autoHeaderHeight": True}
+
 _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "d3.format(',')(params.value)"}}
 
@@ -25,7 +28,7 @@ def create_region_table(table_id: str, value_columns: dict[str, str]) -> dag.AgG
     cols += [{"field": f, "headerName": h, "minWidth": 110, "flex": 1, **_NUM} for f, h in value_columns.items()]
     return dag.AgGrid(
         id=table_id, columnDefs=cols, rowData=[],
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME,
                          "localeText": {"noRowsToShow": "暂无数据"}},
         csvExportParams={"fileName": "regions.csv"},

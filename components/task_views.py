@@ -20,7 +20,7 @@ from dash import html
 from components.cards import create_stat_card
 from components.figures import FONT, create_figure
 from components.format import finite_or_none
-from components.tables import DARK_THEME
+from components.tables import DARK_THEME, WRAP_HEADERS
 from indicators.model import GRADES
 from supervision.rules import BUCKET_GRADE, BUCKETS, STATUS_ZH, TASK_TYPE_ZH
 
@@ -212,8 +212,8 @@ def build_task_rows(df: pd.DataFrame, labels: Mapping[str, str], dept_names: Map
 
 
 def task_column_defs() -> list[dict[str, Any]]:
-    widths = {"task_id": 130, "type_zh": 130, "status_zh": 120, "bucket_label": 200, "due_date": 115,
-              "created_at": 150, "grid": 230, "dept": 200, "credit_code": 190, "detail": 220}
+    widths = {"task_id": 130, "type_zh": 130, "status_zh": 120, "bucket_label": 300, "due_date": 115,
+              "created_at": 150, "grid": 300, "dept": 280, "credit_code": 240, "detail": 220}
     cols: list[dict[str, Any]] = []
     for field, header in TASK_COLUMNS:
         col: dict[str, Any] = {"field": field, "headerName": header, "minWidth": widths[field],
@@ -226,6 +226,8 @@ def task_column_defs() -> list[dict[str, Any]]:
             col["pinned"] = "left"
         if field in ("detail", "grid"):
             col["flex"] = 1
+        if field in ("grid", "detail"):  # a grid's name and code, free text: a long one wraps, never "…"
+            col.update(wrapText=True, autoHeight=True)
         cols.append(col)
     return cols
 
@@ -239,7 +241,7 @@ def create_task_grid(grid_id: str) -> dag.AgGrid:
     """The sortable, filterable task table; a click on a row selects it (its timeline)."""
     return dag.AgGrid(
         id=grid_id, columnDefs=task_column_defs(), rowData=[], getRowId="params.data.task_id",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": LOCALE, "tooltipShowDelay": 400,
                          "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
         csvExportParams=csv_params("任务督办.csv"), className="tasks-grid",

@@ -31,6 +31,14 @@ class QueryFailed(JinjianError):
     http_status = 500
 
 
+class ConfigurationProblem(JinjianError):
+    """A setting or file the operator provides is wrong (task rules, the holiday file …).
+    ``detail`` names it for the log; ``user_message`` says what is wrong and who fixes it."""
+
+    user_message = "系统配置有误，请联系系统管理员"
+    http_status = 503
+
+
 class InvalidParameter(JinjianError):
     user_message = "请求参数不正确"
     http_status = 400

@@ -154,27 +154,33 @@ def _tile_outputs(data, lang: str) -> list[list]:
     for tile_id, ind_id, grain, zh, en in WALL_TILES:
         title = zh if lang == "zh" else en
         if not ind_id:  # entities graded red / orange by the risk score (supervision.risk)
-            red, orange = (int(data.headlines[(i, "day")][0]) for i in ("risk_red", "risk_orange"))
-            out.append(create_kpi(tile_id, title, red + orange, "户", extra=[
-                html.Div([html.Span(f"红 {red}", className="warn-red"),
-                          html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]))
+            red, orange = (_count(data.headlines[(i, "day")][0]) for i in ("risk_red", "risk_orange"))
+            known = red is not None and orange is not None
+            split = [html.Div([html.Span(f"红 {red}", className="warn-red"),
+                               html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]
+            out.append(create_kpi(tile_id, title, red + orange if known else None, "户", extra=split if known else None))
             continue
         value, mom = data.headlines[(ind_id, grain)]
         change = mom if CATALOGUE[ind_id].kind == "flow" else None
         extra = None
         if ind_id == "tasks_overdue":  # graded by working days overdue (supervision.rules)
-            y, o, r = (int(data.headlines[(i, "day")][0])
+            y, o, r = (_count(data.headlines[(i, "day")][0])
                        for i in ("overdue_mild", "overdue_moderate", "overdue_severe"))
             extra = [html.Div(label(lang, "buckets").format(y=y, o=o, r=r), className="kpi-change",
-                              id="wall-kpi-overdue-buckets")]
+                              id="wall-kpi-overdue-buckets")] if None not in (y, o, r) else None
         if ind_id == "push_ontime_rate":  # this month's pushes; late ones counted under the rate
-            late = int(data.headlines[("push_late", "month")][0])
+            late = _count(data.headlines[("push_late", "month")][0])
             out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
                 label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
-                id="wall-kpi-push-late")], digits=1))
+                id="wall-kpi-push-late")] if late is not None else None, digits=1))
             continue
         out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
     return out
+
+
+def _count(value: float) -> int | None:
+    """A whole count, or None where it could not be computed (NaN: a broken setting)."""
+    return None if value != value else int(value)
 
 
 N_OUT = len(WALL_TILES) + 19
@@ -255,7 +261,8 @@ def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
                ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),
                label(lang, "ticker"), *create_batch_alert(data.alerts, lang, data.alert_total),
-               ticker, fresh, fresh_cls, "", "wall-banner hidden", _version])
+               ticker, fresh, fresh_cls, data.problem or "", "wall-banner" if data.problem else "wall-banner hidden",
+               _version])
 
 
 @callback(

@@ -93,7 +93,7 @@ def layout(region: str | None = None, date: str | None = None, grain: str | None
                                          labels=DROPDOWN_LABELS, className="ind-category-dropdown"),
                      "ind-control-category"),
             _control("搜索", dcc.Input(id="ind-search", type="search", value=inputs.param(q) or "", debounce=False,
-                                      placeholder="指标名称 / English / 编号", autoComplete="off",
+                                      placeholder="指标名称或关键字", autoComplete="off",
                                       className="ind-search"), "ind-control-search"),
             html.Button("导出 CSV", id="ind-export", className="ind-button", n_clicks=0),
         ]),

@@ -29,9 +29,38 @@ from queries.quality import INGEST_QUALITY
 from queries.regions import region_node
 from queries.risk_score import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
-from settings import Settings
+from domain.errors import ConfigurationProblem
+from domain.holiday_file import HolidayFileError
+from settings import ConfigError, Settings
 from supervision.risk import RiskRules
 from supervision.rules import TaskRules, bucket_bounds
+
+#: What a screen says when an operator's setting keeps task indicators from being computed.
+TASK_RULES_MESSAGE = "任务督办规则配置不正确，任务类指标暂无法计算，请联系系统管理员"
+CALENDAR_MESSAGE = "节假日安排文件有误，任务类指标暂无法计算，请联系系统管理员"
+RISK_RULES_MESSAGE = "风险评分规则配置不正确，风险类指标暂无法计算，请联系系统管理员"
+
+
+def _task_rules() -> TaskRules:
+    try:
+        return TaskRules.from_env()
+    except ConfigError as exc:
+        raise ConfigurationProblem(f"task rules: {exc}", user_message=TASK_RULES_MESSAGE) from None
+
+
+def _bucket_params(asof: dt.date) -> dict[str, object]:
+    rules = _task_rules()
+    try:
+        return bucket_bounds(asof, rules).params()
+    except HolidayFileError as exc:
+        raise ConfigurationProblem(f"holiday file: {exc}", user_message=CALENDAR_MESSAGE) from None
+
+
+def _risk_rules() -> RiskRules:
+    try:
+        return RiskRules.from_env()
+    except ConfigError as exc:
+        raise ConfigurationProblem(f"risk rules: {exc}", user_message=RISK_RULES_MESSAGE) from None
 
 _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
@@ -85,7 +114,7 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     base = {"like": flt.like, "region": flt.region, "n": node.child_length or 0}
     by_source = _measures(indicators)
     if "task_events" in by_source:  # the push limit of 推送及时率 (JINJIAN_TASK_PUSH_MINUTES)
-        base["push_limit"] = TaskRules.from_env().push_minutes * 60
+        base["push_limit"] = _task_rules().push_minutes * 60
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
         base["root"] = Settings.from_env().root_region
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
@@ -113,9 +142,9 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
             params = {**base, "start": period.start, "end": period.end}
             snapshot = None
             if source == "task_asof":
-                params.update(bucket_bounds(period.end, TaskRules.from_env()).params())
+                params.update(_bucket_params(period.end))
             if source == "entity_risk":
-                rules = RiskRules.from_env()
+                rules = _risk_rules()
                 snapshot = usable(db, flt.region, period.end, rules)
                 params.update(risk_params(flt, period.end, rules), **({"sid": snapshot.id} if snapshot else {}))
             plan = _plan_risk(measures, level) if snapshot else _plan(source, measures, level)

@@ -9,6 +9,7 @@ import pandas as pd
 from indicators.catalogue import CATALOGUE
 from queries.indicator_values import compute, compute_periods, with_comparisons
 from indicators.periods import period_to_date, previous_period, year_ago
+from domain.errors import ConfigurationProblem
 from store.engine import Engine
 from queries.entities import registration_flows
 from queries.events import recent_events
@@ -44,6 +45,9 @@ class WallData:
     monthly: pd.DataFrame
     ticker: pd.DataFrame
     latest: dt.datetime | None
+    #: What an operator's broken setting keeps from the wall ("…请联系系统管理员"); the tiles it
+    #: concerns are empty (NaN), everything else is drawn.
+    problem: str | None = None
 
 
 def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = "entity_stock",
@@ -55,13 +59,18 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     month = period_to_date(today, "month")
     first_month = (pd.Timestamp(today).to_period("M") - 12).start_time.date()
     recent = today - dt.timedelta(days=RECENT_DAYS)
+    problems: list[ConfigurationProblem] = []
+
+    def by_child(ind_id: str, period) -> pd.DataFrame:
+        return _tolerant(lambda inds: [compute(db, inds, flt, period, by_child=True)], [CATALOGUE[ind_id]],
+                         problems)[0]
+
     out = run_all({
-        "headline_flows": lambda: _flow_headlines(db, flt, today),
-        "stocks": lambda: _stock_headlines(db, flt, today),
+        "headline_flows": lambda: _flow_headlines(db, flt, today, problems),
+        "stocks": lambda: _stock_headlines(db, flt, today, problems),
         "alerts": lambda: newest_batch_alerts(db, flt, today - dt.timedelta(days=ALERT_DAYS - 1), today, limit=1),
-        "children": lambda: compute(db, [CATALOGUE[ranking_indicator]], flt, month, by_child=True),
-        "overdue": lambda: compute(db, [CATALOGUE["tasks_overdue"]], flt, period_to_date(today, "day"),
-                                   by_child=True),
+        "children": lambda: by_child(ranking_indicator, month),
+        "overdue": lambda: by_child("tasks_overdue", period_to_date(today, "day")),
         "flows": lambda: registration_flows(db, Filter(region=region, scope=scope), {
             "daily": ("day", today - dt.timedelta(days=29), today), "monthly": ("month", first_month, today)}),
         "ticker": lambda: recent_events(db, flt, limit=15, since=recent),
@@ -73,20 +82,39 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     ticker = out["ticker"]
     latest = pd.Timestamp(ticker["event_time"].max()).to_pydatetime() if len(ticker) else None
     return WallData(node, headlines, *out["alerts"], out["children"], out["overdue"], flows["daily"], flows["monthly"],
-                    ticker, latest)
+                    ticker, latest, problems[0].user_message if problems else None)
 
 
-def _flow_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, str], tuple[float, float]]:
+def _tolerant(fn, inds: list, problems: list[ConfigurationProblem], frames: int = 1) -> list[pd.DataFrame]:
+    """``fn(inds)``: ``frames`` frames of compute rows. When an operator's setting breaks some
+    of the indicators (task rules, the holiday file), the others are computed one by one and
+    the broken ones left out: the screen shows the rest, and says what is wrong."""
+    try:
+        return fn(inds)
+    except ConfigurationProblem as exc:
+        problems.append(exc)
+    parts = []
+    for ind in inds:
+        try:
+            parts.append(fn([ind]))
+        except ConfigurationProblem:
+            continue
+    empty = pd.DataFrame(columns=["indicator_id", "region_code", "region_name", "value", "mom"])
+    return [pd.concat([p[k] for p in parts], ignore_index=True) if parts else empty for k in range(frames)]
+
+
+def _flow_headlines(db: Engine, flt: Filter, today: dt.date,
+                    problems: list[ConfigurationProblem]) -> dict[tuple[str, str], tuple[float, float]]:
     """The flow tiles, (indicator, grain) → (value, 环比): every grain's period, the one
-    before and a year ago, in one query per source."""
+    before and a year ago, in one query per source (NaN where a setting is broken)."""
     grains = list(dict.fromkeys(g for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow"))
     inds = [CATALOGUE[i] for i in dict.fromkeys(i for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow")]
     periods = []
     for grain in grains:
         cur = period_to_date(today, grain)
         periods += [cur, previous_period(cur, grain), year_ago(cur)]
-    frames = compute_periods(db, inds, flt, periods)
-    out = {}
+    frames = _tolerant(lambda some: compute_periods(db, some, flt, periods), inds, problems, len(periods))
+    out = {(i, g): (float("nan"), float("nan")) for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow"}
     for k, grain in enumerate(grains):
         both = with_comparisons(*frames[3 * k:3 * k + 3], {i.id for i in inds if i.comparable})
         wanted = {i for i, g in WALL_HEADLINES if g == grain}
@@ -95,9 +123,12 @@ def _flow_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, 
     return out
 
 
-def _stock_headlines(db: Engine, flt: Filter, today: dt.date) -> dict[tuple[str, str], tuple[float, float]]:
-    """The stock tiles at the end of today (no 环比 for stocks)."""
+def _stock_headlines(db: Engine, flt: Filter, today: dt.date,
+                     problems: list[ConfigurationProblem]) -> dict[tuple[str, str], tuple[float, float]]:
+    """The stock tiles at the end of today (no 环比 for stocks; NaN where a setting is broken)."""
     pairs = [(i, g) for i, g in WALL_HEADLINES if CATALOGUE[i].kind != "flow"]
-    values = compute(db, [CATALOGUE[i] for i in dict.fromkeys(i for i, _ in pairs)], flt,
-                     period_to_date(today, "day")).set_index("indicator_id")["value"]
-    return {(i, g): (float(values[i]), float("nan")) for i, g in pairs}
+    day = period_to_date(today, "day")
+    frame = _tolerant(lambda some: [compute(db, some, flt, day)],
+                      [CATALOGUE[i] for i in dict.fromkeys(i for i, _ in pairs)], problems)[0]
+    values = frame.set_index("indicator_id")["value"]
+    return {(i, g): (float(values[i]) if i in values.index else float("nan"), float("nan")) for i, g in pairs}

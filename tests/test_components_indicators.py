@@ -135,8 +135,8 @@ def test_category_filter():
 
 def test_name_markdown_escapes():
     ind = CATALOGUE["grade_cd_share"]
-    assert name_markdown(ind) == "**C/D级信用主体占比**\n\nShare of credit grades C and D `grade_cd_share`"
-    assert name_markdown(CATALOGUE["abnormal_rate"]).startswith("**经营异常名录占比**\n\n")
+    assert name_markdown(ind) == "**C/D级信用主体占比**"  # no English name, no id on the screen
+    assert name_markdown(CATALOGUE["abnormal_rate"]) == "**经营异常名录占比**"
     assert set(KIND_ZH) == {"stock", "flow", "current"}
 
 

@@ -414,8 +414,11 @@ def test_batch_rows_and_columns():
     assert (rows[1]["unit"], rows[1]["region"], rows[1]["state_zh"], rows[1]["message"]) == (
         "—", "全辖（未限定）", "未导入", "文件为空，没有任何内容")
     cols = qv.batch_column_defs()
-    assert [c["headerName"] for c in cols] == ["接收时间", "数据来源", "报送单位", "报送辖区", "文件", "状态",
+    assert [c["headerName"] for c in cols] == ["接收时间", "批次", "数据来源", "报送单位", "报送辖区", "状态",
                                                "接收条数", "导入条数", "退回条数", "说明", "退回记录"]
+    # a batch is called by who sent what when, in Chinese; the file's name is not shown
+    assert [r["batch_name"] for r in rows] == ["东莞12315 11月25日 投诉举报数据", "11月24日 监督检查数据"]
+    assert all("file_name" not in r and ".csv" not in str(r) and ".jsonl" not in str(r) for r in rows)
     link = cols[-1]
     assert link["cellRenderer"] == "markdown" and link["field"] == "rejects_md"
     assert set(cols[5]["cellClassRules"]) == {f"dq-state-{s}" for s in qv.STATE_ZH}

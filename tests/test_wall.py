@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,6 +49,23 @@ def test_wall_numbers_equal_oracle(demo_db, demo_data):
     ev = demo_data.events.sort_values(["event_time", "event_id"], ascending=False)
     assert data.ticker["event_id"].tolist() == ev["event_id"].head(15).tolist()
     assert pd.Timestamp(data.latest) == demo_data.events["event_time"].max()  # freshness
+
+
+@pytest.mark.parametrize("setting,value", [("JINJIAN_TASK_OVERDUE_BUCKETS", "三到五天"),
+                                           ("JINJIAN_HOLIDAY_FILE", "/nonexistent/节假日安排.csv")])
+def test_wall_data_with_a_broken_setting(demo_db, demo_data, monkeypatch, setting, value):
+    """An operator's broken task rule or holiday file empties only the task tiles: the rest is
+    computed as usual and the wall is told what is wrong and who fixes it."""
+    monkeypatch.setenv(setting, value)
+    data = wall_data(demo_db, DG, DEMO_END)
+    assert data.problem and data.problem.endswith("请联系系统管理员") and "JINJIAN" not in data.problem
+    period = period_to_date(DEMO_END, "day")
+    assert data.headlines[("entity_stock", "day")][0] == pytest.approx(
+        ORACLES["entity_stock"](demo_data, DG, period.start, period.end))
+    assert np.isnan(data.headlines[("tasks_overdue", "day")][0]) and data.overdue.empty
+    assert len(data.children) == 36 and len(data.ticker) == 15
+    monkeypatch.delenv(setting)
+    assert wall_data(demo_db, DG, DEMO_END).problem is None
 
 
 def _open_wall(dash_duo, monkeypatch, db, refresh: int = 5):
