@@ -54,6 +54,7 @@ ERROR_CODES: dict[type[qerr.JinjianError], str] = {
     qerr.RegionNotFound: "region_not_found", qerr.DatabaseUnavailable: "database_unavailable",
     qerr.QueryTimeout: "query_timeout", qerr.QueryFailed: "query_failed",
     PermissionDenied: "permission_denied", TaskNotFound: "not_found", StepRefused: "conflict",
+    qerr.ConfigurationProblem: "config_error",
 }
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT_RE = re.compile(r"[0-9]{1,9}")

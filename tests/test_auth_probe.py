@@ -33,7 +33,7 @@ DATA_FREE = {
     "/static/<path:filename>", "/assets/<path:filename>", "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
     "/_dash-layout", "/_dash-dependencies", "/_reload-hash", "/_favicon.ico", "/login", "/logout",
     "/api/v1/openapi.json", "/api/v1/health", "/api/v1/indicators", "/api/v1/indicators/<indicator_id>",
-    "/api/v1/<path:rest>",
+    "/api/v1/<path:rest>", "/healthz",
 }
 #: Routes with their own authentication (a bearer token, not the session).
 OWN_AUTH = {"/api/v1/ingest/<source>", "/api/v1/ingest/<source>/batches/<batch_id>/rejects", "/wall/<token>"}

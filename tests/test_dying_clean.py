@@ -231,7 +231,14 @@ def _browsers(proc: subprocess.Popen) -> list[psutil.Process]:
         kids = psutil.Process(proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [k for k in kids if "chrom" in " ".join(k.cmdline()).lower()]
+    out = []
+    for k in kids:
+        try:
+            if "chrom" in " ".join(k.cmdline()).lower():
+                out.append(k)
+        except psutil.NoSuchProcess:  # gone, or a zombie being reaped (ZombieProcess): not running
+            continue
+    return out
 
 
 def test_report_build_stopped_by_signals(site, tmp_path):
