@@ -86,7 +86,7 @@ def health() -> tuple[dict, int]:
             return None
         if t is None or str(t).startswith("1970") or t != t:
             return None
-        return max(int((now - flask_time(t)).total_seconds()), 0)
+        return max(int((now - _naive(t)).total_seconds()), 0)
 
     body["data_age_seconds"] = age("SELECT max(event_time) FROM events", "healthz_data")
     body["snapshot_age_seconds"] = age("SELECT max(finished) FROM risk_snapshots WHERE state = 'done'",
@@ -104,7 +104,7 @@ def health() -> tuple[dict, int]:
     return body, 200
 
 
-def flask_time(value: Any) -> dt.datetime:
+def _naive(value: Any) -> dt.datetime:
     import pandas as pd
 
     return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)

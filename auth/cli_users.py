@@ -162,23 +162,16 @@ def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:  # noqa:
 
 def _users_demo(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG001
     """The demo accounts and wall link; what exists already is kept as it is."""
-    from auth import admin
     from auth.current import effective_scope
 
     store, actor, root = auth_store(), cli_actor(), settings.root_region
     created = 0
     for username, display_name, role, scope in DEMO_USERS:
-        existing = store.get_user(username)
-        if existing is not None:
-            print(f"kept    {_user_line(existing)}")
-            continue
         inside = effective_scope(scope, root)
-        if inside is None:
+        if inside is None and store.get_user(username) is None:
             print(f"skipped {username}: scope {scope} lies outside the jurisdiction {root} (JINJIAN_ROOT_REGION)")
             continue
-        user = admin.create_user(store, actor, username, DEMO_PASSWORD, role, inside, display_name)
-        print(f"created {_user_line(user)}")
-        created += 1
+        created += _demo_user(store, actor, username, display_name, role, inside or scope)
     created += _demo_work_users(store, actor, root)
     created += _demo_wall(store, actor, settings)
     print(f"demo accounts: {created} created; password of new accounts: {DEMO_PASSWORD}" if created
@@ -189,12 +182,10 @@ def _users_demo(args: argparse.Namespace, settings: Settings) -> int:  # noqa: A
 def _demo_work_users(store: Any, actor: Any, root: str) -> int:
     """The workbench's demo accounts: a grid worker on the first two grids of the town's first
     village with grids, that village's dispatcher and the town's handler."""
-    from auth import admin
-    from store.db import get_db
-    from store.executor import run
-
     from domain.errors import JinjianError
     from settings import ConfigError
+    from store.db import get_db
+    from store.executor import run
 
     if not DEMO_WORK_TOWN.startswith(root):
         return 0
@@ -211,16 +202,23 @@ def _demo_work_users(store: Any, actor: Any, root: str) -> int:
     mine = [g for g in grids if g.startswith(village)][:2]
     created = 0
     for username, display_name, role, level in DEMO_WORK_USERS:
-        existing = store.get_user(username)
-        if existing is not None:
-            print(f"kept    {_user_line(existing)}")
-            continue
-        scope = DEMO_WORK_TOWN if level == "town" else village
-        user = admin.create_user(store, actor, username, DEMO_PASSWORD, role, scope, display_name,
-                                 mine if level == "grids" else ())
-        print(f"created {_user_line(user)}" + (f" grids {','.join(mine)}" if level == "grids" else ""))
-        created += 1
+        created += _demo_user(store, actor, username, display_name, role,
+                              DEMO_WORK_TOWN if level == "town" else village, mine if level == "grids" else ())
     return created
+
+
+def _demo_user(store: Any, actor: Any, username: str, display_name: str, role: str, scope: str,
+               grids: list[str] | tuple[str, ...] = ()) -> int:
+    """One demo account, kept as it is when it exists; 1 when it was created."""
+    from auth import admin
+
+    existing = store.get_user(username)
+    if existing is not None:
+        print(f"kept    {_user_line(existing)}")
+        return 0
+    user = admin.create_user(store, actor, username, DEMO_PASSWORD, role, scope, display_name, grids)
+    print(f"created {_user_line(user)}" + (f" grids {','.join(grids)}" if grids else ""))
+    return 1
 
 
 def _demo_wall(store: Any, actor: Any, settings: Settings) -> int:

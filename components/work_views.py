@@ -120,8 +120,7 @@ def clue_form() -> html.Div:
     ])
 
 
-def task_panel(task: Any, actions: list[Action], extras: dict[str, dict], grid: dict | None,
-               today: dt.date) -> list:
+def task_panel(task: Any, actions: list[Action], extras: dict[str, dict], grid: dict | None) -> list:
     """A task's page: what is due, the entity and its place, the actions, the history."""
     left = days_left_text
     t, e = task.task, task.entity

@@ -68,8 +68,7 @@ def show_task(task_id: Any, _n: Any) -> Any:
                 hide(f"workbench task {task_id} outside {ws.prefix}", ws.prefix)
             return html.P("未找到该任务，或该任务不在您的网格内", className="work-empty")
         actions = actions_for(p.role, str(task.task["task_type"]), str(task.task["status"]))
-        return task_panel(task, actions, _extras(task_id), _grid_feature(str(task.task["grid_code"])),
-                          dt.date.today())
+        return task_panel(task, actions, _extras(task_id), _grid_feature(str(task.task["grid_code"])))
     except JinjianError as exc:
         logger.warning("workbench task %s failed: %s", task_id, exc.detail)
         return html.P(exc.user_message, className="work-empty")
