@@ -62,7 +62,23 @@ def wsgi() -> object:
     (``gunicorn … 'app:wsgi()'``, docs/deploy.md)."""
     from api.serving import AccessLog
 
+    settings = check_all_settings()  # a malformed setting stops gunicorn's boot with one line naming it
+    configure_logging(settings.log_level)  # the access log and the app's own lines, to gunicorn's stderr
     return AccessLog(create_app().server)
+
+
+def check_all_settings() -> Settings:
+    """Every setting the serving process reads, checked before it serves (ConfigError
+    names the first malformed one)."""
+    from api.limits import body_cap_kb
+    from auth.headers import frame_ancestors
+
+    settings = Settings.from_env()
+    check_settings()
+    frame_ancestors()  # JINJIAN_FRAME_ANCESTORS
+    body_cap_kb()  # JINJIAN_MAX_BODY_KB
+    check_app_settings()
+    return settings
 
 
 def check_app_settings() -> None:
@@ -93,15 +109,7 @@ def _check_port(host: str, port: int) -> None:
 
 def main() -> int:
     try:
-        settings = Settings.from_env()
-        check_settings()
-        from auth.headers import frame_ancestors
-
-        frame_ancestors()  # JINJIAN_FRAME_ANCESTORS
-        from api.limits import body_cap_kb
-
-        body_cap_kb()  # JINJIAN_MAX_BODY_KB
-        check_app_settings()
+        settings = check_all_settings()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,7 +64,7 @@ def _one(db: Any, name: str, sql: str) -> Any:
 def health() -> tuple[dict, int]:
     """The body and status of ``/healthz``."""
     from etl.ingest.config import IngestSettings
-    from settings import Settings
+    from settings import ConfigError, Settings
     from store.db import get_db
 
     now = dt.datetime.now().replace(microsecond=0)
@@ -98,7 +98,12 @@ def health() -> tuple[dict, int]:
     except Exception as exc:  # noqa: BLE001
         logger.warning("healthz: backlog: %s", getattr(exc, "detail", exc))
         unfinished = None
-    inbox = IngestSettings.from_env().ingest_dir / "inbox"
+    try:
+        inbox = IngestSettings.from_env().ingest_dir / "inbox"
+    except ConfigError as exc:  # checked at start; an app made without the check says so here
+        logger.error("healthz: %s", exc)
+        body.update(status="config_error", backlog={"batches_unfinished": unfinished, "inbox_files": None})
+        return body, 503
     waiting = sum(1 for p in inbox.rglob("*") if p.is_file() and not p.name.startswith(".")) if inbox.is_dir() else 0
     body["backlog"] = {"batches_unfinished": unfinished, "inbox_files": waiting}
     return body, 200

@@ -19,5 +19,16 @@ window.dashExtensions.jinjian = Object.assign({}, window.dashExtensions.jinjian,
     },
     hoverStyle: function (feature, context) {
         return {weight: 3, color: "#ffffff", fillOpacity: 0.95, dashArray: ""};
+    },
+    /* 风险预警's red / orange entities (components/risk_map.point_layer): a circle marker in
+     * the points pane; dash-leaflet binds properties.tooltip and properties.popup. */
+    riskPoint: function (feature, latlng, context) {
+        var p = (feature && feature.properties) || {};
+        var h = (context && context.hideout) || {};
+        return L.circleMarker(latlng, {
+            radius: p.radius || 6, pane: h.pane || "overlayPane", color: "#ffffff", weight: 1,
+            fillColor: p.fill || "#ff4d4f", fillOpacity: 0.95,
+            className: "risk-point risk-point-" + (p.grade || "")
+        });
     }
 });

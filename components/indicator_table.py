@@ -15,7 +15,7 @@ import dash_ag_grid as dag
 import pandas as pd
 
 from components.format import finite_or_none, format_change, format_cn
-from components.tables import DARK_THEME, WRAP_HEADERS
+from components.tables import CSV_SAFE, DARK_THEME, WRAP_HEADERS
 from indicators.model import CATEGORIES, GRADES, Indicator
 
 KIND_ZH: dict[str, str] = {"stock": "存量", "flow": "流量", "current": "当前"}
@@ -194,7 +194,7 @@ def row_class_rules() -> dict[str, str]:
 
 
 def csv_params(file_name: str = "indicators.csv") -> dict[str, Any]:
-    return {"fileName": file_name, "columnKeys": list(EXPORT_COLUMNS)}
+    return {"fileName": file_name, "columnKeys": list(EXPORT_COLUMNS), **CSV_SAFE}
 
 
 def create_indicator_grid(grid_id: str, rows: list[dict[str, Any]]) -> dag.AgGrid:

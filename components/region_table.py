@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import dash_ag_grid as dag
 import pandas as pd
 
-from components.tables import DARK_THEME, WRAP_HEADERS
+from components.tables import CSV_SAFE, DARK_THEME, WRAP_HEADERS
 from indicators.catalogue import CATALOGUE
 from indicators.model import CATEGORIES, Indicator
 from components.format import finite_or_none
@@ -171,7 +171,7 @@ def column_defs(indicator_ids: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def csv_params(file_name: str, indicator_ids: Sequence[str]) -> dict[str, Any]:
-    return {"fileName": file_name, "columnKeys": [*EXPORT_FIXED, *indicator_ids]}
+    return {"fileName": file_name, "columnKeys": [*EXPORT_FIXED, *indicator_ids], **CSV_SAFE}
 
 
 def create_region_grid(grid_id: str, indicator_ids: Sequence[str]) -> dag.AgGrid:

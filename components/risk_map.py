@@ -4,8 +4,8 @@
 - :func:`risk_map_layer` colours the children by their area grade
   (``queries.risk.risk_by_child``) with a categorical legend of the grades' bands
   and region counts (and the red / orange points);
-- :func:`point_markers` draws red / orange entities (``high_risk_points``) as
-  circle markers linking to 主体画像;
+- :func:`point_layer` gives red / orange entities (``high_risk_points``) as
+  GeoJSON points (drawn as circle markers by region_map.js) linking to 主体画像;
 - :func:`map_title`: the panel's note (the children's level, what a click does);
 - :func:`map_hideout` outlines the selected grid (its details panel is
   ``components.risk_views.create_grid_details``).
@@ -42,9 +42,10 @@ class RiskLayer(NamedTuple):
 
 def create_risk_map(prefix: str, tile_url: str = "") -> html.Div:
     """The region map (``{prefix}-map``, ``{prefix}-geojson``, legend, note) with a
-    pane above the polygons holding ``{prefix}-points`` (circle markers)."""
+    pane above the polygons holding ``{prefix}-points`` (a GeoJSON layer of points)."""
     box = create_region_map(prefix, tile_url, extra_layers=[
-        dl.Pane(dl.LayerGroup(id=f"{prefix}-points"), name=POINTS_PANE, style={"zIndex": 450})])
+        dl.Pane(dl.GeoJSON(id=f"{prefix}-points", data=None, pointToLayer={"variable": POINT_FUNCTION},
+                           hideout={"pane": POINTS_PANE}), name=POINTS_PANE, style={"zIndex": 450})])
     box.className = f"{box.className} risk-map"
     return box
 
@@ -119,24 +120,30 @@ def map_title(layer: RiskLayer, points: int, limit: int) -> str:
     return title
 
 
-def point_markers(points: pd.DataFrame, date: str | None = None, prefix: str = ENTITY_PATH) -> list[dl.CircleMarker]:
-    """Red and orange entities as circle markers (red on top) with a tooltip and a
-    popup linking to the entity page."""
-    marks = []
+#: Drawn by region_map.js (one Leaflet circle marker per feature, in the points pane):
+#: one GeoJSON layer instead of a React component per point (740 markers with their tooltips
+#: and popups took 5–6 s of browser time at 200 k entities; docs/scale.md §7).
+POINT_FUNCTION = "dashExtensions.jinjian.riskPoint"
+
+
+def point_layer(points: pd.DataFrame, date: str | None = None, prefix: str = ENTITY_PATH) -> dict[str, Any]:
+    """Red and orange entities as a GeoJSON FeatureCollection of points (red on top: drawn
+    last), each with its colour, radius, a tooltip and a popup linking to the entity page
+    (``properties.tooltip`` / ``popup``, HTML-escaped; dash-leaflet binds them)."""
+    feats = []
     for r in points.sort_values("score", kind="stable").itertuples(index=False):
         if r.grade not in ("red", "orange"):
             continue
-        label = f"{r.name} · {float(r.score):.2f}分"
-        marks.append(dl.CircleMarker(
-            center=[float(r.lat), float(r.lon)], radius=8 if r.grade == "red" else 6, pane=POINTS_PANE,
-            color="#ffffff", weight=1, fillColor=GRADE_COLOURS[r.grade], fillOpacity=0.95,
-            className=f"risk-point risk-point-{r.grade}",
-            children=[dl.Tooltip(label),
-                      dl.Popup(html.Div([html.B(str(r.name)), html.Div(f"风险评分 {float(r.score):.2f}（{RISK_GRADES[r.grade]}）"),
-                                         html.A("查看主体画像", href=entity_href(str(r.credit_code), date, prefix))],
-                                        className="risk-popup"))]))
-    return marks
+        name, score = _html.escape(str(r.name)), float(r.score)
+        href = _html.escape(entity_href(str(r.credit_code), date, prefix))
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(r.lon), float(r.lat)]},
+                      "properties": {
+                          "grade": r.grade, "fill": GRADE_COLOURS[r.grade], "radius": 8 if r.grade == "red" else 6,
+                          "tooltip": f"{name} · {score:.2f}分",
+                          "popup": (f'<div class="risk-popup"><b>{name}</b><div>风险评分 {score:.2f}'
+                                    f'（{RISK_GRADES[r.grade]}）</div><a href="{href}">查看主体画像</a></div>')}})
+    return {"type": "FeatureCollection", "features": feats}
 
 
 __all__ = ["POINTS_PANE", "RiskLayer", "create_risk_map", "map_hideout", "risk_map_layer", "map_title",
-           "point_markers"]
+           "point_layer", "POINT_FUNCTION"]

@@ -13,6 +13,11 @@ DARK_THEME = {"function": (
 #: Every grid's headers wrap onto more lines instead of ending in "…" (AG Grid sizes the header row).
 WRAP_HEADERS = {"wrapHeaderText": True, "autoHeaderHeight": True}
 
+#: A browser CSV export passes every cell through ``csvSafeCell`` (assets/dashAgGridFunctions.js):
+#: the shown text (value formatters applied), with a leading ' when a spreadsheet would run it
+#: as a formula — the same rule as the server's exports (domain/cells.py).
+CSV_SAFE = {"processCellCallback": {"function": "csvSafeCell(params)"}}
+
 _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "d3.format(',')(params.value)"}}
 
@@ -31,6 +36,6 @@ def create_region_table(table_id: str, value_columns: dict[str, str]) -> dag.AgG
         defaultColDef={"sortable": True, "resizable": True, "filter": True, **WRAP_HEADERS},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME,
                          "localeText": {"noRowsToShow": "暂无数据"}},
-        csvExportParams={"fileName": "regions.csv"},
+        csvExportParams={"fileName": "regions.csv", **CSV_SAFE},
         style={"height": "100%", "width": "100%"},
     )

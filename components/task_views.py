@@ -20,7 +20,7 @@ from dash import html
 from components.cards import create_stat_card
 from components.figures import FONT, create_figure
 from components.format import finite_or_none
-from components.tables import DARK_THEME, WRAP_HEADERS
+from components.tables import CSV_SAFE, DARK_THEME, WRAP_HEADERS
 from indicators.model import GRADES
 from supervision.rules import BUCKET_GRADE, BUCKETS, STATUS_ZH, TASK_TYPE_ZH
 
@@ -73,9 +73,24 @@ def bucket_options(labels: Mapping[str, str]) -> list[dict[str, str]]:
     return _options({b: labels[b] for b in BUCKETS})
 
 
-def dept_options(depts: pd.DataFrame) -> list[dict[str, str]]:
-    """Departments (dept_id, name) as dropdown options, in the frame's order."""
-    return [{"label": f"{r.name}（{r.dept_id}）", "value": str(r.dept_id)} for r in depts.itertuples()]
+def dept_options(depts: pd.DataFrame, search: str | None = None, current: str | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Departments (dept_id, name) as dropdown options, in the frame's order: those whose
+    name or code contains ``search`` (all without it), at most ``limit`` of them, with the
+    ``current`` choice always among them; a disabled last line says how many more match
+    (a province has thousands: they are found by typing, not sent at once)."""
+    hit = depts
+    if search:
+        hit = depts[depts["name"].astype(str).str.contains(search, regex=False)
+                    | depts["dept_id"].astype(str).str.contains(search, regex=False)]
+    shown = hit.head(limit)
+    if current and current not in set(shown["dept_id"].astype(str)):
+        shown = pd.concat([depts[depts["dept_id"].astype(str) == current], shown])
+    out: list[dict[str, Any]] = [{"label": f"{r.name}（{r.dept_id}）", "value": str(r.dept_id)}
+                                 for r in shown.itertuples()]
+    if len(hit) > limit:
+        out.append({"label": f"另有 {len(hit) - limit:,} 个部门，请输入名称搜索", "value": "__more__", "disabled": True})
+    return out
 
 
 def page_query(region: str, date: str | None, **filters: str | None) -> dict[str, str]:
@@ -234,7 +249,7 @@ def task_column_defs() -> list[dict[str, Any]]:
 
 def csv_params(file_name: str) -> dict[str, Any]:
     return {"fileName": file_name, "columnKeys": [("bucket_rank" if f == "bucket_label" else f)
-                                                  for f, _ in TASK_COLUMNS]}
+                                                  for f, _ in TASK_COLUMNS], **CSV_SAFE}
 
 
 def create_task_grid(grid_id: str) -> dag.AgGrid:
@@ -256,7 +271,7 @@ def excel_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def list_note(shown: int, total: int) -> str:
     if total > shown:
-        return f"共 {total:,} 件，显示前 {shown:,} 件"
+        return f"共 {total:,} 件，显示前 {shown:,} 件（全部请导出 Excel）"
     return f"共 {total:,} 件"
 
 

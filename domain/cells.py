@@ -6,14 +6,18 @@ the rejection report. Every CSV the product writes passes its text cells through
 never formulas (:func:`text_cells`)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A signed number ("-3.20%", "+1,024") is not a formula: it stays as it is.
+_NUMBER = re.compile(r"[+-]?\d[\d,]*(\.\d+)?%?")
 
 
 def csv_safe(value: Any) -> Any:
-    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula
+    (the browser's grid exports use the same rule: assets/dashAgGridFunctions.js)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -102,6 +102,7 @@ def layout(region: str | None = None, **_: object) -> html.Div:
         ]),
         dcc.Store(id="wall-region", data=start),
         dcc.Store(id="wall-scale", data=1.0),
+        dcc.Store(id="wall-trend-day-fig"), dcc.Store(id="wall-trend-month-fig"),
         dcc.Store(id="wall-map-sig"),
         dcc.Store(id="wall-playlist-pos", data=0),
         dcc.Location(id="wall-url", refresh=False),
@@ -120,18 +121,19 @@ def layout(region: str | None = None, **_: object) -> html.Div:
           State("wall-data-version", "data"), State("wall-drawn-version", "data"))
 @inputs.keep_on_bad_input
 def live_version(_n: int | None, known: int | None, drawn: int | None):
-    """The loaded-data version when it changed and the wall has finished drawing the
-    last one (so a slow redraw is never cancelled by the next batch); else no update."""
+    """The loaded-data version when it differs from the one drawn last and the wall has
+    finished drawing (so a slow redraw is never cancelled by the next batch, and the first
+    draw is not repeated for the version it already showed); else no update."""
     from store.versions import data_version
 
     known, drawn = inputs.integer(known), inputs.integer(drawn)
-    if known is not None and drawn != known:
-        return no_update  # the redraw for ``known`` is still running
+    if drawn is None or (known is not None and drawn != known):
+        return no_update  # the first draw, or the redraw for ``known``, is still running
     try:
         version = data_version(get_db())
     except JinjianError:
         return no_update
-    return no_update if version == known else version
+    return no_update if version == drawn else version
 
 
 clientside_callback(
@@ -147,6 +149,27 @@ clientside_callback(
         return scale === current ? window.dash_clientside.no_update : scale;
     }""",
     Output("wall-scale", "data"), Input("wall-tick", "n_intervals"), State("wall-scale", "data"))
+
+#: The trend charts' margins and font in px at 1920 wide; the browser multiplies them by
+#: the screen's scale (a 4K wall does not make the server draw again).
+FIGURE_MARGIN = {"l": 40, "r": 10, "t": 10, "b": 30}
+FIGURE_FONT = 14
+
+clientside_callback(
+    """function(day, month, scale) {
+        const k = Math.max(0.5, Math.min(scale || 1, 4));
+        const fit = f => {
+            if (!f || !f.layout) { return window.dash_clientside.no_update; }
+            const m = f.layout.margin || {}, font = f.layout.font || {};
+            const layout = Object.assign({}, f.layout, {
+                margin: {l: (m.l || 0) * k, r: (m.r || 0) * k, t: (m.t || 0) * k, b: (m.b || 0) * k},
+                font: Object.assign({}, font, {size: (font.size || %d) * k})});
+            return Object.assign({}, f, {layout: layout});
+        };
+        return [fit(day), fit(month)];
+    }""" % FIGURE_FONT,
+    Output("wall-trend-day", "figure"), Output("wall-trend-month", "figure"),
+    Input("wall-trend-day-fig", "data"), Input("wall-trend-month-fig", "data"), Input("wall-scale", "data"))
 
 
 def _tile_outputs(data, lang: str) -> list[list]:
@@ -201,8 +224,8 @@ def _indicator(value: object) -> str:
 @callback(
     [Output(tile_id, "children") for tile_id, *_ in WALL_TILES]
     + [Output("wall-title", "children"), Output("wall-path", "children"),
-       Output("wall-trend-day-title", "children"), Output("wall-trend-day", "figure"),
-       Output("wall-trend-month-title", "children"), Output("wall-trend-month", "figure"),
+       Output("wall-trend-day-title", "children"), Output("wall-trend-day-fig", "data"),
+       Output("wall-trend-month-title", "children"), Output("wall-trend-month-fig", "data"),
        Output("wall-ranking-title", "children"), Output("wall-ranking", "children"),
        Output("wall-overdue-title", "children"), Output("wall-overdue", "children"),
        Output("wall-ticker-title", "children"),
@@ -211,34 +234,35 @@ def _indicator(value: object) -> str:
        Output("wall-banner", "children"), Output("wall-banner", "className"),
        Output("wall-drawn-version", "data")],
     Input("wall-refresh", "n_intervals"), Input("wall-region", "data"), Input("wall-lang", "value"),
-    Input("wall-map-indicator", "value"), Input("wall-scale", "data"), Input("wall-data-version", "data"),
+    Input("wall-map-indicator", "value"), Input("wall-data-version", "data"),
 )
 @inputs.keep_on_bad_input
-def refresh(_n: int | None, region: str, lang: str, map_indicator: str, scale: float | None = 1.0,
-            _version: int | None = None):
-    scale, _version = inputs.number(scale, 1.0, lo=0, hi=100), inputs.integer(_version)  # the page's own stores
+def refresh(_n: int | None, region: str, lang: str, map_indicator: str, _version: int | None = None):
+    from store.versions import data_version
+
+    _version = inputs.integer(_version)  # the page's own store
     today = dt.date.today()
     db = get_db()
     try:  # every screen showing this view shares one computation per data version (store.cache)
         region, lang, map_indicator = _region(region), _lang(lang), _indicator(map_indicator)
-        return shared_view(db, "wall_refresh", (region, lang, map_indicator, scale, _version, today),
-                           lambda: json_ready(_refresh(db, region, lang, map_indicator, scale, _version, today)))
+        if _version is None:  # the first draw: the version it shows, so the live check does not redraw it
+            _version = data_version(db)
+        return shared_view(db, "wall_refresh", (region, lang, map_indicator, _version, today),
+                           lambda: json_ready(_refresh(db, region, lang, map_indicator, _version, today)))
     except JinjianError as exc:
         logger.warning("wall refresh failed: %s", exc.detail)
         return [no_update] * (N_OUT - 3) + [exc.user_message, "wall-banner", _version]
 
 
-def _refresh(db, region: str, lang: str, map_indicator: str, scale: float | None, _version: int | None,
-             today: dt.date) -> list:
+def _refresh(db, region: str, lang: str, map_indicator: str, _version: int | None, today: dt.date) -> list:
     settings = Settings.from_env()
     data = wall_data(db, region, today, ranking_indicator=map_indicator)
     top = scope_root()  # the path starts at the viewer's own region
     shown = data.node.path[data.node.path["code"].astype(str).str.startswith(top) & ((data.node.path["code"] != "") | (top == ""))]
     names = list(shown["name"]) or [data.node.name]
     path = " › ".join(names) + f"（{LEVEL_NAMES_ZH[data.node.level]}）"
-    k = max(0.5, min(float(scale or 1.0), 4.0))  # figures are sized in px: follow the screen
-    style = {"margin": {"l": 40 * k, "r": 10 * k, "t": 10 * k, "b": 30 * k}, "uirevision": "wall",
-             "font": {"size": 14 * k}, "legend": {"orientation": "h", "y": 1.12, "x": 0}}
+    style = {"margin": dict(FIGURE_MARGIN), "uirevision": "wall", "font": {"size": FIGURE_FONT},
+             "legend": {"orientation": "h", "y": 1.12, "x": 0}}  # in px at 1920 wide: scaled in the browser
     day_fig = create_flow_lines(data.daily, "", style)
     month_fig = create_flow_lines(data.monthly, "", merge(style, {"xaxis": {"tickformat": "%Y-%m"}}))
     ind = CATALOGUE[map_indicator]

@@ -22,7 +22,7 @@ from components import risk_layout as rl, risk_views as rv
 from auth.web import nav_account
 from components.nav import create_nav
 from components.risk_layout import HIDDEN
-from components.risk_map import map_hideout, map_title, point_markers, risk_map_layer
+from components.risk_map import map_hideout, map_title, point_layer, risk_map_layer
 from store.db import get_db
 from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
 from store.filters import Filter, RegionScope
@@ -174,7 +174,7 @@ def refresh_summary(code: str | None, date: str | None) -> tuple[Any, ...]:
 
 @callback(
     Output("risk-geojson", "data"), Output("risk-legend", "children"), Output("risk-note", "children"),
-    Output("risk-map", "viewport"), Output("risk-points", "children"), Output("risk-map-title", "children"),
+    Output("risk-map", "viewport"), Output("risk-points", "data"), Output("risk-map-title", "children"),
     Input("risk-region", "data"), Input("risk-date", "date"),
 )
 def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
@@ -189,7 +189,7 @@ def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
         return (no_update,) * 5 + ((exc.user_message if _shown(exc, "map", code) else ""),)
     layer = risk_map_layer(features, by_child, rules.area_grades, points)
     viewport = {"bounds": layer.bounds, "transition": "fitBounds"} if layer.bounds else no_update
-    return (layer.geojson, layer.legend, layer.note, viewport, point_markers(points, day.isoformat()),
+    return (layer.geojson, layer.legend, layer.note, viewport, point_layer(points, day.isoformat()),
             map_title(layer, len(points), POINTS_LIMIT))
 
 

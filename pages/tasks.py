@@ -19,12 +19,11 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from auth.web import nav_account
 from components.nav import create_nav
-from components.push_views import create_push_section
-from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, bucket_options, build_efficiency_rows,
-                                   build_task_rows, create_ageing_figure, create_efficiency_grid,
-                                   create_summary_cards, create_task_grid, create_timeline, csv_params, dept_options,
-                                   excel_frame, export_name, list_note, page_href, page_query, period_text,
-                                   status_options, type_options, workday_notice)
+from components.task_layout import HIDDEN, create_layout
+from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, build_efficiency_rows, build_task_rows,
+                                   create_ageing_figure, create_summary_cards, create_timeline, csv_params,
+                                   dept_options, excel_frame, export_name, list_note, page_href, page_query,
+                                   period_text, workday_notice)
 from domain.holiday_file import HolidayFileError
 from domain.workdays import fallback_years
 from indicators.periods import period_to_date, previous_period
@@ -46,13 +45,12 @@ logger = logging.getLogger(__name__)
 PATH = "/tasks"
 dash.register_page(__name__, path=PATH, title="金监 · 任务督办", name="任务督办")
 
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
-                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
-HIDDEN = "hidden"
 RULES_MESSAGE = "任务督办规则配置不正确（办理时限等设置），请联系系统管理员"
 CALENDAR_MESSAGE = "节假日安排文件有误，请联系系统管理员"
 #: What a callback shows instead of failing: the project's errors and a broken holiday file.
 SHOWN_ERRORS = (JinjianError, HolidayFileError)
+#: Department choices sent at a time (the rest are found by typing).
+DEPT_OPTIONS = 50
 
 
 def _root() -> str:
@@ -101,74 +99,8 @@ def layout(region: str | None = None, date: str | None = None, dept: str | None 
     status_, bucket_ = _pick(status, STATUS_FILTERS), _pick(bucket, BUCKETS)
     labels = _labels()
     query = page_query(code, day, dept=dept_, type=type_, status=status_, bucket=bucket_)
-    return html.Div(className="page tasks-page", children=[
-        create_nav(PATH, nav_account()),
-        html.Header(className="page-header tasks-header", children=[
-            html.H1("任务督办"),
-            html.Div(code, id="tasks-region-name", className="region-name tasks-region-name"),
-            html.A("分享链接", id="tasks-share", className="tasks-share", href=_href(query),
-                   title="当前区域、日期和筛选条件的链接"),
-        ]),
-        html.Div(className="tasks-controls", children=[
-            _control("区划代码", dcc.Input(id="tasks-region", value=code, type="text", debounce=True,
-                                        placeholder="如 4419", autoComplete="off", className="tasks-region-input")),
-            _control("截至日期", dcc.DatePickerSingle(id="tasks-date", date=day, display_format="YYYY-MM-DD",
-                                                  first_day_of_week=1, clearable=False,
-                                                  max_date_allowed=max(day, dt.date.today().isoformat()))),
-            _control("责任部门", _dropdown("tasks-dept", [{"label": dept_, "value": dept_}] if dept_ else [], dept_,
-                                       "全部部门", searchable=True), "tasks-control-dept"),
-            _control("任务类型", _dropdown("tasks-type", type_options(), type_, "全部类型")),
-            _control("办理状态", _dropdown("tasks-status", status_options(), status_, "全部状态")),
-            _control("预警等级", _dropdown("tasks-bucket", bucket_options(labels), bucket_, "全部预警"),
-                     "tasks-control-bucket"),
-            html.Button("导出 CSV", id="tasks-export-csv", className="tasks-button", n_clicks=0),
-            html.Button("导出 Excel", id="tasks-export-xlsx", className="tasks-button", n_clicks=0),
-            html.Span(id="tasks-export-note", className="tasks-export-note"),
-        ]),
-        html.Div(id="tasks-banner", className=f"banner {HIDDEN}", role="alert"),
-        html.Div(id="tasks-workday-note", className=f"tasks-notice {HIDDEN}", role="status"),
-        html.Div(create_summary_cards(None, labels), className="card-row tasks-cards"),
-        html.Div(className="tasks-body", children=[
-            html.Section(className="panel tasks-ageing-panel", children=[
-                dcc.Graph(id="tasks-ageing", config={"displayModeBar": False, "displaylogo": False},
-                          className="tasks-graph"),
-                html.Div("点击柱形按预警等级筛选任务清单", className="tasks-hint"),
-            ]),
-            html.Section(className="panel tasks-table-panel", children=[
-                html.Div(className="tasks-panel-head", children=[
-                    html.H2("任务清单"), html.Span(id="tasks-table-note", className="tasks-table-note")]),
-                html.Div(create_task_grid("tasks-grid"), className="tasks-table-box"),
-            ]),
-            html.Section(className="panel tasks-timeline-panel", children=[
-                html.H2("办理过程"),
-                html.Div(create_timeline(None, None), id="tasks-timeline", className="tasks-timeline"),
-            ]),
-        ]),
-        html.Section(className="panel tasks-eff-panel", children=[
-            html.Div(className="tasks-panel-head", children=[
-                html.H2("效能监察"), html.Span(id="tasks-eff-period", className="tasks-table-note"),
-                html.Span(id="tasks-eff-note", className="tasks-eff-note")]),
-            html.Div(className="tasks-eff-body", children=[
-                html.Div([html.H3("镇街排名"), html.Div(create_efficiency_grid("tasks-eff-town", "镇街"),
-                                                       className="tasks-eff-box")], className="tasks-eff-col"),
-                html.Div([html.H3("责任部门排名"), html.Div(create_efficiency_grid("tasks-eff-dept", "责任部门"),
-                                                         className="tasks-eff-box")], className="tasks-eff-col"),
-            ]),
-        ]),
-        create_push_section("tasks", "下级区划"),
-        dcc.Download(id="tasks-download"),
-    ])
-
-
-def _control(label: str, component: Any, extra_class: str = "") -> html.Div:
-    return html.Div([html.Span(label, className="tasks-control-label"), component],
-                    className=f"tasks-control {extra_class}".strip())
-
-
-def _dropdown(cid: str, options: list[dict[str, str]], value: str | None, placeholder: str,
-              searchable: bool = False) -> dcc.Dropdown:
-    return dcc.Dropdown(id=cid, options=options, value=value, placeholder=placeholder, clearable=True,
-                        searchable=searchable, labels=DROPDOWN_LABELS, className="tasks-dropdown")
+    return create_layout(code, day, (dept_, type_, status_, bucket_), labels,
+                         nav=create_nav(PATH, nav_account()), share_href=_href(query))
 
 
 def _href(query: dict[str, str]) -> str:
@@ -216,26 +148,39 @@ def _notice(day: dt.date) -> str:
 
 # ----------------------------------------------------------------------------- callbacks
 @callback(
-    Output("tasks-region-name", "children"), Output("tasks-region-name", "className"),
-    Output("tasks-dept", "options"), Output("tasks-dept", "value"),
+    Output("tasks-region-name", "children"), Output("tasks-region-name", "className"), Output("tasks-dept", "value"),
     Input("tasks-region", "value"), State("tasks-dept", "value"),
 )
 def update_region(code: str | None, dept: str | None) -> tuple[Any, ...]:
-    """The region's name and its departments (a department outside it is cleared)."""
+    """The region's name (a department outside the region is cleared)."""
     try:
         dept = inputs.optional_text(dept)
         db = get_db()
         flt = _filter(db, code)
         node = region_node(db, flt.region, flt.scope)
-        opts = dept_options(departments_in(db, flt.region))
+        ids = set(departments_in(db, flt.region)["dept_id"].astype(str))
     except JinjianError as exc:
         logger.info("tasks region %r: %s", code, exc.detail)
-        return exc.user_message, "region-name tasks-region-name tasks-region-error", no_update, no_update
+        return exc.user_message, "region-name tasks-region-name tasks-region-error", no_update
     root = _root()
     names = node.path.loc[node.path["code"].str.startswith(root) & (node.path["code"] != ""), "name"]
     path = " › ".join(names) or node.name
-    keep = dept if dept in {o["value"] for o in opts} else None
-    return path, "region-name tasks-region-name", opts, (no_update if keep == dept else keep)
+    keep = dept if dept in ids else None
+    return path, "region-name tasks-region-name", (no_update if keep == dept else keep)
+
+
+@callback(Output("tasks-dept", "options"), Input("tasks-region", "value"), Input("tasks-dept", "search_value"),
+          State("tasks-dept", "value"))
+def dept_choices(code: str | None, search: str | None, dept: str | None) -> Any:
+    """The departments of the region matching what is typed (the first 50, and the chosen one)."""
+    try:
+        search, dept = inputs.text(search, limit=64) or None, inputs.optional_text(dept)
+        db = get_db()
+        depts = departments_in(db, _filter(db, code).region)
+    except JinjianError as exc:
+        logger.info("tasks departments %r: %s", code, exc.detail)
+        return no_update
+    return dept_options(depts, search, dept, DEPT_OPTIONS)
 
 
 @callback(

@@ -35,7 +35,7 @@ TASK_ASOF = """(
     GROUP BY task_id, task_type, grid_code, credit_code)"""
 
 STATUS_FILTERS = ("open", "closed", *TASK_STATUSES)
-TASK_LIST_LIMIT = 5000      # rows shown in a table
+TASK_LIST_LIMIT = 1000      # rows shown in a table (the most urgent first; the Excel export has all)
 TASK_EXPORT_LIMIT = 200_000  # rows of a file export
 UNITS = {"dept": "dept_id", "town": "substring(grid_code, 1, 9)"}
 

@@ -102,7 +102,7 @@ def dash_post(client, body: dict, headers: dict | None = None):
 def wall_body(client, region: str) -> dict:
     return dash_body(client, "wall-kpi-stock.children", {
         "wall-refresh.n_intervals": 1, "wall-region.data": region, "wall-lang.value": "zh",
-        "wall-map-indicator.value": "entity_stock", "wall-scale.data": 1.0})
+        "wall-map-indicator.value": "entity_stock"})
 
 
 # ----------------------------------------------------------------------------- shared by tests/test_auth_*.py

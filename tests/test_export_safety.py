@@ -30,6 +30,9 @@ def test_csv_safe():
     assert [csv_safe(v) for v in EVIL] == ["'" + v for v in EVIL]
     assert csv_safe("东莞市某公司") == "东莞市某公司" and csv_safe(-5) == -5 and csv_safe(None) is None
     assert csv_safe(csv_safe("=1")) == "'=1"  # once only
+    numbers = ["-3.20%", "+1,024", "-5", "-0.5"]  # a signed number is no formula: left as it is
+    assert [csv_safe(v) for v in numbers] == numbers
+    assert [csv_safe(v) for v in ("-1+1", "-", "+A1", "-.5")] == ["'-1+1", "'-", "'+A1", "'-.5"]
 
 
 def _rows(env, n: int) -> list[dict]:

@@ -361,6 +361,11 @@ def test_wall_live_version(env: IngestEnv, flask_server):  # the app registers t
         assert live_version(1, v0, v0) == v1  # new data, last redraw done → redraw
         assert live_version(2, v1, v0) is no_update  # redraw of v1 still running
         assert live_version(3, v1, v1) is no_update  # nothing new
+        # The first draw says which version it drew: nothing more until it is done, and then
+        # a redraw only for newer data (not the same data drawn twice on every load).
+        assert live_version(4, None, None) is no_update
+        assert live_version(5, None, v1) is no_update
+        assert live_version(6, None, v0) == v1
     finally:
         dbmod.set_db(None)
 

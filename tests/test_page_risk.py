@@ -125,10 +125,15 @@ def test_risk_map_layer_colours_legend_and_notes():
     real = rm.risk_map_layer({"type": "FeatureCollection", "features": [_square("a", "甲", 113, False)]},
                              by_child.iloc[:1], RULES.area_grades)
     assert "示意" not in _text(real.legend) + _text(real.note) and len(real.legend) == 5  # title + 4 grades
-    marks = rm.point_markers(points, DAY)
-    assert [m.fillColor for m in marks] == [GRADES["orange"][1], GRADES["orange"][1], GRADES["red"][1]]  # red on top
-    assert marks[-1].center == [23.5, 113.5] and marks[-1].pane == rm.POINTS_PANE
-    assert "/entity/x?date=2026-11-20" in str(marks[-1].children[1].to_plotly_json())
+    tricky = pd.concat([points, pd.DataFrame({"credit_code": ["w"], "name": ["<img src=x>"], "lon": [113.0],
+                                              "lat": [23.0], "score": [10.0], "grade": ["blue"]})])
+    marks = rm.point_layer(tricky.assign(name=["X", "Y", "<i>Z</i>", "<img src=x>"]), DAY)["features"]
+    assert [m["properties"]["fill"] for m in marks] == [GRADES["orange"][1], GRADES["orange"][1],
+                                                         GRADES["red"][1]]  # red on top, no blue
+    assert marks[-1]["geometry"]["coordinates"] == [113.5, 23.5] and marks[-1]["properties"]["radius"] == 8
+    assert 'href="/entity/x?date=2026-11-20"' in marks[-1]["properties"]["popup"]
+    assert "&lt;i&gt;Z&lt;/i&gt; · 40.00分" == marks[-2]["properties"]["tooltip"]  # names are escaped
+    assert "<i>" not in marks[-2]["properties"]["popup"]
     box = rm.create_risk_map("risk")
     assert {"risk-map", "risk-geojson", "risk-points", "risk-legend", "risk-note"} <= set(_ids(box))
     assert rm.map_hideout("g")["selected"] == "g" and rm.map_hideout(None)["selected"] is None
@@ -225,7 +230,7 @@ def test_map_equals_oracle_area_grades(dongguan, oracle, demo_data, page):
         for g in rv.GRADE_ORDER:
             assert counts[g] == sum(1 for v in exp.values() if v == g)
         hi = oracle[oracle["grid_code"].str.startswith(region) & oracle["grade"].isin(["red", "orange"])]
-        assert len(points) == len(hi) and counts["point-red"] == int((hi["grade"] == "red").sum())
+        assert len(points["features"]) == len(hi) and counts["point-red"] == int((hi["grade"] == "red").sum())
         assert viewport["transition"] == "fitBounds"
         assert ("网格" in title) == (n == 15)
         schematic = any(f["properties"]["schematic"] for f in data["features"])

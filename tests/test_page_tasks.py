@@ -15,6 +15,7 @@ from dash.development.base_component import Component
 
 from components import task_views as tv
 from components.nav import NAV_ITEMS
+from domain.cells import csv_safe
 from indicators.model import GRADES
 from indicators.periods import period_to_date, previous_period
 from store import db as dbmod
@@ -25,6 +26,7 @@ from queries.tasks import TaskQuery, task_list
 from supervision.rules import BUCKETS, STATUS_ZH, TASK_TYPE_ZH, TaskRules
 from tests.conftest import DEMO_END
 from tests.oracle_tasks import buckets_at, closed_on_time, open_at
+from tests.test_export_safety import EVIL as EVIL_CELLS
 from tests.test_app import ExplodingEngine
 from tests.pagekit import walk as _walk, ids as _ids, text as _text, wait as _wait, js as _js
 
@@ -140,7 +142,7 @@ def test_task_rows_columns_and_excel_frame():
     assert tv.csv_params("任务督办_4419_2026-11-20.csv")["fileName"] == "任务督办_4419_2026-11-20.csv"
     frame = tv.excel_frame(rows)
     assert list(frame.columns) == [c["headerName"] for c in cols] and frame["任务编号"].tolist() == ["T1", "T2"]
-    assert tv.list_note(5000, 9792) == "共 9,792 件，显示前 5,000 件" and tv.list_note(3, 3) == "共 3 件"
+    assert tv.list_note(1000, 9792) == "共 9,792 件，显示前 1,000 件（全部请导出 Excel）" and tv.list_note(3, 3) == "共 3 件"
     assert tv.export_name("4419", DAY, "csv") == "任务督办_4419_2026-11-20.csv"
     assert tv.page_href(tv.page_query("4419", DAY, dept=None, type="clue")) == \
         "/tasks?region=4419&date=2026-11-20&type=clue"
@@ -254,7 +256,7 @@ def test_task_list_open_status_and_truncation(dongguan, demo_data, page):
     total = demo_data.task_events.loc[pd.to_datetime(demo_data.task_events["event_date"]) <= pd.Timestamp(DEMO_END),
                                       "task_id"].nunique()
     out = _refresh(page)
-    assert len(out["rows"]) == 5000 and out["note"] == f"共 {total:,} 件，显示前 5,000 件"
+    assert len(out["rows"]) == 1000 and out["note"] == f"共 {total:,} 件，显示前 1,000 件（全部请导出 Excel）"
     # A stage.
     out = _refresh(page, status="notice")
     assert sorted(r["task_id"] for r in out["rows"]) == sorted(o.loc[o["status"] == "notice", "task_id"])
@@ -263,18 +265,32 @@ def test_task_list_open_status_and_truncation(dongguan, demo_data, page):
 
 
 def test_departments_and_region_name(dongguan, demo_data, page):
-    name, cls, options, value = page.update_region("4419", None)
+    name, cls, value = page.update_region("4419", None)
     assert name == "东莞市" and "error" not in cls and value is page.no_update
-    values = [o["value"] for o in options]
     depts = demo_data.departments
-    assert values == list(depts["dept_id"][:12]) + sorted(depts["dept_id"][12:])  # city bureaus first
-    name, cls, options, value = page.update_region("441900111", "441900003-01")
-    assert value is None and "441900111-01" in [o["value"] for o in options] and "4419-01" in [
-        o["value"] for o in options] and not any(o["value"].startswith("441900003") for o in options)
+    everyone = list(depts["dept_id"][:12]) + sorted(depts["dept_id"][12:])  # city bureaus first
+    assert len(everyone) > page.DEPT_OPTIONS + 10
+    options = page.dept_choices("4419", None, None)  # the first 50, and a line saying how many more
+    assert [o["value"] for o in options[:-1]] == everyone[:page.DEPT_OPTIONS]
+    assert options[-1]["disabled"] and f"另有 {len(everyone) - page.DEPT_OPTIONS:,} 个部门" in options[-1]["label"]
+    # Typing finds any of them, by name or code; the chosen one stays among the choices.
+    last = depts.set_index("dept_id").loc[everyone[-1]]
+    found = page.dept_choices("4419", everyone[-1], None)
+    assert [o["value"] for o in found] == [everyone[-1]] and last["name"] in found[0]["label"]
+    want = [d for d in everyone if last["name"] in depts.set_index("dept_id").loc[d, "name"]]
+    assert [o["value"] for o in page.dept_choices("4419", last["name"], None) if not o.get("disabled")] == \
+        want[:page.DEPT_OPTIONS]
+    kept = page.dept_choices("4419", "4419-01", everyone[-1])
+    assert [o["value"] for o in kept] == [everyone[-1], "4419-01"]
+    name, cls, value = page.update_region("441900111", "441900003-01")
+    assert value is None
+    values = [o["value"] for o in page.dept_choices("441900111", "", None) if not o.get("disabled")]
+    assert "441900111-01" in values and "4419-01" in values and not any(v.startswith("441900003") for v in values)
     # A province (no level above it) and the whole country list every department.
     assert len(page.departments_in(dongguan, "44")) == len(page.departments_in(dongguan, "")) == len(depts)
-    name, cls, options, value = page.update_region("44x", None)
-    assert "tasks-region-error" in cls and options is page.no_update
+    name, cls, value = page.update_region("44x", None)
+    assert "tasks-region-error" in cls and value is page.no_update
+    assert page.dept_choices("44x", None, None) is page.no_update
 
 
 def test_efficiency_equals_oracle(dongguan, demo_data, page):
@@ -392,8 +408,8 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     _wait(lambda: _js(dash_duo, "return document.getElementById('tasks-card-open-value').getAttribute('data-value');")
           == f"{want['open']:,}", what="open card")
     total = demo_data.task_events["task_id"].nunique()
-    dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {total:,} 件，显示前 5,000 件", timeout=30)
-    _wait(lambda: _grid_count(dash_duo) == 5000, what="5000 rows")
+    dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {total:,} 件，显示前 1,000 件（全部请导出 Excel）", timeout=30)
+    _wait(lambda: _grid_count(dash_duo) == 1000, what="1000 rows")
     dash_duo.wait_for_contains_text("#tasks-workday-note", "2027年法定节假日安排未配置", timeout=10)
     # 推送时效: one row per town, the note with this month's rate
     dash_duo.wait_for_contains_text("#tasks-push-note", "推送时限 1小时；推送", timeout=30)
@@ -433,6 +449,13 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     df, _total = task_list(dongguan, q, RULES)
     assert frame["任务编号"].tolist() == df["task_id"].tolist() and len(frame) == want["overdue_mild"]
     assert set(frame["预警"]) == {LABELS["overdue_mild"]}
+    # The browser's CSV: the grid's own cell rule is the server's (domain/cells.py), and a
+    # formula planted in a shown cell leaves the export as text.
+    samples = [*EVIL_CELLS, "-3.20%", "+1,024", "东莞市某公司", "-1+1"]
+    assert _js(dash_duo, "return arguments[0].map(v => dashAgGridFunctions.csvSafeCell({value: v}));",
+               samples) == [csv_safe(v) for v in samples]
+    planted = _js(dash_duo, """const n = dash_ag_grid.getApi('tasks-grid').getDisplayedRowAtIndex(1);
+        n.setDataValue('detail', '=HYPERLINK("http://127.0.0.1/x","点击")'); return n.data.task_id;""")
     dash_duo.find_element("#tasks-export-csv").click()  # the CSV export must not fail in the page
     csv_file = tmp_path / "任务督办_4419_2026-11-20.csv"
     _wait(lambda: csv_file.exists() and not list(tmp_path.glob("*.crdownload")), what="csv download")
@@ -440,6 +463,8 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     csv = pd.read_csv(csv_file, dtype=str, encoding="utf-8-sig")
     assert list(csv.columns) == [h for _, h in tv.TASK_COLUMNS]
     assert sorted(csv["任务编号"]) == sorted(frame["任务编号"]) and set(csv["预警"]) == {LABELS["overdue_mild"]}
+    assert csv.set_index("任务编号").loc[planted, "事项"] == "'=HYPERLINK(\"http://127.0.0.1/x\",\"点击\")"
+    assert not [v for v in csv.drop(columns=["任务编号"]).stack() if str(v).startswith(("=", "+", "@"))]
     time.sleep(0.5)
     driver.save_screenshot("/tmp/tasks.png")
     _js(dash_duo, "window.scrollTo(0, document.body.scrollHeight);")

@@ -1,6 +1,7 @@
 """Settings: documented, validated, and bad values give one clear line."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -76,3 +77,29 @@ def test_unwritable_data_dir_one_line_error(tmp_path: Path):
 def test_bad_setting_cli_one_line():
     res = _cli({"JINJIAN_QUERY_TIMEOUT": "soon"}, "status")
     assert res.returncode == 2 and res.stderr.strip() == "error: JINJIAN_QUERY_TIMEOUT='soon' is not a whole number"
+
+
+def test_broken_setting_stops_gunicorn_and_never_fails_a_page(tmp_path: Path):
+    """``app:wsgi()`` (gunicorn) checks every setting as ``python app.py`` does; an app made
+    without that check still serves its login page, and /healthz says the configuration is wrong."""
+    script = (
+        "import json, logging\n"
+        "import app\n"
+        "from settings import ConfigError\n"
+        "try:\n"
+        "    app.wsgi(); refused = ''\n"
+        "except ConfigError as exc:\n"
+        "    refused = str(exc)\n"
+        "client = app.create_app().server.test_client()\n"
+        "health = client.get('/healthz')\n"
+        "print(json.dumps({'refused': refused, 'login': client.get('/login').status_code,\n"
+        "                  'health': [health.status_code, health.get_json()['status']]}))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JINJIAN_")}
+    env.update(JINJIAN_DATA_DIR=str(tmp_path / "data"), JINJIAN_SOURCE_LATE_HOURS="abc", JINJIAN_INBOX="1")
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["refused"].startswith("JINJIAN_SOURCE_LATE_HOURS")
+    assert out["login"] == 200 and out["health"] == [503, "config_error"]
+    assert "background ingestion not started: JINJIAN_SOURCE_LATE_HOURS" in res.stderr

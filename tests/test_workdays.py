@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from pathlib import Path
 
 import chinese_calendar
@@ -100,11 +99,10 @@ def test_workdays_range():
     assert len(workdays(D("2026-02-01"), D("2026-01-01"))) == 0
 
 
-def test_building_2004_to_2030_is_fast():
-    t0 = time.perf_counter()
+def test_building_2004_to_2030():
     cal = workdays(D("2004-01-01"), D("2030-12-31"))
-    assert time.perf_counter() - t0 < 0.5
     assert np.all(np.diff(cal.astype(np.int64)) > 0)
+    assert 27 * 240 < len(cal) < 27 * 255  # about 245–251 working days a year
 
 
 # --------------------------------------------------------------------------- fallback

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from etl.ingest.batch import Ingestor
 from etl.ingest.config import IngestSettings
 from etl.ingest.tokens import TokenStore
+from settings import ConfigError
 from store import lifecycle
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ def start_background() -> None:
     if _started:
         return
     _started.append(True)
-    cfg = IngestSettings.from_env()
+    try:
+        cfg = IngestSettings.from_env()
+    except ConfigError as exc:  # checked at start (app.check_all_settings); an app made otherwise still serves
+        logger.error("background ingestion not started: %s", exc)
+        return
     if not (cfg.inbox or cfg.simulator):
         return
 
