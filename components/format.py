@@ -1,7 +1,11 @@
-"""Numbers the Chinese way: 万 (10⁴) and 亿 (10⁸)."""
+"""Numbers the Chinese way: 万 (10⁴) and 亿 (10⁸); the dropdowns' words in Chinese."""
 from __future__ import annotations
 
 import math
+
+#: dcc.Dropdown's own words in Chinese (search box, clear buttons, nothing found, counts).
+DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
+                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
 
 
 def format_cn(value: float | int | None, digits: int = 2) -> str:

@@ -11,12 +11,11 @@ from typing import Any
 
 from dash import dcc, html
 
+from components.format import DROPDOWN_LABELS
 from components.push_views import create_push_section
 from components.task_views import (bucket_options, create_efficiency_grid, create_summary_cards, create_task_grid,
                                    create_timeline, status_options, type_options)
 
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
-                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
 HIDDEN = "hidden"
 
 

@@ -27,6 +27,7 @@ from auth import admin, audit, current, require
 from auth.roles import UnknownRole
 from auth.store import DuplicateUser
 from auth.web import csrf_token, nav_account, require_csrf
+from components.format import DROPDOWN_LABELS
 from components import admin_views as av
 from components.nav import create_nav
 from domain.errors import JinjianError
@@ -41,7 +42,6 @@ HIDDEN = "hidden"
 MSG, MSG_OK, MSG_ERR = "admin-msg", "admin-msg admin-msg-ok", "admin-msg admin-msg-error"
 #: Errors whose Chinese message the forms show (the policy's refusals included).
 SHOWN = (JinjianError, DuplicateUser, UnknownRole)
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项"}
 #: Stores a change writes so the grids (and the audit log) redraw.
 DONE_STORES = ("admin-new-done", "admin-edit-done", "admin-token-done", "admin-revoke-done")
 

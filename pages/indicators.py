@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 
 from auth import audit, scope_root
 from auth.web import nav_account
+from components.format import DROPDOWN_LABELS
 from components.indicator_table import (GRADE_ORDER, build_rows, category_options, create_indicator_grid,
                                         csv_params, filter_rows, grade_counts)
 from components.nav import create_nav
@@ -37,8 +38,6 @@ dash.register_page(__name__, path=PATH, title="金监 · 指标体系", name="�
 
 GRAIN_ZH: dict[str, str] = {"day": "日", "week": "周", "month": "月", "quarter": "季", "year": "年"}
 DEFAULT_GRAIN = "month"
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
-                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
 
 
 def _root() -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
+from components.format import DROPDOWN_LABELS
 from components import quality_views as qv
 from components.push_views import create_push_section
 from pages import inputs, push
@@ -45,7 +46,6 @@ REFRESH_MS = 30_000
 BATCH_ROWS = 500
 TOP_REASONS = 10
 SETTINGS_MESSAGE = "数据汇聚配置不正确（迟报时限等设置），请联系系统管理员"
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项"}
 
 
 def _root() -> str:

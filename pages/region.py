@@ -22,13 +22,13 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components.cards import create_stat_card
 from components.figures import create_flow_lines, merge
-from components.format import format_change
+from components.format import DROPDOWN_LABELS, format_change
 from auth.web import nav_account
 from components.nav import create_nav
 from components.region_table import (build_rows, code_from_slug, column_defs, create_region_grid, csv_params,
                                      indicator_options, level_of, page_query, parse_indicators, region_href)
 from indicators.catalogue import CATALOGUE
-from queries.indicator_values import compute, compute_with_comparisons
+from queries.indicator_values import compute, compute_with_comparisons, tolerant
 from indicators.periods import Period, period_to_date, previous_period, span_text
 from store.db import get_db
 from queries.entities import registration_flows
@@ -61,8 +61,6 @@ CARDS: list[tuple[str, str, str]] = [
     ("region-card-overdue", "tasks_overdue", "逾期任务"),
     ("region-card-abnormal", "abnormal_rate", "经营异常名录占比"),
 ]
-DROPDOWN_LABELS = {"search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除", "no_options_found": "无匹配项",
-                   "select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项"}
 HIDDEN = "hidden"
 
 
@@ -262,9 +260,10 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
         day, grain = inputs.day(date), _grain_in(grain)
         period = period_to_date(day, grain)
         flt = Filter(region=code, scope=RegionScope(root))
-        inds = [CATALOGUE[i] for _, i, _ in CARDS]
+        inds, problems = [CATALOGUE[i] for _, i, _ in CARDS], []  # a broken setting: its cards only show —
         out = run_all({  # independent: side by side
-            "values": lambda: compute_with_comparisons(db, inds, flt, period, grain).set_index("indicator_id"),
+            "values": lambda: tolerant(lambda some: [compute_with_comparisons(db, some, flt, period, grain)], inds,
+                                       problems)[0].set_index("indicator_id"),
             "flows": lambda: registration_flows(db, flt, {
                 "daily": ("day", day - dt.timedelta(days=DAILY_DAYS - 1), day),
                 "monthly": ("month", _months_back(day, MONTHS - 1), day)}),
@@ -284,7 +283,9 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
     fig_daily = create_flow_lines(daily, f"近 {DAILY_DAYS} 天新设立与注销吊销（户/日）", style)
     fig_monthly = create_flow_lines(monthly, f"近 {MONTHS} 个月新设立与注销吊销（户/月）",
                                     merge(style, {"xaxis": {"tickformat": "%Y-%m", "hoverformat": "%Y-%m"}}))
-    return (*head, *cards, fig_daily, fig_monthly, _period_text(period, grain), table_title, "", "banner hidden")
+    told = problems[0].user_message if problems else ""
+    return (*head, *cards, fig_daily, fig_monthly, _period_text(period, grain), table_title, told,
+            "banner" if told else "banner hidden")
 
 
 @callback(

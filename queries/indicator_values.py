@@ -337,3 +337,21 @@ def with_comparisons(cur: pd.DataFrame, prev: pd.DataFrame, ago: pd.DataFrame,
     out["mom"] = [_change(c, p) for c, p in zip(out["value"], out["prev_value"])]
     out["yoy"] = [_change(c, p) for c, p in zip(out["value"], out["yoy_value"])]
     return out
+
+
+def tolerant(fn, inds: list, problems: list[ConfigurationProblem], frames: int = 1) -> list[pd.DataFrame]:
+    """``fn(inds)``: ``frames`` frames of compute rows. When an operator's setting breaks some
+    of the indicators (task rules, the holiday file), the others are computed one by one and
+    the broken ones left out: the screen shows the rest, and says what is wrong."""
+    try:
+        return fn(inds)
+    except ConfigurationProblem as exc:
+        problems.append(exc)
+    parts = []
+    for ind in inds:
+        try:
+            parts.append(fn([ind]))
+        except ConfigurationProblem:
+            continue
+    empty = pd.DataFrame(columns=["indicator_id", "region_code", "region_name", "value", "mom"])
+    return [pd.concat([p[k] for p in parts], ignore_index=True) if parts else empty for k in range(frames)]

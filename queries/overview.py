@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators.catalogue import CATALOGUE
-from queries.indicator_values import compute, compute_periods, with_comparisons
+from queries.indicator_values import compute, compute_periods, tolerant, with_comparisons
 from indicators.periods import period_to_date, previous_period, year_ago
 from domain.errors import ConfigurationProblem
 from store.engine import Engine
@@ -62,7 +62,7 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
     problems: list[ConfigurationProblem] = []
 
     def by_child(ind_id: str, period) -> pd.DataFrame:
-        return _tolerant(lambda inds: [compute(db, inds, flt, period, by_child=True)], [CATALOGUE[ind_id]],
+        return tolerant(lambda inds: [compute(db, inds, flt, period, by_child=True)], [CATALOGUE[ind_id]],
                          problems)[0]
 
     out = run_all({
@@ -85,24 +85,6 @@ def wall_data(db: Engine, region: str, today: dt.date, ranking_indicator: str = 
                     ticker, latest, problems[0].user_message if problems else None)
 
 
-def _tolerant(fn, inds: list, problems: list[ConfigurationProblem], frames: int = 1) -> list[pd.DataFrame]:
-    """``fn(inds)``: ``frames`` frames of compute rows. When an operator's setting breaks some
-    of the indicators (task rules, the holiday file), the others are computed one by one and
-    the broken ones left out: the screen shows the rest, and says what is wrong."""
-    try:
-        return fn(inds)
-    except ConfigurationProblem as exc:
-        problems.append(exc)
-    parts = []
-    for ind in inds:
-        try:
-            parts.append(fn([ind]))
-        except ConfigurationProblem:
-            continue
-    empty = pd.DataFrame(columns=["indicator_id", "region_code", "region_name", "value", "mom"])
-    return [pd.concat([p[k] for p in parts], ignore_index=True) if parts else empty for k in range(frames)]
-
-
 def _flow_headlines(db: Engine, flt: Filter, today: dt.date,
                     problems: list[ConfigurationProblem]) -> dict[tuple[str, str], tuple[float, float]]:
     """The flow tiles, (indicator, grain) → (value, 环比): every grain's period, the one
@@ -113,7 +95,7 @@ def _flow_headlines(db: Engine, flt: Filter, today: dt.date,
     for grain in grains:
         cur = period_to_date(today, grain)
         periods += [cur, previous_period(cur, grain), year_ago(cur)]
-    frames = _tolerant(lambda some: compute_periods(db, some, flt, periods), inds, problems, len(periods))
+    frames = tolerant(lambda some: compute_periods(db, some, flt, periods), inds, problems, len(periods))
     out = {(i, g): (float("nan"), float("nan")) for i, g in WALL_HEADLINES if CATALOGUE[i].kind == "flow"}
     for k, grain in enumerate(grains):
         both = with_comparisons(*frames[3 * k:3 * k + 3], {i.id for i in inds if i.comparable})
@@ -128,7 +110,7 @@ def _stock_headlines(db: Engine, flt: Filter, today: dt.date,
     """The stock tiles at the end of today (no 环比 for stocks; NaN where a setting is broken)."""
     pairs = [(i, g) for i, g in WALL_HEADLINES if CATALOGUE[i].kind != "flow"]
     day = period_to_date(today, "day")
-    frame = _tolerant(lambda some: [compute(db, some, flt, day)],
+    frame = tolerant(lambda some: [compute(db, some, flt, day)],
                       [CATALOGUE[i] for i in dict.fromkeys(i for i, _ in pairs)], problems)[0]
     values = frame.set_index("indicator_id")["value"]
     return {(i, g): (float(values[i]) if i in values.index else float("nan"), float("nan")) for i, g in pairs}

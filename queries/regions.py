@@ -58,6 +58,7 @@ _CACHE_TTL = 300.0
 _CACHE_MAX = 4096
 _cache: dict[tuple[str, str, int], tuple[float, RegionNode]] = {}
 _cache_lock = threading.Lock()
+_loading: dict[tuple[str, str, int], threading.Lock] = {}
 
 
 def region_node(db: Engine, code: str, scope: RegionScope | None = None) -> RegionNode:
@@ -72,16 +73,20 @@ def region_node(db: Engine, code: str, scope: RegionScope | None = None) -> Regi
     check_region_code(code)
     (scope or default_scope()).check(code)
     key = (db.identity, code, reference_version(db))
-    now = time.monotonic()
     with _cache_lock:
-        hit = _cache.get(key)
-    if hit and now - hit[0] < _CACHE_TTL:
-        return hit[1]
-    node = _load_node(db, code)
-    with _cache_lock:
-        if len(_cache) >= _CACHE_MAX:
-            _cache.clear()
-        _cache[key] = (now, node)
+        flight = _loading.setdefault(key, threading.Lock())
+    with flight:  # the callbacks of one page ask at once: one loads, the others wait for it
+        now = time.monotonic()
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit and now - hit[0] < _CACHE_TTL:
+            return hit[1]
+        node = _load_node(db, code)
+        with _cache_lock:
+            if len(_cache) >= _CACHE_MAX:
+                _cache.clear()
+                _loading.clear()
+            _cache[key] = (now, node)
     return node
 
 
@@ -89,6 +94,7 @@ def clear_region_cache() -> None:
     """Forget cached nodes (after loading regions or grids)."""
     with _cache_lock:
         _cache.clear()
+        _loading.clear()
 
 
 def _load_node(db: Engine, code: str) -> RegionNode:

@@ -260,10 +260,12 @@ def test_a_broken_setting_is_told_in_plain_chinese(site, monkeypatch, caplog, se
         text = site.js(TEXT_JS)
         if path in TOLD_ON and "请联系系统管理员" not in text:
             found.append(f"{where} {path}: does not say what is wrong and who fixes it (请联系系统管理员)")
-        if path == "/":
-            stock = site.js("return document.querySelector('#wall-kpi-stock-value').textContent.trim()")
+        for page, card in (("/", "#wall-kpi-stock-value"), ("/region/root", "#region-card-stock-value")):
+            if path != page:
+                continue
+            stock = site.js(f"return (document.querySelector('{card}') || {{}}).textContent || ''").strip()
             if stock in ("", "—"):
-                found.append(f"{where} /: the wall shows nothing (市场主体总量 {stock!r}), not only the task tiles")
+                found.append(f"{where} {page}: shows nothing (市场主体 {stock!r}), not only the task figures")
     assert not found, "\n".join(found)
     assert any(logged in r.getMessage() for r in caplog.records), f"the log does not name the {logged}"
 

@@ -140,6 +140,33 @@ def test_region_node_and_path(demo_db, demo_data):
     assert len(nat.children) == 31
 
 
+def test_region_node_is_loaded_once_for_callers_at_once(demo_db, monkeypatch):
+    """A page's callbacks ask for the same region together: one loads it, the others wait
+    for that node instead of each running the region queries again."""
+    import threading
+    import time
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    from queries import regions as mod
+
+    mod.clear_region_cache()
+    calls: Counter = Counter()
+    lock, real = threading.Lock(), mod.run
+
+    def counting(db, name, *args, **kwargs):
+        with lock:
+            calls[name] += 1
+        time.sleep(0.05)  # a slow database: the others arrive while the first is loading
+        return real(db, name, *args, **kwargs)
+
+    monkeypatch.setattr(mod, "run", counting)
+    with ThreadPoolExecutor(6) as pool:
+        nodes = list(pool.map(lambda _: region_node(demo_db, DG), range(6)))
+    assert calls["region_lineage"] == 1 and all(n is nodes[0] for n in nodes)
+    assert region_node(demo_db, DG) is nodes[0] and calls["region_lineage"] == 1
+
+
 def test_region_node_beijing_skips_shixiaqu(demo_db):
     node = region_node(demo_db, "11")
     assert len(node.children) == len(load_region_table("1101").query("level == 3"))

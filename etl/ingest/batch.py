@@ -341,11 +341,7 @@ class Ingestor:
                 reconcile(self.db, table, touched)
         self._record(info, "loaded")
         self._drop_stage(batch_id, tables)
-        forget_versions()
-        if "entities" in replaces or info["source"] == "registration":
-            from queries.regions import clear_region_cache
-
-            clear_region_cache()
+        forget_versions()  # (region nodes are the tree of regions only: a batch leaves them as they are)
 
     def _drop_stage(self, batch_id: str, tables: list[str] | tuple[str, ...] = STAGED_TABLES) -> None:
         for name in tables:
