@@ -3,7 +3,9 @@ bound SQL conditions and counting expressions over each measure source.
 
 SQL conditions (bound placeholders only):
 - ALIVE: registered on or before the period end and not cancelled/revoked by then;
-- CLOSED: a task closed within the period (the ``tasks`` table: current state);
+- CLOSED / CREATED: a task closed / pushed within the period (the ``tasks`` table: current
+  state), up to ``%(until)s`` — the period's last moment, or its time of day when a
+  comparison period is cut to match a period ending now;
 - task_asof: every task's state at the end of the period end (its last task event
   on or before then, ``queries.tasks.TASK_ASOF``); OPEN = not closed then; the
   deadline is the one in force then. Warning buckets (``supervision.rules``)
@@ -23,8 +25,10 @@ from indicators.model import Measure
 ALIVE = ("reg_date <= %(end)s AND (status = 'active' OR "
          "ifNull(status_date, toDate('2100-01-01')) > %(end)s)")
 CLOSED = ("ifNull(toDate(closed_at), toDate('1970-01-02')) >= %(start)s AND "
-          "ifNull(toDate(closed_at), toDate('2100-01-01')) <= %(end)s")
-CREATED = "toDate(created_at) >= %(start)s AND toDate(created_at) <= %(end)s"
+          "ifNull(toDate(closed_at), toDate('2100-01-01')) <= %(end)s AND "
+          "ifNull(closed_at, toDateTime('2100-01-01 00:00:00')) <= toDateTime(%(until)s)")
+CREATED = ("toDate(created_at) >= %(start)s AND toDate(created_at) <= %(end)s AND "
+           "created_at <= toDateTime(%(until)s)")
 SECONDARY = "industry IN ('B', 'C', 'D', 'E')"
 TERTIARY = "industry NOT IN ('A', 'B', 'C', 'D', 'E')"
 

@@ -139,7 +139,9 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                         add(i, df[df["_period"] == k + 1].drop(columns="_period"), only)
             continue
         for i, period in enumerate(periods):
-            params = {**base, "start": period.start, "end": period.end}
+            # ``until``: the period's last moment (its time of day when cut: like with like).
+            params = {**base, "start": period.start, "end": period.end,
+                      "until": f"{period.end:%Y-%m-%d} {period.until or dt.time(23, 59, 59):%H:%M:%S}"}
             snapshot = None
             if source == "task_asof":
                 params.update(_bucket_params(period.end))

@@ -14,6 +14,7 @@ import zlib
 
 import pandas as pd
 import pytest
+from dash import no_update
 
 from auth.admin import check_work_binding
 from domain.errors import InvalidParameter
@@ -137,6 +138,27 @@ def test_one_event_per_key_even_when_sent_twice_at_once(work_env):
     again = act(disp, task, "dispatch", "inspecting", key=key)  # a retry later: the first outcome
     assert again.status_code == 200 and again.get_json()["already"] is True
     assert list(env.steps(task)["status"]) == ["pending", "inspecting"]
+
+
+def test_an_action_shows_at_once_on_the_api_and_wakes_the_wall(work_env):
+    """An action is published when its request returns: the API's figures have it at once,
+    and the data version moves, so every wall redraws at its next live check
+    (JINJIAN_WALL_LIVE_SECONDS, 1 s; docs/workbench.md: within 2 s)."""
+    from pages.home import live_version
+    from store.versions import data_version
+
+    env = work_env
+    task = env.push_registration()
+    viewer, disp, gw = (logged_in(env.server, u) for u in ("viewer", "disp", "gw"))
+    url = f"/api/v1/indicators/tasks_open/values?region={TOWN}&date={dt.date.today()}&grain=day"
+    before = viewer.get(url).get_json()["items"][0]["value"]
+    version = data_version(env.db, max_age=0)
+    assert live_version(1, version, version) is no_update  # nothing new yet
+    for client, action, outcome in ((disp, "dispatch", "inspecting"), (gw, "check", "closed")):
+        assert act(client, task, action, outcome).status_code == 200
+    assert viewer.get(url).get_json()["items"][0]["value"] == before - 1
+    newer = data_version(env.db)  # no waiting for the version's cache: the action's process forgot it
+    assert newer > version and live_version(2, version, version) == newer
 
 
 def test_bad_photos_save_nothing(work_env, monkeypatch):
