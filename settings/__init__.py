@@ -95,6 +95,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "overdue_verifications=5,credit=10,industry=10",
                 "Maximum points of each risk factor (docs/risk.md); factors left out keep their default."),
     SettingSpec("JINJIAN_RISK_GRADES", "15,30,50", "Entity risk score thresholds of yellow, orange and red."),
+    SettingSpec("JINJIAN_RANDOM_RATIOS", "A=3,B=5,C=10,D=100",
+                "双随机 sampling ratio in % of each credit-risk class (docs/double_random.md)."),
     SettingSpec("JINJIAN_RISK_AREA_GRADES", "0.5,1,2",
                 "High-risk (red + orange) share thresholds in % that grade grids and regions yellow, orange, red."),
     SettingSpec("JINJIAN_TASK_OVERDUE_BUCKETS", "5,10",
