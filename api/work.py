@@ -6,6 +6,9 @@
   (:func:`etl.work_actions.record_action`); 200 with the outcome (again for a key already
   recorded), 400 for bad input or a bad photo, 404 for a task outside the user's grids,
   409 when the task has moved on;
+  ``action=reassign`` with ``outcome`` = a grid worker's user name is the village dispatcher's
+  改派 (:mod:`etl.work_assign`: the task keeps its stage and deadline, the assignee alone
+  has it from then on; audited);
 - ``POST /api/v1/work/clues`` (grid workers, 上报线索): ``credit_code`` of a business in their
   grids, ``outcome`` = the kind of clue, and the other fields above: an inspection record that
   found a problem, which pushes a 线索移送 task to the town office;
@@ -24,7 +27,10 @@ from flask import Response, request
 from api.v1 import ApiError, _json, bp
 from auth.current import Principal, current
 from auth.guard import hide
+from auth import audit
+from auth.admin import village_workers
 from etl.work_actions import ActionRequest, StepRefused, TaskNotFound, record_action, record_clue
+from etl.work_assign import reassign, scope_for
 from etl.work_photos import MAX_PHOTOS, Photo, photo_path
 from queries.work import WorkScope, check_task_id, work_task
 from store.db import get_db
@@ -37,7 +43,7 @@ def work_scope(p: Principal) -> WorkScope:
     if not p.can("work"):
         flask.g.denied = ("perm_denied", f"{p.name} ({p.role}) used the workbench API", "")
         raise ApiError(403, "forbidden", "您的角色无权执行此操作", "the workbench needs a work role")
-    return WorkScope(p.scope, p.grids, p.role)
+    return scope_for(p.scope, p.grids, p.role, p.name)
 
 
 def _float(name: str) -> float | None:
@@ -94,7 +100,16 @@ def _recorded(record, task_id: str) -> Response:  # noqa: ANN001 - record_action
 
 @bp.post("/work/tasks/<task_id>/actions")
 def work_action(task_id: str) -> Response:
+    if request.form.get("action") == "reassign":  # 改派: who has the task, not a step of it
+        return _recorded(_reassign, task_id)
     return _recorded(record_action, task_id)
+
+
+def _reassign(ing, ws: WorkScope, username: str, req: ActionRequest):  # noqa: ANN001, ANN202
+    res = reassign(ing, ws, username, req, village_workers(audit.store(), ws.prefix))
+    if not res.already:
+        audit.record("work_reassign", target=req.task_id, region=ws.prefix, detail=f"改派给 {req.outcome}")
+    return res
 
 
 @bp.post("/work/clues")

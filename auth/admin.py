@@ -213,3 +213,10 @@ def revoke_token(store: AuthStore, actor: Actor, token_id: int) -> bool:
 def list_tokens(store: AuthStore, actor: Actor) -> list[DisplayToken]:
     _check_admin(actor)
     return store.list_tokens(actor.scope())
+
+
+def village_workers(store: AuthStore, village: str) -> dict[str, str]:
+    """The grid workers bound to ``village`` as a whole (who a village dispatcher may give a
+    task to: 改派), username → what to call them, active accounts only."""
+    return {u.username: (u.display_name or u.username) for u in store.list_users(village)
+            if u.role == "grid_worker" and u.scope == village and not u.disabled}

@@ -22,7 +22,8 @@ ACTIONS_ZH: dict[str, str] = {
     "display_open": "大屏令牌打开", "display_denied": "大屏令牌拒绝", "scope_denied": "越权访问区域",
     "perm_denied": "越权操作", "csrf_rejected": "跨站请求拒绝", "export_csv": "导出 CSV",
     "export_xlsx": "导出 Excel", "export_pdf": "导出 PDF", "report_download": "下载报告",
-    "report_generate": "生成报告", "rejects_download": "下载退回报告", "user_create": "新建用户",
+    "report_generate": "生成报告", "rejects_download": "下载退回报告", "work_reassign": "改派任务",
+    "user_create": "新建用户",
     "user_update": "修改用户", "token_create": "新建大屏令牌", "token_revoke": "吊销大屏令牌",
 }
 

@@ -33,6 +33,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
 DEMO_WORK_TOWN = "441900003"
 DEMO_WORK_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("dg_grid_worker", "网格员（演示）", "grid_worker", "grids"),
+    ("dg_grid_worker2", "网格员二（演示）", "grid_worker", "grids2"),  # the village's next grid: 改派 to it
     ("dg_dispatcher", "社区调度员（演示）", "village_dispatcher", "village"),
     ("dg_town_handler", "镇街处置人员（演示）", "town_handler", "town"),
 )
@@ -181,7 +182,8 @@ def _users_demo(args: argparse.Namespace, settings: Settings) -> int:  # noqa: A
 
 def _demo_work_users(store: Any, actor: Any, root: str) -> int:
     """The workbench's demo accounts: a grid worker on the first two grids of the town's first
-    village with grids, that village's dispatcher and the town's handler."""
+    village with grids, a second one on its third grid (改派), that village's dispatcher and
+    the town's handler."""
     from domain.errors import JinjianError
     from settings import ConfigError
     from store.db import get_db
@@ -199,11 +201,14 @@ def _demo_work_users(store: Any, actor: Any, root: str) -> int:
         print(f"skipped the workbench accounts: no grids in {DEMO_WORK_TOWN} yet")
         return 0
     village = grids[0][:12]
-    mine = [g for g in grids if g.startswith(village)][:2]
+    own = [g for g in grids if g.startswith(village)]
+    bound = {"grids": own[:2], "grids2": own[2:3]}
     created = 0
     for username, display_name, role, level in DEMO_WORK_USERS:
+        if level == "grids2" and not bound["grids2"]:
+            continue  # a village of two grids: nobody to 改派 to
         created += _demo_user(store, actor, username, display_name, role,
-                              DEMO_WORK_TOWN if level == "town" else village, mine if level == "grids" else ())
+                              DEMO_WORK_TOWN if level == "town" else village, bound.get(level, ()))
     return created
 
 

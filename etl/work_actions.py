@@ -90,9 +90,12 @@ class ActionResult:
     event_time: dt.datetime
     photos: list[str]
     already: bool        # the key had been recorded before: nothing new was written
+    assignee: str = ""   # 改派: the name of the grid worker the task was given to
 
     def message(self) -> str:
         head = "已提交（此前已提交过，未重复记录）" if self.already else "已提交"
+        if self.assignee:
+            return f"{head}：已改派给{self.assignee}"
         return f"{head}：任务进入“{STATUS_ZH.get(self.status, self.status)}”"
 
 

@@ -18,11 +18,12 @@ from auth.web import nav_account
 from components.work_views import WORK_STAGE_ZH, task_cards
 from domain.errors import JinjianError
 from pages import inputs
-from queries.work import WorkScope, my_tasks
+from etl.work_assign import scope_for
+from queries.work import my_tasks
 from settings import ConfigError
 from store.db import get_db
 from supervision.rules import TaskRules
-from supervision.work import ROLE_STAGES
+from supervision.work import listable_stages
 
 logger = logging.getLogger(__name__)
 PATH = "/work"
@@ -41,7 +42,7 @@ def work_header(title: str, back: bool = False) -> html.Header:
 
 def layout(stage: str | None = None, **_: Any) -> html.Div:
     p = current()
-    stages = ROLE_STAGES.get(p.role, ())
+    stages = listable_stages(p.role)
     picked = stage if stage in stages else ""
     options = [{"label": "全部", "value": ""}] + [{"label": WORK_STAGE_ZH[s], "value": s} for s in stages]
     return html.Div(className="page work-page", children=[
@@ -65,9 +66,9 @@ def show_tasks(stage: Any, _n: Any) -> tuple[Any, str]:
     p = current()
     if not p.can("work"):
         return [], "您的角色不办理网格任务"
-    stage = inputs.choice(stage, ("",) + ROLE_STAGES.get(p.role, ()), "") or None
+    stage = inputs.choice(stage, ("",) + listable_stages(p.role), "") or None
     try:
-        df = my_tasks(get_db(), WorkScope(p.scope, p.grids, p.role), dt.date.today(), TaskRules.from_env(), stage)
+        df = my_tasks(get_db(), scope_for(p.scope, p.grids, p.role, p.name), dt.date.today(), TaskRules.from_env(), stage)
     except ConfigError as exc:
         logger.error("workbench: task rules: %s", exc)
         return [], "任务规则配置不正确，请联系系统管理员"

@@ -20,7 +20,7 @@ from store.engine import Engine
 from store.executor import run
 from store.filters import Filter
 from supervision.rules import BUCKET_SQL, TaskRules, bucket_bounds
-from supervision.work import ROLE_STAGES, WORK_TASK_TYPES
+from supervision.work import ROLE_STAGES, WORK_TASK_TYPES, listable_stages
 
 TASK_ID = re.compile(r"^T[0-9]{1,23}$")
 MY_TASKS_LIMIT = 500
@@ -29,13 +29,34 @@ MY_TASKS_LIMIT = 500
 @dataclass(frozen=True)
 class WorkScope:
     """Whose tasks: the region prefix of the user's binding, their grids (a grid worker's;
-    empty = every grid of the prefix) and their role."""
+    empty = every grid of the prefix) and their role; for a grid worker also the tasks given
+    to them by 改派 (``assigned``: theirs even outside their grids) and the tasks of their
+    grids given to another worker (``away``: not theirs) — ``etl.work_assign.scope_for``."""
     prefix: str
     grids: tuple[str, ...]
     role: str
+    assigned: tuple[str, ...] = ()
+    away: tuple[str, ...] = ()
 
     def stages(self) -> tuple[str, ...]:
         return ROLE_STAGES.get(self.role, ())
+
+    def sees(self, task_id: str, grid_code: str) -> bool:
+        """Whether a task of ``grid_code`` (inside the prefix) is this user's to see and act on."""
+        if task_id in self.away:
+            return False
+        return not self.grids or grid_code in self.grids or task_id in self.assigned
+
+    def grid_sql(self) -> tuple[str, dict[str, object]]:
+        """The SQL condition (and its parameters) of :meth:`sees` over ``task_id``/``grid_code``."""
+        cond, params = "", {}
+        if self.grids:
+            cond = "AND (grid_code IN %(grids)s OR task_id IN %(assigned)s)"
+            params = {"grids": list(self.grids), "assigned": list(self.assigned) or ["-"]}
+        if self.away:
+            cond += " AND task_id NOT IN %(away)s"
+            params["away"] = list(self.away)
+        return cond, params
 
 
 def check_task_id(task_id: str) -> str:
@@ -45,21 +66,22 @@ def check_task_id(task_id: str) -> str:
 
 
 def my_tasks(db: Engine, ws: WorkScope, today: dt.date, rules: TaskRules, stage: str | None = None) -> pd.DataFrame:
-    """Open tasks at the role's stages (``stage``: one of them), soonest deadline first:
+    """Open tasks at the role's stages (``stage``: one of them, or one it watches —
+    :func:`supervision.work.listable_stages`), soonest deadline first:
     task_id, task_type, status, due_date, bucket, grid_code, credit_code, entity_name,
     detail, days_left (working days to the deadline; negative = overdue)."""
     stages = ws.stages()
     if stage:
-        if stage not in stages:
-            raise InvalidParameter(f"stage {stage!r} not one of {stages}", user_message="环节筛选不正确")
+        if stage not in listable_stages(ws.role):
+            raise InvalidParameter(f"stage {stage!r} not one of {listable_stages(ws.role)}",
+                                   user_message="环节筛选不正确")
         stages = (stage,)
     if not stages:
         return pd.DataFrame(columns=["task_id", "task_type", "status", "due_date", "bucket", "grid_code",
                                      "credit_code", "entity_name", "detail", "days_left"])
-    grids = "AND grid_code IN %(grids)s" if ws.grids else ""
+    grids, mine = ws.grid_sql()
     params = {"like": Filter(region=ws.prefix).like, "end": today, "stages": list(stages),
-              "types": list(WORK_TASK_TYPES), "limit": MY_TASKS_LIMIT, **bucket_bounds(today, rules).params(),
-              **({"grids": list(ws.grids)} if ws.grids else {})}
+              "types": list(WORK_TASK_TYPES), "limit": MY_TASKS_LIMIT, **bucket_bounds(today, rules).params(), **mine}
     df = run(db, "work_my_tasks", f"""
         SELECT s.task_id AS task_id, toString(s.task_type) AS task_type, toString(s.status) AS status,
                s.due_date AS due_date, {BUCKET_SQL.replace('due_date', 's.due_date')} AS bucket,
@@ -107,7 +129,7 @@ def work_task(db: Engine, ws: WorkScope, task_id: str, today: dt.date) -> WorkTa
         SELECT task_id, toString(task_type) AS task_type, toString(status) AS status, due_date, grid_code,
                credit_code, created_at FROM {TASK_ASOF} WHERE task_id = %(task)s""",
                {"like": flt.like, "end": today, "task": task_id})
-    if head.empty or (ws.grids and head["grid_code"].iloc[0] not in ws.grids):
+    if head.empty or not ws.sees(task_id, str(head["grid_code"].iloc[0])):
         return None
     task = head.iloc[0].to_dict()
     detail = run(db, "work_task_detail", "SELECT detail FROM tasks WHERE grid_code LIKE %(like)s AND task_id = %(task)s "

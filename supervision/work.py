@@ -48,9 +48,26 @@ ROLE_STAGES: dict[str, tuple[str, ...]] = {
     "village_dispatcher": ("pending", "joint"),
     "town_handler": ("town",),
 }
+#: The stages at which the village dispatcher may give a task to another grid worker (改派).
+REASSIGN_STAGES: tuple[str, ...] = ("inspecting", "notice")
+#: Stages a role may list on request besides its own (the dispatcher: the grid workers' tasks, to 改派).
+WATCH_STAGES: dict[str, tuple[str, ...]] = {"village_dispatcher": REASSIGN_STAGES}
+
+
+def listable_stages(role: str) -> tuple[str, ...]:
+    """The stages a role's 我的任务 can be filtered to: its own, then those it watches."""
+    return ROLE_STAGES.get(role, ()) + WATCH_STAGES.get(role, ())
 #: The task types the workbench acts on (verification tasks, and clues while at the town;
 #: disclosures are handled by departments in their own systems).
 WORK_TASK_TYPES = ("verify_registration", "verify_change", "clue")
+
+
+def reassign_action(task_type: str, status: str, workers: list[tuple[str, str]]) -> Action | None:
+    """改派 for the village dispatcher: ``workers`` (username, what the button says) are the
+    village's grid workers; None when the task is not at a grid worker's stage."""
+    if task_type not in WORK_TASK_TYPES or status not in REASSIGN_STAGES or not workers:
+        return None
+    return Action("reassign", "改派网格员", "village_dispatcher", status, tuple(workers), "village")
 
 
 def actions_for(role: str, task_type: str, status: str) -> list[Action]:

@@ -192,6 +192,7 @@ def test_audit_listing(meta, capsys):
 
 DEMO = {"admin": ("admin", "44"), "gd_leader": ("leader", "44"), "dg_supervisor": ("supervisor", "4419"),
         "dg_town_viewer": ("viewer", "441900003"), "dg_grid_worker": ("grid_worker", "441900003001"),
+        "dg_grid_worker2": ("grid_worker", "441900003001"),
         "dg_dispatcher": ("village_dispatcher", "441900003001"), "dg_town_handler": ("town_handler", "441900003")}
 
 
@@ -215,13 +216,14 @@ def test_users_demo_is_idempotent(meta, capsys, tmp_path, demo_grids):
     for name in DEMO:
         assert meta.check_password(name, DEMO_PASSWORD) is not None, name
     assert meta.grids("dg_grid_worker") == ("441900003001001", "441900003001002")
+    assert meta.grids("dg_grid_worker2") == ("441900003001003",)
     assert meta.grids("dg_dispatcher") == ()
     link_file = tmp_path / "data" / "demo_wall_link.txt"
     link = link_file.read_text().strip()
     assert re.fullmatch(r"http://[^/]+/wall/jjw_\S+", link)
     token = meta.find_token(link.rsplit("/wall/", 1)[1])
     assert token is not None and (token.name, token.region) == (DEMO_WALL_NAME, "4419")
-    assert len(meta.audit_rows(action="user_create")) == 7 and len(meta.audit_rows(action="token_create")) == 1
+    assert len(meta.audit_rows(action="user_create")) == len(DEMO) and len(meta.audit_rows(action="token_create")) == 1
 
     before = meta.list_users()
     code, out, err = cli(capsys, "users", "demo")
@@ -229,7 +231,7 @@ def test_users_demo_is_idempotent(meta, capsys, tmp_path, demo_grids):
     assert "created" not in out and "nothing to create" in out
     assert meta.list_users() == before
     assert link_file.read_text().strip() == link and len(meta.list_tokens()) == 1
-    assert len(meta.audit_rows(action="user_create")) == 7 and len(meta.audit_rows(action="token_create")) == 1
+    assert len(meta.audit_rows(action="user_create")) == len(DEMO) and len(meta.audit_rows(action="token_create")) == 1
 
     # An account changed by an administrator is kept as it is.
     assert cli(capsys, "users", "passwd", "dg_supervisor", "--password", PW)[0] == 0

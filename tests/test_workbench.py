@@ -161,6 +161,49 @@ def test_an_action_shows_at_once_on_the_api_and_wakes_the_wall(work_env):
     assert newer > version and live_version(2, version, version) == newer
 
 
+def test_reassign_gives_the_task_to_another_worker_of_the_village(work_env):
+    """改派: the dispatcher gives a task at the first check to the village's other grid worker.
+    It keeps its stage and deadline (no task event); from then on only the assignee lists it
+    and may record its steps; a worker of another village, a closed task, the wrong role and
+    a double tap are handled; the reassignment is audited."""
+    env = work_env
+    task = env.push_registration()
+    gw, gw2, disp = (logged_in(env.server, u) for u in ("gw", "gw2", "disp"))
+
+    def listed(user: str, stage: str | None = None) -> pd.DataFrame:
+        from etl.work_assign import scope_for
+
+        u = env.store.get_user(user)
+        ws = scope_for(u.scope, env.store.grids(user), u.role, user)
+        return my_tasks(env.db, ws, dt.date.today(), TaskRules.from_env(), stage).set_index("task_id")
+
+    assert act(disp, task, "dispatch", "inspecting").status_code == 200
+    before = env.steps(task)
+    due = listed("gw").loc[task, "due_date"]
+    assert task in listed("gw").index and task not in listed("gw2").index
+    assert task not in listed("disp").index and task in listed("disp", "inspecting").index  # found to 改派
+    # Only the dispatcher, only to a worker of the village.
+    for client, who in ((gw, "gw2"), (disp, "gw_other"), (disp, "nobody")):
+        resp = act(client, task, "reassign", who)
+        assert resp.status_code == 400, resp.get_json()
+    key = uuid.uuid4().hex
+    resp = act(disp, task, "reassign", "gw2", key=key)
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["status"] == "inspecting" and "已改派给gw2" in body["message"]
+    again = act(disp, task, "reassign", "gw2", key=key)  # a double tap: recorded once
+    assert again.status_code == 200 and again.get_json()["already"] is True
+    # The task moved to gw2 with its stage and deadline; no task event was written.
+    assert env.steps(task).equals(before)
+    assert task not in listed("gw").index and listed("gw2").loc[task, "due_date"] == due
+    assert act(gw, task, "check", "closed").status_code == 404  # no longer theirs
+    resp = act(gw2, task, "check", "closed")
+    assert resp.status_code == 200 and resp.get_json()["status"] == "closed"
+    assert list(env.steps(task)["actor"])[-1] == "gw2"
+    assert act(disp, task, "reassign", "gw").status_code == 409  # closed: nothing to give
+    audit = env.store.audit_rows(action="work_reassign")
+    assert len(audit) == 1 and audit[0]["target"] == task and audit[0]["username"] == "disp"
+
+
 def test_bad_photos_save_nothing(work_env, monkeypatch):
     from etl.work_photos import photo_dir
 

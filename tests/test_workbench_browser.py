@@ -143,3 +143,34 @@ def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
         for ctx, _page in contexts.values():
             ctx.close()
     assert Path(tmp_path).exists()
+
+
+def test_phone_reassign_to_the_other_grid_worker(work_env, browser, base_url):
+    """改派 at phone size: the dispatcher lists the tasks at the first check, opens one and
+    gives it to the village's other grid worker, who then has it (and its own worker not)."""
+    env, base = work_env, base_url
+    task = env.push_registration()
+    contexts = {}
+    try:
+        for user in ("disp", "gw", "gw2"):
+            contexts[user] = _phone(browser, base, user)
+        disp, gw, gw2 = (contexts[u][1] for u in ("disp", "gw", "gw2"))
+        _step(disp, base, task, "inspecting")
+        disp.goto(f"{base}/work?stage=inspecting")
+        disp.wait_for_selector(f'a.work-card[href*="{task}"]', timeout=30_000)
+        _no_sideways_scroll(disp)
+        disp.locator(f'a.work-card[href*="{task}"]').tap()
+        disp.wait_for_selector('.work-form[data-action="reassign"]', timeout=30_000)
+        assert disp.locator('.work-form[data-action="reassign"] [data-outcome="gw_other"]').count() == 0
+        _step(disp, base, task, "gw2")
+        assert "已改派给gw2" in disp.locator('.work-form[data-action="reassign"] .work-status').inner_text()
+        for page, has in ((gw2, True), (gw, False)):
+            page.goto(f"{base}/work")
+            page.wait_for_selector(".work-count", state="attached")
+            page.wait_for_function("document.querySelector('.work-count').textContent.startsWith('待办')",
+                                   timeout=30_000)
+            assert (page.locator(f'a.work-card[href*="{task}"]').count() == 1) is has
+        assert list(env.steps(task)["status"]) == ["pending", "inspecting"]  # not a step of the task
+    finally:
+        for ctx, _page in contexts.values():
+            ctx.close()

@@ -59,7 +59,8 @@ class WorkEnv:
 
 
 def make_work_env(request, demo_data, tmp_path_factory, flask_server, monkeypatch, tmp_path) -> WorkEnv:
-    """Accounts (password ``PASSWORD``): gw (网格员, two grids), gw_other (网格员 of another
+    """Accounts (password ``PASSWORD``): gw (网格员, two grids), gw2 (网格员 of a third grid of the
+    same village), gw_other (网格员 of another
     village), disp (社区调度员), town (镇街处置人员), viewer (只读用户 of the town)."""
     from auth.audit import _store
     from auth.store import AuthStore
@@ -77,6 +78,8 @@ def make_work_env(request, demo_data, tmp_path_factory, flask_server, monkeypatc
                 {"p": TOWN + "%"})["code"].tolist()
     village = grids[0][:12]
     mine = [g for g in grids if g.startswith(village)][:2]
+    theirs = [g for g in grids if g.startswith(village) and g not in mine][:1]  # gw2: the village's other worker
+    assert theirs, "the test village needs a third grid"
     other_village = next(g[:12] for g in grids if not g.startswith(village))
     url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
     monkeypatch.setenv("JINJIAN_AUTH", "1")
@@ -85,7 +88,8 @@ def make_work_env(request, demo_data, tmp_path_factory, flask_server, monkeypatc
     monkeypatch.setenv("JINJIAN_INGEST_DIR", str(ing.ingest_dir))
     _store.cache_clear()
     store = AuthStore(url)
-    for name, role, scope, g in (("gw", "grid_worker", village, mine), ("gw_other", "grid_worker", other_village, []),
+    for name, role, scope, g in (("gw", "grid_worker", village, mine), ("gw2", "grid_worker", village, theirs),
+                                 ("gw_other", "grid_worker", other_village, []),
                                  ("disp", "village_dispatcher", village, []), ("town", "town_handler", TOWN, []),
                                  ("viewer", "viewer", TOWN, [])):
         store.add_user(name, PASSWORD, role, scope, display_name=name)
