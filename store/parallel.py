@@ -19,7 +19,37 @@ T = TypeVar("T")
 #: threads than this only queue inside the server of a 2-core machine.
 WORKERS = 4
 _PREFIX = "jinjian-query"
-_POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=_PREFIX)
+_pool_lock = threading.Lock()
+
+
+def _started_pool() -> ThreadPoolExecutor:
+    """A pool whose threads all run already (not started by the first screen that needs one:
+    a thread is then the process's from its start — dash's test runner, for one, kills every
+    thread started after it, and a pool thread killed while it waits would take a job with it)."""
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=_PREFIX)
+    ready = threading.Barrier(WORKERS + 1)
+    for _ in range(WORKERS):
+        pool.submit(ready.wait, 10)
+    try:
+        ready.wait(10)
+    except threading.BrokenBarrierError:  # a slow start: the pool still works, threads come as needed
+        pass
+    return pool
+
+
+_POOL = _started_pool()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The shared pool, made anew when one of its threads has died (killed from outside, or
+    not carried over by a fork): a pool that counts a dead worker as busy would queue jobs
+    that never run."""
+    global _POOL
+    with _pool_lock:
+        if any(not t.is_alive() for t in list(getattr(_POOL, "_threads", ()))):
+            _POOL.shutdown(wait=False)
+            _POOL = _started_pool()
+        return _POOL
 
 
 def run_all(jobs: dict[str, Callable[[], T]]) -> dict[str, T]:
@@ -27,5 +57,6 @@ def run_all(jobs: dict[str, Callable[[], T]]) -> dict[str, T]:
     ``jobs``) is raised once all have ended."""
     if len(jobs) < 2 or threading.current_thread().name.startswith(_PREFIX):
         return {name: fn() for name, fn in jobs.items()}
-    futures = {name: _POOL.submit(contextvars.copy_context().run, fn) for name, fn in jobs.items()}
+    pool = _pool()
+    futures = {name: pool.submit(contextvars.copy_context().run, fn) for name, fn in jobs.items()}
     return {name: f.result() for name, f in futures.items()}

@@ -145,8 +145,11 @@ def test_indicator_page_in_browser(dash_duo, dongguan):
     _screenshot(dash_duo, "")
 
     # The CSV export (same parameters as the export button) holds the hidden exact columns.
-    params = json.dumps(csv_params())
-    csv = dash_duo.driver.execute_script(f"return dash_ag_grid.getApi('ind-grid').getDataAsCsv({params});")
+    params = csv_params()
+    assert params.pop("processCellCallback") == {"function": "csvSafeCell(params)"}  # dash-ag-grid makes it a function
+    csv = dash_duo.driver.execute_script(
+        f"return dash_ag_grid.getApi('ind-grid').getDataAsCsv(Object.assign({json.dumps(params)}, "
+        "{processCellCallback: dashAgGridFunctions.csvSafeCell}));")
     header, *lines = csv.splitlines()
     assert header.count(",") == len(EXPORT_COLUMNS) - 1 and '"编号"' in header and len(lines) == len(INDICATORS)
     stock_line = next(line for line in lines if '"entity_stock"' in line)

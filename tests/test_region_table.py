@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from components.tables import CSV_SAFE
 from components.region_table import (DEFAULT_INDICATORS, build_rows, code_from_slug, column_defs,
                                      create_region_grid, csv_params, indicator_options, level_of, name_markdown,
                                      page_query, parse_indicators, region_href, slug)
@@ -91,7 +92,7 @@ def test_column_defs_and_grid():
     assert stock["headerName"] == "市场主体总量" and stock["filter"] == "agNumberColumnFilter"
     assert ",.0f" in stock["valueFormatter"]["function"]
     assert f",.{CATALOGUE['abnormal_rate'].decimals}f" in rate["valueFormatter"]["function"]
-    assert csv_params("x.csv", ids) == {"fileName": "x.csv", "columnKeys": ["code", "name", *ids]}
+    assert csv_params("x.csv", ids) == {"fileName": "x.csv", "columnKeys": ["code", "name", *ids], **CSV_SAFE}
     grid = create_region_grid("region-grid", ids)
     assert grid.id == "region-grid" and grid.rowData == [] and grid.getRowId == "params.data.code"
     assert grid.dashGridOptions["theme"]["function"].startswith("themeQuartz")

@@ -10,7 +10,7 @@ import pytest
 from indicators.periods import Period
 from domain.errors import InvalidParameter, ScopeViolation
 from store.filters import Filter, RegionScope
-from queries.tasks import TaskQuery, ageing, efficiency, task_events, task_list
+from queries.tasks import TASK_LIST_LIMIT, TaskQuery, ageing, efficiency, task_events, task_list
 from supervision.rules import BUCKETS, TaskRules
 from tests import oracle_tasks as T
 from tests.conftest import DEMO_END, DEMO_ROOT
@@ -72,7 +72,7 @@ def test_task_list_filters_equal_pandas(demo_db, demo_data, flt):
     if "bucket" in flt:
         s = s[s["bucket"] == flt["bucket"]]
     assert total == len(s) and total > 0
-    assert len(rows) == min(total, 5000)
+    assert len(rows) == min(total, TASK_LIST_LIMIT)
     shown = rows.set_index("task_id")
     exp = s.set_index("task_id")
     assert shown["status"].to_dict() == exp.loc[shown.index, "status"].to_dict()
