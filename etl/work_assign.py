@@ -86,7 +86,7 @@ def reassign(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest, wo
     with _lock:
         with _engine().connect() as conn:
             prior = conn.execute(select(task_assignments).where(task_assignments.c.key == req.key)).mappings().first()
-        now = (now or dt.datetime.now()).replace(microsecond=0)
+        now = now or dt.datetime.now()  # to the microsecond: a quick correction is the newer one
         task = work_task(ing.db, ws, req.task_id, now.date())
         if task is None:
             raise TaskNotFound(f"task {req.task_id} not in {ws.prefix}")
@@ -101,7 +101,7 @@ def reassign(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest, wo
                 key=req.key, task_id=req.task_id, grid_code=str(task.task["grid_code"]), assignee=req.outcome,
                 assigned_by=username, assigned_at=now))
     logger.info("workbench: %s reassigned %s to %s", username, req.task_id, req.outcome)
-    return ActionResult(req.key, req.task_id, status, now, [], False, workers[req.outcome])
+    return ActionResult(req.key, req.task_id, status, now.replace(microsecond=0), [], False, workers[req.outcome])
 
 
 __all__ = ["assignee_of", "reassign", "scope_for", "task_assignments"]
