@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Mapping
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, or_, select
 
 from domain.errors import InvalidParameter
 from etl.ingest.batch import Ingestor
@@ -43,29 +43,31 @@ def _engine():  # noqa: ANN202 - SQLAlchemy engine
     return engine_for(metadata_url(), metadata)
 
 
-def _newest() -> dict[str, tuple[str, str]]:
-    """task_id → (assignee, grid_code) of each task's newest reassignment."""
+def _newest(where) -> dict[str, tuple[str, str]]:  # noqa: ANN001 - a SQLAlchemy condition on task_id
+    """task_id → (assignee, grid_code) of the newest reassignment of each task ``where`` selects."""
+    c = task_assignments.c
     with _engine().connect() as conn:
-        rows = conn.execute(select(task_assignments.c.task_id, task_assignments.c.assignee,
-                                   task_assignments.c.grid_code)
-                            .order_by(task_assignments.c.assigned_at, task_assignments.c.key)).all()
+        rows = conn.execute(select(c.task_id, c.assignee, c.grid_code).where(where)
+                            .order_by(c.assigned_at, c.key)).all()
     return {t: (a, g) for t, a, g in rows}
 
 
 def assignee_of(task_id: str) -> str:
     """Who the task was last given to ('' = never reassigned: its grid's workers)."""
-    return _newest().get(task_id, ("", ""))[0]
+    return _newest(task_assignments.c.task_id == task_id).get(task_id, ("", ""))[0]
 
 
 def scope_for(scope: str, grids: tuple[str, ...], role: str, username: str) -> WorkScope:
     """A user's work binding with the reassignments that concern them: for a grid worker, the
     tasks given to them (seen even outside their grids) and the tasks of their grids given to
-    someone else (not seen)."""
+    someone else (not seen). Only the tasks ever given to them or lying in their grids are read."""
     if role != "grid_worker":
         return WorkScope(scope, grids, role)
-    newest = _newest()
+    c = task_assignments.c
+    near = c.grid_code.in_(list(grids)) if grids else c.grid_code.startswith(scope, autoescape=True)
+    newest = _newest(c.task_id.in_(select(c.task_id).where(or_(c.assignee == username, near))))
     mine = tuple(sorted(t for t, (a, _g) in newest.items() if a == username))
-    away = tuple(sorted(t for t, (a, g) in newest.items() if a != username and (not grids or g in grids)))
+    away = tuple(sorted(t for t, (a, g) in newest.items() if a != username and (g in grids if grids else True)))
     return WorkScope(scope, grids, role, mine, away)
 
 
