@@ -5,8 +5,8 @@ pages; a photo attached; the network dropped while submitting (the draft is kept
 page scrolls sideways."""
 from __future__ import annotations
 
+import contextlib
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -53,6 +53,19 @@ def _phone(browser, base: str, user: str):
     return ctx, page
 
 
+@contextlib.contextmanager
+def _phones(browser, base: str, *users: str):
+    """A signed-in phone (browser context, page) per user, closed afterwards."""
+    phones: dict = {}
+    try:
+        for user in users:
+            phones[user] = _phone(browser, base, user)
+        yield phones
+    finally:
+        for ctx, _page in phones.values():
+            ctx.close()
+
+
 def _no_sideways_scroll(page) -> None:
     w = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert w[0] <= w[1], w
@@ -74,10 +87,7 @@ def _step(page, base: str, task: str, outcome: str, *, double_tap: bool = False)
 def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
     env, base = work_env, base_url
     task = env.push_registration()
-    contexts = {}
-    try:
-        for user in ("disp", "gw", "town"):
-            contexts[user] = _phone(browser, base, user)
+    with _phones(browser, base, "disp", "gw", "town") as contexts:
         disp, gw, town = (contexts[u][1] for u in ("disp", "gw", "town"))
         # The dispatcher finds the task in 我的任务 and dispatches it.
         disp.wait_for_selector(f'a.work-card[href*="{task}"]', timeout=30_000)
@@ -139,10 +149,6 @@ def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
         # A dashboard page is not theirs.
         resp = town.goto(f"{base}/tasks")
         assert resp.status == 403
-    finally:
-        for ctx, _page in contexts.values():
-            ctx.close()
-    assert Path(tmp_path).exists()
 
 
 def test_phone_reassign_to_the_other_grid_worker(work_env, browser, base_url):
@@ -150,10 +156,7 @@ def test_phone_reassign_to_the_other_grid_worker(work_env, browser, base_url):
     gives it to the village's other grid worker, who then has it (and its own worker not)."""
     env, base = work_env, base_url
     task = env.push_registration()
-    contexts = {}
-    try:
-        for user in ("disp", "gw", "gw2"):
-            contexts[user] = _phone(browser, base, user)
+    with _phones(browser, base, "disp", "gw", "gw2") as contexts:
         disp, gw, gw2 = (contexts[u][1] for u in ("disp", "gw", "gw2"))
         _step(disp, base, task, "inspecting")
         disp.goto(f"{base}/work?stage=inspecting")
@@ -171,6 +174,3 @@ def test_phone_reassign_to_the_other_grid_worker(work_env, browser, base_url):
                                    timeout=30_000)
             assert (page.locator(f'a.work-card[href*="{task}"]').count() == 1) is has
         assert list(env.steps(task)["status"]) == ["pending", "inspecting"]  # not a step of the task
-    finally:
-        for ctx, _page in contexts.values():
-            ctx.close()
