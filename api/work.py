@@ -11,7 +11,10 @@
   has it from then on; audited);
 - ``POST /api/v1/work/clues`` (grid workers, 上报线索): ``credit_code`` of a business in their
   grids, ``outcome`` = the kind of clue, and the other fields above: an inspection record that
-  found a problem, which pushes a 线索移送 task to the town office;
+  found a problem, which pushes a 线索移送 task to the town office; for a business that is
+  not registered (无证照经营) no ``credit_code`` but ``name``, ``address`` and ``grid_code``
+  (one of the worker's grids), with ``outcome`` 无照经营 / 无证经营 / 无证无照经营: a 巡查线索
+  record (``etl.work_actions.record_unlicensed``), which pushes the same task;
 - ``GET /api/v1/work/tasks/<task_id>/photos/<name>``: a photo stored with the task.
 
 A task outside the user's binding is answered as one that does not exist (and audited).
@@ -76,6 +79,8 @@ def _request(task_id: str) -> ActionRequest:
         task_id=task_id, action=request.form.get("action", ""), outcome=request.form.get("outcome", ""),
         key=request.form.get("key", ""), note=request.form.get("note", ""), recorded_at=_recorded_at(),
         lat=_float("lat"), lon=_float("lon"), credit_code=request.form.get("credit_code", ""),
+        name=request.form.get("name", ""), address=request.form.get("address", ""),
+        grid_code=request.form.get("grid_code", ""),
         photos=[Photo((f.filename or "")[:80], f.read()) for f in files])
 
 
@@ -89,7 +94,8 @@ def _recorded(record, task_id: str) -> Response:  # noqa: ANN001 - record_action
     try:
         res = record(ingestor(), ws, p.name, req)
     except TaskNotFound as exc:
-        what = f"task {task_id[:30]}" if task_id else f"entity {req.credit_code[:20]}"
+        what = (f"task {task_id[:30]}" if task_id else f"entity {req.credit_code[:20]}" if req.credit_code
+                else f"grid {req.grid_code[:20]}")
         hide(f"workbench {what} outside {ws.prefix} {','.join(ws.grids)}", ws.prefix)
         raise ApiError(404, "not_found", exc.user_message, "not in the user's grids") from None
     except StepRefused as exc:
@@ -115,7 +121,9 @@ def _reassign(ing, ws: WorkScope, username: str, req: ActionRequest):  # noqa: A
 @bp.post("/work/clues")
 def work_clue() -> Response:
     """上报线索 (grid workers): ``credit_code``, ``outcome`` = the kind of clue, and the fields
-    of an action; the answer names the 线索移送 task it pushed to the town."""
+    of an action; or, for a business that is not registered (无证照经营), no credit code but
+    ``name``, ``address``, ``grid_code`` and the kind. The answer names the 线索移送 task it
+    pushed to the town."""
     return _recorded(record_clue, "")
 
 

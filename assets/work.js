@@ -32,7 +32,7 @@
   function draftOf(form) {
     var d = load(draftKey(form.dataset.task, form.dataset.action));
     return d || { key: newKey(), task: form.dataset.task, action: form.dataset.action, outcome: "", note: "",
-                  photos: [], lat: null, lon: null, recorded_at: null, pending: false };
+                  photos: [], lat: null, lon: null, recorded_at: null, pending: false, fields: {} };
   }
   function formOf(d) {
     return document.querySelector('.work-form[data-task="' + d.task + '"][data-action="' + d.action + '"]');
@@ -81,10 +81,13 @@
     });
     var note = form.querySelector(".work-note");
     if (note && d.note) { note.value = d.note; }
+    form.querySelectorAll(".work-field").forEach(function (f) {
+      if (d.fields && d.fields[f.name]) { f.value = d.fields[f.name]; }
+    });
     if (d.lat !== null) { form.querySelector(".work-locate").textContent = "已附位置"; }
     renderPhotos(form, d);
     if (d.pending) { say(form, "已保存草稿，等待提交…", "draft"); send(d); }
-    else if (d.outcome || d.note || d.photos.length) { say(form, "已保存草稿", "draft"); }
+    else if (d.outcome || d.note || d.photos.length || Object.keys(d.fields || {}).length) { say(form, "已保存草稿", "draft"); }
   }
 
   function resetForm(form) {
@@ -93,6 +96,7 @@
     });
     var note = form.querySelector(".work-note");
     if (note) { note.value = ""; }
+    form.querySelectorAll("textarea.work-field").forEach(function (f) { f.value = ""; });
     form.querySelector(".work-locate").textContent = "附上当前位置";
     renderPhotos(form, { photos: [] });
   }
@@ -127,8 +131,10 @@
     ["action", "outcome", "key", "note", "recorded_at"].forEach(function (k) { fd.append(k, d[k] || ""); });
     if (d.lat !== null && d.lon !== null) { fd.append("lat", String(d.lat)); fd.append("lon", String(d.lon)); }
     d.photos.forEach(function (src, i) { fd.append("photo", blobOf(src), "photo-" + (i + 1) + ".jpg"); });
-    var clue = d.action === "clue";  // 上报线索: a new clue about the business picked on the page
-    if (clue) { fd.append("credit_code", d.credit_code || ""); }
+    // 上报线索: a new clue about the business picked on the page, or about one not registered
+    var clue = d.action === "clue" || d.action === "unlicensed";
+    if (d.action === "clue") { fd.append("credit_code", d.credit_code || ""); }
+    Object.keys(d.fields || {}).forEach(function (k) { fd.append(k, d.fields[k] || ""); });
     fetch(clue ? "/api/v1/work/clues" : "/api/v1/work/tasks/" + encodeURIComponent(d.task) + "/actions",
           { method: "POST", body: fd, credentials: "same-origin" })
       .then(function (resp) {
@@ -186,11 +192,18 @@
         store(cur); f.querySelector(".work-locate").textContent = "已附位置"; say(f, "已保存草稿", "draft");
       }, function () { say(form, "未能取得位置，可不附位置", "error"); }, { timeout: 10000, maximumAge: 60000 });
     } else if (ev.target.closest(".work-submit")) {
-      if (!d.outcome) { say(form, d.action === "clue" ? "请先选择线索类型" : "请先选择办理结果", "error"); return; }
+      if (!d.outcome) { say(form, d.action === "clue" || d.action === "unlicensed" ? "请先选择线索类型" : "请先选择办理结果", "error"); return; }
       if (d.action === "clue") {
         var picked = document.querySelector("#work-clue-entity input:checked");
         if (!picked && !d.credit_code) { say(form, "请先查找并选择经营主体", "error"); return; }
         if (picked) { d.credit_code = picked.value; }
+      }
+      if (d.action === "unlicensed") {
+        d.fields = d.fields || {};
+        form.querySelectorAll(".work-field").forEach(function (f) { d.fields[f.name] = f.value.trim(); });
+        if (!d.fields.name) { say(form, "请填写经营者或店招名称", "error"); return; }
+        if (!d.fields.address) { say(form, "请填写经营地址", "error"); return; }
+        if (!d.fields.grid_code) { say(form, "请选择发现网格", "error"); return; }
       }
       d.recorded_at = d.recorded_at || localIso(new Date());
       d.pending = true;
@@ -198,15 +211,20 @@
       send(d);
     }
   });
-  document.addEventListener("input", function (ev) {
+  function typed(ev) {
     var form = ev.target.closest && ev.target.closest(".work-form");
-    if (!form || !ev.target.classList.contains("work-note")) { return; }
+    if (!form) { return; }
     var d = draftOf(form);
-    d.note = ev.target.value.slice(0, 400);
+    if (ev.target.classList.contains("work-note")) { d.note = ev.target.value.slice(0, 400); }
+    else if (ev.target.classList.contains("work-field")) {
+      d.fields = d.fields || {}; d.fields[ev.target.name] = ev.target.value.slice(0, 200);
+    } else { return; }
     store(d); say(form, "已保存草稿", "draft");
-  });
+  }
+  document.addEventListener("input", typed);
   document.addEventListener("change", function (ev) {
     var form = ev.target.closest && ev.target.closest(".work-form");
+    if (form && ev.target.tagName === "SELECT") { typed(ev); return; }
     if (!form || !ev.target.classList.contains("work-photo-input")) { return; }
     var files = Array.prototype.slice.call(ev.target.files || []);
     var d = draftOf(form);
@@ -228,6 +246,12 @@
 
   new MutationObserver(function () {
     document.querySelectorAll(".work-form:not([data-ready])").forEach(setUp);
+    // a list filled after the form was set up (the worker's grids): show the draft's choice
+    document.querySelectorAll(".work-form[data-ready] select.work-field").forEach(function (sel) {
+      var d = load(draftKey(sel.closest(".work-form").dataset.task, sel.closest(".work-form").dataset.action));
+      var want = d && d.fields && d.fields[sel.name];
+      if (want && sel.value !== want && sel.querySelector('option[value="' + want + '"]')) { sel.value = want; }
+    });
   }).observe(document.documentElement, { childList: true, subtree: true });
   window.addEventListener("online", retryAll);
   window.setInterval(function () { if (document.querySelector(".work-page")) { retryAll(); } }, 20000);

@@ -175,7 +175,7 @@ def build_freshness_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
         rows.append({
             "source": str(r.source), "source_zh": str(r.source_zh), "last_received": _minute(r.last_received),
             "last_data_time": _minute(r.last_data_time), "since": since_text(r.hours_since),
-            "limit": f"{float(r.late_hours):g} 小时", "late": bool(r.late), "batches": int(r.batches),
+            "limit": "按发现报送" if pd.isna(r.late_hours) else f"{float(r.late_hours):g} 小时", "late": bool(r.late), "batches": int(r.batches),
             "failed": int(r.failed), "rows_in": int(r.rows_in), "rows_loaded": int(r.rows_loaded),
             "rows_rejected": int(r.rows_rejected), "accept_rate": _pct(r.accept_rate),
         })

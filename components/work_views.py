@@ -4,7 +4,7 @@ drives (drafts kept on the phone, photos shrunk before sending, one submission p
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import quote
 
 import dash_leaflet as dl
@@ -12,6 +12,7 @@ import pandas as pd
 from dash import dcc, html
 
 from components.task_views import BUCKET_COLOURS
+from domain.sources import UNLICENSED_ZH
 from queries.entities import ENTITY_TYPE_ZH
 from supervision.rules import STATUS_ZH, TASK_TYPE_ZH
 from supervision.work import CLUE_KINDS, Action
@@ -36,7 +37,8 @@ def task_card(row: Any) -> dcc.Link:
     due = pd.Timestamp(row.due_date).date()
     return dcc.Link(href=f"/work/task?id={quote(str(row.task_id))}", className="work-card", children=[
         html.Div(className="work-card-top", children=[
-            html.Span(row.entity_name or "（主体名称未知）", className="work-card-name"),
+            html.Span(row.entity_name or ("无证照经营线索" if not row.credit_code else "（主体名称未知）"),
+                      className="work-card-name"),
             html.Span(days_left_text(int(row.days_left)), className="work-badge",
                       style={"backgroundColor": colour}),
         ]),
@@ -54,7 +56,7 @@ def task_cards(df: pd.DataFrame) -> list:
 
 def _map(lat: Any, lon: Any, grid: dict | None) -> Any:
     if lat is None or lon is None or pd.isna(lat) or pd.isna(lon) or (lat == 0 and lon == 0):
-        return html.P("该主体暂无位置信息", className="work-muted")
+        return html.P("暂无位置信息", className="work-muted")
     layers: list[Any] = [dl.CircleMarker(center=[float(lat), float(lon)], radius=9, color="#c0392b", fill=True,
                                          fillOpacity=0.9, id="work-task-point")]
     if grid:
@@ -120,6 +122,60 @@ def clue_form() -> html.Div:
     ])
 
 
+def grid_options(children: pd.DataFrame, grids: Sequence[str]) -> list:
+    """The grids a worker may name (``children``: code, name of their village's grids;
+    ``grids``: the worker's own, empty for every grid of the village)."""
+    rows = children[children["code"].isin(grids)] if grids else children
+    return [html.Option(f"{r.name}（{str(r.code)[-3:]}）", value=str(r.code)) for r in rows.itertuples(index=False)]
+
+
+def unlicensed_form() -> html.Div:
+    """上报无证照经营线索's form: a business that is not registered — its name or shop sign,
+    address, the grid it was found in (the worker's), the kind, note, photos, place
+    (``assets/work.js`` keeps the typed fields in the draft too; plain text areas, which React
+    leaves alone, so a draft put back after a reload stays)."""
+    def field(label: str, control: Any) -> html.Label:
+        return html.Label([html.Span(label, className="work-field-label"), control], className="work-field-row")
+    return html.Div(className="work-form", **{"data-task": "new", "data-action": "unlicensed"}, children=[
+        html.H3("线索类型", className="work-form-title"),
+        html.Div(role="radiogroup", className="work-outcomes", children=[
+            html.Button(zh, type="button", className="work-outcome", **{"data-outcome": zh, "role": "radio",
+                                                                        "aria-checked": "false"})
+            for zh in UNLICENSED_ZH.values()]),
+        field("经营者或店招名称", html.Textarea(rows=1, maxLength=100, className="work-field work-search",
+                                             name="name", placeholder="如：某某烧烤摊")),
+        field("经营地址", html.Textarea(rows=2, maxLength=200, className="work-field work-search",
+                                           name="address", placeholder="街路门牌或明显地标")),
+        field("发现网格", html.Select([], id="work-unl-grid", className="work-field work-select",
+                                               name="grid_code")),
+        html.Textarea(className="work-note", placeholder="现场情况（可不填，最多 400 字）", maxLength=400, rows=3),
+        html.Div(className="work-photo-slot"), html.Div(className="work-photo-list"),
+        html.Button("附上当前位置", type="button", className="work-locate"),
+        html.Button("上报", type="button", className="work-submit"),
+        html.Div(className="work-status", role="status", **{"aria-live": "polite"}),
+    ])
+
+
+def _entity(t: dict, e: dict, extras: dict[str, dict], grid: dict | None) -> html.Section:
+    """Who the task is about: a registered entity, or — a clue about a business that is not
+    registered (no credit code) — the business its detail names, at the place it was reported."""
+    if t["credit_code"]:
+        return html.Section(className="work-entity", children=[
+            html.H2(e.get("name") or "（主体名称未知）", className="work-entity-name"),
+            html.Div(f"{ENTITY_TYPE_ZH.get(str(e.get('entity_type')), '')} · 统一社会信用代码 {t['credit_code']}",
+                     className="work-muted"),
+            html.Div(f"所属网格 {t['grid_code']} · 任务编号 {t['task_id']}", className="work-muted"),
+            _map(e.get("lat"), e.get("lon"), grid),
+        ])
+    placed = [x for x in extras.values() if x.get("lat") is not None and x.get("lon") is not None]
+    return html.Section(className="work-entity", children=[
+        html.H2("无证照经营线索（未登记的经营者）", className="work-entity-name"),
+        html.Div(str(t["detail"]), className="work-muted"),
+        html.Div(f"发现网格 {t['grid_code']} · 任务编号 {t['task_id']}", className="work-muted"),
+        _map(placed[0]["lat"] if placed else None, placed[0]["lon"] if placed else None, grid),
+    ])
+
+
 def task_panel(task: Any, actions: list[Action], extras: dict[str, dict], grid: dict | None) -> list:
     """A task's page: what is due, the entity and its place, the actions, the history."""
     left = days_left_text
@@ -134,13 +190,7 @@ def task_panel(task: Any, actions: list[Action], extras: dict[str, dict], grid: 
             html.Div(f"{TASK_TYPE_ZH.get(str(t['task_type']), '督办任务')}" + (f" · {t['detail']}" if t["detail"] else ""),
                      className="work-muted"),
         ]),
-        html.Section(className="work-entity", children=[
-            html.H2(e.get("name") or "（主体名称未知）", className="work-entity-name"),
-            html.Div(f"{ENTITY_TYPE_ZH.get(str(e.get('entity_type')), '')} · 统一社会信用代码 {t['credit_code']}",
-                     className="work-muted"),
-            html.Div(f"所属网格 {t['grid_code']} · 任务编号 {t['task_id']}", className="work-muted"),
-            _map(e.get("lat"), e.get("lon"), grid),
-        ]),
+        _entity(t, e, extras, grid),
         html.Section([action_form(str(t["task_id"]), a) for a in actions] if actions else
                      [html.P("该任务当前环节不需要您办理" if not closed else "该任务已办结", className="work-muted")],
                      className="work-actions"),

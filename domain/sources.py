@@ -47,6 +47,7 @@ class Source:
     fields: tuple[Field, ...]
     doc: str
     entity_ref: bool = True  # rows refer to a registered entity by credit code
+    scheduled: bool = True   # sent on a schedule (flagged late when silent); False: sent when something is found
 
     def field(self, key: str) -> Field:
         for f in self.fields:
@@ -80,6 +81,10 @@ COMPLAINT_CHANNELS = _choices({"12315": ("12315平台", "全国12315平台"), "h
 FEEDBACK_STATUSES = _choices({"inspecting": ("核查中", "派发网格员"), "notice": ("限期整改", "责令整改"),
                               "joint": ("村居联合处置",), "town": ("镇街处置",),
                               "transferred": ("部门办理", "移送部门"), "closed": ("办结", "完成")})
+UNLICENSED_KINDS = _choices({"unlicensed": ("无照经营", "未办理营业执照"), "unpermitted": ("无证经营", "未取得许可证"),
+                             "both": ("无证无照经营", "无照无证经营")})
+#: The Chinese name of each kind of unlicensed business (the task's detail starts with it).
+UNLICENSED_ZH = {"unlicensed": "无照经营", "unpermitted": "无证经营", "both": "无证无照经营"}
 ACTOR_KIND_CHOICES = _choices({"grid_worker": ("网格员",), "village": ("村居", "村（社区）"),
                                "town_office": ("镇街", "镇街综治办"), "department": ("部门", "职能部门")})
 
@@ -178,6 +183,17 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
         Field("dept_id", "移送部门编码", "text", required=False, max_len=32,
               doc="转部门办理时的承办部门编码，可空（空则为属地市场监管部门）"),
     ), "网格员、村居、镇街和职能部门对督办任务的办理反馈，按任务流转规则推进环节。", entity_ref=False),
+    Source("patrol_clue", "巡查线索", "clue_id", (
+        Field("clue_id", "线索编号", "id", max_len=40),
+        Field("grid_code", "网格编码", "grid", max_len=15, doc="发现线索的网格，15 位网格编码"),
+        _time("发现时间", "上报时间"),
+        Field("kind", "线索类型", "enum", choices=UNLICENSED_KINDS, doc="无照经营 / 无证经营 / 无证无照经营"),
+        Field("name", "经营者或店招名称", "text", max_len=100, aliases=("店招名称", "经营者", "名称")),
+        Field("address", "经营地址", "text", max_len=200, aliases=("地址", "经营场所")),
+        Field("reporter", "上报人", "text", max_len=50, aliases=("网格员",)),
+        Field("note", "线索说明", "text", required=False, max_len=500, aliases=("现场情况",)),
+    ), "网格员巡查发现的无证无照经营线索（经营者尚未登记、没有信用代码）；导入即向所在镇街推送“线索移送”任务。"
+       "按发现报送，不计迟报。", entity_ref=False, scheduled=False),
 )}
 
 _STRIP = re.compile(r"[\s_\-]+|[（(][^）)]*[）)]")

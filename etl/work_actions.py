@@ -20,10 +20,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, insert, select
 
 from domain.errors import InvalidParameter, JinjianError
+from domain.sources import UNLICENSED_ZH
 from etl.ingest.batch import Ingestor
 from etl.ingest.transform import stable_id
 from etl.work_photos import Photo, check_photos, photo_limit_kb, remove_photos, save_photos
@@ -80,6 +82,9 @@ class ActionRequest:
     lon: float | None = None
     photos: list[Photo] = field(default_factory=list)
     credit_code: str = ""                    # 上报线索: the business it is about
+    name: str = ""                           # 无证照经营线索: the business's name or shop sign,
+    address: str = ""                        # its address
+    grid_code: str = ""                      # and the grid it was found in (one of the worker's)
 
 
 @dataclass(frozen=True)
@@ -223,8 +228,31 @@ def record_clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
     office at once (``req.outcome`` is the kind of clue, :data:`CLUE_KINDS`)."""
     if ws.role != "grid_worker":
         raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
+    if not (req.credit_code or "").strip() and (req.name or "").strip():
+        return record_unlicensed(ing, ws, username, req, now)
     if req.outcome not in CLUE_KINDS:
         raise InvalidParameter(f"clue kind {req.outcome!r}", user_message="请选择线索类型")
+    code = (req.credit_code or "").strip().upper()
+
+    def known() -> None:
+        found = entities_in(ing.db, ws, code) if len(code) == 18 else None
+        if found is None or code not in set(found["credit_code"]):
+            raise TaskNotFound(f"entity {code[:20]} not in {ws.prefix} {ws.grids}",
+                               user_message="未找到该主体，或该主体不在您的网格内")
+
+    def record(record_id: str, when: dt.datetime) -> dict:
+        note = f"网格巡查线索：{req.outcome}" + (f"。{req.note.strip()}" if (req.note or "").strip() else "")
+        return {"record_id": record_id, "credit_code": code, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
+                "result": "不合格", "inspector": username, "note": note[:500]}
+    return _clue(ing, ws, username, req, now, "inspection", "clue", record, known)
+
+
+def _clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest, now: dt.datetime | None, source: str,
+          action: str, record: Callable[[str, dt.datetime], dict], check: Callable[[], None] | None = None
+          ) -> ActionResult:
+    """Both clues' common path: at most once per key, photos checked, ``check`` (the business
+    is the worker's), the time, then ``record(record_id, time)`` sent as a ``source`` record
+    whose pushed task (id from the record's) goes to the town."""
     _check_form(req)
     with _lock:
         prior = _prior(req, username)
@@ -232,15 +260,39 @@ def record_clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
             return prior
         kinds = check_photos(req.photos, photo_limit_kb())
         now = (now or dt.datetime.now()).replace(microsecond=0)
-        code = (req.credit_code or "").strip().upper()
-        found = entities_in(ing.db, ws, code) if len(code) == 18 else None
-        if found is None or code not in set(found["credit_code"]):
-            raise TaskNotFound(f"entity {code[:20]} not in {ws.prefix} {ws.grids}",
-                               user_message="未找到该主体，或该主体不在您的网格内")
+        if check is not None:
+            check()
         when = _event_time(req, now - MAX_DRAFT_AGE, now)
         record_id = f"WB{req.key}"[:40]
-        req = dataclasses.replace(req, task_id="T" + str(stable_id("inspection", record_id)))
-        note = f"网格巡查线索：{req.outcome}" + (f"。{req.note.strip()}" if (req.note or "").strip() else "")
-        record = {"record_id": record_id, "credit_code": code, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
-                  "result": "不合格", "inspector": username, "note": note[:500]}
-        return _write(ing, ws, username, req, "inspection", record, kinds, "clue", "town")
+        req = dataclasses.replace(req, task_id="T" + str(stable_id(source, record_id)))
+        return _write(ing, ws, username, req, source, record(record_id, when), kinds, action, "town")
+
+
+UNLICENSED_KEYS = {zh: kind for kind, zh in UNLICENSED_ZH.items()}
+
+
+def record_unlicensed(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
+                      now: dt.datetime | None = None) -> ActionResult:
+    """上报无证照经营线索: a business found on patrol that is not registered (so it has no
+    credit code) — its name or shop sign, address, the grid it was found in (one of the
+    worker's) and the kind (:data:`domain.sources.UNLICENSED_ZH`, Chinese or key), written as a
+    巡查线索 record, which pushes a 线索移送 task to the town office at once."""
+    if ws.role != "grid_worker":
+        raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
+    kind = UNLICENSED_KEYS.get(req.outcome, req.outcome)
+    if kind not in UNLICENSED_ZH:
+        raise InvalidParameter(f"unlicensed kind {req.outcome!r}", user_message="请选择线索类型")
+    name, address, grid = (req.name or "").strip(), (req.address or "").strip(), (req.grid_code or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidParameter("unlicensed name", user_message="请填写经营者或店招名称（最多 100 字）")
+    if not address or len(address) > 200:
+        raise InvalidParameter("unlicensed address", user_message="请填写经营地址（最多 200 字）")
+    if not re.fullmatch(r"\d{15}", grid):
+        raise InvalidParameter(f"grid {grid[:20]!r}", user_message="请选择您负责的网格")
+    if not grid.startswith(ws.prefix) or (ws.grids and grid not in ws.grids):  # a probe: answered as unknown
+        raise TaskNotFound(f"grid {grid} not in {ws.prefix} {ws.grids}", user_message="请选择您负责的网格")
+
+    def record(clue_id: str, when: dt.datetime) -> dict:
+        return {"clue_id": clue_id, "grid_code": grid, "event_time": f"{when:%Y-%m-%d %H:%M:%S}", "kind": kind,
+                "name": name, "address": address, "reporter": username, "note": (req.note or "").strip()[:500]}
+    return _clue(ing, ws, username, req, now, "patrol_clue", "unlicensed", record)

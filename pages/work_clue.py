@@ -1,6 +1,7 @@
 """上报线索 (/work/clue): a grid worker reports a problem found on patrol at a business in
-their grids — the kind of clue, a note, photos and the place; it becomes a 线索移送 task of
-the town office at once (``etl.work_actions.record_clue``). The form is the workbench's
+their grids — the kind of clue, a note, photos and the place — or a business that is not
+registered at all (无证照经营: its name, address and grid); either becomes a 线索移送 task of
+the town office at once (``etl.work_actions.record_clue`` / ``record_unlicensed``). The form is the workbench's
 (``assets/work.js``: a draft kept on the phone, sent once)."""
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from auth.current import current
-from components.work_views import clue_form
+from components.work_views import clue_form, grid_options, unlicensed_form
 from domain.errors import JinjianError
 from pages import inputs
 from pages.work import work_header
+from queries.regions import region_node
 from queries.work import WorkScope, entities_in
 from store.db import get_db
 
@@ -36,6 +38,10 @@ def layout(**_: Any) -> html.Div:
             dcc.RadioItems(id="work-clue-entity", options=[], className="work-entities",
                            inputClassName="work-stage-input", labelClassName="work-entity-option"),
             clue_form(),
+        ]), html.Section(className="work-unlicensed", children=[
+            html.H2("无证照经营线索", className="work-form-title"),
+            html.P("巡查发现尚未登记（没有营业执照或许可证）的经营者，在此上报，线索直接报镇街。", className="work-muted"),
+            unlicensed_form(),
         ])]),
     ])
 
@@ -55,3 +61,18 @@ def find_entities(q: Any) -> tuple[list[dict], str]:
         return [], exc.user_message
     options = [{"label": f"{r.name}（{r.credit_code[-6:]}）", "value": r.credit_code} for r in df.itertuples()]
     return options, f"找到 {len(options)} 户" if options else "您的网格内没有找到，请换个关键词"
+
+
+@callback(Output("work-unl-grid", "children"), Input("work-unl-grid", "id"))
+@inputs.keep_on_bad_input
+def fill_grids(_id: Any) -> list:
+    """The grids a grid worker can name in a clue about an unregistered business: their own."""
+    p = current()
+    if p.role != "grid_worker" or len(p.scope) < 12:
+        return []
+    try:
+        node = region_node(get_db(), p.scope[:12])
+    except JinjianError as exc:
+        logger.warning("workbench grid list failed: %s", exc.detail)
+        return []
+    return grid_options(node.children, p.grids)

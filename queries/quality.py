@@ -148,7 +148,7 @@ def _epoch_to_nat(s: pd.Series) -> pd.Series:
 
 def source_summary(db: Engine, region: str, start: dt.date, end: dt.date, now: dt.datetime,
                    late_hours: Mapping[str, float], *, root: str | None = None) -> pd.DataFrame:
-    """One row per source in :data:`SOURCES` order (all nine, zeros when silent):
+    """One row per source in :data:`SOURCES` order (all of them, zeros when silent):
 
     - ``batches`` / ``failed``: batches received in the period (any state) / failed ones;
     - ``rows_in``, ``rows_loaded``, ``rows_rejected``: records of the period's loaded batches;
@@ -183,8 +183,11 @@ def source_summary(db: Engine, region: str, start: dt.date, end: dt.date, now: d
     now_ts = pd.Timestamp(now)
     out["hours_since"] = [(now_ts - t).total_seconds() / 3600.0 if pd.notna(t) else math.nan
                           for t in out["last_received"]]
-    out["late_hours"] = [float(late_hours[s]) for s in out["source"]]
-    out["late"] = [bool(math.isnan(h) or h > lim) for h, lim in zip(out["hours_since"], out["late_hours"])]
+    # a source sent when something is found (巡查线索) has no limit and is never late
+    out["late_hours"] = [float(late_hours.get(s, math.nan)) if SOURCES[s].scheduled else math.nan
+                         for s in out["source"]]
+    out["late"] = [bool(not math.isnan(lim) and (math.isnan(h) or h > lim))
+                   for h, lim in zip(out["hours_since"], out["late_hours"])]
     return out
 
 

@@ -44,8 +44,9 @@ EVENT_SOURCE = {"registration": "registration", "change": "change", "cancellatio
                 "revocation": "cancellation", "licence": "licence", "penalty": "penalty", "complaint": "complaint",
                 "inspection": "inspection", "sampling": "sampling", "list_entry": LISTS, "list_exit": LISTS}
 FEEDBACK = "task_feedback"
-#: Display order and Chinese names.
-SOURCE_NAMES: dict[str, str] = {**{sid: s.zh for sid, s in SOURCES.items() if sid != FEEDBACK},
+#: Display order and Chinese names of the feeds a report judges (a source sent when something
+#: is found, 巡查线索, is no feed: it has no usual volume and is never late).
+SOURCE_NAMES: dict[str, str] = {**{sid: s.zh for sid, s in SOURCES.items() if sid != FEEDBACK and s.scheduled},
                                 LISTS: "名录列入与移出",
                                 FEEDBACK: SOURCES[FEEDBACK].zh}
 COLUMNS = ["数据源", "本期记录数", "有数据天数", "最新数据日期", "状态"]

@@ -228,8 +228,10 @@ def test_source_summary_and_late_flag(quality_db):
                 want_data = with_data["data_to"].max() if len(with_data) else pd.NaT
                 assert (pd.isna(r.last_data_time) and pd.isna(want_data)) or r.last_data_time == want_data
                 assert 0 <= r.hours_since < 1
-            else:  # never reported: late
+            elif SOURCES[r.source].scheduled:  # never reported: late
                 assert r.late and pd.isna(r.last_received) and math.isnan(r.hours_since) and r.batches == 0
+            else:  # sent when something is found (巡查线索): no limit, never late
+                assert not r.late and math.isnan(r.late_hours) and r.batches == 0
     s = Q.source_summary(quality_db.db, "4419", START, TODAY, now, LATE, root=ROOT).set_index("source")
     assert not s.loc["complaint", "late"] and s.loc["registration", "late"] and s.loc["penalty", "late"]
     assert s.loc["complaint", "last_data_time"] > pd.Timestamp(now - dt.timedelta(hours=3))
@@ -247,6 +249,7 @@ def test_source_summary_and_late_flag(quality_db):
     relaxed = Q.source_summary(quality_db.db, "4419", START, TODAY, now + dt.timedelta(hours=25),
                                {**LATE, "complaint": 200}, root=ROOT).set_index("source")
     assert not relaxed.loc["complaint", "late"] and relaxed.loc["complaint", "late_hours"] == 200
+    assert not later.loc["patrol_clue", "late"] and math.isnan(later.loc["patrol_clue", "late_hours"])
 
 
 @pytest.mark.parametrize("region", ["44", "4419"])
@@ -363,12 +366,13 @@ def test_cards():
 def _summary_frame(now: dt.datetime) -> pd.DataFrame:
     rows = []
     for i, (sid, s) in enumerate(SOURCES.items()):
-        seen = i % 3 != 0
+        seen = i % 3 != 0 or not s.scheduled  # (a clue source has no limit: never late)
         rows.append({"source": sid, "source_zh": s.zh, "batches": i, "failed": 1 if i == 4 else 0, "rows_in": 10 * i,
                      "rows_loaded": 9 * i, "rows_rejected": i, "accept_rate": 90.0 if i else math.nan,
                      "last_received": pd.Timestamp(now - dt.timedelta(hours=i)) if seen else pd.NaT,
                      "last_data_time": pd.Timestamp("2026-11-20 10:00") if seen else pd.NaT,
-                     "hours_since": float(i) if seen else math.nan, "late_hours": 24.0, "late": not seen})
+                     "hours_since": float(i) if seen else math.nan,
+                     "late_hours": 24.0 if s.scheduled else math.nan, "late": not seen})
     return pd.DataFrame(rows)
 
 
@@ -381,7 +385,9 @@ def test_freshness_table_flags_late_sources():
     assert len(trs) == len(SOURCES)
     late_rows = [tr for tr in trs if "dq-late" in tr.className]
     assert [tr.to_plotly_json()["props"]["data-source"] for tr in late_rows] == [
-        sid for i, sid in enumerate(SOURCES) if i % 3 == 0]
+        sid for i, sid in enumerate(SOURCES) if i % 3 == 0 and SOURCES[sid].scheduled]
+    clue = next(tr for tr in trs if tr.to_plotly_json()["props"]["data-source"] == "patrol_clue")
+    assert "按发现报送" in _text(clue) and "dq-late" not in clue.className
     for tr in late_rows:
         assert qv.LATE_TEXT in _text(tr) and "从未报送" in _text(tr)
         flag = next(c for c in _walk(tr) if getattr(c, "className", "") == "dq-flag dq-flag-late")

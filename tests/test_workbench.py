@@ -23,6 +23,7 @@ from indicators.periods import period_to_date
 from queries.indicator_values import compute
 from queries.tasks import efficiency
 from queries.work import WorkScope, entities_in, my_tasks
+from store.executor import run
 from store.filters import Filter
 from supervision.rules import TaskRules
 from tests.authkit import logged_in
@@ -268,7 +269,6 @@ def test_scope_probes(work_env):
 def test_clue_from_patrol_goes_to_the_town(work_env):
     env = work_env
     gw, disp, town = (logged_in(env.server, u) for u in ("gw", "disp", "town"))
-    from store.executor import run
 
     ws = WorkScope(env.village, tuple(env.grids), "grid_worker")
     first = run(env.db, "t_clue_entity", "SELECT credit_code, name FROM entities WHERE grid_code IN %(g)s "
@@ -305,3 +305,61 @@ def test_clue_from_patrol_goes_to_the_town(work_env):
     assert report(disp, ent["credit_code"], uuid.uuid4().hex).status_code == 400
     resp = report(gw, ent["credit_code"], uuid.uuid4().hex, kind="随便")
     assert resp.status_code == 400 and "线索类型" in resp.get_json()["error"]["message"]
+
+
+def test_unlicensed_business_found_on_patrol_goes_to_the_town(work_env):
+    """无证照经营线索: a business with no registration (no credit code) reported from patrol
+    becomes a 巡查线索 batch and a 线索移送 task of the town that names the business; the
+    town can act on it; bad input gets its own message and writes nothing."""
+    env = work_env
+    gw, disp, town = (logged_in(env.server, u) for u in ("gw", "disp", "town"))
+    key = uuid.uuid4().hex
+
+    def report(client, k: str = key, **over):
+        data = {"outcome": "无照经营", "key": k, "name": "阿强烧烤摊", "address": "东城街道同沙路口夜市 12 号",
+                "grid_code": env.grids[1], "note": "夜间占道经营，未见营业执照", "lat": "23.01", "lon": "113.77",
+                "photo": [(io.BytesIO(png()), "stall.png")], **over}
+        return client.post("/api/v1/work/clues", data=data, content_type="multipart/form-data",
+                           headers={"Origin": "http://localhost"})
+    before = int(run(env.db, "t_unl_batches", "SELECT count() AS n FROM ingest_batches "
+                     "WHERE source = 'patrol_clue'")["n"].iloc[0])
+    resp = report(gw)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    task = body["task_id"]
+    assert body["status"] == "town" and len(body["photos"]) == 1 and body["already"] is False
+    row = run(env.db, "t_unl_task", "SELECT toString(task_type) AS task_type, credit_code, grid_code, detail, "
+              "toString(status) AS status FROM tasks WHERE task_id = %(t)s", {"t": task}).iloc[0]
+    assert (row["task_type"], row["credit_code"], row["grid_code"], row["status"]) == ("clue", "", env.grids[1], "town")
+    assert row["detail"] == "无照经营：阿强烧烤摊（东城街道同沙路口夜市 12 号）。夜间占道经营，未见营业执照"
+    steps = env.steps(task)
+    assert list(steps["status"]) == ["town"] and steps["actor"].iloc[0] == "gw"
+    assert steps["actor_kind"].iloc[0] == "grid_worker"
+    # A retry with the same key records nothing new.
+    again = report(gw).get_json()
+    assert again["already"] is True and again["task_id"] == task and len(env.steps(task)) == 1
+    assert int(run(env.db, "t_unl_batches2", "SELECT count() AS n FROM ingest_batches WHERE source = 'patrol_clue' "
+                   "AND state = 'loaded'")["n"].iloc[0]) == before + 1
+    # The town sees it in 我的任务 with the business's name, and can hand it on.
+    listed = my_tasks(env.db, WorkScope(TOWN, (), "town_handler"), dt.date.today(),
+                      TaskRules.from_env()).set_index("task_id")
+    assert listed.loc[task, "task_type"] == "clue" and listed.loc[task, "credit_code"] == ""
+    page = town.get(f"/work/task?id={task}")
+    assert page.status_code == 200
+    resp = act(town, task, "forward", "transferred")
+    assert resp.status_code == 200 and resp.get_json()["status"] == "transferred"
+    # A grid not the worker's: answered as unknown, and audited as a probe.
+    n_denied = len(env.store.audit_rows(ok=False))
+    resp = report(gw, uuid.uuid4().hex, grid_code="441900003002001")
+    assert resp.status_code == 404 and "请选择您负责的网格" in resp.get_json()["error"]["message"]
+    assert len(env.store.audit_rows(ok=False)) == n_denied + 1
+    # Bad input: a malformed grid, no name, no address, an unknown kind, the wrong role.
+    for over, says in (({"grid_code": "x"}, "请选择您负责的网格"),
+                       ({"address": " "}, "请填写经营地址"),
+                       ({"outcome": "随便"}, "请选择线索类型"),
+                       ({"name": "店" * 101}, "请填写经营者或店招名称")):
+        n = len(run(env.db, "t_unl_n", "SELECT task_id FROM tasks WHERE credit_code = ''"))
+        resp = report(gw, uuid.uuid4().hex, **over)
+        assert resp.status_code == 400 and says in resp.get_json()["error"]["message"], (over, resp.get_json())
+        assert len(run(env.db, "t_unl_n2", "SELECT task_id FROM tasks WHERE credit_code = ''")) == n
+    assert report(disp, uuid.uuid4().hex).status_code == 400

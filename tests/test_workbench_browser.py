@@ -84,6 +84,15 @@ def _step(page, base: str, task: str, outcome: str, *, double_tap: bool = False)
                            timeout=30_000)
 
 
+def _report(page, action: str) -> str:
+    """Tap 上报 on the ``action`` form and wait for 已上报: the task id it names."""
+    form = page.locator(f'.work-form[data-action="{action}"]')
+    form.locator(".work-submit").tap()
+    form.locator(".work-status").filter(has_text="已上报").wait_for(timeout=30_000)
+    _no_sideways_scroll(page)
+    return form.locator(".work-status").inner_text().split("任务编号 ")[1].rstrip("）")
+
+
 def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
     env, base = work_env, base_url
     task = env.push_registration()
@@ -140,12 +149,33 @@ def test_phone_task_from_push_to_close(work_env, browser, base_url, tmp_path):
         gw.locator("#work-clue-entity label").first.tap()
         form = gw.locator('.work-form[data-action="clue"]')
         form.locator('[data-outcome="食品安全隐患"]').tap()
-        form.locator(".work-submit").tap()
-        gw.wait_for_function("document.querySelector('.work-form[data-action=\"clue\"] .work-status')"
-                             ".textContent.startsWith('已上报')", timeout=30_000)
-        _no_sideways_scroll(gw)
-        clue = gw.locator('.work-form[data-action="clue"] .work-status').inner_text().split("任务编号 ")[1].rstrip("）")
+        clue = _report(gw, "clue")
         assert list(env.steps(clue)["status"]) == ["town"]
+        # 无证照经营线索: a business with no registration; the typed fields survive a reload
+        # as a draft, and the grid list holds the worker's grids only.
+        form = gw.locator('.work-form[data-action="unlicensed"]')
+        form.locator(".work-submit").tap()
+        assert form.locator(".work-status").inner_text() == "请先选择线索类型"
+        form.locator('[data-outcome="无证无照经营"]').tap()
+        form.locator('textarea[name="name"]').fill("阿珍糖水铺")
+        gw.wait_for_function("document.querySelectorAll('#work-unl-grid option').length === 2", timeout=30_000)
+        assert sorted(gw.eval_on_selector_all("#work-unl-grid option", "os => os.map(o => o.value)")) == sorted(env.grids)
+        form.locator("select").select_option(env.grids[1])
+        gw.reload()
+        form = gw.locator('.work-form[data-action="unlicensed"]')
+        form.locator(".work-status").filter(has_text="已保存草稿").wait_for(timeout=30_000)
+        assert form.locator('textarea[name="name"]').input_value() == "阿珍糖水铺"
+        gw.wait_for_function(f"document.querySelector('#work-unl-grid').value === '{env.grids[1]}'", timeout=30_000)
+        form.locator(".work-submit").tap()
+        assert form.locator(".work-status").inner_text() == "请填写经营地址"
+        form.locator('textarea[name="address"]').fill("东城街道桑园市场北门")
+        unl = _report(gw, "unlicensed")
+        assert list(env.steps(unl)["status"]) == ["town"]
+        assert form.locator('textarea[name="name"]').input_value() == ""
+        # The town's phone shows the business by the name the worker gave.
+        town.goto(f"{base}/work/task?id={unl}")
+        town.locator(".work-entity-name").filter(has_text="无证照经营线索").wait_for(timeout=30_000)
+        assert "无证无照经营：阿珍糖水铺（东城街道桑园市场北门）" in town.locator(".work-entity").inner_text()
         # A dashboard page is not theirs.
         resp = town.goto(f"{base}/tasks")
         assert resp.status == 403

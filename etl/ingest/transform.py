@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from domain import boundaries
-from domain.sources import Source
+from domain.sources import UNLICENSED_ZH, Source
 from domain.workdays import add_workdays, workdays_between
 from etl.ingest import history_tasks
 from queries.golive import history_mask
@@ -74,6 +74,10 @@ def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], 
     ents = lookups.get("entities")
     if source.id == "task_feedback":
         _feedback(out, rows, lookups["tasks"], lookups.get("departments", NO_DEPARTMENTS), rules, history, go_live)
+    elif source.id == "patrol_clue":
+        past = (pd.Series(True, index=rows.index) if history
+                else history_mask(rows["grid_code"], rows["event_time"], go_live or {}))
+        _patrol_clues(out, rows, lookups.get("departments", NO_DEPARTMENTS), now, rules, past.to_numpy())
     else:
         ev = _events(source, rows, ents, batch_id)
         out.tables["events"] = ev
@@ -190,21 +194,50 @@ def _new_tasks(out: Frames, source: Source, rows: pd.DataFrame, ev: pd.DataFrame
     detail = {"verify_registration": pd.Series([""] * len(e)), "verify_change": r.get("change_item", pd.Series(
         dtype=str)).map(CHANGE_ZH), "clue": r.get("note", pd.Series(dtype=str)).fillna("检查发现问题"),
               "disclosure": e["detail"]}[ttype].fillna("")
-    task_id = "T" + e["event_id"].astype(str)
     actor = r["inspector"].fillna("").replace("", "grid") if ttype == "clue" else "system"
+    _push(out, ttype, e["event_id"], e["credit_code"], grid, dept, created, due, status, detail, actor,
+          e["event_time"], e["source"])
+
+
+def _patrol_clues(out: Frames, rows: pd.DataFrame, depts: pd.DataFrame, now: dt.datetime, rules: TaskRules,
+                  past: np.ndarray) -> None:
+    """巡查线索: each clue about a business that is not registered (no credit code) pushes a
+    线索移送 task to its town's office at once; the task names the business in its detail."""
+    out.history = int(past.sum())
+    r = rows[~past].reset_index(drop=True)
+    if r.empty:
+        return
+    status, limit = FIRST_STAGE["clue"]
+    created = pd.Timestamp(now).floor("s")
+    due = add_workdays(np.full(len(r), np.datetime64(created.date())), rules.limit(limit))
+    dept = first_department(depts, "clue", "patrol_clue", r["grid_code"], pd.Series([""] * len(r)))
+    note = r["note"].fillna("").astype(str)
+    detail = (r["kind"].map(UNLICENSED_ZH) + "：" + r["name"].astype(str) + "（" + r["address"].astype(str) + "）"
+              + note.where(note == "", "。" + note)).str.slice(0, 500)
+    ids = pd.Series([stable_id("patrol_clue", str(k)) for k in r["clue_id"]], dtype="uint64")
+    _push(out, "clue", ids, "", r["grid_code"], dept, created, due, status, detail, r["reporter"].astype(str),
+          pd.to_datetime(r["event_time"]).dt.floor("s"), "patrol_clue")
+
+
+def _push(out: Frames, ttype: str, event_id: pd.Series, credit: object, grid: pd.Series, dept: pd.Series,
+          created: pd.Timestamp, due: np.ndarray, status: str, detail: pd.Series, actor: object,
+          source_time: pd.Series, source: object) -> None:
+    """The new tasks and their push events (``source_time``: the record's own time: push lag)."""
+    n = len(event_id)
+    task_id = "T" + event_id.astype(str)
     tasks = pd.DataFrame({
-        "task_id": task_id, "task_type": ttype, "credit_code": e["credit_code"], "grid_code": grid,
+        "task_id": task_id, "task_type": ttype, "credit_code": credit, "grid_code": grid,
         "dept_id": dept, "created_at": created, "due_date": pd.to_datetime(due), "status": status,
-        "closed_at": pd.Series([pd.NaT] * len(e), dtype="datetime64[ns]"), "problem_found": np.uint8(0),
-        "source_event_id": e["event_id"].astype("uint64"), "detail": detail, "late_stages": np.uint8(0),
+        "closed_at": pd.Series([pd.NaT] * n, dtype="datetime64[ns]"), "problem_found": np.uint8(0),
+        "source_event_id": event_id.astype("uint64"), "detail": detail, "late_stages": np.uint8(0),
         "work_days": np.uint16(0)})
     te = pd.DataFrame({
         "task_id": task_id, "event_time": created, "event_date": created.normalize(), "from_status": "none",
         "status": status, "due_date": pd.to_datetime(due), "stage_due": pd.Timestamp("1970-01-01"),
         "stage_wd": np.uint16(0), "late_stages": np.uint8(0), "actor": actor,
         "actor_kind": "grid_worker" if ttype == "clue" else "system", "note": FIRST_NOTE[ttype],
-        "task_type": ttype, "grid_code": grid, "dept_id": dept, "credit_code": e["credit_code"],
-        "source_time": e["event_time"], "source": e["source"]})  # the record's own time: push lag
+        "task_type": ttype, "grid_code": grid, "dept_id": dept, "credit_code": credit,
+        "source_time": source_time, "source": source})
     out.tables["tasks"], out.tables["task_events"] = tasks, te
 
 
