@@ -7,6 +7,7 @@ import pandas as pd
 from dash import html
 
 from components.format import format_change, format_cn
+from indicators.catalogue import CATALOGUE
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {"title": "金监 · 智慧监管指挥大屏", "fresh": "数据更新于", "stale": "数据已超过 {m} 分钟未更新",
@@ -103,3 +104,39 @@ def create_batch_alert(alerts: pd.DataFrame, lang: str = "zh", total: int | None
         text = (f"追溯预警：批次 {top['batch_no']} 抽检不合格（{pd.Timestamp(top['first_fail']):%m-%d}），"
                 f"涉及 {int(top['entities'])} 户、{int(top['towns'])} 个镇街" + (f"；另有 {more} 个批次" if more else ""))
     return [html.Span(text, id="wall-batch-alert-text")], "wall-batch-alert"
+
+
+def create_tiles(headlines: dict[tuple[str, str], tuple[float, float]], lang: str) -> list[list]:
+    """The wall's tiles from ``queries.overview.WallData.headlines`` ((indicator, grain) →
+    (value, 环比); NaN where a setting is broken: the tile shows —)."""
+    out = []
+    for tile_id, ind_id, grain, zh, en in WALL_TILES:
+        title = zh if lang == "zh" else en
+        if not ind_id:  # entities graded red / orange by the risk score (supervision.risk)
+            red, orange = (_count(headlines[(i, "day")][0]) for i in ("risk_red", "risk_orange"))
+            known = red is not None and orange is not None
+            split = [html.Div([html.Span(f"红 {red}", className="warn-red"),
+                               html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]
+            out.append(create_kpi(tile_id, title, red + orange if known else None, "户", extra=split if known else None))
+            continue
+        value, mom = headlines[(ind_id, grain)]
+        change = mom if CATALOGUE[ind_id].kind == "flow" else None
+        extra = None
+        if ind_id == "tasks_overdue":  # graded by working days overdue (supervision.rules)
+            y, o, r = (_count(headlines[(i, "day")][0])
+                       for i in ("overdue_mild", "overdue_moderate", "overdue_severe"))
+            extra = [html.Div(label(lang, "buckets").format(y=y, o=o, r=r), className="kpi-change",
+                              id="wall-kpi-overdue-buckets")] if None not in (y, o, r) else None
+        if ind_id == "push_ontime_rate":  # this month's pushes; late ones counted under the rate
+            late = _count(headlines[("push_late", "month")][0])
+            out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
+                label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
+                id="wall-kpi-push-late")] if late is not None else None, digits=1))
+            continue
+        out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
+    return out
+
+
+def _count(value: float) -> int | None:
+    """A whole count, or None where it could not be computed (NaN: a broken setting)."""
+    return None if value != value else int(value)

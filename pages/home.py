@@ -19,7 +19,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from components.figures import create_empty_figure, create_flow_lines, merge
 from components.format import json_ready
 from components.region_map import create_region_map, map_layer
-from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, label
+from components.wall import WALL_TILES, create_batch_alert, create_kpi, create_ranking, create_ticker, create_tiles, label
 from indicators.catalogue import CATALOGUE
 from store.cache import shared_view
 from store.db import get_db
@@ -112,12 +112,29 @@ def layout(region: str | None = None, **_: object) -> html.Div:
         dcc.Interval(id="wall-tick", interval=1000),
         # Real time: a cheap check of the data version; the wall redraws as soon as a batch lands.
         dcc.Interval(id="wall-live", interval=settings.wall_live_seconds * 1000),
+        dcc.Store(id="wall-live-gate"), dcc.Store(id="wall-drawn-at"),
         dcc.Store(id="wall-data-version"),
         dcc.Store(id="wall-drawn-version"),
     ])
 
 
-@callback(Output("wall-data-version", "data"), Input("wall-live", "n_intervals"),
+#: After a redraw the wall rests this long before it looks for newer data: a screen fed two
+#: batches a second then still stands still between redraws (it settles) instead of redrawing
+#: back to back, and a record still reaches it within about two seconds.
+LIVE_REST_MS = 1000
+
+# The browser keeps the time the last redraw ended, and lets the live check through only
+# when the wall has rested since (no request at all while it rests).
+clientside_callback("function(v) { return Date.now(); }",
+                    Output("wall-drawn-at", "data"), Input("wall-drawn-version", "data"))
+clientside_callback(
+    """function(n, at) {
+        return (Date.now() - (at || 0) >= %d) ? n : window.dash_clientside.no_update;
+    }""" % LIVE_REST_MS,
+    Output("wall-live-gate", "data"), Input("wall-live", "n_intervals"), State("wall-drawn-at", "data"))
+
+
+@callback(Output("wall-data-version", "data"), Input("wall-live-gate", "data"),
           State("wall-data-version", "data"), State("wall-drawn-version", "data"))
 @inputs.keep_on_bad_input
 def live_version(_n: int | None, known: int | None, drawn: int | None):
@@ -170,40 +187,6 @@ clientside_callback(
     }""" % FIGURE_FONT,
     Output("wall-trend-day", "figure"), Output("wall-trend-month", "figure"),
     Input("wall-trend-day-fig", "data"), Input("wall-trend-month-fig", "data"), Input("wall-scale", "data"))
-
-
-def _tile_outputs(data, lang: str) -> list[list]:
-    out = []
-    for tile_id, ind_id, grain, zh, en in WALL_TILES:
-        title = zh if lang == "zh" else en
-        if not ind_id:  # entities graded red / orange by the risk score (supervision.risk)
-            red, orange = (_count(data.headlines[(i, "day")][0]) for i in ("risk_red", "risk_orange"))
-            known = red is not None and orange is not None
-            split = [html.Div([html.Span(f"红 {red}", className="warn-red"),
-                               html.Span(f"橙 {orange}", className="warn-orange")], className="kpi-change")]
-            out.append(create_kpi(tile_id, title, red + orange if known else None, "户", extra=split if known else None))
-            continue
-        value, mom = data.headlines[(ind_id, grain)]
-        change = mom if CATALOGUE[ind_id].kind == "flow" else None
-        extra = None
-        if ind_id == "tasks_overdue":  # graded by working days overdue (supervision.rules)
-            y, o, r = (_count(data.headlines[(i, "day")][0])
-                       for i in ("overdue_mild", "overdue_moderate", "overdue_severe"))
-            extra = [html.Div(label(lang, "buckets").format(y=y, o=o, r=r), className="kpi-change",
-                              id="wall-kpi-overdue-buckets")] if None not in (y, o, r) else None
-        if ind_id == "push_ontime_rate":  # this month's pushes; late ones counted under the rate
-            late = _count(data.headlines[("push_late", "month")][0])
-            out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
-                label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
-                id="wall-kpi-push-late")] if late is not None else None, digits=1))
-            continue
-        out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
-    return out
-
-
-def _count(value: float) -> int | None:
-    """A whole count, or None where it could not be computed (NaN: a broken setting)."""
-    return None if value != value else int(value)
 
 
 N_OUT = len(WALL_TILES) + 19
@@ -280,7 +263,7 @@ def _refresh(db, region: str, lang: str, map_indicator: str, _version: int | Non
         elif age > dt.timedelta(minutes=settings.stale_minutes):
             fresh += " · " + label(lang, "stale").format(m=settings.stale_minutes)
             fresh_cls = "wall-fresh stale"
-    return (_tile_outputs(data, lang)
+    return (create_tiles(data.headlines, lang)
             + [label(lang, "title"), path, label(lang, "trend_day"), day_fig, label(lang, "trend_month"),
                month_fig, f"{label(lang, 'ranking')} · {ind.name_zh if lang == 'zh' else ind.name_en}",
                ranking, label(lang, "overdue"), create_ranking(data.overdue, "件", top=5),

@@ -204,3 +204,27 @@ def test_phone_reassign_to_the_other_grid_worker(work_env, browser, base_url):
                                    timeout=30_000)
             assert (page.locator(f'a.work-card[href*="{task}"]').count() == 1) is has
         assert list(env.steps(task)["status"]) == ["pending", "inspecting"]  # not a step of the task
+
+
+def test_the_wall_shows_a_new_record_by_itself(work_env, browser, base_url, monkeypatch):
+    """A record loaded while the wall is open reaches its tiles without a reload: the wall's
+    live check (which rests a moment after each redraw, so a busy feed does not keep the
+    screen redrawing back to back) still finds the new data version and redraws."""
+    env, base = work_env, base_url
+    monkeypatch.setenv("JINJIAN_WALL_REFRESH_SECONDS", "3600")  # only the live check can bring it
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{base}/login")
+        page.fill("#username", "viewer")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(f"{base}/", timeout=20_000)
+        value = "((document.getElementById('wall-kpi-stock-value') || {dataset: {}}).dataset.value || '')"
+        page.wait_for_function(f"{value} !== ''", timeout=40_000)
+        before = int(page.evaluate(value).replace(",", ""))
+        env.push_registration()
+        page.wait_for_function(f"{value}.replace(/,/g, '') === '{before + 1}'", timeout=20_000)
+        assert page.url.rstrip("/") == base  # the same page, not reloaded
+    finally:
+        ctx.close()
