@@ -31,8 +31,9 @@ from store.db import get_db
 from store.engine import Engine
 from domain.errors import InvalidParameter, JinjianError
 from store.filters import Filter, RegionScope, check_region_code
+from store.parallel import run_all
 from queries.regions import region_names, region_node
-from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, departments_in, efficiency,
+from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, departments_in, efficiency_units,
                            task_events, task_list)
 from auth import audit, require, scope_root
 from settings import ConfigError
@@ -230,9 +231,9 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
         flt = _filter(db, code)
         period = period_to_date(inputs.day(date), "month")
         prev = previous_period(period, "month")
-        out = {}
-        for unit in ("town", "dept"):
-            out[unit] = (efficiency(db, flt, period, unit, rules), efficiency(db, flt, prev, unit, rules))
+        both = run_all({"now": lambda: efficiency_units(db, flt, period, rules),
+                        "before": lambda: efficiency_units(db, flt, prev, rules)})
+        out = {unit: (both["now"][unit], both["before"][unit]) for unit in ("town", "dept")}
         towns = region_names(db, sorted(set(out["town"][0]["unit"].astype(str))))
         depts = departments_in(db, flt.region)
     except SHOWN_ERRORS as exc:

@@ -16,10 +16,12 @@ view on every insert into ``events``:
   only that region's records.
 
 ``entities_by_code`` holds every entity row sorted by credit code, ``tasks_by_id`` every
-task's current row sorted by task id, with small granules: ingestion's checks of a file's
-credit codes (already registered? which grid, which state?) and task ids read the granules
-of those keys only, so they do not grow with the tables (issue 20); ``entities`` and
-``tasks`` themselves are sorted by region for the screens.
+task's current row sorted by task id, ``task_events_by_id`` every task event's task id and
+time sorted by task id, with small granules: ingestion's checks of a file's credit codes
+(already registered? which grid, which state?) and task ids (current stage, since when) and
+the grids whose rollups a replaced row touches read the granules of those keys only, so
+they do not grow with the tables (issue 20); ``entities``, ``tasks`` and ``task_events``
+themselves are sorted by date and region for the screens.
 
 Every delete of rows of a copied table is made on its copies too, with the same
 condition (``etl.ingest.batch.delete_rows``): a replaced entity version, a batch undone.
@@ -66,6 +68,11 @@ INDEXES: tuple[Index, ...] = (
     Index("sampling_regions", "event_type = 'sampling'", "grid_code, batch_no", "index_granularity = 1024"),
     Index("entities_by_code", "1", "credit_code", "index_granularity = 1024", "entities", ENTITY_COLUMNS),
     Index("tasks_by_id", "1", "task_id", "index_granularity = 1024", "tasks", TASK_COLUMNS),
+    # When each task's current stage started (its newest event): task feedback reads the
+    # granules of its task ids, not the whole event log (sorted by date and region).
+    # (credit_code: a cluster shards every copy by it, as its source.)
+    Index("task_events_by_id", "1", "task_id, event_time", "index_granularity = 1024", "task_events",
+          ("task_id", "event_time", "credit_code", "batch_id")),
 )
 TABLES = tuple(i.table for i in INDEXES)
 

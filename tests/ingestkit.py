@@ -383,13 +383,16 @@ def has_chinese(text: str) -> bool:
 
 
 def copy_mismatches(query) -> list[str]:
-    """The sorted copies (``store.batch_index``: entities_by_code, tasks_by_id) that differ
-    from their tables: row count and an order-free hash of key, grid and batch.
-    ``query(sql)`` → DataFrame (an engine's ``run`` or a subprocess's)."""
+    """The sorted copies (``store.batch_index``: entities_by_code, tasks_by_id,
+    task_events_by_id) that differ from their tables: row count and an order-free hash of
+    key, grid (time for task events) and batch. ``query(sql)`` → DataFrame (an engine's
+    ``run`` or a subprocess's)."""
     out = []
-    for table, copy, key in (("entities", "entities_by_code", "credit_code"), ("tasks", "tasks_by_id", "task_id")):
-        sql = "SELECT count() AS n, sum(cityHash64({k}, grid_code, batch_id)) AS h FROM {t}"
-        a, b = (query(sql.format(k=key, t=t)).iloc[0].to_dict() for t in (table, copy))
+    for table, copy, key in (("entities", "entities_by_code", "credit_code"), ("tasks", "tasks_by_id", "task_id"),
+                             ("task_events", "task_events_by_id", "task_id")):
+        second = "event_time" if table == "task_events" else "grid_code"
+        sql = "SELECT count() AS n, sum(cityHash64({k}, {s}, batch_id)) AS h FROM {t}"
+        a, b = (query(sql.format(k=key, s=second, t=t)).iloc[0].to_dict() for t in (table, copy))
         if {k: int(v) for k, v in a.items()} != {k: int(v) for k, v in b.items()}:
             out.append(f"{copy}: {b} != {table}: {a}")
     return out

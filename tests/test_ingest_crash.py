@@ -275,7 +275,7 @@ def test_bulk_load_of_a_folder_resumes_after_a_kill(target: Target, pool, tmp_pa
 
 
 def test_sorted_copies_equal_their_tables_after_crashes(target: Target):
-    """Last in the module: the copies sorted by key (entities_by_code, tasks_by_id) lost
+    """Last in the module: the copies sorted by key (entities_by_code, tasks_by_id, task_events_by_id) lost
     exactly the rows their tables lost when batches were undone and versions replaced."""
     from tests.ingestkit import copy_mismatches
 

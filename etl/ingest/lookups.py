@@ -137,7 +137,7 @@ def task_state(db: Engine, task_ids: Sequence[str]) -> pd.DataFrame:
     if tasks.empty:
         return pd.DataFrame(columns=["task_type", "status", "grid_code", "stage_start"]).rename_axis("task_id")
     last = chunked(db, "ingest_task_last_event", """
-        SELECT task_id, max(event_time) AS stage_start FROM task_events
+        SELECT task_id, max(event_time) AS stage_start FROM task_events_by_id
         WHERE task_id IN %(keys)s GROUP BY task_id""", list(tasks["task_id"]))
     trades = chunked(db, "ingest_task_industries", """
         SELECT credit_code, any(industry) AS industry FROM entities_by_code WHERE credit_code IN %(keys)s
