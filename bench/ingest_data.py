@@ -81,6 +81,10 @@ def _child(data_dir: str, fn: Callable[..., Any], *args: Any) -> Any:
     from settings import configure_logging
 
     configure_logging("ERROR")
+    from store.db import get_db
+    from store.schema import init_schema
+
+    init_schema(get_db())  # as `etl load` does: a data set made by an older version gains what is new
     return fn(*args)
 
 

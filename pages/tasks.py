@@ -31,7 +31,6 @@ from store.db import get_db
 from store.engine import Engine
 from domain.errors import InvalidParameter, JinjianError
 from store.filters import Filter, RegionScope, check_region_code
-from store.parallel import run_all
 from queries.regions import region_names, region_node
 from queries.tasks import (STATUS_FILTERS, TASK_EXPORT_LIMIT, TaskQuery, ageing, departments_in, efficiency_units,
                            task_events, task_list)
@@ -231,9 +230,8 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
         flt = _filter(db, code)
         period = period_to_date(inputs.day(date), "month")
         prev = previous_period(period, "month")
-        both = run_all({"now": lambda: efficiency_units(db, flt, period, rules),
-                        "before": lambda: efficiency_units(db, flt, prev, rules)})
-        out = {unit: (both["now"][unit], both["before"][unit]) for unit in ("town", "dept")}
+        now, before = efficiency_units(db, flt, period, rules), efficiency_units(db, flt, prev, rules)
+        out = {unit: (now[unit], before[unit]) for unit in ("town", "dept")}  # each source read once per period
         towns = region_names(db, sorted(set(out["town"][0]["unit"].astype(str))))
         depts = departments_in(db, flt.region)
     except SHOWN_ERRORS as exc:
