@@ -119,7 +119,7 @@ def read_csv(data: bytes) -> RawTable:
             records.append((start + 1, None, _strip_eol(lines[start]), f"引号不匹配（第 {start + 1} 行）"))
             continue
         raw = _strip_eol("".join(lines[start:src.pos]))
-        if not any(f.strip() for f in fields):
+        if not "".join(fields).strip():  # (as any(f.strip() …), without a generator per record)
             continue  # ",,,," — an empty formatted row from a spreadsheet export: blank, not a record
         if len(fields) != width:
             records.append((start + 1, None, raw, f"字段数与表头不符：应为 {width} 个，实为 {len(fields)} 个"))
