@@ -246,11 +246,13 @@
 
   new MutationObserver(function () {
     document.querySelectorAll(".work-form:not([data-ready])").forEach(setUp);
-    // a list filled after the form was set up (the worker's grids): show the draft's choice
-    document.querySelectorAll(".work-form[data-ready] select.work-field").forEach(function (sel) {
-      var d = load(draftKey(sel.closest(".work-form").dataset.task, sel.closest(".work-form").dataset.action));
+    // a list filled after the form was set up (the worker's grids): show the draft's choice, once
+    document.querySelectorAll(".work-form[data-ready] select.work-field:not([data-restored])").forEach(function (sel) {
+      if (!sel.options.length) { return; }
+      sel.dataset.restored = "1";
+      var form = sel.closest(".work-form"), d = load(draftKey(form.dataset.task, form.dataset.action));
       var want = d && d.fields && d.fields[sel.name];
-      if (want && sel.value !== want && sel.querySelector('option[value="' + want + '"]')) { sel.value = want; }
+      if (want && sel.querySelector('option[value="' + want + '"]')) { sel.value = want; }
     });
   }).observe(document.documentElement, { childList: true, subtree: true });
   window.addEventListener("online", retryAll);

@@ -226,8 +226,7 @@ def record_clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
     """上报线索: a problem a grid worker found on patrol at a business in their grids, written
     as an inspection record that found a problem — which pushes a 线索移送 task to the town
     office at once (``req.outcome`` is the kind of clue, :data:`CLUE_KINDS`)."""
-    if ws.role != "grid_worker":
-        raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
+    _grid_worker_only(ws)
     if not (req.credit_code or "").strip() and (req.name or "").strip():
         return record_unlicensed(ing, ws, username, req, now)
     if req.outcome not in CLUE_KINDS:
@@ -245,6 +244,11 @@ def record_clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest,
         return {"record_id": record_id, "credit_code": code, "event_time": f"{when:%Y-%m-%d %H:%M:%S}",
                 "result": "不合格", "inspector": username, "note": note[:500]}
     return _clue(ing, ws, username, req, now, "inspection", "clue", record, known)
+
+
+def _grid_worker_only(ws: WorkScope) -> None:
+    if ws.role != "grid_worker":
+        raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
 
 
 def _clue(ing: Ingestor, ws: WorkScope, username: str, req: ActionRequest, now: dt.datetime | None, source: str,
@@ -277,8 +281,7 @@ def record_unlicensed(ing: Ingestor, ws: WorkScope, username: str, req: ActionRe
     credit code) — its name or shop sign, address, the grid it was found in (one of the
     worker's) and the kind (:data:`domain.sources.UNLICENSED_ZH`, Chinese or key), written as a
     巡查线索 record, which pushes a 线索移送 task to the town office at once."""
-    if ws.role != "grid_worker":
-        raise InvalidParameter(f"clue by role {ws.role}", user_message="只有网格员可以上报线索")
+    _grid_worker_only(ws)
     kind = UNLICENSED_KEYS.get(req.outcome, req.outcome)
     if kind not in UNLICENSED_ZH:
         raise InvalidParameter(f"unlicensed kind {req.outcome!r}", user_message="请选择线索类型")

@@ -67,7 +67,7 @@ def scope_for(scope: str, grids: tuple[str, ...], role: str, username: str) -> W
     near = c.grid_code.in_(list(grids)) if grids else c.grid_code.startswith(scope, autoescape=True)
     newest = _newest(c.task_id.in_(select(c.task_id).where(or_(c.assignee == username, near))))
     mine = tuple(sorted(t for t, (a, _g) in newest.items() if a == username))
-    away = tuple(sorted(t for t, (a, g) in newest.items() if a != username and (g in grids if grids else True)))
+    away = tuple(sorted(t for t, (a, g) in newest.items() if a != username and (not grids or g in grids)))
     return WorkScope(scope, grids, role, mine, away)
 
 

@@ -77,6 +77,13 @@ INDEXES: tuple[Index, ...] = (
 TABLES = tuple(i.table for i in INDEXES)
 
 
+def sorted_copy(table: str, key: str) -> str:
+    """The copy of every row of ``table`` sorted by ``key`` first (``tasks`` by ``task_id``:
+    ``tasks_by_id``): the same rows, whose look-ups by that key read only the key's granules."""
+    return next(i.table for i in INDEXES if i.source == table and i.where == "1"
+                and i.order.split(",")[0].strip() == key)
+
+
 def copies_of(table: str) -> list[str]:
     """The index tables that copy rows of ``table``."""
     return [i.table for i in INDEXES if i.source == table]

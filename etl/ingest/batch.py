@@ -61,8 +61,6 @@ RAW_LIMIT = 4000  # characters of a rejected record kept in ``quarantine`` (the 
 EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl"}
 #: Upsert keys: a table whose new rows replace older rows with the same key.
 REPLACE_KEYS = {"entities": "credit_code", "tasks": "task_id"}
-#: The copy of each such table sorted by that key (``store.batch_index``): the same rows.
-KEY_COPIES = {"entities": "entities_by_code", "tasks": "tasks_by_id"}
 #: The sources whose rows replace older versions, and in which tables.
 REPLACING = {"change": ("entities",), "cancellation": ("entities",), "task_feedback": ("tasks",)}
 
@@ -336,7 +334,8 @@ class Ingestor:
                 where, params = (f"{REPLACE_KEYS[table]} IN %(keys)s AND batch_id != %(b)s",
                                  {"keys": tuple(keys[i:i + lookups.CHUNK]), "b": batch_id})
                 if families_of(table):  # the old versions' grids (from the copy sorted by the key)
-                    touched |= grids_of(self.db, KEY_COPIES[table], f"{REPLACE_KEYS[table]} IN %(keys)s",
+                    touched |= grids_of(self.db, batch_index.sorted_copy(table, REPLACE_KEYS[table]),
+                                        f"{REPLACE_KEYS[table]} IN %(keys)s",
                                         {"keys": params["keys"]})
                 delete_rows(self.db, table, where, params)
             if touched:
