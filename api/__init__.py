@@ -19,6 +19,7 @@ def register_api(server: flask.Flask) -> None:
     from werkzeug.exceptions import MethodNotAllowed, NotFound
 
     import api.ingest  # noqa: F401 - adds the ingestion routes to the blueprint
+    import api.random  # noqa: F401 - adds 双随机抽查
     import api.tasks  # noqa: F401 - adds the efficiency route to the blueprint
     import api.work  # noqa: F401 - adds the grid workbench's routes
     from api.v1 import bp, on_routing_error

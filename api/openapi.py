@@ -183,6 +183,22 @@ def _schemas() -> dict[str, Any]:
             "grain": _str(enum=list(ALL_GRAINS)), "limit_minutes": {"type": "integer", "minimum": 1},
             "period": _ref("Period"), "total": _ref("TaskPushItem"),
             "items": {"type": "array", "items": _ref("TaskPushItem")}}),
+        "RandomPlans": _obj({
+            "region": REGION_REF, "date": DATE,
+            "figures": _obj({k: {"type": "integer", "minimum": 0} for k in ("drawn", "done", "overdue", "problems", "absent")}
+                            | {"completion_rate": {**_num(True), "description": "已检查 ÷ 抽查户数（%）"},
+                               "problem_rate": {**_num(True), "description": "发现问题 ÷ 已检查（%）"}}),
+            "classes": {"type": "array", "items": _obj({
+                "credit_class": _str(enum=["A", "B", "C", "D"]), "checked": {"type": "integer", "minimum": 0},
+                "problems": {"type": "integer", "minimum": 0}, "problem_rate": _num(True)})},
+            "plans": {"type": "array", "items": _obj({
+                "plan_id": _str(), "name": _str(), "dept_id": _str(), "dept_name": _str(), "region_code": _str(),
+                "period_from": DATE, "period_to": DATE, "seed": {"type": "integer", "minimum": 0},
+                "fingerprint": {**_str(), "description": "主体库指纹：主体库统一社会信用代码排序后的 SHA-256"},
+                "pool": {**_str(), "description": "主体库各信用风险分类户数，如 A=900,B=410,C=133,D=17"},
+                "ratios": {**_str(), "description": "各类抽取比例（%）"},
+                "drawn": {"type": "integer", "minimum": 0}, "done": {"type": "integer", "minimum": 0},
+                "problems": {"type": "integer", "minimum": 0}})}}),
         "EntityProfile": _obj({
             "entity": _ref("EntityDetail"),
             "events": {"type": "array", "items": _ref("Event"), "maxItems": PROFILE_ROWS},
@@ -303,6 +319,11 @@ def _paths() -> dict[str, Any]:
             "任务推送时间与业务发生时间（登记、变更、检查、决定作出时间）之差超过推送时限（limit_minutes，"
             "JINJIAN_TASK_PUSH_MINUTES，默认 60 分钟）为推送超时；期间 = date 所在周期的期初至 date。"
             "与任务督办页面和数据质量页面的推送时效表数字一致。")},
+        "/api/v1/random/plans": {"get": _op(
+            "getRandomPlans", "双随机抽查：抽查户数、完成率、逾期未检查、按信用风险分类的问题发现率与抽查计划", "RandomPlans",
+            ["region", "date"], ["400"] + data_errors, "random",
+            "截至 date 当日末：已检查 = 已录入抽查结果；逾期未检查 = 未录入结果且计划检查期限早于 date。"
+            "计划含随机种子与主体库指纹，任何人可复核抽取结果。与双随机抽查页面（/random）数字一致。")},
         "/api/v1/entities": {"get": _op(
             "listEntities", "市场主体列表（分页，按统一社会信用代码排序）", "EntityPage",
             ["region", "page", "page_size", "entity_type", "status", "industry", "q"],
@@ -325,7 +346,7 @@ def build_openapi() -> dict[str, Any]:
         "info": {"title": "金监 Jinjian Open API", "version": API_VERSION,
                  "description": "市场监管智慧监管平台只读数据接口。所有错误返回统一结构 "
                                 "{\"error\": {\"code\", \"message\", \"detail\"}}。"},
-        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "tasks", "ingest")],
+        "tags": [{"name": n} for n in ("system", "regions", "indicators", "entities", "tasks", "random", "ingest")],
         "paths": _paths(),
         "security": [{"session": []}],
         "components": {

@@ -37,6 +37,7 @@ from queries.entity_list import (INDUSTRY_SECTIONS, LIST_COLUMNS, MAX_NAME_QUERY
                                  EntityFilter, entity_grid, entity_list, entity_profile)
 from store.executor import run
 from store.filters import GRAIN_SQL, Filter, Grain
+from etl.random_checks import ItemNotFound
 from etl.work_actions import StepRefused, TaskNotFound
 from queries.regions import region_node
 from settings import ConfigError, Settings
@@ -53,13 +54,13 @@ ERROR_CODES: dict[type[qerr.JinjianError], str] = {
     qerr.InvalidParameter: "invalid_parameter", qerr.ScopeViolation: "scope_violation",
     qerr.RegionNotFound: "region_not_found", qerr.DatabaseUnavailable: "database_unavailable",
     qerr.QueryTimeout: "query_timeout", qerr.QueryFailed: "query_failed",
-    PermissionDenied: "permission_denied", TaskNotFound: "not_found", StepRefused: "conflict",
+    PermissionDenied: "permission_denied", TaskNotFound: "not_found", StepRefused: "conflict", ItemNotFound: "not_found",
     qerr.ConfigurationProblem: "config_error",
 }
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT_RE = re.compile(r"[0-9]{1,9}")
 _BOOLS = {"true": True, "false": False}
-DATE_COLUMNS = ("reg_date", "status_date", "event_date", "due_date")
+DATE_COLUMNS = ("reg_date", "status_date", "event_date", "due_date", "period_from", "period_to")
 DATETIME_COLUMNS = ("event_time", "created_at", "closed_at")
 BOOL_COLUMNS = ("abnormal", "dishonest", "problem_found")
 

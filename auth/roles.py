@@ -5,6 +5,7 @@ Permissions:
 - ``export``: CSV / Excel exports, report PDFs and downloads, generating reports;
 - ``pii``: personal data of individual business owners (names, ID numbers) unmasked;
 - ``admin``: manage users and display tokens within the own scope, read the audit log;
+- ``inspect``: 双随机抽查 — draw inspection plans and enter their results (/random);
 - ``work``: the grid workbench (/work, 网格员工作台) only — the roles that act on tasks
   (网格员, 社区调度员, 镇街处置人员) see their own tasks and nothing of the dashboards;
   a 网格员 may be bound to one or more grids of their village (``user_grids``).
@@ -27,7 +28,7 @@ class Role:
 ROLES: dict[str, Role] = {r.key: r for r in (
     Role("admin", "系统管理员", frozenset({"view", "export", "admin"}), 40),
     Role("leader", "领导", frozenset({"view", "export"}), 30),
-    Role("supervisor", "监管人员", frozenset({"view", "export", "pii"}), 20),
+    Role("supervisor", "监管人员", frozenset({"view", "export", "pii", "inspect"}), 20),
     Role("viewer", "只读用户", frozenset({"view"}), 10),
     Role("town_handler", "镇街处置人员", frozenset({"work"}), 8),
     Role("village_dispatcher", "社区调度员", frozenset({"work"}), 6),
@@ -39,6 +40,7 @@ WORK_SCOPE_LENGTHS: dict[str, tuple[int, ...]] = {
     "town_handler": (9,), "village_dispatcher": (12,), "grid_worker": (12, 15)}
 DISPLAY_PERMS = frozenset({"wall"})
 PERM_ZH = {"view": "查看", "export": "导出与报告", "pii": "查看个人信息", "admin": "用户与令牌管理、审计", "wall": "大屏展示",
+           "inspect": "双随机抽查（抽取、录入结果）",
            "work": "网格工作台（办理任务）"}
 
 

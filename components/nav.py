@@ -12,6 +12,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("/region/root", "区域下钻"),
     ("/tasks", "任务督办"),
     ("/risk", "风险预警"),
+    ("/random", "双随机抽查"),
     ("/reports", "定期报告"),
     ("/quality", "数据质量"),
 )

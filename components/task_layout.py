@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from components.format import DROPDOWN_LABELS
 from components.push_views import create_push_section
+from components.random_views import create_tasks_section
 from components.task_views import (bucket_options, create_efficiency_grid, create_summary_cards, create_task_grid,
                                    create_timeline, status_options, type_options)
 
@@ -79,6 +80,7 @@ def create_layout(code: str, day: str, filters: tuple[str | None, str | None, st
             ]),
         ]),
         create_push_section("tasks", "下级区划"),
+        create_tasks_section(),
         dcc.Download(id="tasks-download"),
     ])
 

@@ -16,14 +16,15 @@ LABELS: dict[str, dict[str, str]] = {
            "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
            "mom": "环比", "no_data": "暂无数据", "rotate": "轮播",
            "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}",
-           "push_late": "本月超时 {n} 件"},
+           "push_late": "本月超时 {n} 件", "random_overdue": "逾期未查 {n} 户"},
     "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
            "stale": "No new data for over {m} minutes",
            "stale_days": "No new data for {d} days", "trend_day": "Registrations and exits, last 30 days",
            "trend_month": "Registrations and exits, last 13 months", "ranking": "Sub-region ranking",
            "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
            "rotate": "Rotation", "overdue": "Most overdue tasks",
-           "buckets": "Yellow {y} · Orange {o} · Red {r}", "push_late": "Late this month: {n}"},
+           "buckets": "Yellow {y} · Orange {o} · Red {r}", "push_late": "Late this month: {n}",
+           "random_overdue": "Overdue: {n}"},
 }
 
 #: Headline tiles: (tile id, indicator id, grain, zh label, en label).
@@ -39,6 +40,7 @@ WALL_TILES: tuple[tuple[str, str, str, str, str], ...] = (
     ("wall-kpi-overdue", "tasks_overdue", "day", "逾期任务", "Overdue tasks"),
     ("wall-kpi-push", "push_ontime_rate", "month", "推送及时率", "Pushed on time"),
     ("wall-kpi-warn", "", "day", "红色/橙色预警主体", "Red / orange risk entities"),
+    ("wall-kpi-random", "random_completion", "day", "双随机完成率", "Random inspections done"),
 )
 
 
@@ -132,6 +134,12 @@ def create_tiles(headlines: dict[tuple[str, str], tuple[float, float]], lang: st
             out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
                 label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
                 id="wall-kpi-push-late")] if late is not None else None, digits=1))
+            continue
+        if ind_id == "random_completion":  # 双随机: firms inspected of those drawn; overdue ones under it
+            overdue = _count(headlines[("random_overdue", "day")][0])
+            out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
+                label(lang, "random_overdue").format(n=overdue), className="kpi-change" + (" up" if overdue else ""),
+                id="wall-kpi-random-overdue")] if overdue is not None else None, digits=1))
             continue
         out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
     return out

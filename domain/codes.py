@@ -10,6 +10,11 @@ EVENT_TYPES = {
     "penalty": 6, "complaint": 7, "inspection": 8, "sampling": 9, "list_entry": 10, "list_exit": 11,
 }
 RESULTS = {"none": 0, "pass": 1, "fail": 2}
+#: Result of one firm of a 双随机 draw (抽查结果, as published): not yet inspected, no problem
+#: found, problem found, not found at its registered address.
+RANDOM_RESULTS = {"pending": 0, "clean": 1, "problem": 2, "absent": 3}
+RANDOM_RESULTS_ZH = {"pending": "待检查", "clean": "未发现问题", "problem": "发现问题",
+                     "absent": "通过登记的住所（经营场所）无法联系"}
 TASK_TYPES = {"verify_registration": 1, "verify_change": 2, "clue": 3, "disclosure": 4}
 TASK_STATUSES = {
     "pending": 1, "inspecting": 2, "notice": 3, "joint": 5, "transferred": 6, "closed": 7, "town": 8,

@@ -55,11 +55,16 @@ class DemoData:
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     tasks: pd.DataFrame = field(default_factory=pd.DataFrame)
     task_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inspectors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    random_plans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    random_items: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"regions": self.grids, "grid_workers": self.grid_workers,
                 "departments": self.departments, "entities": self.entities,
-                "events": self.events, "tasks": self.tasks, "task_events": self.task_events}
+                "events": self.events, "tasks": self.tasks, "task_events": self.task_events,
+                "inspectors": self.inspectors, "random_plans": self.random_plans,
+                "random_items": self.random_items}
 
 
 def _pick(rng: np.random.Generator, items: list[str], n: int) -> np.ndarray:
@@ -115,6 +120,22 @@ def make_departments(tree: pd.DataFrame) -> pd.DataFrame:
                 trades = ",".join(licenses.get(f"{i:02d}", [])) if level == 2 else ""
                 rows.append((f"{code}-{i:02d}", f"{name}{dname}", code, kind, trades))
     return pd.DataFrame(rows, columns=["dept_id", "name", "region_code", "kind", "industries"])
+
+
+#: Inspectors (执法人员) per department kind in the demo roster.
+INSPECTORS_PER_DEPT = {"market_regulator": 20, "licensing": 3}
+
+
+def make_inspectors(seed: int, depts: pd.DataFrame) -> pd.DataFrame:
+    """The demo 执法人员名录: a few inspectors per market-regulation and licensing department
+    (their own random stream, so that adding them changed no other demo table)."""
+    rng = np.random.default_rng([seed, 29])
+    rows = []
+    for dept_id, region, kind in depts[["dept_id", "region_code", "kind"]].itertuples(index=False):
+        n = INSPECTORS_PER_DEPT.get(kind, 0)
+        for i, name in enumerate(person_names(rng, n), start=1):
+            rows.append((f"{dept_id}-Z{i:02d}", name, dept_id, region, f"{region[:6]}{int(rng.integers(10**6)):06d}{i:02d}"))
+    return pd.DataFrame(rows, columns=["inspector_id", "name", "dept_id", "region_code", "cert_no"])
 
 
 def _registration_dates(rng: np.random.Generator, cfg: DemoConfig, n: int) -> np.ndarray:

@@ -8,8 +8,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from domain import boundaries
-from etl.demo import DemoConfig, DemoData, make_departments, make_entities, make_grids, make_workers
+from etl.demo import DemoConfig, DemoData, make_departments, make_entities, make_grids, make_inspectors, make_workers
 from etl.demo_events import clip_to, make_events
+from etl.demo_random import make_random
 from etl.demo_tasks import make_tasks
 from etl.load import load_regions, load_tables, record_load
 from domain.regions import load_region_table, validate_code
@@ -45,7 +46,9 @@ def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     step()
     tasks, task_events = make_tasks(rng, events, cfg.until, workers)
     step()
-    return DemoData(grids, workers, depts, entities, events, tasks, task_events)
+    inspectors = make_inspectors(cfg.seed, depts)
+    plans, items = make_random(cfg.seed, cfg.until, entities, depts, inspectors)
+    return DemoData(grids, workers, depts, entities, events, tasks, task_events, inspectors, plans, items)
 
 
 def build_and_load(db: Engine, cfg: DemoConfig) -> dict[str, int]:

@@ -17,6 +17,10 @@ SQL conditions (bound placeholders only):
   were received within the period, one row per batch (``queries.quality.INGEST_QUALITY``;
   docs/quality.md). A batch counts for the regions its sending unit's region scope lies
   in; a batch sent without a scope counts for the jurisdiction root (JINJIAN_ROOT_REGION).
+- random_items: every firm a 双随机 plan drew, at its newest version
+  (``queries.random_checks.ITEMS``; docs/double_random.md), as of the period end: drawn on or
+  before it; DONE = a result entered on or before it; overdue = not done and the plan's end
+  date before the period end.
 """
 from __future__ import annotations
 
@@ -78,3 +82,14 @@ ON_TIME_STEP = "event_date <= stage_due"
 WORKERS = Measure("grid_workers", "count()")
 RECORDS_IN = Measure("ingest_quality", "sum(records_in)")
 STOCK = ent()
+
+
+#: 双随机: a firm drawn by the period end (R_DRAWN) and inspected by then (R_DONE).
+R_DRAWN = "toDate(drawn_at) <= %(end)s"
+R_DONE = f"{R_DRAWN} AND result != 'pending' AND toDate(result_at) <= %(end)s"
+R_OVERDUE = (f"{R_DRAWN} AND due_date < %(end)s AND NOT (result != 'pending' AND toDate(result_at) <= %(end)s)")
+
+
+def rnd(cond: str) -> Measure:
+    """Firms drawn by 双随机 plans that meet ``cond`` (R_DRAWN, R_DONE, R_OVERDUE …)."""
+    return Measure("random_items", f"countIf({cond})")

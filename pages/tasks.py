@@ -242,6 +242,15 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
             period_text((period.start, period.end), (prev.start, prev.end)), "")
 
 
+@callback(Output("tasks-random-cards", "children"), Output("tasks-random-classes", "figure"),
+          Output("tasks-random-note", "children"), Input("tasks-region", "value"), Input("tasks-date", "date"))
+def refresh_random(code: str | None, date: str | None) -> tuple[Any, Any, str]:
+    """双随机抽查: completion, overdue firms and the problem rate by credit-risk class (pages/random.py)."""
+    from pages.random import tasks_random
+
+    return tasks_random(code, date)
+
+
 @callback(Output("tasks-push-grid", "rowData"), Output("tasks-push-note", "children"),
           Input("tasks-region", "value"), Input("tasks-date", "date"))
 def refresh_push(code: str | None, date: str | None) -> tuple[Any, str]:

@@ -26,6 +26,7 @@ from store.executor import run
 from store.filters import Filter
 from store.parallel import run_all
 from queries.quality import INGEST_QUALITY
+from queries.random_checks import ITEMS
 from queries.regions import region_node
 from queries.risk_score import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
@@ -66,7 +67,7 @@ _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "ingest_quality": "AND toDate(received_at) >= %(start)s AND toDate(received_at) <= %(end)s"}
 #: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY}
+_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from domain.codes import (
-    ACTOR_KINDS, BATCH_STATES, CREDIT_GRADES, DEPT_KINDS, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RESULTS,
-    TASK_FROM_STATUSES, TASK_STATUSES, TASK_TYPES,
+    ACTOR_KINDS, BATCH_STATES, CREDIT_GRADES, DEPT_KINDS, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RANDOM_RESULTS,
+    RESULTS, TASK_FROM_STATUSES, TASK_STATUSES, TASK_TYPES,
 )
 from store import batch_index
 from store.engine import Engine
@@ -145,6 +145,27 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS go_live (
             region_code String, go_live Date, set_by String, set_at DateTime, version UInt64
         ) ENGINE = ReplacingMergeTree(version) ORDER BY region_code""",
+    # 执法人员名录 (etl.reference, kind ``inspectors``): who a 双随机 draw may send, by department.
+    "inspectors": """
+        CREATE TABLE IF NOT EXISTS inspectors (
+            inspector_id String, name String, dept_id String, region_code String, cert_no String
+        ) ENGINE = MergeTree ORDER BY (region_code, dept_id, inspector_id)""",
+    # 双随机一公开 (etl.random_checks, docs/double_random.md): one row per plan and draw, and one
+    # per drawn firm with its inspectors and result; the newest ``version`` of a row counts.
+    "random_plans": """
+        CREATE TABLE IF NOT EXISTS random_plans (
+            plan_id String, name String, dept_id String, region_code String, period_from Date,
+            period_to Date, industries String, entity_types String, listed String, ratios String,
+            seed UInt64, fingerprint String, pool String, drawn UInt32, created_by String,
+            created_at DateTime, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY plan_id""",
+    "random_items": f"""
+        CREATE TABLE IF NOT EXISTS random_items (
+            plan_id String, credit_code String, credit_class String, rank String, grid_code String,
+            dept_id String, inspector_1 String, inspector_2 String, drawn_at DateTime, due_date Date,
+            result {_enum(RANDOM_RESULTS)}, result_at DateTime, result_by String, note String,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY (plan_id, credit_code)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (

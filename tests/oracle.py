@@ -460,3 +460,4 @@ def oracle_by_child(data: DemoData, indicator_id: str, children: Iterable[str], 
 
 
 from tests import oracle_quality  # noqa: E402,F401  (registers the 数据质量 oracles)
+from tests import oracle_random  # noqa: E402,F401  (registers the 双随机 oracles)

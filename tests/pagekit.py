@@ -66,3 +66,11 @@ def callback_outputs(spec: str) -> Any:
     if spec.startswith(".."):
         return [one(s) for s in spec[2:-2].split("...")]
     return one(spec)
+
+
+def choose(dash_duo: Any, dropdown_id: str, text: str) -> None:
+    """Open the dcc.Dropdown ``dropdown_id`` and click its option ``text``."""
+    dash_duo.find_element(f"#{dropdown_id}").click()
+    option = wait(lambda: next((o for o in dash_duo.find_elements(".dash-dropdown-option") if o.text == text), None),
+                  what=f"option {text}")
+    option.click()

@@ -40,7 +40,7 @@ def test_openapi_document_is_valid():
     doc = build_openapi()
     validate(doc)
     ops = [(path, method) for path, item in doc["paths"].items() for method in item]
-    assert len(ops) == 13 and [op for op in ops if op[1] != "get"] == [("/api/v1/ingest/{source}", "post")]
+    assert len(ops) == 14 and [op for op in ops if op[1] != "get"] == [("/api/v1/ingest/{source}", "post")]
     for path, method in ops:
         responses = doc["paths"][path][method]["responses"]
         assert "200" in responses and ("500" in responses or "/ingest/" in path), path

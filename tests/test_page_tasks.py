@@ -28,7 +28,7 @@ from tests.conftest import DEMO_END
 from tests.oracle_tasks import buckets_at, closed_on_time, open_at
 from tests.test_export_safety import EVIL as EVIL_CELLS
 from tests.test_app import ExplodingEngine
-from tests.pagekit import walk as _walk, ids as _ids, text as _text, wait as _wait, js as _js
+from tests.pagekit import choose, walk as _walk, ids as _ids, text as _text, wait as _wait, js as _js
 
 DAY = DEMO_END.isoformat()
 RULES = TaskRules()
@@ -384,13 +384,6 @@ def _grid_count(dash_duo) -> int:
     return _js(dash_duo, "var api = dash_ag_grid.getApi('tasks-grid'); return api ? api.getDisplayedRowCount() : -1;")
 
 
-def _choose(dash_duo, dropdown_id: str, text: str) -> None:
-    dash_duo.find_element(f"#{dropdown_id}").click()
-    option = _wait(lambda: next((o for o in dash_duo.find_elements(".dash-dropdown-option") if o.text == text), None),
-                   what=f"option {text}")
-    option.click()
-
-
 @pytest.mark.browser
 def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     from app import create_app
@@ -421,11 +414,11 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
           what="efficiency rows")
 
     # Filter in the UI: 办理状态 = 在办 → only the open tasks are listed.
-    _choose(dash_duo, "tasks-status", tv.STATUS_FILTER_ZH["open"])
+    choose(dash_duo, "tasks-status", tv.STATUS_FILTER_ZH["open"])
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['open']} 件", timeout=30)
     _wait(lambda: _grid_count(dash_duo) == want["open"], what="open rows")
     # 预警等级 = 逾期1–5个工作日 → those tasks only; the cards keep the breakdown.
-    _choose(dash_duo, "tasks-bucket", LABELS["overdue_mild"])
+    choose(dash_duo, "tasks-bucket", LABELS["overdue_mild"])
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['overdue_mild']} 件", timeout=30)
     _wait(lambda: _grid_count(dash_duo) == want["overdue_mild"], what="mild rows")
     cells = _js(dash_duo, "return Array.from(document.querySelectorAll('#tasks-grid .tasks-bucket-overdue_mild'))"

@@ -46,6 +46,7 @@ import pandas as pd
 import pytest
 
 from tests.authkit import (END, TOWN, WEEK, USERS, auth_on, dash_body, logged_in, server, store)  # noqa: F401
+from tests.randomkit import random_engine
 
 ROLES = ("admin", "leader", "supervisor", "viewer", "display token", "anonymous", "ingest token")
 USER_OF = {role: name for name, role, _scope in USERS}
@@ -79,6 +80,7 @@ TABLE: dict[str, tuple[tuple[str, ...], str]] = {
     "`GET /reports/file/<run_id>.xlsx`": (FILE, "`report_download`"),
     "`GET /ingest/rejects/<batch_id>`": ((MASKED, MASKED, FULL, R403, R403, LOGIN, LOGIN), "`rejects_download`"),
     "`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects`": ((R401,) * 6 + (FULL,), "`rejects_download`"),
+    "`/random`: callback `random-download` (公示 CSV)": (EXPORT, "`export_csv`"),
     "`/admin`: callbacks `admin-*` (users, tokens, audit log)": ((FULL, R403, R403, R403, R403, R401, R401), NO_AUDIT),
     "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": ((R403,) * 5 + (R401, R401), NO_AUDIT),
 }
@@ -109,7 +111,7 @@ NO_PERSONAL_DATA = {
     "/api/v1/ingest/<source>": None,  # POST: receives records (its answer lists line numbers and reasons)
     "/api/v1/work/tasks/<task_id>/actions": None,  # POST: a workbench step (its answer: the task's new status)
     "/api/v1/work/clues": None,  # POST: a clue from patrol (its answer: the task it pushed)
-    "/healthz": "/healthz",
+    "/healthz": "/healthz", "/api/v1/random/plans": f"/api/v1/random/plans?region={TOWN}",
 }
 #: What, in a callback's code, makes it serve a file or personal data.
 MARKERS = re.compile(r"send_bytes|send_file|send_string|send_data_frame|exported\(|\bgenerate\(|entity_profile|"
@@ -139,7 +141,8 @@ class Facts:
         self.phones = set(workers["phone"].astype(str))
         people = ent[ent["entity_type"] == "individual"]["legal_rep"].fillna("")
         # three characters and more: a two-character name may occur inside ordinary text
-        self.names = set(people[people.str.len() >= 3]) - set(workers["name"])
+        # grid workers and inspectors (执法人员) are public servants named on the screens they work on
+        self.names = set(people[people.str.len() >= 3]) - set(workers["name"]) - set(demo_data.inspectors["name"])
         town = ent[ent["grid_code"].str.startswith(TOWN)]
         ind = town[(town["entity_type"] == "individual") & town["legal_rep"].isin(self.names)
                    & town["owner_id"].fillna("").str.len().eq(18)]
@@ -228,6 +231,8 @@ class Walk:
     ingest_token: str
     batch_id: str = ""
     run_id: int = 0
+    plan_id: str = ""
+    random_db: Any = None
 
     def client(self, role: str) -> Any:
         if role in self.clients:
@@ -244,6 +249,16 @@ class Walk:
         body = dash_body(self.clients["supervisor"], output, values, changed)
         return self.client(role).post("/_dash-update-component", data=json.dumps(body),
                                       content_type="application/json")
+
+    def random(self, role: str, output: str, values: dict) -> Any:
+        """A callback answered from the 双随机 tests' database (drawing plans writes rows)."""
+        from store import db as dbmod
+
+        dbmod.set_db(self.random_db)
+        try:
+            return self.callback(role, output, values)
+        finally:
+            dbmod.set_db(self.main_db)
 
     def rejects(self, role: str, url: str) -> Any:
         from store import db as dbmod
@@ -312,6 +327,8 @@ def _walkers(w: Walk) -> dict[str, tuple[Callable[[str], Any], Subject]]:
         "`GET /ingest/rejects/<batch_id>`": (lambda r: w.rejects(r, f"/ingest/rejects/{w.batch_id}"), record),
         "`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects`": (lambda r: w.rejects(
             r, f"/api/v1/ingest/registration/batches/{w.batch_id}/rejects"), record),
+        "`/random`: callback `random-download` (公示 CSV)": (lambda r: w.random(r, "random-download.data", {
+            "random-publish.n_clicks": 1, "random-plan.data": w.plan_id}), Subject(shown=["东城街道抽查结果公示测试", "待检查"])),
         "`/admin`: callbacks `admin-*` (users, tokens, audit log)": (lambda r: w.callback(
             r, "admin-audit-grid.rowData", {"admin-refresh.n_clicks": 1}), Subject(["town_view", "127.0.0.1"])),
         "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": (lambda r: w.get(
@@ -397,7 +414,24 @@ def walk(server, store, dongguan, demo_data, request, monkeypatch, tmp_path_fact
     clients = {role: logged_in(server, name) for role, name in USER_OF.items()}
     clients["display token"] = wall
     dbmod.set_db(dongguan)
-    return Walk(server, store, facts, side, dongguan, clients, ingest, batch)
+    rdb = random_engine(dongguan.name, request, demo_data)
+    return Walk(server, store, facts, side, dongguan, clients, ingest, batch, plan_id=_random_plan(rdb), random_db=rdb)
+
+
+def _random_plan(db: Any) -> str:
+    """A 双随机 plan with firms in the town (its publication list is one of the routes)."""
+    import datetime as dt
+
+    from etl.random_checks import PlanSpec, draw_plan
+    from store.filters import RegionScope
+
+    from store.executor import run
+
+    dept = run(db, "t_roles_dept", "SELECT dept_id FROM departments WHERE region_code = '4419' "
+               "AND kind = 'market_regulator'")["dept_id"].iloc[0]
+    today = dt.date.today()
+    return draw_plan(db, PlanSpec("东城街道抽查结果公示测试", str(dept), TOWN, today, today + dt.timedelta(days=9),
+                                  entity_types=("individual",)), RegionScope(TOWN), by="test", seed=3)
 
 
 # ----------------------------------------------------------------------------- the tests

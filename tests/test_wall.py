@@ -93,6 +93,11 @@ def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, d
         dash_duo.wait_for_text_to_equal("#wall-kpi-push-value", format_cn(rate, 1), timeout=30)
         late = int(ORACLES["push_late"](demo_data, DG, month.start, month.end))
         assert dash_duo.find_element("#wall-kpi-push-late").text == f"本月超时 {late} 件"
+        today = dt.date.today()  # 双随机: firms inspected of those drawn, and the overdue ones
+        done = ORACLES["random_completion"](demo_data, DG, today, today)
+        dash_duo.wait_for_text_to_equal("#wall-kpi-random-value", format_cn(done, 1), timeout=30)
+        overdue = int(ORACLES["random_overdue"](demo_data, DG, today, today))
+        assert overdue > 0 and dash_duo.find_element("#wall-kpi-random-overdue").text == f"逾期未查 {overdue} 户"
         dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
         assert len(dash_duo.find_elements("path.leaflet-interactive")) == 36
         assert not dash_duo.find_elements("img.leaflet-tile")  # no tile server by default

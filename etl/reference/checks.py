@@ -191,7 +191,8 @@ def check(kind: Kind, table: RawTable, *, scope: str = "", crs: str = "wgs84",
           grids: frozenset[str] = frozenset()) -> Outcome:
     """Validate ``table`` as ``kind``; ``grids``: the loaded grid codes (for grid workers)."""
     r = _Rows(kind, table)
-    fn = {"grids": _grids, "grid_workers": _workers, "departments": _departments}.get(kind.id, _boundaries)
+    fn = {"grids": _grids, "grid_workers": _workers, "departments": _departments,
+          "inspectors": _inspectors}.get(kind.id, _boundaries)
     out = fn(r, scope, crs, grids)
     out.valid_keys = set(r.text[kind.source.key][~r.bad])
     return out
@@ -292,3 +293,27 @@ def _departments(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outco
     frame = pd.DataFrame({"dept_id": dept, "name": r.text["name"], "region_code": region, "kind": kind,
                           "industries": [",".join(sorted(set(ss))) for ss in sections]})
     return Outcome(r.checked, {"departments": r.done(frame)}, named)
+
+
+def _inspectors(r: _Rows, scope: str, crs: str, grids: frozenset[str]) -> Outcome:  # noqa: ARG001
+    """执法人员名录; ``grids`` here: the known departments' ids (dept_id → its region in the
+    loader's lookup, passed as 'dept_id:region' strings)."""
+    who = r.text["inspector_id"]
+    r.reject(np.fromiter((bool(x) and not _ID.match(x) for x in who), bool, len(who)), "inspector_id", "bad_id",
+             "编号含不允许的字符")
+    named = _well_formed(who, lambda w: bool(_ID.match(w)))
+    region = r.code("region_code", (2, 4, 6, 9, 12), "区划代码")
+    r.reject(~_isin(region, _tree_codes()) & (region != ""), "region_code", "unknown_region",
+             np.array([f"区划代码 {c} 不在区划库中" for c in region]))
+    r.scope(region, "region_code", scope)
+    depts = dict(d.split(":", 1) for d in grids)
+    dept = r.text["dept_id"]
+    r.reject(np.array([bool(d) and d not in depts for d in dept], bool), "dept_id", "unknown_dept",
+             np.array([f"部门编码 {d} 不在部门名录中（请先导入部门名录）" for d in dept]))
+    r.reject(np.array([d in depts and bool(g) and not (g.startswith(depts[d]) or depts[d].startswith(g))
+                       for d, g in zip(dept, region)], bool), "region_code", "out_of_scope",
+             np.array([f"区划代码 {g} 与所属部门的辖区（{depts.get(d, '')}）不符" for d, g in zip(dept, region)]))
+    r.unique("inspector_id")
+    frame = pd.DataFrame({"inspector_id": who, "name": r.text["name"], "dept_id": dept, "region_code": region,
+                          "cert_no": r.text["cert_no"]})
+    return Outcome(r.checked, {"inspectors": r.done(frame)}, named)

@@ -1,4 +1,4 @@
-"""``python -m etl grids | boundaries | workers | departments load FILE`` and
+"""``python -m etl grids | boundaries | workers | departments | inspectors load FILE`` and
 ``python -m etl check``: a locality's own reference data (docs/onboarding.md)."""
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 
 from settings import Settings
 
-COMMANDS = ("grids", "boundaries", "workers", "departments", "check", "golive")
-_KIND = {"grids": "grids", "workers": "grid_workers", "departments": "departments"}
+COMMANDS = ("grids", "boundaries", "workers", "departments", "inspectors", "check", "golive")
+_KIND = {"grids": "grids", "workers": "grid_workers", "departments": "departments", "inspectors": "inspectors"}
 _HELP = {
     "grids": "grids (网格): GeoJSON, Shapefile (zip), CSV/XLSX with WKT or lon/lat columns",
     "boundaries": "real town or village boundaries (镇街/村居边界): GeoJSON, Shapefile (zip), CSV/XLSX with WKT",
     "workers": "grid workers (网格员名录): CSV/XLSX",
     "departments": "departments (部门名录): CSV/XLSX",
+    "inspectors": "inspectors for random inspections (执法人员名录): CSV/XLSX; departments loaded first",
 }
 
 

@@ -1,6 +1,6 @@
-"""The four kinds of reference data a locality loads before its first registration
+"""The kinds of reference data a locality loads before its first registration
 (docs/onboarding.md): grids (网格), town and village boundaries (镇街、村居边界), grid
-workers (网格员) and departments (部门名录).
+workers (网格员), departments (部门名录) and, for 双随机 draws, inspectors (执法人员名录).
 
 Each kind is an :class:`domain.sources.Source` (fields with Chinese headers and
 aliases, matched the same way as ingestion headers) plus what it replaces: the tables
@@ -95,4 +95,17 @@ DEPARTMENTS = Kind(Source("departments", "部门名录", "dept_id", (
 ), "部门名录：任务按所在地就近推送至市场监管部门、镇街综治办，许可类按行业推送至审批部门。", entity_ref=False),
     tables=("departments",), code_column={"departments": "region_code"}, key_column={"departments": "dept_id"})
 
-KINDS: dict[str, Kind] = {k.id: k for k in (GRIDS, boundaries_kind(4), boundaries_kind(5), WORKERS, DEPARTMENTS)}
+INSPECTORS = Kind(Source("inspectors", "执法人员名录", "inspector_id", (
+    Field("inspector_id", "人员编号", "id", max_len=40, aliases=("执法人员编号", "工号", "编号")),
+    Field("name", "姓名", "text", max_len=50, aliases=("执法人员姓名", "name")),
+    Field("dept_id", "部门编码", "id", max_len=32, aliases=("所属部门编码", "单位编码"),
+          doc="所属部门，须已在部门名录中"),
+    Field("cert_no", "执法证号", "text", max_len=40, aliases=("执法证件号", "执法证编号", "证件号"),
+          doc="行政执法证件号；抽查公示和检查记录中注明"),
+    Field("region_code", "所属区划代码", "text", max_len=12, aliases=("区划代码", "辖区代码", "所属区划"),
+          doc="人员所在辖区（与所属部门的区划一致或在其下）"),
+), "执法人员名录：双随机抽查从本部门名录中随机选派两名检查人员。新版本替换本辖区原有名录。", entity_ref=False),
+    tables=("inspectors",), code_column={"inspectors": "region_code"}, key_column={"inspectors": "inspector_id"})
+
+KINDS: dict[str, Kind] = {k.id: k for k in (GRIDS, boundaries_kind(4), boundaries_kind(5), WORKERS, DEPARTMENTS,
+                                             INSPECTORS)}

@@ -1,4 +1,4 @@
-"""Loading one reference file (grids, boundaries, grid workers, departments): all or
+"""Loading one reference file (grids, boundaries, grid workers, departments, inspectors): all or
 nothing, at most once, re-loadable, with the same protocol as ingestion batches
 (:mod:`etl.ingest.batch`, docs/onboarding.md):
 
@@ -216,7 +216,9 @@ class ReferenceLoader:
             return RefResult(batch_id, k.id, "failed", message=exc.user_message)
         shapes.sync_boundaries(self.db)
         geometry.clear_cache()
-        grids = lookups.known_grids(self.db) if k.id == "grid_workers" else frozenset()
+        grids = lookups.known_grids(self.db) if k.id == "grid_workers" else frozenset(
+            f"{d}:{g}" for d, g in lookups.departments(self.db)[["dept_id", "region_code"]].itertuples(index=False)
+        ) if k.id == "inspectors" else frozenset()
         out = checks.check(k, table, scope="" if scope == NATIONAL else scope, crs=crs, grids=grids)
         ck = out.checked
         if out.repaired:

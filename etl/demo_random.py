@@ -1,0 +1,102 @@
+"""Demo 双随机抽查 (docs/double_random.md): each town's market-regulation office drew a plan
+last quarter (finished: nearly every firm inspected, a few never found) and one this
+quarter (running: firms inspected as the quarter goes on), with the real lottery
+(:mod:`supervision.double_random`) over the demo entities and the office's inspectors.
+
+Problems are found at the rates Henan published per credit-risk class (A about 0 %, B 40 %,
+C 57 %, D 85 %), so the class chart shows a classification that predicts risk. Nothing is
+dated after the demo's end (``until``); a running plan's deadline may lie ahead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from supervision.double_random import CREDIT_CLASSES, DEFAULT_RATIOS, assign_inspectors, draw_firms
+
+#: Share of inspected firms where a problem is found, per credit-risk class (Henan, see above).
+PROBLEM_RATES = {"A": 0.02, "B": 0.40, "C": 0.57, "D": 0.85}
+ABSENT_RATE = 0.04       # not found at the registered address
+MISSED_RATE = 0.03       # a finished plan's firms never inspected (they show as overdue)
+BY = "系统导入"
+
+
+def _quarter(day: dt.date) -> tuple[dt.date, dt.date]:
+    first = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    nxt = dt.date(first.year + (first.month + 2) // 12, (first.month + 2) % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def _ratios() -> dict[str, float]:
+    return {k: float(v) / 100 for k, v in (p.split("=") for p in DEFAULT_RATIOS.split(","))}
+
+
+def make_random(seed: int, until: np.datetime64, entities: pd.DataFrame, depts: pd.DataFrame,
+                inspectors: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo's ``random_plans`` and ``random_items`` (their own random stream)."""
+    rng = np.random.default_rng([seed, 30])
+    end = pd.Timestamp(until).to_pydatetime()
+    this_q = _quarter(end.date())
+    last_q = _quarter(this_q[0] - dt.timedelta(days=1))
+    ratios = _ratios()
+    offices = depts[(depts["kind"] == "market_regulator") & (depts["region_code"].str.len() == 9)]
+    plans, items = [], []
+    for dept_id, name, town in offices[["dept_id", "name", "region_code"]].itertuples(index=False):
+        roster = inspectors[inspectors["dept_id"] == dept_id]
+        firms = entities[entities["grid_code"].str.startswith(town)]
+        recent = None
+        for k, (first, last) in enumerate((last_q, this_q)):
+            drawn_at = dt.datetime.combine(first, dt.time(9, 0))
+            if drawn_at > end or len(roster) < 2:
+                continue
+            day = pd.Timestamp(first)
+            alive = firms[(firms["reg_date"] <= day) & ((firms["status"] == "active") | (firms["status_date"] > day))]
+            if alive.empty:
+                continue
+            pool = pd.DataFrame({"credit_code": alive["credit_code"], "credit_class": alive["credit_grade"].astype(str)})
+            plan_seed = int(rng.integers(10 ** 12))
+            draw = draw_firms(pool, ratios, plan_seed)
+            pairs = assign_inspectors(draw.firms["credit_code"], roster, plan_seed, recent)
+            got = draw.firms.merge(pairs, on="credit_code")
+            plan_id = f"SJ{first:%Y%m%d}{town}{k}"
+            items.append(_results(rng, got, plan_id, dept_id, dict(zip(alive["credit_code"], alive["grid_code"])),
+                                  drawn_at, first, last, end))
+            recent = pd.concat([pd.DataFrame({"credit_code": got["credit_code"], "inspector_id": got[c]})
+                                for c in ("inspector_1", "inspector_2")])
+            plans.append({
+                "plan_id": plan_id, "name": f"{first.year}年第{(first.month - 1) // 3 + 1}季度日常监督抽查",
+                "dept_id": dept_id, "region_code": town, "period_from": pd.Timestamp(first),
+                "period_to": pd.Timestamp(last), "industries": "", "entity_types": "", "listed": "all",
+                "ratios": ",".join(f"{c}={draw.ratios[c] * 100:g}" for c in CREDIT_CLASSES), "seed": plan_seed,
+                "fingerprint": draw.fingerprint, "pool": ",".join(f"{c}={draw.pool[c]}" for c in CREDIT_CLASSES),
+                "drawn": len(got), "created_by": BY, "created_at": pd.Timestamp(drawn_at), "version": 1})
+    item_frame = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
+    return pd.DataFrame(plans), item_frame
+
+
+def _results(rng: np.random.Generator, got: pd.DataFrame, plan_id: str, dept_id: str, grids: dict[str, str],
+             drawn_at: dt.datetime, first: dt.date, last: dt.date, end: dt.datetime) -> pd.DataFrame:
+    """The items of one plan with their results: inspected at a random moment of the plan's
+    period up to the demo's end; a finished plan leaves ``MISSED_RATE`` uninspected."""
+    n = len(got)
+    start = pd.Timestamp(drawn_at)
+    stop = min(pd.Timestamp(last) + pd.Timedelta(hours=18), pd.Timestamp(end))
+    span = max((stop - start).total_seconds(), 0.0)
+    finished = pd.Timestamp(last) < pd.Timestamp(end.date())
+    at = start + pd.to_timedelta(rng.random(n) * span, unit="s")
+    # A running plan: a firm is inspected with the share of the period gone by.
+    share = 1.0 - MISSED_RATE if finished else span / max((pd.Timestamp(last) - start).total_seconds(), 1.0)
+    done = rng.random(n) < share
+    u = rng.random(n)
+    problem = u < np.array([PROBLEM_RATES[c] for c in got["credit_class"]])
+    absent = ~problem & (rng.random(n) < ABSENT_RATE)
+    result = np.where(~done, "pending", np.where(problem, "problem", np.where(absent, "absent", "clean")))
+    return pd.DataFrame({
+        "plan_id": plan_id, "credit_code": got["credit_code"].to_numpy(), "credit_class": got["credit_class"].to_numpy(),
+        "rank": got["rank"].to_numpy(), "grid_code": [grids[c] for c in got["credit_code"]], "dept_id": dept_id,
+        "inspector_1": got["inspector_1"].to_numpy(), "inspector_2": got["inspector_2"].to_numpy(),
+        "drawn_at": start, "due_date": pd.Timestamp(last), "result": result,
+        "result_at": np.where(done, at.floor("s"), pd.Timestamp("1970-01-01")).astype("datetime64[ns]"),
+        "result_by": np.where(done, BY, ""), "note": "", "version": 1})
