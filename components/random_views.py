@@ -98,6 +98,33 @@ def build_plan_rows(plans: pd.DataFrame, names: Mapping[str, str]) -> list[dict[
             for r in plans.itertuples(index=False)]
 
 
+def create_discipline_section() -> html.Section:
+    """涉企检查: firms inspected by several departments within the window or too often in the
+    year, and the size of the 无事不扰 list (supervision/discipline.py)."""
+    cols = [{"field": "entity_name", "headerName": "主体名称", "minWidth": 200, "flex": 2},
+            {"field": "credit_code", "headerName": "统一社会信用代码", "minWidth": 190, "flex": 1},
+            {"field": "flags", "headerName": "预警", "minWidth": 160, "flex": 1},
+            {"field": "departments", "headerName": "近期检查部门", "minWidth": 240, "flex": 2},
+            {"field": "times_year", "headerName": "年内检查次数", "width": 130, "type": "numericColumn"}]
+    return html.Section(className="panel random-discipline-panel", children=[
+        html.Div(className="random-panel-head", children=[
+            html.H2("涉企检查"), html.Span(id="random-discipline-note", className="random-hint")]),
+        _grid("random-flags", cols, "params.data.credit_code", "300px")])
+
+
+def build_flag_rows(flags: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{"entity_name": r.name, "credit_code": r.credit_code, "departments": r.departments,
+             "times_year": int(r.times_year),
+             "flags": "、".join(t for t, on in (("多头检查", r.multi), ("频繁检查", r.frequent)) if on)}
+            for r in flags.itertuples(index=False)]
+
+
+def discipline_note(flags: pd.DataFrame, spared: int, window_days: int, max_per_year: int) -> str:
+    multi, frequent = int(flags["multi"].sum()) if len(flags) else 0, int(flags["frequent"].sum()) if len(flags) else 0
+    return (f"近 {window_days} 天被两个及以上部门检查（多头检查）{multi} 户，一年内检查超过 {max_per_year} 次"
+            f"（频繁检查）{frequent} 户；无事不扰名单 {spared:,} 户，不列入双随机抽查")
+
+
 def create_items_grid() -> dag.AgGrid:
     cols = [{"field": "no", "headerName": "序号", "width": 80, "type": "numericColumn"},
             {"field": "entity_name", "headerName": "主体名称", "minWidth": 200, "flex": 2},
@@ -125,6 +152,8 @@ def plan_info(plan: Mapping[str, Any] | None, scope_name: str) -> list[Any]:
     pool = dict(p.split("=") for p in str(plan["pool"]).split(",") if "=" in p)
     ratios = dict(p.split("=") for p in str(plan["ratios"]).split(",") if "=" in p)
     classes = "；".join(f"{c}类 {pool.get(c, '0')} 户抽 {ratios.get(c, '0')}%" for c in "ABCD")
+    if int(plan.get("spared") or 0):
+        classes += f"（另有无事不扰名单 {int(plan['spared']):,} 户不列入）"
     return [html.Div([html.B(plan["name"]), html.Span(f"（{plan['dept_name']}，抽查范围 {scope_name}）")]),
             html.Div(f"主体库：{classes}"),
             html.Div(["随机种子 ", html.Code(str(plan["seed"]), id="random-seed"), " · 主体库指纹 ",
@@ -184,3 +213,49 @@ def publication_csv(plan: Mapping[str, Any], items: pd.DataFrame) -> bytes:
                                  "" if r.result == "pending" else f"{pd.Timestamp(r.result_at):%Y-%m-%d}",
                                  f"{r.inspector_1_name}、{r.inspector_2_name}"]))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def entity_inspections(rows: pd.DataFrame, day: dt.date, spared: bool, window_days: int,
+                       max_per_year: int) -> list[Any]:
+    """主体画像's 涉企检查: the flags of the firm on ``day`` and its inspections of the year."""
+    recent = rows[pd.to_datetime(rows["inspected_at"]).dt.normalize() > pd.Timestamp(day) - pd.Timedelta(days=window_days)]
+    flags = [t for t, on in ((f"多头检查（近 {window_days} 天 {recent['dept_id'].nunique()} 个部门）",
+                              recent["dept_id"].nunique() >= 2),
+                             (f"频繁检查（一年内 {len(rows)} 次，上限 {max_per_year} 次）", len(rows) > max_per_year),
+                             ("无事不扰名单（不列入双随机抽查）", spared)) if on]
+    head = html.P("；".join(flags) if flags else f"一年内检查 {len(rows)} 次，无检查预警",
+                  className="entity-inspect-flags" + (" warn" if any("检查（" in f for f in flags) else ""),
+                  id="entity-inspect-flags")
+    items = [html.Li([html.Span(f"{pd.Timestamp(r.inspected_at):%Y-%m-%d}", className="entity-ev-time"),
+                      html.Span("双随机抽查" if r.kind == "random" else "部门检查", className="entity-ev-type"),
+                      html.Span(r.dept_name)], className="entity-ev") for r in rows.itertuples(index=False)]
+    return [head, html.Ol(items, className="entity-events") if items else html.P("一年内无现场检查记录",
+                                                                                 className="risk-note")]
+
+
+def publication_html(plan: Mapping[str, Any], items: pd.DataFrame, scope_name: str, css: str) -> str:
+    """抽查结果公示 as one printable HTML document (the PDF): the plan, how it was drawn, and every
+    firm with its result — the same rows as the CSV. ``css``: the reports' print style."""
+    from html import escape
+
+    nowrap = ' class="nowrap"'
+    rows = "".join(
+        "<tr>" + "".join(f"<td{nowrap if i == 2 else ''}>{escape(str(v))}</td>" for i, v in enumerate((
+            n, r.entity_name, r.credit_code, RANDOM_RESULTS_ZH.get(r.result, r.result),
+            "" if r.result == "pending" else f"{pd.Timestamp(r.result_at):%Y-%m-%d}",
+            f"{r.inspector_1_name}、{r.inspector_2_name}"))) + "</tr>"
+        for n, r in enumerate(items.itertuples(index=False), start=1))
+    title = f"{plan['dept_name']}双随机抽查结果公示"
+    facts = [f"抽查计划：{plan['name']}（{plan['plan_id']}）", f"抽查范围：{scope_name}",
+             f"检查期限：{pd.Timestamp(plan['period_from']):%Y-%m-%d} 至 {pd.Timestamp(plan['period_to']):%Y-%m-%d}",
+             f"抽取户数：{len(items):,} 户；随机种子 {plan['seed']}；主体库指纹 {plan['fingerprint']}",
+             "任何人可按随机种子和主体库复核抽取结果。"]
+    head = "".join(f"<th>{h}</th>" for h in ("序号", "主体名称", "统一社会信用代码", "抽查结果", "检查日期", "检查人员"))
+    body = (f'<article id="report-body" class="report-doc" data-state="ok"><header class="report-header">'
+            f'<h1>{escape(title)}</h1></header><section class="report-section">'
+            + "".join(f'<p class="report-note">{escape(f)}</p>' for f in facts)
+            + f'<table class="report-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            '</section></article><div id="report-ready" class="report-ready" data-ready="1"></div>')
+    return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f"<title>{escape(title)}</title><style>{css}</style></head>"
+            f'<body class="report-print"><div class="page report-page">{body}</div></body></html>')

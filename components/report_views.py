@@ -250,11 +250,16 @@ def create_report(d: ReportData) -> tuple[list[Any], dict[str, str]]:
                          empty="本期无涉及辖区的不合格批次")]),
         _section("report-quality", "六、数据质量说明", [html.P(n, className="report-note") for n in d.quality_notes]
                  + [create_table("report-table-quality", d.quality, numeric=("本期记录数",), empty="无数据源")]),
+        _section("report-random", "七、双随机抽查", [
+            html.P(d.random_note, className="report-note"),
+            create_table("report-table-random", d.random, numeric=("已检查（户）", "发现问题（户）", "问题发现率（%）")),
+            html.P("问题发现率 = 发现问题户数 ÷ 已检查户数；按信用风险分类比较，检验分类是否预示风险。",
+                   className="report-foot")]),
     ], svgs
 
 
 #: Tables and charts a complete report holds (the ready marker waits for all of them).
-N_TABLES = 5
+N_TABLES = 6
 N_CHARTS = 4
 
 
@@ -262,7 +267,8 @@ def report_tables(d: ReportData) -> dict[str, pd.DataFrame]:
     """The report's tables by sheet name (Excel export). The 概要 sheet carries every
     sentence of the report besides its tables: summary, notes, the overdue and data-quality notes."""
     texts = ([(f"综述 {i + 1}", s) for i, s in enumerate(d.summary)] + [(f"说明 {i + 1}", n) for i, n in enumerate(d.notes)]
-             + [("逾期任务", overdue_note(d))] + [(f"数据质量 {i + 1}", n) for i, n in enumerate(d.quality_notes)])
+             + [("逾期任务", overdue_note(d))] + [(f"数据质量 {i + 1}", n) for i, n in enumerate(d.quality_notes)]
+             + [("双随机抽查", d.random_note)])
     summary = pd.DataFrame({"项目": ["标题", "区域", "区划代码", "报告期", "统计期间", "生成时间"] + [k for k, _ in texts],
                             "内容": [d.title, d.region_path, d.region, d.period.label, d.period.range_text,
                                    d.generated_at.strftime("%Y-%m-%d %H:%M")] + [t for _, t in texts]})
@@ -277,7 +283,7 @@ def report_tables(d: ReportData) -> dict[str, pd.DataFrame]:
     grades = pd.DataFrame({"风险等级": d.risk_grades["grade_zh"], "主体数（户）": d.risk_grades["entities"]})
     return {"概要": summary, "主要指标": headline_frame(d), "趋势": trend, "新设立排名": rank, "逾期任务排名": rank_o,
             "逾期任务": d.overdue, "风险等级分布": grades, "高风险主体": d.risk_top, "不合格批次": d.alerts,
-            "数据质量": d.quality}
+            "数据质量": d.quality, "双随机抽查": d.random}
 
 
 def file_stem(region: str, kind: str, key: str) -> str:

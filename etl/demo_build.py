@@ -47,7 +47,7 @@ def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     tasks, task_events = make_tasks(rng, events, cfg.until, workers)
     step()
     inspectors = make_inspectors(cfg.seed, depts)
-    plans, items = make_random(cfg.seed, cfg.until, entities, depts, inspectors)
+    plans, items = make_random(cfg.seed, cfg.until, entities, depts, inspectors, events)
     return DemoData(grids, workers, depts, entities, events, tasks, task_events, inspectors, plans, items)
 
 

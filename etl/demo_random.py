@@ -33,47 +33,79 @@ def _ratios() -> dict[str, float]:
     return {k: float(v) / 100 for k, v in (p.split("=") for p in DEFAULT_RATIOS.split(","))}
 
 
+def _blemished(events: pd.DataFrame, day: dt.date, days: int = 365) -> set[str]:
+    """Firms with a penalty, a complaint or a failed inspection within ``days`` up to ``day``
+    (they are not 无事不扰, supervision.discipline)."""
+    when = pd.to_datetime(events["event_date"])
+    bad = (events["event_type"].isin(["penalty", "complaint"])
+           | ((events["event_type"] == "inspection") & (events["result"] == "fail")))
+    window = (when > pd.Timestamp(day) - pd.Timedelta(days=days)) & (when <= pd.Timestamp(day))
+    return set(events.loc[bad & window, "credit_code"])
+
+
 def make_random(seed: int, until: np.datetime64, entities: pd.DataFrame, depts: pd.DataFrame,
-                inspectors: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The demo's ``random_plans`` and ``random_items`` (their own random stream)."""
+                inspectors: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo's ``random_plans`` and ``random_items`` (their own random stream): each town's
+    market-regulation office last quarter and this quarter, and each licensing department that
+    lists its trades this quarter over its whole region (so that some firms are inspected by
+    two departments within a month: 涉企检查). Firms on the 无事不扰 list on the day of a draw
+    are spared, as in a real draw."""
     rng = np.random.default_rng([seed, 30])
     end = pd.Timestamp(until).to_pydatetime()
     this_q = _quarter(end.date())
     last_q = _quarter(this_q[0] - dt.timedelta(days=1))
-    ratios = _ratios()
+    plans: list[dict] = []
+    items: list[pd.DataFrame] = []
     offices = depts[(depts["kind"] == "market_regulator") & (depts["region_code"].str.len() == 9)]
-    plans, items = [], []
-    for dept_id, name, town in offices[["dept_id", "name", "region_code"]].itertuples(index=False):
+    licensing = depts[(depts["kind"] == "licensing") & (depts["industries"] != "")]
+    for dept_id, region, trades, quarters in (
+            [(d, r, "", (last_q, this_q)) for d, r in offices[["dept_id", "region_code"]].itertuples(index=False)]
+            + [(d, r, t, (this_q,)) for d, r, t in licensing[["dept_id", "region_code", "industries"]]
+               .itertuples(index=False)]):
         roster = inspectors[inspectors["dept_id"] == dept_id]
-        firms = entities[entities["grid_code"].str.startswith(town)]
+        firms = entities[entities["grid_code"].str.startswith(region)]
+        if trades:
+            firms = firms[firms["industry"].isin(trades.split(","))]
         recent = None
-        for k, (first, last) in enumerate((last_q, this_q)):
+        for first, last in quarters:
             drawn_at = dt.datetime.combine(first, dt.time(9, 0))
             if drawn_at > end or len(roster) < 2:
                 continue
-            day = pd.Timestamp(first)
-            alive = firms[(firms["reg_date"] <= day) & ((firms["status"] == "active") | (firms["status_date"] > day))]
-            if alive.empty:
+            plan, got = _plan(rng, dept_id, region, trades, firms, roster, recent, events, first, last, drawn_at)
+            if got is None:
                 continue
-            pool = pd.DataFrame({"credit_code": alive["credit_code"], "credit_class": alive["credit_grade"].astype(str)})
-            plan_seed = int(rng.integers(10 ** 12))
-            draw = draw_firms(pool, ratios, plan_seed)
-            pairs = assign_inspectors(draw.firms["credit_code"], roster, plan_seed, recent)
-            got = draw.firms.merge(pairs, on="credit_code")
-            plan_id = f"SJ{first:%Y%m%d}{town}{k}"
-            items.append(_results(rng, got, plan_id, dept_id, dict(zip(alive["credit_code"], alive["grid_code"])),
+            plans.append(plan)
+            items.append(_results(rng, got, plan["plan_id"], dept_id, dict(zip(firms["credit_code"], firms["grid_code"])),
                                   drawn_at, first, last, end))
             recent = pd.concat([pd.DataFrame({"credit_code": got["credit_code"], "inspector_id": got[c]})
                                 for c in ("inspector_1", "inspector_2")])
-            plans.append({
-                "plan_id": plan_id, "name": f"{first.year}年第{(first.month - 1) // 3 + 1}季度日常监督抽查",
-                "dept_id": dept_id, "region_code": town, "period_from": pd.Timestamp(first),
-                "period_to": pd.Timestamp(last), "industries": "", "entity_types": "", "listed": "all",
-                "ratios": ",".join(f"{c}={draw.ratios[c] * 100:g}" for c in CREDIT_CLASSES), "seed": plan_seed,
-                "fingerprint": draw.fingerprint, "pool": ",".join(f"{c}={draw.pool[c]}" for c in CREDIT_CLASSES),
-                "drawn": len(got), "created_by": BY, "created_at": pd.Timestamp(drawn_at), "version": 1})
     item_frame = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
     return pd.DataFrame(plans), item_frame
+
+
+def _plan(rng: np.random.Generator, dept_id: str, region: str, trades: str, firms: pd.DataFrame,
+          roster: pd.DataFrame, recent: pd.DataFrame | None, events: pd.DataFrame, first: dt.date, last: dt.date,
+          drawn_at: dt.datetime) -> tuple[dict, pd.DataFrame | None]:
+    """One plan drawn on ``first``: its row and its firms with their inspectors (None: no pool)."""
+    day = pd.Timestamp(first)
+    alive = firms[(firms["reg_date"] <= day) & ((firms["status"] == "active") | (firms["status_date"] > day))]
+    if alive.empty:
+        return {}, None
+    pool = pd.DataFrame({"credit_code": alive["credit_code"], "credit_class": alive["credit_grade"].astype(str)})
+    clean = alive[(alive["credit_grade"].astype(str) == "A") & (alive["abnormal"] == 0) & (alive["dishonest"] == 0)]
+    spared = set(clean["credit_code"]) - _blemished(events, first)
+    plan_seed = int(rng.integers(10 ** 12))
+    draw = draw_firms(pool, _ratios(), plan_seed, spared)
+    got = draw.firms.merge(assign_inspectors(draw.firms["credit_code"], roster, plan_seed, recent), on="credit_code")
+    quarter = f"{first.year}年第{(first.month - 1) // 3 + 1}季度"
+    return {
+        "plan_id": f"SJ{first:%Y%m%d}{dept_id.replace('-', '')}", "dept_id": dept_id, "region_code": region,
+        "name": f"{quarter}{'行业专项' if trades else '日常监督'}抽查", "period_from": day,
+        "period_to": pd.Timestamp(last), "industries": trades, "entity_types": "", "listed": "all",
+        "ratios": ",".join(f"{c}={draw.ratios[c] * 100:g}" for c in CREDIT_CLASSES), "seed": plan_seed,
+        "fingerprint": draw.fingerprint, "pool": ",".join(f"{c}={draw.pool[c]}" for c in CREDIT_CLASSES),
+        "spared": len(spared), "drawn": len(got), "created_by": BY, "created_at": pd.Timestamp(drawn_at), "version": 1,
+    }, got
 
 
 def _results(rng: np.random.Generator, got: pd.DataFrame, plan_id: str, dept_id: str, grids: dict[str, str],

@@ -21,8 +21,11 @@ from domain.codes import ENTITY_TYPES, RANDOM_RESULTS
 from domain.errors import InvalidParameter, JinjianError
 from domain.sources import INDUSTRY_SECTIONS
 from queries import random_checks as q
+from queries.discipline import spared_codes
+from settings import ConfigError
 from store.engine import Engine
 from store.filters import RegionScope, check_region_code
+from supervision.discipline import InspectionRules
 from supervision.double_random import CREDIT_CLASSES, assign_inspectors, draw_firms
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,8 @@ def _check(db: Engine, spec: PlanSpec, scope: RegionScope, today: dt.date) -> di
 def draw_plan(db: Engine, spec: PlanSpec, scope: RegionScope, by: str, seed: int | None = None,
               ratios: dict[str, float] | None = None, now: dt.datetime | None = None) -> str:
     """Create the plan, draw its firms and their inspectors, store them; return the plan id.
+    The pool is the firms alive on the day of the draw that pass the plan's filters, less the
+    无事不扰 list (supervision.discipline); its fingerprint is taken after that.
 
     ``seed``: drawn from the system's secure random source when not given (stored and shown
     with the plan). ``ratios``: per class, the setting ``JINJIAN_RANDOM_RATIOS`` by default."""
@@ -105,7 +110,12 @@ def draw_plan(db: Engine, spec: PlanSpec, scope: RegionScope, by: str, seed: int
     frame = q.pool(db, q.PoolSpec(spec.region, now.date(), spec.industries, spec.entity_types, spec.listed))
     if frame.empty:
         raise PlanRefused("empty pool", user_message="抽查范围内没有符合条件的市场主体")
-    draw = draw_firms(frame, ratios, seed)
+    try:
+        rules = InspectionRules.from_env()
+    except ConfigError as exc:
+        raise PlanRefused(f"inspection rules: {exc}", user_message="涉企检查规则配置不正确，请联系系统管理员") from None
+    spared = spared_codes(db, spec.region, now.date(), rules) & set(frame["credit_code"])
+    draw = draw_firms(frame, ratios, seed, spared)
     staff = q.roster(db, spec.dept_id)
     recent = q.recent_pairs(db, now.date() - dt.timedelta(days=AVOID_DAYS))
     pairs = assign_inspectors(draw.firms["credit_code"], staff, seed, recent)
@@ -125,7 +135,8 @@ def draw_plan(db: Engine, spec: PlanSpec, scope: RegionScope, by: str, seed: int
         "industries": [",".join(spec.industries)], "entity_types": [",".join(spec.entity_types)],
         "listed": [spec.listed], "ratios": [",".join(f"{c}={draw.ratios[c] * 100:g}" for c in CREDIT_CLASSES)],
         "seed": [seed], "fingerprint": [draw.fingerprint],
-        "pool": [",".join(f"{c}={draw.pool[c]}" for c in CREDIT_CLASSES)], "drawn": [len(items)],
+        "pool": [",".join(f"{c}={draw.pool[c]}" for c in CREDIT_CLASSES)], "spared": [len(spared)],
+        "drawn": [len(items)],
         "created_by": [by], "created_at": [pd.Timestamp(now)], "version": [version]})
     if not items.empty:
         db.insert("random_items", items)

@@ -10,17 +10,8 @@ from indicators.measures import (
     RECORDS_IN, SECONDARY, STOCK, TERTIARY, WORKERS,
     asof, ent, ev, risk, rnd, step, task,
 )
-from indicators.model import Indicator, Measure, Thresholds
-
-
-def _i(id_: str, zh: str, en: str, cat: str, unit: str, kind: str, num: Measure, dzh: str, den: str,
-       **kw: object) -> Indicator:
-    return Indicator(id=id_, name_zh=zh, name_en=en, category=cat, unit=unit, kind=kind,  # type: ignore[arg-type]
-                     numerator=num, definition_zh=dzh, definition_en=den, **kw)  # type: ignore[arg-type]
-
-
-def _pct(dec: int = 1) -> dict[str, object]:
-    return {"scale": 100.0, "decimals": dec}
+from indicators.catalogue_inspection import INSPECTION_INDICATORS
+from indicators.model import Indicator, Measure, Thresholds, indicator as _i, pct as _pct
 
 
 INDICATORS: list[Indicator] = [
@@ -159,32 +150,7 @@ INDICATORS: list[Indicator] = [
        Measure("events", "uniqExactIf(batch_no, event_type = 'sampling' AND result = 'fail')"),
        "期内抽检不合格的不同产品批号数。",
        "Distinct batch_no of sampling events with result fail within the period."),
-    # ---------------------------------------------------------------- 双随机抽查 (docs/double_random.md)
-    _i("random_drawn", "双随机抽查户数", "Firms drawn for random inspection", "inspection", "户", "stock",
-       rnd(R_DRAWN), "截至期末双随机抽查计划抽取的检查对象户数。",
-       "Items of 双随机 plans (newest version) with drawn_at date <= end."),
-    _i("random_done", "双随机已检查户数", "Randomly drawn firms inspected", "inspection", "户", "stock",
-       rnd(R_DONE), "截至期末已录入抽查结果的检查对象户数。",
-       "Drawn items whose result is not pending and whose result_at date <= end."),
-    _i("random_completion", "双随机抽查完成率", "Random inspections completed", "inspection", "%", "stock",
-       rnd(R_DONE), "截至期末已检查户数占抽查户数的比例。", "random_done / random_drawn × 100.",
-       denominator=rnd(R_DRAWN), thresholds=Thresholds("higher_better", 90, 80, 70, 60), **_pct()),
-    _i("random_overdue", "双随机逾期未检查户数", "Random inspections overdue", "inspection", "户", "stock",
-       rnd(R_OVERDUE), "截至期末检查期限已过仍未录入结果的检查对象户数。",
-       "Drawn items with due_date < end and not done by end.",
-       thresholds=Thresholds("higher_worse", 1, 5, 10, 20)),
-    _i("random_problem_rate", "双随机问题发现率", "Random inspections finding problems", "inspection", "%", "stock",
-       rnd(f"{R_DONE} AND result = 'problem'"), "截至期末已检查户中发现问题的比例。",
-       "Done items with result problem / done items × 100.", denominator=rnd(R_DONE), **_pct()),
-    *[_i(f"random_problem_rate_{c.lower()}", f"{c}类主体问题发现率", f"Problems found in class {c} firms",
-         "inspection", "%", "stock", rnd(f"{R_DONE} AND result = 'problem' AND credit_class = '{c}'"),
-         f"截至期末信用风险分类为{c}类的已检查户中发现问题的比例（检验分类是否预示风险）。",
-         f"Done items of credit_class {c} with result problem / done items of class {c} × 100.",
-         denominator=rnd(f"{R_DONE} AND credit_class = '{c}'"), **_pct()) for c in "ABCD"],
-    _i("random_absent_rate", "双随机查无下落率", "Random inspections: not found at address", "inspection", "%",
-       "stock", rnd(f"{R_DONE} AND result = 'absent'"),
-       "截至期末已检查户中通过登记的住所（经营场所）无法联系的比例。",
-       "Done items with result absent / done items × 100.", denominator=rnd(R_DONE), **_pct()),
+    *INSPECTION_INDICATORS,  # 双随机抽查 and 涉企检查: indicators/catalogue_inspection.py
     # ---------------------------------------------------------------- 监管任务
     _i("tasks_created", "推送任务", "Tasks pushed", "tasks", "件", "flow", task(CREATED),
        "期内系统自动推送的监管任务件数（核查、公示）。", "Tasks whose created_at date is within the period."),

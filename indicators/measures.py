@@ -20,7 +20,12 @@ SQL conditions (bound placeholders only):
 - random_items: every firm a 双随机 plan drew, at its newest version
   (``queries.random_checks.ITEMS``; docs/double_random.md), as of the period end: drawn on or
   before it; DONE = a result entered on or before it; overdue = not done and the plan's end
-  date before the period end.
+  date before the period end;
+- inspection_firms: every firm inspected on site (a department's inspection record or a
+  双随机 result) within the 365 days up to the period end, one row per firm
+  (``queries.discipline.FIRM_FLAGS``): ``depts_window`` = departments that inspected it
+  within ``%(window)s`` days (JINJIAN_INSPECT_WINDOW_DAYS), ``times_year`` = inspections of the
+  year; 频繁 = more than ``%(max_year)s`` (JINJIAN_INSPECT_MAX_PER_YEAR).
 """
 from __future__ import annotations
 
@@ -93,3 +98,16 @@ R_OVERDUE = (f"{R_DRAWN} AND due_date < %(end)s AND NOT (result != 'pending' AND
 def rnd(cond: str) -> Measure:
     """Firms drawn by 双随机 plans that meet ``cond`` (R_DRAWN, R_DONE, R_OVERDUE …)."""
     return Measure("random_items", f"countIf({cond})")
+
+
+#: 无事不扰 (supervision.discipline): alive, class A, on no list, no penalty, complaint or failed
+#: inspection within ``%(spare)s`` days up to the period end.
+SPARED = ("credit_grade = 'A' AND abnormal = 0 AND dishonest = 0 AND credit_code NOT IN ("
+          "SELECT credit_code FROM events WHERE (event_type IN ('penalty', 'complaint') OR "
+          "(event_type = 'inspection' AND result = 'fail')) AND event_date > toDate(%(end)s) - %(spare)s "
+          "AND event_date <= toDate(%(end)s))")
+
+
+def firms(cond: str = "1") -> Measure:
+    """Firms inspected within the year up to the period end that meet ``cond``."""
+    return Measure("inspection_firms", f"countIf({cond})")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "entity_risk", "grid_workers",
-                 "ingest_quality", "random_items"]
+                 "ingest_quality", "random_items", "inspection_firms"]
 Kind = Literal["stock", "flow", "current"]
 Direction = Literal["higher_worse", "higher_better"]
 
@@ -131,3 +131,15 @@ class Indicator:
                 "yellow": self.thresholds.yellow, "orange": self.thresholds.orange,
                 "red": self.thresholds.red},
         }
+
+
+def indicator(id_: str, zh: str, en: str, cat: str, unit: str, kind: str, num: Measure, dzh: str, den: str,
+              **kw: object) -> Indicator:
+    """A catalogue entry in one line: id, names, category, unit, kind, numerator, definitions."""
+    return Indicator(id=id_, name_zh=zh, name_en=en, category=cat, unit=unit, kind=kind,  # type: ignore[arg-type]
+                     numerator=num, definition_zh=dzh, definition_en=den, **kw)  # type: ignore[arg-type]
+
+
+def pct(dec: int = 1) -> dict[str, object]:
+    """A percentage: × 100 with ``dec`` decimals."""
+    return {"scale": 100.0, "decimals": dec}

@@ -109,6 +109,8 @@ def layout(code: str | None = None, date: str | None = None, **_: Any) -> html.D
                 html.Div([html.H2("监管任务"), html.Span(id="entity-tasks-note", className="risk-note")],
                          className="risk-panel-head"),
                 html.Div(id="entity-tasks", className="entity-tasks")]),
+            html.Section(className="panel entity-inspect-panel", children=[
+                html.H2("涉企检查"), html.Div(id="entity-inspect", className="entity-inspect")]),
         ]),
         dcc.Store(id="entity-code", data=credit),
     ])
@@ -298,3 +300,36 @@ def refresh_risk(code: str | None, date: str | None) -> list[Any]:
         logger.warning("entity risk %r failed: %s", code, exc.detail)
         return [html.P(exc.user_message, className="risk-error")]
     return risk_panel(risk, rules, day.isoformat())
+
+
+@callback(Output("entity-inspect", "children"), Input("entity-code", "data"), Input("entity-date", "date"))
+def refresh_inspect(code: str | None, date: str | None) -> list[Any]:
+    """涉企检查: the firm's inspections of the year up to the date and its flags (docs/double_random.md)."""
+    from components.random_views import entity_inspections
+    from queries.discipline import inspections_of, spared_codes
+    from supervision.discipline import InspectionRules
+
+    code = _code(code)
+    if code is None:
+        return []
+    root = _root()
+    try:
+        try:
+            rules = InspectionRules.from_env()
+        except ConfigError as exc:
+            raise InvalidParameter(f"inspection rules: {exc}", user_message="涉企检查规则配置不正确，请联系系统管理员") from None
+        day, db = inputs.day(date), get_db()
+        rows = inspections_of(db, code, root, day)
+        spared = code in spared_codes(db, _entity_grid(db, code, root), day, rules)
+    except JinjianError as exc:
+        logger.warning("entity inspections %r failed: %s", code, exc.detail)
+        return [html.P(exc.user_message, className="risk-error")]
+    return entity_inspections(rows, day, spared, rules.window_days, rules.max_per_year)
+
+
+def _entity_grid(db: Any, code: str, root: str) -> str:
+    """The firm's grid inside the scope (the narrowest region to look for it in), else the scope."""
+    from queries.entity_list import entity_grid
+
+    grid = entity_grid(db, code)
+    return grid if grid and grid.startswith(root) else root

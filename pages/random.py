@@ -27,9 +27,12 @@ from domain.sources import INDUSTRY_SECTIONS
 from etl.random_checks import PlanSpec, draw_plan, record_result
 from pages import inputs
 from queries import random_checks as q
+from queries.discipline import flagged, spared_codes
 from queries.regions import region_names
 from store.db import get_db
+from settings import ConfigError
 from store.filters import Filter, RegionScope
+from supervision.discipline import InspectionRules
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +68,13 @@ def layout(**_: Any) -> html.Div:
         html.Section(className="panel random-items-panel", children=[
             html.Div(className="random-panel-head", children=[
                 html.H2("检查对象与结果"),
-                html.Button("下载公示名单", id="random-publish", n_clicks=0, className="btn random-publish")]),
+                html.Button("下载公示名单", id="random-publish", n_clicks=0, className="btn random-publish"),
+                html.Button("公示 PDF", id="random-publish-pdf", n_clicks=0, className="btn random-publish-pdf")]),
             html.Div(rv.plan_info(None, ""), id="random-plan-info", className="random-plan-info"),
             rv.create_items_grid(),
             html.Div(rv.create_result_form(), className="" if may_draw else HIDDEN),
         ]),
+        rv.create_discipline_section(),
         dcc.Store(id="random-plan"), dcc.Store(id="random-version", data=0),
         dcc.Download(id="random-download"),
         dcc.Interval(id="random-interval", interval=REFRESH_MS),
@@ -99,6 +104,25 @@ def refresh(_n: int | None, _version: int | None) -> tuple[Any, ...]:
         return (*(no_update,) * 4, exc.user_message, "banner")
     return (rv.create_cards(figs), rv.create_class_figure(rates), rv.build_plan_rows(plans, names),
             f"数据截至 {now:%Y-%m-%d %H:%M}", "", f"banner {HIDDEN}")
+
+
+@callback(Output("random-flags", "rowData"), Output("random-discipline-note", "children"),
+          Input("random-interval", "n_intervals"), Input("random-version", "data"))
+def refresh_discipline(_n: int | None, _version: int | None) -> tuple[Any, str]:
+    """涉企检查 of the viewer's scope today: flagged firms and the 无事不扰 list's size."""
+    try:
+        rules = InspectionRules.from_env()
+    except ConfigError as exc:
+        logger.warning("inspection rules: %s", exc)
+        return no_update, "涉企检查规则配置不正确，请联系系统管理员"
+    try:
+        db, scope, today = get_db(), _scope(), dt.date.today()
+        flags = flagged(db, scope.prefix, today, rules)
+        spared = spared_codes(db, scope.prefix, today, rules)
+    except JinjianError as exc:
+        logger.warning("discipline figures failed: %s", exc.detail)
+        return no_update, exc.user_message
+    return rv.build_flag_rows(flags), rv.discipline_note(flags, len(spared), rules.window_days, rules.max_per_year)
 
 
 def tasks_random(code: Any, date: Any) -> tuple[Any, Any, str]:
@@ -213,11 +237,13 @@ def save_result(_n: int | None, plan_id: Any, rows: Any, result: Any, note: Any,
     return f"已保存：{row.get('entity_name') or code}", inputs.counter(version) + 1
 
 
-@callback(Output("random-download", "data"), Input("random-publish", "n_clicks"), State("random-plan", "data"),
-          prevent_initial_call=True)
+@callback(Output("random-download", "data"), Input("random-publish", "n_clicks"), Input("random-publish-pdf", "n_clicks"),
+          State("random-plan", "data"), prevent_initial_call=True)
 @inputs.keep_on_bad_input
-def publish(_n: int | None, plan_id: Any) -> Any:
-    """The publication list (抽查结果公示) of the chosen plan inside the viewer's scope, as CSV."""
+def publish(_csv: int | None, _pdf: int | None, plan_id: Any) -> Any:
+    """The publication list (抽查结果公示) of the chosen plan inside the viewer's scope, as CSV or
+    PDF (permission ``export``; audited ``export_csv`` / ``export_pdf``)."""
+    pdf = dash.ctx.triggered_id == "random-publish-pdf"
     plan_id = inputs.text(plan_id, limit=40)
     if not plan_id:
         return no_update
@@ -225,9 +251,19 @@ def publish(_n: int | None, plan_id: Any) -> Any:
     plan = q.plan(db, plan_id, scope)
     if plan is None:
         return no_update
-    audit.exported("export_csv", target=f"公示 {plan_id}", region=scope.prefix)
-    data = rv.publication_csv(plan, q.items(db, plan_id, scope))
-    return dcc.send_bytes(data, f"抽查结果公示-{plan_id}.csv")
+    audit.exported("export_pdf" if pdf else "export_csv", target=f"公示 {plan_id}", region=scope.prefix)
+    items = q.items(db, plan_id, scope)
+    if not pdf:
+        return dcc.send_bytes(rv.publication_csv(plan, items), f"抽查结果公示-{plan_id}.csv")
+    from reports.pdf import PdfOptions, shared_renderer
+    from reports.web import CSS_PATH
+
+    region = str(plan["region_code"])
+    name = region_names(db, [region]).get(region, region)
+    document = rv.publication_html(plan, items, name, CSS_PATH.read_text(encoding="utf-8"))
+    data = shared_renderer().render_html(document, PdfOptions(header_left=f"金监 · {plan['dept_name']}",
+                                                              header_right="双随机抽查结果公示"))
+    return dcc.send_bytes(data, f"抽查结果公示-{plan_id}.pdf")
 
 
 __all__ = ["PATH", "layout"]

@@ -26,6 +26,7 @@ from store.executor import run
 from store.filters import Filter
 from store.parallel import run_all
 from queries.quality import INGEST_QUALITY
+from queries.discipline import FIRM_FLAGS, discipline_params
 from queries.random_checks import ITEMS
 from queries.regions import region_node
 from queries.risk_score import ENTITY_RISK, risk_params
@@ -33,6 +34,7 @@ from queries.tasks import TASK_ASOF
 from domain.errors import ConfigurationProblem
 from domain.holiday_file import HolidayFileError
 from settings import ConfigError, Settings
+from supervision.discipline import InspectionRules
 from supervision.risk import RiskRules
 from supervision.rules import TaskRules, bucket_bounds
 
@@ -40,6 +42,7 @@ from supervision.rules import TaskRules, bucket_bounds
 TASK_RULES_MESSAGE = "任务督办规则配置不正确，任务类指标暂无法计算，请联系系统管理员"
 CALENDAR_MESSAGE = "节假日安排文件有误，任务类指标暂无法计算，请联系系统管理员"
 RISK_RULES_MESSAGE = "风险评分规则配置不正确，风险类指标暂无法计算，请联系系统管理员"
+INSPECT_RULES_MESSAGE = "涉企检查规则配置不正确（检查时限、年度上限），相关指标暂无法计算，请联系系统管理员"
 
 
 def _task_rules() -> TaskRules:
@@ -57,6 +60,13 @@ def _bucket_params(asof: dt.date) -> dict[str, object]:
         raise ConfigurationProblem(f"holiday file: {exc}", user_message=CALENDAR_MESSAGE) from None
 
 
+def _discipline_params() -> dict[str, int]:
+    try:
+        return discipline_params(InspectionRules.from_env())
+    except ConfigError as exc:
+        raise ConfigurationProblem(f"inspection rules: {exc}", user_message=INSPECT_RULES_MESSAGE) from None
+
+
 def _risk_rules() -> RiskRules:
     try:
         return RiskRules.from_env()
@@ -67,7 +77,8 @@ _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "ingest_quality": "AND toDate(received_at) >= %(start)s AND toDate(received_at) <= %(end)s"}
 #: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS}
+_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS,
+         "inspection_firms": FIRM_FLAGS}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 
@@ -118,6 +129,8 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
         base["push_limit"] = _task_rules().push_minutes * 60
     if "ingest_quality" in by_source:  # batches sent without a region scope belong to the jurisdiction root
         base["root"] = Settings.from_env().root_region
+    if any(m.source == "inspection_firms" or "%(spare)s" in m.expr for ms in by_source.values() for m in ms):
+        base.update(_discipline_params())  # 涉企检查: JINJIAN_INSPECT_WINDOW_DAYS, JINJIAN_INSPECT_MAX_PER_YEAR
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
     key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
     group = "GROUP BY region_code" if by_child else ""

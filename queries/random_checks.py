@@ -29,6 +29,7 @@ PLANS = """(SELECT plan_id, argMax(name, version) AS name, argMax(dept_id, versi
        argMax(entity_types, version) AS entity_types, argMax(listed, version) AS listed,
        argMax(ratios, version) AS ratios, argMax(seed, version) AS seed,
        argMax(fingerprint, version) AS fingerprint, argMax(pool, version) AS pool,
+       argMax(spared, version) AS spared,
        argMax(drawn, version) AS drawn, argMax(created_by, version) AS created_by,
        argMax(created_at, version) AS created_at
    FROM random_plans GROUP BY plan_id)"""
@@ -115,7 +116,8 @@ def plans(db: Engine, scope: RegionScope) -> pd.DataFrame:
         SELECT p.plan_id AS plan_id, p.name AS name, p.dept_id AS dept_id, p.region_code AS region_code,
                p.period_from AS period_from, p.period_to AS period_to, p.industries AS industries,
                p.entity_types AS entity_types, p.listed AS listed, p.seed AS seed, p.fingerprint AS fingerprint,
-               p.pool AS pool, p.ratios AS ratios, p.created_by AS created_by, p.created_at AS created_at,
+               p.pool AS pool, p.spared AS spared, p.ratios AS ratios, p.created_by AS created_by,
+               p.created_at AS created_at,
                c.drawn AS drawn, c.done AS done, c.problems AS problems
         FROM (SELECT * FROM {PLANS} WHERE startsWith(%(p)s, region_code) OR region_code LIKE %(like)s) AS p
         LEFT JOIN (SELECT plan_id, count() AS drawn, countIf(result != 'pending') AS done,

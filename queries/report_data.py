@@ -27,6 +27,7 @@ from queries.entities import registration_flow
 from store.executor import run
 from store.filters import Filter, RegionScope, default_scope
 from queries.regions import region_names, region_node
+from queries.random_checks import class_rates, figures as random_figures
 from queries.risk import batch_alerts, grade_distribution, top_entities
 from queries.tasks import TaskQuery, task_list
 from queries.report_periods import ReportPeriod, report_period
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 #: The headline indicator table, in order.
 HEADLINES: tuple[str, ...] = (
     "entity_stock", "new_registrations", "new_enterprises", "new_individuals", "cancellations", "revocations",
-    "net_growth", "complaints", "penalties", "inspections", "sampling_pass_rate", "tasks_created",
+    "net_growth", "complaints", "penalties", "inspections", "random_completion", "random_overdue",
+    "random_problem_rate", "sampling_pass_rate", "tasks_created",
     "tasks_closed", "ontime_rate", "tasks_overdue", "overdue_severe", "risk_red", "risk_orange", "high_risk_share",
 )
 #: Periods in the trend chart per report kind.
@@ -73,6 +75,8 @@ class ReportData:
     alerts: pd.DataFrame           # failed batches in the period handled in the region (Chinese columns)
     quality: pd.DataFrame          # one row per data source (Chinese columns)
     quality_notes: list[str]
+    random: pd.DataFrame           # 双随机: per credit-risk class at the period end (Chinese columns)
+    random_note: str
     has_data: bool
     notes: list[str] = field(default_factory=list)
 
@@ -114,6 +118,7 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
         "risk_top": lambda: _risk_top(db, flt, period.end, risk_rules),
         "alerts": lambda: _alerts(db, flt, period),
         "quality": lambda: source_quality(db, flt, period, today),
+        "random": lambda: _random(db, flt, period.end),
     })
     out = _parallel(jobs)
     values = pd.concat([v for k, v in out.items() if k.startswith("headlines_")], ignore_index=True)
@@ -132,7 +137,8 @@ def build_report(db: Engine, region: str, kind: str, day: str | dt.date, scope: 
         generated_at=(now or dt.datetime.now()).replace(microsecond=0), headlines=headlines, summary=[],
         trend=trend, ranking=ranking, ranking_overdue=ranking_overdue, child_level=child_level,
         overdue=overdue, overdue_total=int(_num(headlines, "tasks_overdue")), risk_grades=risk_grades,
-        risk_top=risk_top, alerts=alerts, quality=quality, quality_notes=quality_notes, has_data=has_data)
+        risk_top=risk_top, alerts=alerts, quality=quality, quality_notes=quality_notes, random=out["random"][0],
+        random_note=out["random"][1], has_data=has_data)
     data.summary = summary_sentences(data)
     if period.end >= (today or dt.date.today()):  # running (a daily report of today too): until now
         data.notes.append(f"本期尚未结束，数据截至 {period.end.isoformat()} {data.generated_at:%H:%M}，与上期同一时段"
@@ -280,6 +286,21 @@ def _alerts(db: Engine, flt: Filter, period: ReportPeriod) -> pd.DataFrame:
         "首次抽检不合格": [pd.Timestamp(d).date().isoformat() for d in df["first_fail"]],
         "辖区涉及主体": df["entities"].astype(int), "涉及镇街": df["towns"].astype(int),
     })
+
+
+def _random(db: Engine, flt: Filter, asof: dt.date) -> tuple[pd.DataFrame, str]:
+    """双随机抽查 at the period end: per credit-risk class the firms inspected, the problems found
+    and the rate (docs/double_random.md), and a sentence with drawn, done and overdue."""
+    figs, rates = random_figures(db, flt.region, asof), class_rates(db, flt.region, asof)
+    table = pd.DataFrame({
+        "信用风险分类": [f"{c}类" for c in rates["credit_class"]], "已检查（户）": rates["checked"].astype(int),
+        "发现问题（户）": rates["problems"].astype(int),
+        "问题发现率（%）": ["—" if pd.isna(r) else f"{100 * r:.1f}" for r in rates["rate"]]})
+    if not figs["drawn"]:
+        return table, "截至期末本区域尚无双随机抽查计划。"
+    return table, (f"截至期末，双随机抽查共抽取 {figs['drawn']:,} 户，已检查 {figs['done']:,} 户"
+                   f"（完成率 {100 * figs['done'] / figs['drawn']:.1f}%），逾期未检查 {figs['overdue']:,} 户，"
+                   f"发现问题 {figs['problems']:,} 户。")
 
 
 # ----------------------------------------------------------------------------- summary

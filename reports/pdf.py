@@ -96,6 +96,14 @@ class PdfRenderer:
 
         return self._submit(url, opts, pdf, "print")
 
+    def render_html(self, document: str, opts: PdfOptions | None = None) -> bytes:
+        """Print a complete HTML document (with its ready marker ``#report-ready``) to PDF bytes:
+        loaded as a ``data:`` URL, so it needs no route and no render ticket."""
+        import base64
+
+        return self.render("data:text/html;charset=utf-8;base64," + base64.b64encode(document.encode()).decode(),
+                           opts)
+
     def inspect(self, url: str, action: Callable[[Any], T], opts: PdfOptions | None = None) -> T:
         """``action(page)`` on the report at ``url`` once it is ready, as a screen shows it
         (the same warm browser, on the renderer's thread: Playwright's sync API is bound to
@@ -222,7 +230,7 @@ class PdfRenderer:
         finally:
             page.close()
         logger.info("%s %s: %s in %.2f s (load %.2f, ready %.2f, %s %.2f)", "pdf" if media == "print" else "page",
-                    redact(url), f"{len(out)} bytes" if isinstance(out, bytes) else "done", time.monotonic() - t0,
+                    f"inline document ({len(url)} bytes)" if url.startswith("data:") else redact(url), f"{len(out)} bytes" if isinstance(out, bytes) else "done", time.monotonic() - t0,
                     t_loaded - t0, t_ready - t_loaded, "print" if media == "print" else "read", time.monotonic() - t_ready)
         return out
 

@@ -156,7 +156,7 @@ TABLES: dict[str, str] = {
         CREATE TABLE IF NOT EXISTS random_plans (
             plan_id String, name String, dept_id String, region_code String, period_from Date,
             period_to Date, industries String, entity_types String, listed String, ratios String,
-            seed UInt64, fingerprint String, pool String, drawn UInt32, created_by String,
+            seed UInt64, fingerprint String, pool String, spared UInt32, drawn UInt32, created_by String,
             created_at DateTime, version UInt64
         ) ENGINE = ReplacingMergeTree(version) ORDER BY plan_id""",
     "random_items": f"""

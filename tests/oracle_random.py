@@ -16,13 +16,19 @@ from etl.demo import DemoData
 from tests.oracle import ORACLES, _ratio, _rows_in
 
 
+COLUMNS = ["plan_id", "credit_code", "credit_class", "grid_code", "dept_id", "drawn_at", "due_date", "result",
+           "result_at", "version"]
+
+
+def _newest(data: DemoData) -> pd.DataFrame:
+    """Every drawn firm at its newest version (no rows for a data set without 双随机)."""
+    items = data.random_items if not data.random_items.empty else pd.DataFrame(columns=COLUMNS)
+    return items.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
+
+
 def _items(data: DemoData, region: str, end: dt.date) -> tuple[pd.DataFrame, pd.Series]:
     """The region's drawn items by ``end`` (newest version of each) and which were done by then."""
-    items = data.random_items
-    if items.empty:
-        return items, pd.Series(dtype=bool)
-    items = items.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
-    items = _rows_in(items, region)
+    items = _rows_in(_newest(data), region)
     day = pd.Timestamp(end)
     items = items[pd.to_datetime(items["drawn_at"]).dt.normalize() <= day]
     done = (items["result"] != "pending") & (pd.to_datetime(items["result_at"]).dt.normalize() <= day)
@@ -64,3 +70,62 @@ ORACLES["random_problem_rate"] = _rate("problem")
 for _c in "ABCD":
     ORACLES[f"random_problem_rate_{_c.lower()}"] = _rate("problem", _c)
 ORACLES["random_absent_rate"] = _rate("absent")
+
+
+# ------------------------------------------------------------------ 涉企检查 (supervision/discipline.py)
+WINDOW_DAYS, MAX_PER_YEAR, SPARE_DAYS = 30, 2, 365  # the defaults of JINJIAN_INSPECT_* and the clean record
+
+
+def _inspections(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
+    """Every on-site inspection within the 365 days up to ``end``: inspection events and done
+    双随机 items (newest version), with credit_code, grid_code, dept_id and the day."""
+    ev = data.events[data.events["event_type"] == "inspection"]
+    ev = pd.DataFrame({"credit_code": ev["credit_code"], "grid_code": ev["grid_code"], "dept_id": ev["dept_id"],
+                       "day": pd.to_datetime(ev["event_time"]).dt.normalize()})
+    items = _newest(data)
+    items = items[items["result"] != "pending"]
+    rd = pd.DataFrame({"credit_code": items["credit_code"], "grid_code": items["grid_code"],
+                       "dept_id": items["dept_id"], "day": pd.to_datetime(items["result_at"]).dt.normalize()})
+    rows = _rows_in(pd.concat([ev, rd], ignore_index=True), region)
+    day = pd.Timestamp(end)
+    return rows[(rows["day"] > day - pd.Timedelta(days=365)) & (rows["day"] <= day)]
+
+
+def _firm_flags(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
+    rows = _inspections(data, region, end)
+    recent = rows[rows["day"] > pd.Timestamp(end) - pd.Timedelta(days=WINDOW_DAYS)]
+    return pd.DataFrame({"times": rows.groupby("credit_code").size(),
+                         "depts": recent.groupby("credit_code")["dept_id"].nunique()}).fillna(0)
+
+
+def spared(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
+    """无事不扰 on ``end``: alive class-A firms on no list, without a penalty, complaint or failed
+    inspection within SPARE_DAYS days up to ``end``."""
+    from tests.oracle import alive
+
+    ent = alive(data, region, end)
+    ev = data.events
+    day = pd.Timestamp(end)
+    when = pd.to_datetime(ev["event_date"])
+    bad = ev[(ev["event_type"].isin(["penalty", "complaint"]) | ((ev["event_type"] == "inspection")
+                                                                 & (ev["result"] == "fail")))
+             & (when > day - pd.Timedelta(days=SPARE_DAYS)) & (when <= day)]
+    return ent[(ent["credit_grade"] == "A") & (ent["abnormal"] == 0) & (ent["dishonest"] == 0)
+               & ~ent["credit_code"].isin(set(bad["credit_code"]))]
+
+
+ORACLES["inspected_firms"] = lambda data, region, start, end: float(len(_firm_flags(data, region, end)))
+ORACLES["multi_dept_inspected"] = lambda data, region, start, end: float(
+    (_firm_flags(data, region, end)["depts"] >= 2).sum())
+ORACLES["frequent_inspected"] = lambda data, region, start, end: float(
+    (_firm_flags(data, region, end)["times"] > MAX_PER_YEAR).sum())
+ORACLES["spared_firms"] = lambda data, region, start, end: float(len(spared(data, region, end)))
+
+
+def _spared_share(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
+    from tests.oracle import alive
+
+    return _ratio(float(len(spared(data, region, end))), float(len(alive(data, region, end))), 100.0)
+
+
+ORACLES["spared_share"] = _spared_share

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _card(dash_duo, name: str) -> str:
 
 
 @pytest.mark.browser
-def test_random_page_draw_enter_publish(dash_duo, random_app, tmp_path: Path):
+def test_random_page_draw_enter_publish(dash_duo, random_app, demo_data, tmp_path: Path):
     from app import create_app
 
     db = random_app
@@ -113,6 +114,12 @@ def test_random_page_draw_enter_publish(dash_duo, random_app, tmp_path: Path):
     assert sorted(pub["统一社会信用代码"]) == sorted(names)
     assert pub.set_index("统一社会信用代码").loc[first, "抽查结果"] == "发现问题"
     assert (pub["计划名称"] == "东城街道食品经营者专项抽查").all()
+    # 涉企检查: the size of the 无事不扰 list today, by pandas over the demo's rows.
+    from tests.oracle_random import spared
+
+    n = len(spared(demo_data, "4419", today))
+    dash_duo.wait_for_contains_text("#random-discipline-note", f"无事不扰名单 {n:,} 户", timeout=30)
+    assert _js(dash_duo, "return dash_ag_grid.getApi('random-flags').getDisplayedRowCount();") > 0
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert not logs, [e["message"] for e in logs]
 
@@ -122,7 +129,7 @@ def _callback(client, output: str, values: dict, changed: list[str] | None = Non
     return client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
 
 
-def test_random_callbacks_as_each_role(auth_on, flask_server, random_db):
+def test_random_callbacks_as_each_role(auth_on, flask_server, random_db, tmp_path):
     from store import db as dbmod
 
     db = random_db
@@ -174,6 +181,20 @@ def test_random_callbacks_as_each_role(auth_on, flask_server, random_db):
     data = resp.get_json()["response"]["random-download"]["data"]
     pub = pd.read_csv(io.BytesIO(base64.b64decode(data["content"])), dtype=str, encoding="utf-8-sig")
     assert sorted(pub["统一社会信用代码"]) == town_codes
+    # The same list as PDF: read back with poppler — every firm's code, the plan, fonts embedded.
+    resp = _callback(sup, "random-download.data", {"random-publish-pdf.n_clicks": 1, "random-plan.data": plan_id},
+                     ["random-publish-pdf.n_clicks"])
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    data = resp.get_json()["response"]["random-download"]["data"]
+    assert data["filename"] == f"抽查结果公示-{plan_id}.pdf"
+    pdf = tmp_path / "pub.pdf"
+    pdf.write_bytes(base64.b64decode(data["content"]))
+    text = "".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    assert "双随机抽查结果公示" in text and "全市随机抽查" in text and "未发现问题" in text
+    assert all(code in text for code in town_codes)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts if line.strip()), fonts  # embedded
 
 
 def test_tasks_section_equals_pandas(dongguan, demo_data):
@@ -200,3 +221,28 @@ def test_tasks_section_equals_pandas(dongguan, demo_data):
                  if (part["credit_class"] == c).any() else None for c in "ABCD"]
         assert list(fig.data[0].y) == rates, (region, day)
         assert note.startswith(f"截至 {day:%Y-%m-%d}，已抽取 ")
+
+
+def test_entity_page_shows_inspections_and_flags(dongguan, demo_data):
+    """主体画像's 涉企检查 for a firm flagged 多头检查 and for a 无事不扰 firm: the flags and the
+    inspections of the year, by pandas (tests/oracle_random.py)."""
+    from dash.html import Div
+
+    from pages.entity import refresh_inspect
+    from tests.oracle_random import _firm_flags, _inspections, spared
+    from tests.pagekit import ids, text, walk
+
+    day = dt.date(2026, 11, 20)
+    flags = _firm_flags(demo_data, "4419", day)
+    multi = flags[flags["depts"] >= 2].index[0]
+    panel = Div(refresh_inspect(multi, day.isoformat()))
+    rows = _inspections(demo_data, "4419", day)
+    mine = rows[rows["credit_code"] == multi]
+    shown = text(ids(panel)["entity-inspect-flags"])
+    assert shown.startswith(f"多头检查（近 30 天 {int(flags.loc[multi, 'depts'])} 个部门）")
+    assert ("频繁检查（一年内" in shown) == (len(mine) > 2)
+    assert len([c for c in walk(panel) if getattr(c, "className", "") == "entity-ev"]) == len(mine)
+    quiet = spared(demo_data, "4419", day)["credit_code"].iloc[0]
+    panel = Div(refresh_inspect(quiet, day.isoformat()))
+    assert "无事不扰名单（不列入双随机抽查）" in text(ids(panel)["entity-inspect-flags"])
+    assert refresh_inspect("not-a-code", day.isoformat()) == []

@@ -57,7 +57,19 @@ def test_a_drawn_plan_is_the_lottery_redone_by_hand(random_db):
     day = pd.Timestamp(NOW.date())
     alive = (ents["reg_date"] <= day) & ((ents["status"] == "active") | (ents["status_date"] > day))
     pool = ents[alive & ents["grid_code"].str.startswith(TOWN) & ents["industry"].isin(["F", "H"])]
-    assert len(pool) > 100
+    # 无事不扰: class A, on no list, no penalty, complaint or failed inspection within a year: spared.
+    flags = run(db, "t_random_flags", "SELECT credit_code, abnormal, dishonest FROM entities").set_index("credit_code")
+    evs = run(db, "t_random_evs", "SELECT credit_code, toString(event_type) AS t, toString(result) AS r, event_date "
+              "FROM events WHERE event_date > %(lo)s AND event_date <= %(hi)s",
+              {"lo": NOW.date() - dt.timedelta(days=365), "hi": NOW.date()})
+    bad = set(evs.loc[evs["t"].isin(["penalty", "complaint"]) | ((evs["t"] == "inspection") & (evs["r"] == "fail")),
+                      "credit_code"])
+    spared = set(pool.loc[(pool["g"] == "A") & (flags.loc[pool["credit_code"], "abnormal"].to_numpy() == 0)
+                          & (flags.loc[pool["credit_code"], "dishonest"].to_numpy() == 0)
+                          & ~pool["credit_code"].isin(bad), "credit_code"])
+    assert spared and len(spared) < (pool["g"] == "A").sum()
+    pool = pool[~pool["credit_code"].isin(spared)]
+    assert len(pool) > 50
     want = set()
     for cls, part in pool.groupby("g"):
         ranks = part.assign(r=[hashlib.sha256(f"424242:{c}".encode()).hexdigest() for c in part["credit_code"]])
@@ -68,7 +80,7 @@ def test_a_drawn_plan_is_the_lottery_redone_by_hand(random_db):
     assert p["fingerprint"] == hashlib.sha256("\n".join(sorted(pool["credit_code"])).encode()).hexdigest()
     assert p["fingerprint"] == pool_fingerprint(pool["credit_code"])
     assert p["pool"] == ",".join(f"{c}={int((pool['g'] == c).sum())}" for c in "ABCD")
-    assert int(p["seed"]) == 424242 and p["drawn"] == len(want) and p["done"] == 0
+    assert int(p["seed"]) == 424242 and p["drawn"] == len(want) and p["done"] == 0 and p["spared"] == len(spared)
     assert p["ratios"] == "A=3,B=5,C=10,D=100" and p["dept_name"].endswith("市场监督管理所")
     # Two distinct inspectors of the department's roster per firm, load even within one.
     roster = set(run(db, "t_random_roster", "SELECT inspector_id FROM inspectors WHERE dept_id = %(d)s",
@@ -223,3 +235,49 @@ def test_api_equals_pandas(flask_server, random_db, monkeypatch):
     assert client.get("/api/v1/random/plans?region=4419x").status_code == 400
     assert client.get(f"/api/v1/random/plans?region={TOWN}&date=2026-13-01").status_code == 400
     dbmod.set_db(None)
+
+
+def test_report_section_equals_pandas(demo_db, demo_data):
+    """七、双随机抽查 of a monthly and a weekly report: the class table and the sentence by pandas
+    over the demo's plans at the period end."""
+    from queries.report_data import build_report
+
+    for kind, day, region in (("monthly", "2026-11-20", "4419"), ("weekly", "2026-08-12", TOWN)):
+        d = build_report(demo_db, region, kind, day, RegionScope("44"), today=dt.date(2026, 12, 7))
+        end = pd.Timestamp(d.period.end)
+        items = demo_data.random_items
+        items = items[items["grid_code"].str.startswith(region) & (items["drawn_at"].dt.normalize() <= end)]
+        done = (items["result"] != "pending") & (items["result_at"].dt.normalize() <= end)
+        for cls, row in zip("ABCD", d.random.itertuples(index=False)):
+            part = done & (items["credit_class"] == cls)
+            problems = int((part & (items["result"] == "problem")).sum())
+            assert (row[0], row[1], row[2]) == (f"{cls}类", int(part.sum()), problems), (kind, cls)
+            assert row[3] == ("—" if not part.any() else f"{100 * problems / part.sum():.1f}")
+        overdue = int((~done & (items["due_date"] < end)).sum())
+        assert d.random_note == (f"截至期末，双随机抽查共抽取 {len(items):,} 户，已检查 {int(done.sum()):,} 户"
+                                 f"（完成率 {100 * done.sum() / len(items):.1f}%），逾期未检查 {overdue:,} 户，"
+                                 f"发现问题 {int((done & (items['result'] == 'problem')).sum()):,} 户。"), kind
+        assert len(items) > 0
+
+
+def test_discipline_flags_and_spared_equal_pandas(demo_db, demo_data):
+    """涉企检查 on the demo data: 多头检查, 频繁检查 and the 无事不扰 list by pandas (tests/oracle_random.py)."""
+    from queries.discipline import flagged, spared_codes
+    from supervision.discipline import InspectionRules
+    from tests.oracle_random import _firm_flags, spared
+
+    rules = InspectionRules.from_env({})
+    for region, day in (("4419", dt.date(2026, 11, 20)), ("4419", dt.date(2026, 10, 15)), (TOWN, dt.date(2026, 11, 20))):
+        want = _firm_flags(demo_data, region, day)
+        got = flagged(demo_db, region, day, rules).set_index("credit_code")
+        assert set(got.index[got["multi"]]) == set(want.index[want["depts"] >= 2]), (region, day)
+        assert set(got.index[got["frequent"]]) == set(want.index[want["times"] > rules.max_per_year]), (region, day)
+        assert (got["times_year"] == want.loc[got.index, "times"]).all()
+        assert spared_codes(demo_db, region, day, rules) == set(spared(demo_data, region, day)["credit_code"])
+    multi = flagged(demo_db, "4419", dt.date(2026, 11, 20), rules)
+    assert multi["multi"].any() and multi["frequent"].any()
+    row = multi[multi["multi"]].iloc[0]
+    assert "、" in row["departments"] and row["name"]
+    with pytest.raises(Exception) as err:
+        InspectionRules.from_env({"JINJIAN_INSPECT_WINDOW_DAYS": "0"})
+    assert "JINJIAN_INSPECT_WINDOW_DAYS" in str(err.value)

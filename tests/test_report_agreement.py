@@ -13,8 +13,8 @@ cleared before each, so each form builds its own data. What they share and what 
   running header and footer (第 N 页 / 共 M 页) and table headers repeated on a new page. Only
   the generation time (生成时间) may differ.
 - Excel ↔ page: the workbook has the tables and sentences, not the charts' drawing. 概要 =
-  title, region, period and every sentence (summary, notes, overdue and data-quality notes);
-  主要指标, 逾期任务, 高风险主体, 不合格批次, 数据质量 = the page's tables cell by cell; 新设立排名,
+  title, region, period and every sentence (summary, notes, overdue, data-quality and 双随机 notes);
+  主要指标, 逾期任务, 高风险主体, 不合格批次, 数据质量, 双随机抽查 = the page's tables cell by cell; 新设立排名,
   逾期任务排名, 风险等级分布 = the bar charts' names (cut to 8 characters there) and values; 趋势
   holds every period, the chart shows its last values. The page's and the archive's workbooks
   hold the same cells (but the generation time).
@@ -68,7 +68,9 @@ CASES = [("daily", "4419", DEMO_END.isoformat()),  # the last day of the test da
 OVERDUE_ROWS = 150  # the overdue list's length (docs/reports.md)
 
 # ----------------------------------------------------------------------------- language
-ALLOWED_LATIN = {"PDF", "Excel", "API"} | {w for i in CATALOGUE.values() for w in re.findall(r"[A-Za-z]+", i.unit)}
+#: The credit-risk classes A–D are their official names (A类 … D类, 信用风险分类).
+ALLOWED_LATIN = {"PDF", "Excel", "API", "A", "B", "C", "D"} | {w for i in CATALOGUE.values()
+                                                            for w in re.findall(r"[A-Za-z]+", i.unit)}
 FORBIDDEN = re.compile(r"JINJIAN_|Traceback|\b(?:None|nan|NaN|null)\b|[A-Za-z0-9]+_[A-Za-z0-9_]+"
                        r"|(?:/[A-Za-z0-9_.-]+){2,}|\b[\w-]+\.(?:csv|xlsx?|json|py|pdf|txt|zip)\b", re.ASCII)
 CODE = re.compile(r"[A-Z0-9]*[0-9][A-Z0-9]*")  # credit codes, task numbers, batch numbers
@@ -105,6 +107,7 @@ PAGE_JS = """() => {
     notes: q('#report-summary p.report-note').map(t),
     overdue_note: q('#report-overdue p.report-foot').map(t),
     quality_notes: q('#report-quality p.report-note').map(t),
+    random_note: q('#report-random p.report-note').map(t),
     tables: Object.fromEntries(q('table.report-table').map(tb => [tb.id, [...tb.rows].map(r => [...r.cells].map(t))])),
     colspans: Object.fromEntries(q('table.report-table').map(tb => [tb.id, q('td[colspan]', tb).length])),
     charts: Object.fromEntries(q('figure.report-chart').map(f => [f.id, q('svg text', f).map(t)])),
@@ -227,10 +230,10 @@ def test_excel_holds_what_the_page_shows(made):
     assert f"{summary['报告期']}\u3000{summary['统计期间']}" == meta["报告期"] and summary["报告期"] == period.label
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", summary["生成时间"]) and meta["生成时间"][:10] == summary["生成时间"][:10]
     texts = [v for k, v in book["概要"][7:]]
-    assert texts == page["sentences"] + page["notes"] + page["overdue_note"] + page["quality_notes"]
+    assert texts == page["sentences"] + page["notes"] + page["overdue_note"] + page["quality_notes"] + page["random_note"]
 
     tables = {"主要指标": "report-table-headlines", "逾期任务": "report-table-overdue", "高风险主体": "report-table-risk",
-              "不合格批次": "report-table-alerts", "数据质量": "report-table-quality"}
+              "不合格批次": "report-table-alerts", "数据质量": "report-table-quality", "双随机抽查": "report-table-random"}
     for sheet, tid in tables.items():
         shown = page["tables"][tid]
         rows = [[_cell(v) for v in r] for r in book[sheet]]

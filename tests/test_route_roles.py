@@ -81,6 +81,7 @@ TABLE: dict[str, tuple[tuple[str, ...], str]] = {
     "`GET /ingest/rejects/<batch_id>`": ((MASKED, MASKED, FULL, R403, R403, LOGIN, LOGIN), "`rejects_download`"),
     "`GET /api/v1/ingest/<source>/batches/<batch_id>/rejects`": ((R401,) * 6 + (FULL,), "`rejects_download`"),
     "`/random`: callback `random-download` (公示 CSV)": (EXPORT, "`export_csv`"),
+    "`/random`: callback `random-download` (公示 PDF)": (EXPORT, "`export_pdf`"),
     "`/admin`: callbacks `admin-*` (users, tokens, audit log)": ((FULL, R403, R403, R403, R403, R401, R401), NO_AUDIT),
     "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": ((R403,) * 5 + (R401, R401), NO_AUDIT),
 }
@@ -250,13 +251,13 @@ class Walk:
         return self.client(role).post("/_dash-update-component", data=json.dumps(body),
                                       content_type="application/json")
 
-    def random(self, role: str, output: str, values: dict) -> Any:
+    def random(self, role: str, output: str, values: dict, changed: list[str] | None = None) -> Any:
         """A callback answered from the 双随机 tests' database (drawing plans writes rows)."""
         from store import db as dbmod
 
         dbmod.set_db(self.random_db)
         try:
-            return self.callback(role, output, values)
+            return self.callback(role, output, values, changed)
         finally:
             dbmod.set_db(self.main_db)
 
@@ -329,6 +330,9 @@ def _walkers(w: Walk) -> dict[str, tuple[Callable[[str], Any], Subject]]:
             r, f"/api/v1/ingest/registration/batches/{w.batch_id}/rejects"), record),
         "`/random`: callback `random-download` (公示 CSV)": (lambda r: w.random(r, "random-download.data", {
             "random-publish.n_clicks": 1, "random-plan.data": w.plan_id}), Subject(shown=["东城街道抽查结果公示测试", "待检查"])),
+        "`/random`: callback `random-download` (公示 PDF)": (lambda r: w.random(r, "random-download.data", {
+            "random-publish-pdf.n_clicks": 1, "random-plan.data": w.plan_id}, ["random-publish-pdf.n_clicks"]),
+            Subject(shown=[".pdf", "东城街道抽查结果公示测试", "待检查"])),
         "`/admin`: callbacks `admin-*` (users, tokens, audit log)": (lambda r: w.callback(
             r, "admin-audit-grid.rowData", {"admin-refresh.n_clicks": 1}), Subject(["town_view", "127.0.0.1"])),
         "`GET /api/v1/work/tasks/<task_id>/photos/<name>` (workbench photos)": (lambda r: w.get(
