@@ -126,16 +126,23 @@ def refresh_discipline(_n: int | None, _version: int | None) -> tuple[Any, str]:
 
 
 def tasks_random(code: Any, date: Any) -> tuple[Any, Any, str]:
-    """双随机抽查 on /tasks: the cards and the class chart of the region on the chosen day."""
+    """双随机抽查 on /tasks: the cards and the class chart of the region on the chosen day, and
+    涉企检查 in the note (多头检查, 频繁检查, 无事不扰)."""
     try:
         flt = Filter(region=inputs.region(code) or scope_root(), scope=_scope())
         day = inputs.day(date)
+        try:
+            rules = InspectionRules.from_env()
+        except ConfigError as exc:
+            raise JinjianError(f"inspection rules: {exc}", user_message="涉企检查规则配置不正确，请联系系统管理员") from None
         db = get_db()
         figs, rates = q.figures(db, flt.region, day), q.class_rates(db, flt.region, day)
+        flags, spared = flagged(db, flt.region, day, rules), spared_codes(db, flt.region, day, rules)
     except JinjianError as exc:
         logger.warning("tasks random figures failed: %s", exc.detail)
         return no_update, no_update, exc.user_message
     note = f"截至 {day:%Y-%m-%d}，已抽取 {figs['drawn']:,} 户" if figs["drawn"] else "本区域尚无双随机抽查计划"
+    note += "；" + rv.discipline_note(flags, len(spared), rules.window_days, rules.max_per_year)
     return rv.create_cards(figs, "tasks-random"), rv.create_class_figure(rates), note
 
 

@@ -247,6 +247,11 @@ def workers_xlsx(rows: list[dict]) -> bytes:
     return _xlsx(*_table(rows, WORKER_HEADERS))
 
 
+def inspectors_csv(rows: list[dict]) -> bytes:
+    """Headers 人员编号,姓名,部门编码,执法证号,所属区划代码 (the 执法人员名录)."""
+    return _csv(*_table(rows, ("人员编号", "姓名", "部门编码", "执法证号", "所属区划代码")), "utf-8")
+
+
 def departments_csv(rows: list[dict], encoding: str = "utf-8") -> bytes:
     """Headers 部门编码,部门名称,所属区划代码,部门类型,审批行业."""
     return _csv(*_table(rows, DEPT_HEADERS), encoding)

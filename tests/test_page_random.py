@@ -197,11 +197,12 @@ def test_random_callbacks_as_each_role(auth_on, flask_server, random_db, tmp_pat
     assert fonts and all(line.split()[-5] == "yes" for line in fonts if line.strip()), fonts  # embedded
 
 
-def test_tasks_section_equals_pandas(dongguan, demo_data):
+def test_tasks_section_equals_pandas(flask_server, dongguan, demo_data):
     """/tasks' 双随机抽查 section for a town on a day: the demo's plans by pandas."""
     from pages.random import tasks_random
     from dash.html import Div
 
+    from tests.oracle_random import _firm_flags, spared
     from tests.pagekit import ids
 
     for region, day in ((TOWN, dt.date(2026, 11, 20)), ("4419", dt.date(2026, 9, 30)), ("4419", dt.date(2026, 6, 1))):
@@ -212,7 +213,7 @@ def test_tasks_section_equals_pandas(dongguan, demo_data):
         assert got == want, (region, day)
         items = demo_data.random_items
         if want["drawn"] == "0":
-            assert note == "本区域尚无双随机抽查计划"
+            assert note.startswith("本区域尚无双随机抽查计划；")
             continue
         part = items[items["grid_code"].str.startswith(region)
                      & (items["drawn_at"].dt.normalize() <= pd.Timestamp(day))
@@ -221,9 +222,13 @@ def test_tasks_section_equals_pandas(dongguan, demo_data):
                  if (part["credit_class"] == c).any() else None for c in "ABCD"]
         assert list(fig.data[0].y) == rates, (region, day)
         assert note.startswith(f"截至 {day:%Y-%m-%d}，已抽取 ")
+        flags = _firm_flags(demo_data, region, day)  # 涉企检查 in the note, by pandas
+        assert note.endswith(f"近 30 天被两个及以上部门检查（多头检查）{int((flags['depts'] >= 2).sum())} 户，一年内检查超过 "
+                             f"2 次（频繁检查）{int((flags['times'] > 2).sum())} 户；无事不扰名单 "
+                             f"{len(spared(demo_data, region, day)):,} 户，不列入双随机抽查"), note
 
 
-def test_entity_page_shows_inspections_and_flags(dongguan, demo_data):
+def test_entity_page_shows_inspections_and_flags(flask_server, dongguan, demo_data):
     """主体画像's 涉企检查 for a firm flagged 多头检查 and for a 无事不扰 firm: the flags and the
     inspections of the year, by pandas (tests/oracle_random.py)."""
     from dash.html import Div

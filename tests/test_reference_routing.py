@@ -31,7 +31,7 @@ from tests.refkit import (
     KINDS, RefEnv, ref_env_fixture,
     blank_db, boundaries_geojson, departments_csv, forget_caches, geo_rows, grids_csv, grids_geojson, ingestor,
     make_grids, problem_codes, registrations_csv, rejects_of, same_shape, shifted,
-    villages_of, workers_csv, workers_xlsx,
+    inspectors_csv, villages_of, workers_csv, workers_xlsx,
 )
 
 ALL_CODES = set(REF_CODES) | set(INGEST_CODES)
@@ -413,3 +413,34 @@ def test_cli_end_to_end(tmp_path):
     assert c3.returncode == (1 if lines else 0), c3.stdout
     missing = _etl(["grids", "load", str(tmp_path / "没有.csv")], data_dir)
     assert missing.returncode == 2
+
+
+
+def test_inspector_roster_loads_like_the_other_lists(env):
+    """执法人员名录 (etl inspectors load): rows of known departments load; an unknown department, a
+    malformed id, a region outside the department's and a repeated id are rejected with their
+    reason; a second version replaces the region's roster."""
+    env.load("departments", _departments(), "部门.csv")
+    rows = [
+        {"人员编号": "ZF001", "姓名": "王执法", "部门编码": CITY, "执法证号": "44190001", "所属区划代码": "4419"},
+        {"人员编号": "ZF002", "姓名": "李执法", "部门编码": CITY, "执法证号": "44190002", "所属区划代码": TOWN_ROUTING},
+        {"人员编号": "ZF003", "姓名": "陈卫健", "部门编码": HEALTH, "执法证号": "44190003", "所属区划代码": "4419"},
+        {"人员编号": "ZF004", "姓名": "无部门", "部门编码": "D-NONE", "执法证号": "44190004", "所属区划代码": "4419"},
+        {"人员编号": "ZF 5", "姓名": "坏编号", "部门编码": CITY, "执法证号": "44190005", "所属区划代码": "4419"},
+        {"人员编号": "ZF006", "姓名": "跨区域", "部门编码": TOWN_MS, "执法证号": "44190006", "所属区划代码": "441900003"},
+        {"人员编号": "ZF001", "姓名": "重复", "部门编码": CITY, "执法证号": "44190007", "所属区划代码": "4419"},
+    ]
+    res = env.load("inspectors", inspectors_csv(rows), "执法人员名录.csv")
+    assert problem_codes(res) == {5: {"unknown_dept"}, 6: {"bad_id"}, 7: {"out_of_scope"},
+                                  8: {"duplicate_in_batch"}}, problem_codes(res)  # row 1 is the header
+    got = run(env.db, "t_inspectors", "SELECT inspector_id, name, dept_id, region_code, cert_no FROM inspectors "
+              "ORDER BY inspector_id")
+    loaded = set(got["inspector_id"])
+    assert loaded == {"ZF001", "ZF002", "ZF003"} and res.rows_in == 7 and res.rows_loaded == 3
+    assert got.set_index("inspector_id").loc["ZF001", "name"] == "王执法"  # the first of the repeated id
+    reasons = {p.row_no: p.reason for p in res.problems}
+    assert "部门名录" in reasons[5] and "441900003" in reasons[7]
+    # A second version of the city's roster replaces it: ZF003 left out is removed.
+    res = env.load("inspectors", inspectors_csv(rows[:2]), "执法人员名录-2.csv", scope="4419")
+    again = set(run(env.db, "t_inspectors2", "SELECT inspector_id FROM inspectors")["inspector_id"])
+    assert again == {"ZF001", "ZF002"} and res.removed == ["ZF003"]
