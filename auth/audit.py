@@ -3,7 +3,8 @@
 Actions (docs/security.md): login, login_failed, login_locked, logout, display_open,
 display_denied, scope_denied, perm_denied, csrf_rejected, export_csv, export_xlsx,
 export_pdf, report_download, report_generate, rejects_download, user_create,
-user_update, token_create, token_revoke, random_draw, random_result.
+user_update, token_create, token_revoke, random_draw, random_result, joint_open,
+joint_feedback, joint_repair.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ ACTIONS_ZH: dict[str, str] = {
     "export_xlsx": "导出 Excel", "export_pdf": "导出 PDF", "report_download": "下载报告",
     "report_generate": "生成报告", "rejects_download": "下载退回报告", "work_reassign": "改派任务",
     "random_draw": "双随机抽取", "random_result": "录入抽查结果",
+    "joint_open": "发起联合惩戒", "joint_feedback": "录入惩戒反馈", "joint_repair": "信用修复",
     "user_create": "新建用户",
     "user_update": "修改用户", "token_create": "新建大屏令牌", "token_revoke": "吊销大屏令牌",
 }

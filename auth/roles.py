@@ -5,7 +5,8 @@ Permissions:
 - ``export``: CSV / Excel exports, report PDFs and downloads, generating reports;
 - ``pii``: personal data of individual business owners (names, ID numbers) unmasked;
 - ``admin``: manage users and display tokens within the own scope, read the audit log;
-- ``inspect``: 双随机抽查 — draw inspection plans and enter their results (/random);
+- ``inspect``: 双随机抽查 and 联合惩戒 — draw inspection plans and enter their results (/random),
+  open joint-punishment cases, enter departments' feedback and credit repair (/joint);
 - ``work``: the grid workbench (/work, 网格员工作台) only — the roles that act on tasks
   (网格员, 社区调度员, 镇街处置人员) see their own tasks and nothing of the dashboards;
   a 网格员 may be bound to one or more grids of their village (``user_grids``).
@@ -40,7 +41,7 @@ WORK_SCOPE_LENGTHS: dict[str, tuple[int, ...]] = {
     "town_handler": (9,), "village_dispatcher": (12,), "grid_worker": (12, 15)}
 DISPLAY_PERMS = frozenset({"wall"})
 PERM_ZH = {"view": "查看", "export": "导出与报告", "pii": "查看个人信息", "admin": "用户与令牌管理、审计", "wall": "大屏展示",
-           "inspect": "双随机抽查（抽取、录入结果）",
+           "inspect": "双随机抽查与联合惩戒（抽取、发起、录入）",
            "work": "网格工作台（办理任务）"}
 
 

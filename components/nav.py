@@ -13,6 +13,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("/tasks", "任务督办"),
     ("/risk", "风险预警"),
     ("/random", "双随机抽查"),
+    ("/joint", "联合惩戒"),
     ("/reports", "定期报告"),
     ("/quality", "数据质量"),
 )

@@ -49,6 +49,9 @@ def create_tasks_section() -> html.Section:
         html.Div(className="tasks-panel-head", children=[
             html.H2("双随机抽查"), html.Span(id="tasks-random-note", className="tasks-table-note"),
             dcc.Link("抽查计划与结果 ›", href="/random", className="tasks-random-link")]),
+        html.Div(className="tasks-panel-head", children=[
+            html.H3("联合惩戒"), html.Span(id="tasks-joint-note", className="tasks-table-note"),
+            dcc.Link("案件与反馈 ›", href="/joint", className="tasks-random-link")]),
         html.Div(className="tasks-random-body", children=[
             html.Div(create_cards(None, "tasks-random"), id="tasks-random-cards", className="card-row tasks-random-cards"),
             dcc.Graph(id="tasks-random-classes", figure=create_class_figure(None), className="tasks-random-graph",
@@ -259,3 +262,10 @@ def publication_html(plan: Mapping[str, Any], items: pd.DataFrame, scope_name: s
     return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
             f"<title>{escape(title)}</title><style>{css}</style></head>"
             f'<body class="report-print"><div class="page report-page">{body}</div></body></html>')
+
+
+def joint_note(fig: Mapping[str, int]) -> str:
+    """联合惩戒 on /tasks: cases in force and the departments' feedback (queries.joint.figures)."""
+    rate = f"{100 * fig['ontime'] / fig['due']:.1f}%" if fig.get("due") else "—"
+    return (f"在办案件 {fig['open']:,} 件；应反馈 {fig['due']:,} 件，按期反馈率 {rate}，"
+            f"逾期未反馈 {fig['overdue']:,} 件")

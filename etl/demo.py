@@ -58,13 +58,16 @@ class DemoData:
     inspectors: pd.DataFrame = field(default_factory=pd.DataFrame)
     random_plans: pd.DataFrame = field(default_factory=pd.DataFrame)
     random_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    joint_cases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    joint_actions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"regions": self.grids, "grid_workers": self.grid_workers,
                 "departments": self.departments, "entities": self.entities,
                 "events": self.events, "tasks": self.tasks, "task_events": self.task_events,
                 "inspectors": self.inspectors, "random_plans": self.random_plans,
-                "random_items": self.random_items}
+                "random_items": self.random_items, "joint_cases": self.joint_cases,
+                "joint_actions": self.joint_actions}
 
 
 def _pick(rng: np.random.Generator, items: list[str], n: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from domain import boundaries
 from etl.demo import DemoConfig, DemoData, make_departments, make_entities, make_grids, make_inspectors, make_workers
 from etl.demo_events import clip_to, make_events
+from etl.demo_joint import make_joint
 from etl.demo_random import make_random
 from etl.demo_tasks import make_tasks
 from etl.load import load_regions, load_tables, record_load
@@ -48,7 +49,8 @@ def build(cfg: DemoConfig, bar: tqdm | None = None) -> DemoData:
     step()
     inspectors = make_inspectors(cfg.seed, depts)
     plans, items = make_random(cfg.seed, cfg.until, entities, depts, inspectors, events)
-    return DemoData(grids, workers, depts, entities, events, tasks, task_events, inspectors, plans, items)
+    cases, actions = make_joint(cfg.seed, cfg.until, entities, events, depts)
+    return DemoData(grids, workers, depts, entities, events, tasks, task_events, inspectors, plans, items, cases, actions)
 
 
 def build_and_load(db: Engine, cfg: DemoConfig) -> dict[str, int]:

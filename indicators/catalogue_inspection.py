@@ -1,9 +1,11 @@
-"""The catalogue's 双随机抽查 and 涉企检查 indicators (issue 29; docs/double_random.md), in
-the 抽查检验 category: random inspections drawn, done, overdue and their problem rates per
-credit-risk class; firms inspected, flagged for 多头检查 or 频繁检查, and spared (无事不扰)."""
+"""The catalogue's 双随机抽查, 涉企检查 and 联合惩戒 indicators (issue 29; docs/double_random.md,
+docs/joint.md): random inspections drawn, done, overdue and their problem rates per credit-risk
+class; firms inspected, flagged for 多头检查 or 频繁检查, and spared (无事不扰); joint-punishment
+cases in force and their departments' feedback."""
 from __future__ import annotations
 
-from indicators.measures import R_DONE, R_DRAWN, R_OVERDUE, SPARED, STOCK, ent, firms, rnd
+from indicators.measures import (J_DONE, J_DUE, J_OPEN, R_DONE, R_DRAWN, R_OVERDUE, SPARED, STOCK, ent, firms, joint,
+                                 rnd)
 from indicators.model import Indicator, Thresholds, indicator as _i, pct as _pct
 
 INSPECTION_INDICATORS: list[Indicator] = [
@@ -54,4 +56,18 @@ INSPECTION_INDICATORS: list[Indicator] = [
     _i("spared_share", "无事不扰主体占比", "Share of firms spared", "inspection", "%", "stock", ent(SPARED),
        "无事不扰主体数占期末市场主体总量的比例。", "spared_firms / entity_stock × 100.",
        denominator=STOCK, **_pct()),
+    # 联合惩戒 (supervision/joint.py)
+    _i("joint_cases_open", "联合惩戒在办案件", "Joint punishment cases in force", "credit", "件", "stock",
+       joint("joint_cases", J_OPEN), "期末已发起且尚未信用修复的联合惩戒案件数。",
+       "Cases with opened_at date <= end, not closed (credit repair) by end."),
+    _i("joint_feedback_ontime_rate", "联合惩戒按期反馈率", "Joint punishment feedback on time", "credit", "%", "stock",
+       joint("joint_actions", f"{J_DUE} AND {J_DONE} AND toDate(done_at) <= due_date"),
+       "截至期末已到反馈期限的参与部门中，在期限内反馈执行情况的比例。",
+       "Actions due by end reported back by their due_date / actions due by end × 100.",
+       denominator=joint("joint_actions", J_DUE), thresholds=Thresholds("higher_better", 95, 90, 80, 70), **_pct()),
+    _i("joint_feedback_overdue", "联合惩戒逾期未反馈", "Joint punishment feedback overdue", "credit", "件", "stock",
+       joint("joint_actions", f"toDate(opened_at) <= %(end)s AND due_date < %(end)s AND NOT ({J_DONE})"),
+       "截至期末已过反馈期限仍未反馈执行情况的参与部门数（件）。",
+       "Actions opened by end with due_date < end and no feedback dated by end.",
+       thresholds=Thresholds("higher_worse", 1, 5, 10, 20)),
 ]

@@ -25,7 +25,11 @@ SQL conditions (bound placeholders only):
   双随机 result) within the 365 days up to the period end, one row per firm
   (``queries.discipline.FIRM_FLAGS``): ``depts_window`` = departments that inspected it
   within ``%(window)s`` days (JINJIAN_INSPECT_WINDOW_DAYS), ``times_year`` = inspections of the
-  year; 频繁 = more than ``%(max_year)s`` (JINJIAN_INSPECT_MAX_PER_YEAR).
+  year; 频繁 = more than ``%(max_year)s`` (JINJIAN_INSPECT_MAX_PER_YEAR);
+- joint_cases / joint_actions: 联合惩戒 cases and their departments' actions at their newest
+  version (``queries.joint``; docs/joint.md), as of the period end: a case in force was opened
+  by then and not repaired by then; an action is due by then when its deadline is, reported
+  back when its feedback is dated by then, on time when dated by its deadline.
 """
 from __future__ import annotations
 
@@ -111,3 +115,14 @@ SPARED = ("credit_grade = 'A' AND abnormal = 0 AND dishonest = 0 AND credit_code
 def firms(cond: str = "1") -> Measure:
     """Firms inspected within the year up to the period end that meet ``cond``."""
     return Measure("inspection_firms", f"countIf({cond})")
+
+
+#: 联合惩戒 as of the period end (epoch 0 = not closed / not reported).
+J_OPEN = ("toDate(opened_at) <= %(end)s AND NOT (toUnixTimestamp(closed_at) > 0 AND toDate(closed_at) <= %(end)s)")
+J_DUE = "toDate(opened_at) <= %(end)s AND due_date <= %(end)s"
+J_DONE = "toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= %(end)s"
+
+
+def joint(source: str, cond: str) -> Measure:
+    """联合惩戒 cases or actions that meet ``cond``."""
+    return Measure(source, f"countIf({cond})")  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Source = Literal["entities", "events", "tasks", "task_events", "task_asof", "entity_risk", "grid_workers",
-                 "ingest_quality", "random_items", "inspection_firms"]
+                 "ingest_quality", "random_items", "inspection_firms", "joint_cases", "joint_actions"]
 Kind = Literal["stock", "flow", "current"]
 Direction = Literal["higher_worse", "higher_better"]
 

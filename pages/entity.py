@@ -110,7 +110,7 @@ def layout(code: str | None = None, date: str | None = None, **_: Any) -> html.D
                          className="risk-panel-head"),
                 html.Div(id="entity-tasks", className="entity-tasks")]),
             html.Section(className="panel entity-inspect-panel", children=[
-                html.H2("涉企检查"), html.Div(id="entity-inspect", className="entity-inspect")]),
+                html.H2("涉企检查与联合惩戒"), html.Div(id="entity-inspect", className="entity-inspect")]),
         ]),
         dcc.Store(id="entity-code", data=credit),
     ])
@@ -305,8 +305,10 @@ def refresh_risk(code: str | None, date: str | None) -> list[Any]:
 @callback(Output("entity-inspect", "children"), Input("entity-code", "data"), Input("entity-date", "date"))
 def refresh_inspect(code: str | None, date: str | None) -> list[Any]:
     """涉企检查: the firm's inspections of the year up to the date and its flags (docs/double_random.md)."""
+    from components.joint_views import measures_in_force
     from components.random_views import entity_inspections
     from queries.discipline import inspections_of, spared_codes
+    from queries.joint import in_force
     from supervision.discipline import InspectionRules
 
     code = _code(code)
@@ -321,10 +323,11 @@ def refresh_inspect(code: str | None, date: str | None) -> list[Any]:
         day, db = inputs.day(date), get_db()
         rows = inspections_of(db, code, root, day)
         spared = code in spared_codes(db, _entity_grid(db, code, root), day, rules)
+        joint = in_force(db, code, root)
     except JinjianError as exc:
         logger.warning("entity inspections %r failed: %s", code, exc.detail)
         return [html.P(exc.user_message, className="risk-error")]
-    return entity_inspections(rows, day, spared, rules.window_days, rules.max_per_year)
+    return measures_in_force(joint) + entity_inspections(rows, day, spared, rules.window_days, rules.max_per_year)
 
 
 def _entity_grid(db: Any, code: str, root: str) -> str:

@@ -28,6 +28,7 @@ from etl.random_checks import PlanSpec, draw_plan, record_result
 from pages import inputs
 from queries import random_checks as q
 from queries.discipline import flagged, spared_codes
+from queries.joint import figures as joint_figures
 from queries.regions import region_names
 from store.db import get_db
 from settings import ConfigError
@@ -125,9 +126,9 @@ def refresh_discipline(_n: int | None, _version: int | None) -> tuple[Any, str]:
     return rv.build_flag_rows(flags), rv.discipline_note(flags, len(spared), rules.window_days, rules.max_per_year)
 
 
-def tasks_random(code: Any, date: Any) -> tuple[Any, Any, str]:
-    """双随机抽查 on /tasks: the cards and the class chart of the region on the chosen day, and
-    涉企检查 in the note (多头检查, 频繁检查, 无事不扰)."""
+def tasks_random(code: Any, date: Any) -> tuple[Any, Any, str, str]:
+    """双随机抽查 on /tasks: the cards and the class chart of the region on the chosen day,
+    涉企检查 in the note (多头检查, 频繁检查, 无事不扰), and 联合惩戒's figures in a second note."""
     try:
         flt = Filter(region=inputs.region(code) or scope_root(), scope=_scope())
         day = inputs.day(date)
@@ -138,12 +139,13 @@ def tasks_random(code: Any, date: Any) -> tuple[Any, Any, str]:
         db = get_db()
         figs, rates = q.figures(db, flt.region, day), q.class_rates(db, flt.region, day)
         flags, spared = flagged(db, flt.region, day, rules), spared_codes(db, flt.region, day, rules)
+        joint = joint_figures(db, flt.region, day)
     except JinjianError as exc:
         logger.warning("tasks random figures failed: %s", exc.detail)
-        return no_update, no_update, exc.user_message
+        return no_update, no_update, exc.user_message, no_update
     note = f"截至 {day:%Y-%m-%d}，已抽取 {figs['drawn']:,} 户" if figs["drawn"] else "本区域尚无双随机抽查计划"
     note += "；" + rv.discipline_note(flags, len(spared), rules.window_days, rules.max_per_year)
-    return rv.create_cards(figs, "tasks-random"), rv.create_class_figure(rates), note
+    return rv.create_cards(figs, "tasks-random"), rv.create_class_figure(rates), note, rv.joint_note(joint)
 
 
 @callback(Output("random-dept", "options"), Input("random-version", "data"))

@@ -243,9 +243,11 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
 
 
 @callback(Output("tasks-random-cards", "children"), Output("tasks-random-classes", "figure"),
-          Output("tasks-random-note", "children"), Input("tasks-region", "value"), Input("tasks-date", "date"))
-def refresh_random(code: str | None, date: str | None) -> tuple[Any, Any, str]:
-    """双随机抽查: completion, overdue firms and the problem rate by credit-risk class (pages/random.py)."""
+          Output("tasks-random-note", "children"), Output("tasks-joint-note", "children"),
+          Input("tasks-region", "value"), Input("tasks-date", "date"))
+def refresh_random(code: str | None, date: str | None) -> tuple[Any, Any, str, str]:
+    """双随机抽查 (completion, overdue firms, the problem rate by credit-risk class), 涉企检查 and
+    联合惩戒 (pages/random.py)."""
     from pages.random import tasks_random
 
     return tasks_random(code, date)

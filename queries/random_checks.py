@@ -19,8 +19,8 @@ from store.filters import RegionScope
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ITEMS", "PLANS", "PoolSpec", "figures", "items", "plan", "plans", "pool", "recent_pairs", "roster",
-           "class_rates", "departments_for"]
+__all__ = ["ITEMS", "PLANS", "PoolSpec", "figures", "items", "names_of", "plan", "plans", "pool", "recent_pairs",
+           "roster", "class_rates", "departments_for"]
 
 #: Every plan at its newest version.
 PLANS = """(SELECT plan_id, argMax(name, version) AS name, argMax(dept_id, version) AS dept_id,
@@ -99,12 +99,18 @@ def departments_for(db: Engine, scope: RegionScope) -> pd.DataFrame:
                {"p": scope.prefix, "like": scope.prefix + "%"})
 
 
-def _names(db: Engine, table: str, key: str, keys: list[str]) -> dict[str, str]:
-    """``key`` → name of the rows of ``table`` (departments, inspectors, entities) named in ``keys``."""
+#: The name look-ups :func:`names_of` may run (identifiers from this allow-list only).
+NAMED = {("departments", "dept_id"), ("entities", "credit_code"), ("inspectors", "inspector_id")}
+
+
+def names_of(db: Engine, table: str, key: str, keys: list[str]) -> dict[str, str]:
+    """``key`` → name of the rows of ``table`` (departments, entities, inspectors) named in ``keys``."""
+    if (table, key) not in NAMED:
+        raise ValueError(f"no name look-up for {table}.{key}")
     keys = sorted({k for k in keys if k})
     if not keys:
         return {}
-    df = run(db, f"random_names_{table}", f"SELECT {key} AS k, name FROM {table} WHERE {key} IN %(keys)s",
+    df = run(db, f"names_{table}", f"SELECT {key} AS k, name FROM {table} WHERE {key} IN %(keys)s",
              {"keys": keys})
     return dict(zip(df["k"], df["name"]))
 
@@ -124,7 +130,7 @@ def plans(db: Engine, scope: RegionScope) -> pd.DataFrame:
                           countIf(result = 'problem') AS problems
                    FROM {ITEMS} WHERE grid_code LIKE %(like)s GROUP BY plan_id) AS c ON p.plan_id = c.plan_id
         ORDER BY p.created_at DESC, p.plan_id""", {"p": scope.prefix, "like": scope.prefix + "%"})
-    depts = _names(db, "departments", "dept_id", df["dept_id"].tolist())
+    depts = names_of(db, "departments", "dept_id", df["dept_id"].tolist())
     df.insert(3, "dept_name", [depts.get(d, d) for d in df["dept_id"]])
     for col in ("drawn", "done", "problems"):
         df[col] = df[col].fillna(0).astype(int)
@@ -146,8 +152,8 @@ def items(db: Engine, plan_id: str, scope: RegionScope) -> pd.DataFrame:
                result_at, result_by, note
         FROM {ITEMS} WHERE plan_id = %(plan)s AND grid_code LIKE %(like)s ORDER BY rank""",
              {"plan": plan_id, "like": scope.prefix + "%"})
-    firms = _names(db, "entities", "credit_code", df["credit_code"].tolist())
-    staff = _names(db, "inspectors", "inspector_id", df["inspector_1"].tolist() + df["inspector_2"].tolist())
+    firms = names_of(db, "entities", "credit_code", df["credit_code"].tolist())
+    staff = names_of(db, "inspectors", "inspector_id", df["inspector_1"].tolist() + df["inspector_2"].tolist())
     df.insert(2, "entity_name", [firms.get(c, "") for c in df["credit_code"]])
     for col in ("inspector_1", "inspector_2"):
         df[f"{col}_name"] = [staff.get(i, i) for i in df[col]]

@@ -166,6 +166,19 @@ TABLES: dict[str, str] = {
             result {_enum(RANDOM_RESULTS)}, result_at DateTime, result_by String, note String,
             version UInt64
         ) ENGINE = ReplacingMergeTree(version) ORDER BY (plan_id, credit_code)""",
+    # 联合惩戒 (etl.joint, docs/joint.md): one row per case and one per participating department's
+    # action; the newest ``version`` counts; epoch 0 = not yet (closed_at, done_at).
+    "joint_cases": """
+        CREATE TABLE IF NOT EXISTS joint_cases (
+            case_id String, credit_code String, grid_code String, memo_id String, dept_id String,
+            reason String, opened_at DateTime, opened_by String, closed_at DateTime, closed_by String,
+            close_note String, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY case_id""",
+    "joint_actions": """
+        CREATE TABLE IF NOT EXISTS joint_actions (
+            case_id String, dept_id String, credit_code String, grid_code String, measures String,
+            opened_at DateTime, due_date Date, done_at DateTime, done_by String, note String, version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY (case_id, dept_id)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (

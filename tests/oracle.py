@@ -461,3 +461,4 @@ def oracle_by_child(data: DemoData, indicator_id: str, children: Iterable[str], 
 
 from tests import oracle_quality  # noqa: E402,F401  (registers the 数据质量 oracles)
 from tests import oracle_random  # noqa: E402,F401  (registers the 双随机 oracles)
+from tests import oracle_joint  # noqa: E402,F401  (registers the 联合惩戒 oracles)

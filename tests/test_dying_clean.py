@@ -64,10 +64,11 @@ quarantined = q("SELECT batch_id, uniqExact(row_no) AS n FROM quarantine GROUP B
 stage = q("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'stage%%'")
 staged = {n: int(q(f"SELECT count() AS n FROM {n}")["n"].iloc[0]) for n in stage["name"]}
 tables = {t: q(f"SELECT * FROM {t}") for t in ("entities", "events", "tasks", "task_events", "grid_workers",
-                                               "departments", "random_items")}
+                                               "departments", "random_items", "joint_cases", "joint_actions")}
 grids = q("SELECT code, name, level, parent FROM regions WHERE level = 6")
 data = DemoData(grids, tables["grid_workers"], tables["departments"], tables["entities"], tables["events"],
-                tables["tasks"], tables["task_events"], random_items=tables["random_items"])
+                tables["tasks"], tables["task_events"], random_items=tables["random_items"],
+                joint_cases=tables["joint_cases"], joint_actions=tables["joint_actions"])
 data.ingest_batches, data.quarantine = q("SELECT * FROM ingest_batches"), q("SELECT * FROM quarantine")
 today = dt.date.today()
 period = Period(today.replace(day=1), today)

@@ -206,7 +206,11 @@ def test_tasks_section_equals_pandas(flask_server, dongguan, demo_data):
     from tests.pagekit import ids
 
     for region, day in ((TOWN, dt.date(2026, 11, 20)), ("4419", dt.date(2026, 9, 30)), ("4419", dt.date(2026, 6, 1))):
-        cards, fig, note = tasks_random(region, day.isoformat())
+        cards, fig, note, joint = tasks_random(region, day.isoformat())
+        from tests.oracle_joint import _ontime_rate, _open, _overdue
+        rate = _ontime_rate(demo_data, region, day, day)  # 联合惩戒's note, by pandas
+        assert joint.startswith(f"在办案件 {int(_open(demo_data, region, day, day)):,} 件；") and joint.endswith(
+            f"按期反馈率 {'—' if rate != rate else f'{rate:.1f}%'}，逾期未反馈 {int(_overdue(demo_data, region, day, day)):,} 件")
         want = _cards_want(demo_data.random_items.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1),
                            region, day)
         got = {k: ids(Div(cards))[f"tasks-random-card-{k}-value"].to_plotly_json()["props"]["data-value"] for k in want}

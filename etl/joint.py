@@ -1,0 +1,135 @@
+"""Writes of 联合惩戒 (docs/joint.md): a case opened by the initiating department (the
+entity's market-regulation office) under a memorandum — by hand, or for every entity on the
+serious-dishonesty list without one (:func:`sync_dishonest`) — with one action per
+participating department, due ``feedback_days`` working days later; each department reports
+back what it did; credit repair (信用修复) closes the case.
+
+Rows are appended with a growing ``version`` (the newest counts). The caller audits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import pandas as pd
+
+from domain.errors import InvalidParameter, JinjianError
+from domain.uscc import InvalidCreditCode, validate
+from queries import joint as q
+from store.engine import Engine
+from store.executor import run
+from store.filters import RegionScope
+from supervision.joint import MEMORANDA, feedback_due
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 200
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+class CaseRefused(InvalidParameter):
+    user_message = "联合惩戒案件不能发起"
+
+
+class CaseNotFound(JinjianError):
+    user_message = "未找到该联合惩戒案件"
+    http_status = 404
+
+
+def _text(value: str, what: str, required: bool = False) -> str:
+    value = (value or "").strip()
+    if len(value) > MAX_TEXT or (required and not value):
+        raise CaseRefused(f"{what} {value[:40]!r}", user_message=f"请填写{what}（不超过 {MAX_TEXT} 字）")
+    return value
+
+
+def _entity(db: Engine, credit_code: str, scope: RegionScope) -> pd.Series:
+    try:
+        code = validate(credit_code)
+    except InvalidCreditCode as exc:
+        raise CaseRefused(str(exc), user_message=exc.user_message) from None
+    df = run(db, "joint_entity", "SELECT credit_code, grid_code, name FROM entities WHERE credit_code = %(c)s "
+             "AND grid_code LIKE %(like)s LIMIT 1", {"c": code, "like": scope.prefix + "%"})
+    if df.empty:
+        raise CaseRefused(f"entity {code} not in {scope.prefix}", user_message=f"辖区内没有统一社会信用代码为 {code} 的市场主体")
+    return df.iloc[0]
+
+
+def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by: str, reason: str,
+              now: dt.datetime | None = None) -> str:
+    """Open a case on an entity of the scope under memorandum ``memo_id``; return its id."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    memo = MEMORANDA.get(memo_id)
+    if memo is None:
+        raise CaseRefused(f"memo {memo_id!r}", user_message="请选择合作备忘录")
+    reason = _text(reason, "惩戒事由", required=True)
+    ent = _entity(db, credit_code, scope)
+    code, grid = str(ent["credit_code"]), str(ent["grid_code"])
+    if not q.in_force(db, code, grid)[lambda d: d["memo_id"] == memo_id].empty:
+        raise CaseRefused(f"{code} already has an open {memo_id} case", user_message="该主体已有同一备忘录下的在办案件")
+    depts = run(db, "joint_depts", "SELECT dept_id, region_code, toString(kind) AS kind FROM departments")
+    mine = depts[[grid.startswith(str(r)) for r in depts["region_code"]]]  # departments whose region holds it
+    takers = mine[mine["kind"].isin(memo.participants)].sort_values("dept_id")
+    initiator = mine[mine["kind"] == "market_regulator"].sort_values("region_code", key=lambda s: -s.str.len())
+    if takers.empty or initiator.empty:
+        raise CaseRefused(f"no departments for {memo_id} at {grid}", user_message="部门名录中没有可参与联合惩戒的部门")
+    case_id = f"LH{now:%Y%m%d%H%M%S}{code[-6:]}"
+    version = time.time_ns()
+    due = feedback_due(now.date(), memo.feedback_days)
+    db.insert("joint_actions", pd.DataFrame({
+        "case_id": case_id, "dept_id": takers["dept_id"].to_numpy(), "credit_code": code, "grid_code": grid,
+        "measures": "；".join(memo.measures), "opened_at": pd.Timestamp(now), "due_date": pd.Timestamp(due),
+        "done_at": EPOCH, "done_by": "", "note": "", "version": version}))
+    db.insert("joint_cases", pd.DataFrame({
+        "case_id": [case_id], "credit_code": [code], "grid_code": [grid], "memo_id": [memo_id],
+        "dept_id": [str(initiator["dept_id"].iloc[0])], "reason": [reason], "opened_at": [pd.Timestamp(now)],
+        "opened_by": [by], "closed_at": [EPOCH], "closed_by": [""], "close_note": [""], "version": [version]}))
+    logger.info("joint case %s on %s (%s): %d departments, due %s", case_id, code, memo_id, len(takers), due)
+    return case_id
+
+
+def sync_dishonest(db: Engine, scope: RegionScope, by: str, now: dt.datetime | None = None) -> list[str]:
+    """A case for every alive entity of the scope on the serious-dishonesty list without an open one."""
+    listed = run(db, "joint_dishonest", """
+        SELECT credit_code FROM entities WHERE grid_code LIKE %(like)s AND dishonest = 1 AND status = 'active'
+        ORDER BY credit_code""", {"like": scope.prefix + "%"})
+    known = q.cases(db, scope.prefix)
+    have = set(known.loc[(known["memo_id"] == "dishonest") & (known["closed_at"] <= EPOCH), "credit_code"])
+    return [open_case(db, c, "dishonest", scope, by, "列入严重违法失信名单", now)
+            for c in listed["credit_code"] if c not in have]
+
+
+def feedback(db: Engine, case_id: str, dept_id: str, scope: RegionScope, by: str, note: str,
+             now: dt.datetime | None = None) -> None:
+    """A participating department reports back what it did (the newest report counts)."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    note = _text(note, "执行情况", required=True)
+    rows = q.actions(db, case_id, scope.prefix)
+    row = rows[rows["dept_id"] == dept_id]
+    if row.empty:
+        raise CaseNotFound(f"action {case_id}/{dept_id} not in {scope.prefix}")
+    r = row.iloc[0]
+    db.insert("joint_actions", pd.DataFrame({
+        "case_id": [case_id], "dept_id": [dept_id], "credit_code": [r["credit_code"]], "grid_code": [r["grid_code"]],
+        "measures": [r["measures"]], "opened_at": [pd.Timestamp(r["opened_at"])], "due_date": [pd.Timestamp(r["due_date"])],
+        "done_at": [pd.Timestamp(now)], "done_by": [by], "note": [note], "version": [time.time_ns()]}))
+
+
+def repair(db: Engine, case_id: str, scope: RegionScope, by: str, note: str, now: dt.datetime | None = None) -> None:
+    """信用修复: the case closes; its measures are no longer in force."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    note = _text(note, "信用修复说明", required=True)
+    c = q.case(db, case_id, scope.prefix)
+    if c is None:
+        raise CaseNotFound(f"case {case_id} not in {scope.prefix}")
+    if pd.Timestamp(c["closed_at"]) > EPOCH:
+        raise CaseRefused(f"case {case_id} closed", user_message="该案件已信用修复")
+    db.insert("joint_cases", pd.DataFrame({
+        "case_id": [case_id], "credit_code": [c["credit_code"]], "grid_code": [c["grid_code"]],
+        "memo_id": [c["memo_id"]], "dept_id": [c["dept_id"]], "reason": [c["reason"]],
+        "opened_at": [pd.Timestamp(c["opened_at"])], "opened_by": [c["opened_by"]], "closed_at": [pd.Timestamp(now)],
+        "closed_by": [by], "close_note": [note], "version": [time.time_ns()]}))
+
+
+__all__ = ["CaseNotFound", "CaseRefused", "feedback", "open_case", "repair", "sync_dishonest"]
