@@ -14,7 +14,7 @@ from api.v1 import _date_arg, _json, _records, _region_arg, bp
 from queries import random_checks as q
 from queries.regions import region_node
 from store.db import get_db
-from store.filters import Filter
+from store.filters import Filter, RegionScope
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ def random_plans() -> Response:
     node = region_node(db, flt.region, flt.scope)
     figs = q.figures(db, flt.region, day)
     rates = q.class_rates(db, flt.region, day)
-    plans = q.plans(db, flt.scope)
-    plans = plans[[str(c).startswith(flt.region) or flt.region.startswith(str(c)) for c in plans["region_code"]]]
+    plans = q.plans(db, RegionScope(flt.region))  # plans covering or inside the region, firms counted in it
     return _json({
         "region": {"code": node.code, "name": node.name, "level": node.level}, "date": day,
         "figures": {**figs, "completion_rate": _rate(figs["done"], figs["drawn"]),

@@ -221,7 +221,8 @@ def publication_csv(plan: Mapping[str, Any], items: pd.DataFrame) -> bytes:
 def entity_inspections(rows: pd.DataFrame, day: dt.date, spared: bool, window_days: int,
                        max_per_year: int) -> list[Any]:
     """主体画像's 涉企检查: the flags of the firm on ``day`` and its inspections of the year."""
-    recent = rows[pd.to_datetime(rows["inspected_at"]).dt.normalize() > pd.Timestamp(day) - pd.Timedelta(days=window_days)]
+    recent = rows[(pd.to_datetime(rows["inspected_at"]).dt.normalize() > pd.Timestamp(day) - pd.Timedelta(days=window_days))
+                  & (rows["dept_id"] != "")]
     flags = [t for t, on in ((f"多头检查（近 {window_days} 天 {recent['dept_id'].nunique()} 个部门）",
                               recent["dept_id"].nunique() >= 2),
                              (f"频繁检查（一年内 {len(rows)} 次，上限 {max_per_year} 次）", len(rows) > max_per_year),

@@ -38,17 +38,19 @@ def make_joint(seed: int, until: np.datetime64, entities: pd.DataFrame, events: 
         office = mine[mine["kind"] == "market_regulator"].sort_values("region_code", key=lambda s: -s.str.len())
         if takers.empty or office.empty:
             continue
-        case_id = f"LH{when:%Y%m%d%H%M%S}{code[-6:]}"
+        case_id = f"LH{when:%Y%m%d%H%M%S}{code[-6:]}00"
         due = pd.Timestamp(add_workdays(np.array([when.date()], dtype="datetime64[D]"), memo.feedback_days)[0])
         reported = rng.random(len(takers)) < DONE_RATE
         done = when + pd.to_timedelta(rng.integers(1, 10, len(takers)), unit="D") + pd.to_timedelta(
             rng.integers(9 * 3600, 17 * 3600, len(takers)), unit="s")
-        done = np.where(reported & (done <= end), done.floor("s"), EPOCH)
-        actions.append(pd.DataFrame({
+        done = pd.to_datetime(np.where(reported & (done <= end), done.floor("s"), EPOCH))
+        opened = pd.DataFrame({
             "case_id": case_id, "dept_id": takers["dept_id"].to_numpy(), "credit_code": code, "grid_code": g,
-            "measures": "；".join(memo.measures), "opened_at": when, "due_date": due,
-            "done_at": pd.to_datetime(done), "done_by": np.where(pd.to_datetime(done) > EPOCH, BY, ""),
-            "note": np.where(pd.to_datetime(done) > EPOCH, "已落实惩戒措施", ""), "version": 1}))
+            "measures": "；".join(memo.measures), "opened_at": when, "due_date": due, "done_at": EPOCH,
+            "done_by": "", "note": "", "entered_at": when, "version": 1})
+        fed = np.asarray(done > EPOCH)  # a department's report: a second row entered when it was made
+        actions += [opened, opened[fed].assign(done_at=done[fed], done_by=BY, note="已落实惩戒措施",
+                                                entered_at=done[fed], version=2)]
         cases.append({"case_id": case_id, "credit_code": code, "grid_code": g, "memo_id": memo.id,
                       "dept_id": str(office["dept_id"].iloc[0]), "reason": "列入严重违法失信名单", "opened_at": when,
                       "opened_by": BY, "closed_at": EPOCH, "closed_by": "", "close_note": "", "version": 1})

@@ -125,10 +125,13 @@ def _results(rng: np.random.Generator, got: pd.DataFrame, plan_id: str, dept_id:
     problem = u < np.array([PROBLEM_RATES[c] for c in got["credit_class"]])
     absent = ~problem & (rng.random(n) < ABSENT_RATE)
     result = np.where(~done, "pending", np.where(problem, "problem", np.where(absent, "absent", "clean")))
-    return pd.DataFrame({
+    drawn = pd.DataFrame({
         "plan_id": plan_id, "credit_code": got["credit_code"].to_numpy(), "credit_class": got["credit_class"].to_numpy(),
         "rank": got["rank"].to_numpy(), "grid_code": [grids[c] for c in got["credit_code"]], "dept_id": dept_id,
         "inspector_1": got["inspector_1"].to_numpy(), "inspector_2": got["inspector_2"].to_numpy(),
-        "drawn_at": start, "due_date": pd.Timestamp(last), "result": result,
-        "result_at": np.where(done, at.floor("s"), pd.Timestamp("1970-01-01")).astype("datetime64[ns]"),
-        "result_by": np.where(done, BY, ""), "note": "", "version": 1})
+        "drawn_at": start, "due_date": pd.Timestamp(last), "result": "pending",
+        "result_at": pd.Timestamp("1970-01-01"), "result_by": "", "note": "", "entered_at": start, "version": 1})
+    # As in the product: the drawn row, then for an inspected firm a result row entered when it was.
+    inspected = drawn[done].assign(result=result[done], result_at=at[done].floor("s"), result_by=BY,
+                                   entered_at=at[done].floor("s"), version=2)
+    return pd.concat([drawn, inspected], ignore_index=True)

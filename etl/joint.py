@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import time
 
 import pandas as pd
@@ -49,8 +50,8 @@ def _entity(db: Engine, credit_code: str, scope: RegionScope) -> pd.Series:
         code = validate(credit_code)
     except InvalidCreditCode as exc:
         raise CaseRefused(str(exc), user_message=exc.user_message) from None
-    df = run(db, "joint_entity", "SELECT credit_code, grid_code, name FROM entities WHERE credit_code = %(c)s "
-             "AND grid_code LIKE %(like)s LIMIT 1", {"c": code, "like": scope.prefix + "%"})
+    df = run(db, "joint_entity", "SELECT credit_code, grid_code, name, abnormal, dishonest FROM entities "
+             "WHERE credit_code = %(c)s AND grid_code LIKE %(like)s LIMIT 1", {"c": code, "like": scope.prefix + "%"})
     if df.empty:
         raise CaseRefused(f"entity {code} not in {scope.prefix}", user_message=f"辖区内没有统一社会信用代码为 {code} 的市场主体")
     return df.iloc[0]
@@ -66,6 +67,9 @@ def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by
     reason = _text(reason, "惩戒事由", required=True)
     ent = _entity(db, credit_code, scope)
     code, grid = str(ent["credit_code"]), str(ent["grid_code"])
+    if not int(ent[memo.list_flag]):
+        listed = {"dishonest": "严重违法失信名单", "abnormal": "经营异常名录"}[memo.list_flag]
+        raise CaseRefused(f"{code} not on {memo.list_flag}", user_message=f"该主体未列入{listed}，不能按本备忘录发起")
     if not q.in_force(db, code, grid)[lambda d: d["memo_id"] == memo_id].empty:
         raise CaseRefused(f"{code} already has an open {memo_id} case", user_message="该主体已有同一备忘录下的在办案件")
     depts = run(db, "joint_depts", "SELECT dept_id, region_code, toString(kind) AS kind FROM departments")
@@ -74,13 +78,13 @@ def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by
     initiator = mine[mine["kind"] == "market_regulator"].sort_values("region_code", key=lambda s: -s.str.len())
     if takers.empty or initiator.empty:
         raise CaseRefused(f"no departments for {memo_id} at {grid}", user_message="部门名录中没有可参与联合惩戒的部门")
-    case_id = f"LH{now:%Y%m%d%H%M%S}{code[-6:]}"
+    case_id = f"LH{now:%Y%m%d%H%M%S}{code[-6:]}{secrets.token_hex(2).upper()}"
     version = time.time_ns()
     due = feedback_due(now.date(), memo.feedback_days)
     db.insert("joint_actions", pd.DataFrame({
         "case_id": case_id, "dept_id": takers["dept_id"].to_numpy(), "credit_code": code, "grid_code": grid,
         "measures": "；".join(memo.measures), "opened_at": pd.Timestamp(now), "due_date": pd.Timestamp(due),
-        "done_at": EPOCH, "done_by": "", "note": "", "version": version}))
+        "done_at": EPOCH, "done_by": "", "note": "", "entered_at": pd.Timestamp(now), "version": version}))
     db.insert("joint_cases", pd.DataFrame({
         "case_id": [case_id], "credit_code": [code], "grid_code": [grid], "memo_id": [memo_id],
         "dept_id": [str(initiator["dept_id"].iloc[0])], "reason": [reason], "opened_at": [pd.Timestamp(now)],
@@ -90,14 +94,32 @@ def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by
 
 
 def sync_dishonest(db: Engine, scope: RegionScope, by: str, now: dt.datetime | None = None) -> list[str]:
-    """A case for every alive entity of the scope on the serious-dishonesty list without an open one."""
+    """A case for every active entity of the scope on the serious-dishonesty list without an open
+    one and not repaired since it last entered the list; an entity that cannot get one (no
+    participating department for its grid) is logged and skipped. Returns the cases opened."""
     listed = run(db, "joint_dishonest", """
         SELECT credit_code FROM entities WHERE grid_code LIKE %(like)s AND dishonest = 1 AND status = 'active'
         ORDER BY credit_code""", {"like": scope.prefix + "%"})
     known = q.cases(db, scope.prefix)
-    have = set(known.loc[(known["memo_id"] == "dishonest") & (known["closed_at"] <= EPOCH), "credit_code"])
-    return [open_case(db, c, "dishonest", scope, by, "列入严重违法失信名单", now)
-            for c in listed["credit_code"] if c not in have]
+    known = known[known["memo_id"] == "dishonest"]
+    entered = run(db, "joint_list_entries", """
+        SELECT credit_code, max(event_time) AS entered FROM events
+        WHERE event_type = 'list_entry' AND detail = '严重违法失信名单' AND grid_code LIKE %(like)s
+        GROUP BY credit_code""", {"like": scope.prefix + "%"})
+    last = dict(zip(entered["credit_code"], entered["entered"]))
+    skip = set(known.loc[known["closed_at"] <= EPOCH, "credit_code"])  # open
+    for code, closed in zip(known["credit_code"], known["closed_at"]):  # repaired after the last entry
+        if closed > EPOCH and (code not in last or pd.Timestamp(last[code]) <= closed):
+            skip.add(code)
+    opened = []
+    for code in listed["credit_code"]:
+        if code in skip:
+            continue
+        try:
+            opened.append(open_case(db, code, "dishonest", scope, by, "列入严重违法失信名单", now))
+        except CaseRefused as exc:
+            logger.warning("joint sync: no case for %s: %s", code, exc.detail)
+    return opened
 
 
 def feedback(db: Engine, case_id: str, dept_id: str, scope: RegionScope, by: str, note: str,
@@ -110,10 +132,12 @@ def feedback(db: Engine, case_id: str, dept_id: str, scope: RegionScope, by: str
     if row.empty:
         raise CaseNotFound(f"action {case_id}/{dept_id} not in {scope.prefix}")
     r = row.iloc[0]
+    done = pd.Timestamp(r["done_at"]) if pd.Timestamp(r["done_at"]) > EPOCH else pd.Timestamp(now)  # a correction keeps it
     db.insert("joint_actions", pd.DataFrame({
         "case_id": [case_id], "dept_id": [dept_id], "credit_code": [r["credit_code"]], "grid_code": [r["grid_code"]],
         "measures": [r["measures"]], "opened_at": [pd.Timestamp(r["opened_at"])], "due_date": [pd.Timestamp(r["due_date"])],
-        "done_at": [pd.Timestamp(now)], "done_by": [by], "note": [note], "version": [time.time_ns()]}))
+        "done_at": [done], "done_by": [by], "note": [note], "entered_at": [pd.Timestamp(now)],
+        "version": [time.time_ns()]}))
 
 
 def repair(db: Engine, case_id: str, scope: RegionScope, by: str, note: str, now: dt.datetime | None = None) -> None:

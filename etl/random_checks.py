@@ -105,7 +105,10 @@ def draw_plan(db: Engine, spec: PlanSpec, scope: RegionScope, by: str, seed: int
 
     now = (now or dt.datetime.now()).replace(microsecond=0)
     _check(db, spec, scope, now.date())
-    ratios = ratios if ratios is not None else ratios_from_env()
+    try:
+        ratios = ratios if ratios is not None else ratios_from_env()
+    except ConfigError as exc:
+        raise PlanRefused(f"ratios: {exc}", user_message="抽查比例配置不正确，请联系系统管理员") from None
     seed = secrets.randbelow(10 ** 12) if seed is None else seed
     frame = q.pool(db, q.PoolSpec(spec.region, now.date(), spec.industries, spec.entity_types, spec.listed))
     if frame.empty:
@@ -128,7 +131,7 @@ def draw_plan(db: Engine, spec: PlanSpec, scope: RegionScope, by: str, seed: int
         "rank": firms["rank"], "grid_code": [grids[c] for c in firms["credit_code"]], "dept_id": spec.dept_id,
         "inspector_1": firms["inspector_1"], "inspector_2": firms["inspector_2"], "drawn_at": pd.Timestamp(now),
         "due_date": pd.Timestamp(spec.end), "result": "pending", "result_at": pd.Timestamp("1970-01-01"),
-        "result_by": "", "note": "", "version": version})
+        "result_by": "", "note": "", "entered_at": pd.Timestamp(now), "version": version})
     plan = pd.DataFrame({
         "plan_id": [plan_id], "name": [spec.name.strip()], "dept_id": [spec.dept_id], "region_code": [spec.region],
         "period_from": [pd.Timestamp(spec.start)], "period_to": [pd.Timestamp(spec.end)],
@@ -160,13 +163,15 @@ def record_result(db: Engine, plan_id: str, credit_code: str, result: str, scope
     if row.empty:
         raise ItemNotFound(f"item {plan_id}/{credit_code} not in scope {scope.prefix}")
     item = row.iloc[0]
+    # A correction keeps the inspection's date; the row is dated when it was entered (entered_at).
+    inspected = pd.Timestamp(item["result_at"]) if item["result"] != "pending" else pd.Timestamp(when)
     db.insert("random_items", pd.DataFrame({
         "plan_id": [plan_id], "credit_code": [credit_code], "credit_class": [item["credit_class"]],
         "rank": [item["rank"]], "grid_code": [item["grid_code"]], "dept_id": [item["dept_id"]],
         "inspector_1": [item["inspector_1"]], "inspector_2": [item["inspector_2"]],
         "drawn_at": [pd.Timestamp(item["drawn_at"])], "due_date": [pd.Timestamp(item["due_date"])],
-        "result": [result], "result_at": [pd.Timestamp(when)],
-        "result_by": [by], "note": [note], "version": [_version()]}))
+        "result": [result], "result_at": [inspected],
+        "result_by": [by], "note": [note], "entered_at": [pd.Timestamp(when)], "version": [_version()]}))
     logger.info("random plan %s: %s → %s by %s", plan_id, credit_code, result, by)
 
 

@@ -17,10 +17,10 @@ SQL conditions (bound placeholders only):
   were received within the period, one row per batch (``queries.quality.INGEST_QUALITY``;
   docs/quality.md). A batch counts for the regions its sending unit's region scope lies
   in; a batch sent without a scope counts for the jurisdiction root (JINJIAN_ROOT_REGION).
-- random_items: every firm a 双随机 plan drew, at its newest version
-  (``queries.random_checks.ITEMS``; docs/double_random.md), as of the period end: drawn on or
-  before it; DONE = a result entered on or before it; overdue = not done and the plan's end
-  date before the period end;
+- random_items: every firm a 双随机 plan drew, as the records stood at the end of the period
+  (the newest row entered by then, ``queries.random_checks.ITEMS_ASOF``; docs/double_random.md):
+  DONE = a result entered by then; overdue = no result by then and the plan's end date before
+  the period end;
 - inspection_firms: every firm inspected on site (a department's inspection record or a
   双随机 result) within the 365 days up to the period end, one row per firm
   (``queries.discipline.FIRM_FLAGS``): ``depts_window`` = departments that inspected it
@@ -93,10 +93,10 @@ RECORDS_IN = Measure("ingest_quality", "sum(records_in)")
 STOCK = ent()
 
 
-#: 双随机: a firm drawn by the period end (R_DRAWN) and inspected by then (R_DONE).
-R_DRAWN = "toDate(drawn_at) <= %(end)s"
-R_DONE = f"{R_DRAWN} AND result != 'pending' AND toDate(result_at) <= %(end)s"
-R_OVERDUE = (f"{R_DRAWN} AND due_date < %(end)s AND NOT (result != 'pending' AND toDate(result_at) <= %(end)s)")
+#: 双随机 (rows as they stood at the period end): every drawn firm, the inspected, the overdue.
+R_DRAWN = "1"
+R_DONE = "result != 'pending'"
+R_OVERDUE = "result = 'pending' AND due_date < %(end)s"
 
 
 def rnd(cond: str) -> Measure:
@@ -117,10 +117,11 @@ def firms(cond: str = "1") -> Measure:
     return Measure("inspection_firms", f"countIf({cond})")
 
 
-#: 联合惩戒 as of the period end (epoch 0 = not closed / not reported).
+#: 联合惩戒 as of the period end (epoch 0 = not closed / not reported; actions as their newest row
+#: entered by then stood, ``queries.joint.ACTIONS_ASOF``).
 J_OPEN = ("toDate(opened_at) <= %(end)s AND NOT (toUnixTimestamp(closed_at) > 0 AND toDate(closed_at) <= %(end)s)")
-J_DUE = "toDate(opened_at) <= %(end)s AND due_date <= %(end)s"
-J_DONE = "toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= %(end)s"
+J_DUE = "due_date <= %(end)s"
+J_DONE = "toUnixTimestamp(done_at) > 0"
 
 
 def joint(source: str, cond: str) -> Measure:

@@ -114,11 +114,12 @@ def show_case(case_id: Any, _version: int | None) -> tuple[Any, Any]:
 def start(_open: int | None, _sync: int | None, code: Any, memo: Any, reason: Any, version: Any) -> tuple[Any, Any]:
     """Open a case (or one for every listed entity without one); audited joint_open."""
     p = require("inspect")
+    who = p.display_name or p.name
     scope = RegionScope(_region())
     sync = dash.ctx.triggered_id == "joint-sync"
     code, memo, reason = inputs.text(code, limit=40), inputs.text(memo, limit=20), inputs.text(reason, limit=400)
     try:
-        opened = sync_dishonest(get_db(), scope, p.name) if sync else [open_case(get_db(), code, memo, scope, p.name,
+        opened = sync_dishonest(get_db(), scope, who) if sync else [open_case(get_db(), code, memo, scope, who,
                                                                                   reason)]
     except (PermissionDenied, ScopeViolation):
         raise
@@ -141,20 +142,21 @@ def start(_open: int | None, _sync: int | None, code: Any, memo: Any, reason: An
 def act(_fb: int | None, _rp: int | None, case_id: Any, rows: Any, note: Any, version: Any) -> tuple[Any, Any]:
     """A department's feedback on the chosen case, or its credit repair; audited."""
     p = require("inspect")
+    who = p.display_name or p.name
     scope = RegionScope(_region())
     case_id, note = inputs.text(case_id, limit=40), inputs.text(note, limit=400)
     if not case_id:
         return "请先在上表中选择一个案件", no_update
     try:
         if dash.ctx.triggered_id == "joint-repair":
-            repair(get_db(), case_id, scope, p.name, note)
+            repair(get_db(), case_id, scope, who, note)
             audit.record("joint_repair", target=case_id, region=scope.prefix)
             return "已信用修复，惩戒措施解除", inputs.counter(version) + 1
         row = inputs.first_row(rows)
         if not row:
             return "请先在表中选择一个参与部门", no_update
         dept = inputs.text(row.get("dept_id"), limit=40)
-        feedback(get_db(), case_id, dept, scope, p.name, note)
+        feedback(get_db(), case_id, dept, scope, who, note)
     except (PermissionDenied, ScopeViolation):
         raise
     except JinjianError as exc:

@@ -70,7 +70,8 @@ def layout(**_: Any) -> html.Div:
             html.Div(className="random-panel-head", children=[
                 html.H2("检查对象与结果"),
                 html.Button("下载公示名单", id="random-publish", n_clicks=0, className="btn random-publish"),
-                html.Button("公示 PDF", id="random-publish-pdf", n_clicks=0, className="btn random-publish-pdf")]),
+                html.Button("公示 PDF", id="random-publish-pdf", n_clicks=0, className="btn random-publish-pdf"),
+                html.Span(id="random-publish-msg", className="random-hint", role="status")]),
             html.Div(rv.plan_info(None, ""), id="random-plan-info", className="random-plan-info"),
             rv.create_items_grid(),
             html.Div(rv.create_result_form(), className="" if may_draw else HIDDEN),
@@ -209,7 +210,7 @@ def draw(_n: int | None, name: Any, dept: Any, region: Any, start: Any, end: Any
                     tuple(s for s in inputs.texts(industries) if s in INDUSTRY_SECTIONS) if industries else (),
                     tuple(inputs.texts(types)) if types else (), inputs.choice(listed, q.LISTED, "all") or "all")
     try:
-        plan_id = draw_plan(get_db(), spec, _scope(), by=p.name)
+        plan_id = draw_plan(get_db(), spec, _scope(), by=p.display_name or p.name)
     except (PermissionDenied, ScopeViolation):
         raise  # 403 with its audit entry
     except JinjianError as exc:
@@ -236,7 +237,8 @@ def save_result(_n: int | None, plan_id: Any, rows: Any, result: Any, note: Any,
         return "请先在表中选择一户检查对象", no_update
     code, plan_id = inputs.text(row.get("credit_code"), limit=18), inputs.text(plan_id, limit=40)
     try:
-        record_result(get_db(), plan_id, code, inputs.choice(result, RANDOM_RESULTS) or "", _scope(), by=p.name,
+        record_result(get_db(), plan_id, code, inputs.choice(result, RANDOM_RESULTS) or "", _scope(),
+                      by=p.display_name or p.name,
                       note=inputs.text(note, limit=400))
     except (PermissionDenied, ScopeViolation):
         raise
@@ -246,33 +248,40 @@ def save_result(_n: int | None, plan_id: Any, rows: Any, result: Any, note: Any,
     return f"已保存：{row.get('entity_name') or code}", inputs.counter(version) + 1
 
 
-@callback(Output("random-download", "data"), Input("random-publish", "n_clicks"), Input("random-publish-pdf", "n_clicks"),
+@callback(Output("random-download", "data"), Output("random-publish-msg", "children"),
+          Input("random-publish", "n_clicks"), Input("random-publish-pdf", "n_clicks"),
           State("random-plan", "data"), prevent_initial_call=True)
 @inputs.keep_on_bad_input
-def publish(_csv: int | None, _pdf: int | None, plan_id: Any) -> Any:
+def publish(_csv: int | None, _pdf: int | None, plan_id: Any) -> tuple[Any, str]:
     """The publication list (抽查结果公示) of the chosen plan inside the viewer's scope, as CSV or
     PDF (permission ``export``; audited ``export_csv`` / ``export_pdf``)."""
     pdf = dash.ctx.triggered_id == "random-publish-pdf"
     plan_id = inputs.text(plan_id, limit=40)
     if not plan_id:
-        return no_update
-    db, scope = get_db(), _scope()
-    plan = q.plan(db, plan_id, scope)
-    if plan is None:
-        return no_update
-    audit.exported("export_pdf" if pdf else "export_csv", target=f"公示 {plan_id}", region=scope.prefix)
-    items = q.items(db, plan_id, scope)
-    if not pdf:
-        return dcc.send_bytes(rv.publication_csv(plan, items), f"抽查结果公示-{plan_id}.csv")
-    from reports.pdf import PdfOptions, shared_renderer
-    from reports.web import CSS_PATH
+        return no_update, "请先在上表中选择一个抽查计划"
+    try:
+        db, scope = get_db(), _scope()
+        plan = q.plan(db, plan_id, scope)
+        if plan is None:
+            return no_update, "未找到该抽查计划"
+        audit.exported("export_pdf" if pdf else "export_csv", target=f"公示 {plan_id}", region=scope.prefix)
+        items = q.items(db, plan_id, scope)
+        if not pdf:
+            return dcc.send_bytes(rv.publication_csv(plan, items), f"抽查结果公示-{plan_id}.csv"), ""
+        from reports.pdf import PdfOptions, shared_renderer
+        from reports.web import CSS_PATH
 
-    region = str(plan["region_code"])
-    name = region_names(db, [region]).get(region, region)
-    document = rv.publication_html(plan, items, name, CSS_PATH.read_text(encoding="utf-8"))
-    data = shared_renderer().render_html(document, PdfOptions(header_left=f"金监 · {plan['dept_name']}",
-                                                              header_right="双随机抽查结果公示"))
-    return dcc.send_bytes(data, f"抽查结果公示-{plan_id}.pdf")
+        region = str(plan["region_code"])
+        name = region_names(db, [region]).get(region, region)
+        document = rv.publication_html(plan, items, name, CSS_PATH.read_text(encoding="utf-8"))
+        data = shared_renderer().render_html(document, PdfOptions(header_left=f"金监 · {plan['dept_name']}",
+                                                                  header_right="双随机抽查结果公示"))
+    except (PermissionDenied, ScopeViolation):
+        raise
+    except JinjianError as exc:
+        logger.warning("publication of %s failed: %s", plan_id, exc.detail)
+        return no_update, exc.user_message
+    return dcc.send_bytes(data, f"抽查结果公示-{plan_id}.pdf"), ""
 
 
 __all__ = ["PATH", "layout"]

@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from queries.random_checks import ITEMS
+from queries.random_checks import ITEMS_ASOF
 from store.engine import Engine
 from store.executor import run
 from supervision.discipline import BLEMISHES, InspectionRules
@@ -21,16 +21,17 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FIRM_FLAGS", "INSPECTIONS", "SPARED", "flagged", "inspections_of", "spared_codes", "discipline_params"]
 
-#: Every on-site inspection: a department's inspection record or a 双随机 result.
+#: Every on-site inspection known at the end of ``%(end)s``: a department's inspection record or a
+#: 双随机 result entered by then; a record without a department counts for no department.
 INSPECTIONS = f"""(SELECT credit_code, grid_code, dept_id, event_time AS inspected_at, 'department' AS kind
-       FROM events WHERE event_type = 'inspection'
+       FROM events WHERE event_type = 'inspection' AND event_date > toDate(%(end)s) - 366
    UNION ALL
    SELECT credit_code, grid_code, dept_id, result_at AS inspected_at, 'random' AS kind
-       FROM {ITEMS} WHERE result != 'pending')"""
+       FROM {ITEMS_ASOF} WHERE result != 'pending')"""
 #: Per firm inspected within the year up to ``%(end)s``: the departments within the window
 #: (``%(window)s`` days) and the inspections of the year.
 FIRM_FLAGS = f"""(SELECT credit_code, any(grid_code) AS grid_code,
-       uniqExactIf(dept_id, toDate(inspected_at) > toDate(%(end)s) - %(window)s) AS depts_window,
+       uniqExactIf(dept_id, dept_id != '' AND toDate(inspected_at) > toDate(%(end)s) - %(window)s) AS depts_window,
        count() AS times_year
    FROM {INSPECTIONS}
    WHERE toDate(inspected_at) > toDate(%(end)s) - 365 AND toDate(inspected_at) <= toDate(%(end)s)
@@ -64,7 +65,7 @@ def flagged(db: Engine, region: str, day: dt.date, rules: InspectionRules) -> pd
                 {"c": codes})
     depts = run(db, "discipline_depts", f"""
         SELECT credit_code, groupUniqArray(dept_id) AS depts FROM {INSPECTIONS}
-        WHERE credit_code IN %(c)s AND toDate(inspected_at) > toDate(%(end)s) - %(window)s
+        WHERE credit_code IN %(c)s AND dept_id != '' AND toDate(inspected_at) > toDate(%(end)s) - %(window)s
           AND toDate(inspected_at) <= toDate(%(end)s)
         GROUP BY credit_code""", {"c": codes, "end": day, **discipline_params(rules)})
     dept_names = run(db, "discipline_dept_names", "SELECT dept_id, name FROM departments")

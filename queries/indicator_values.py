@@ -27,8 +27,8 @@ from store.filters import Filter
 from store.parallel import run_all
 from queries.quality import INGEST_QUALITY
 from queries.discipline import FIRM_FLAGS, discipline_params
-from queries.joint import ACTIONS as JOINT_ACTIONS, CASES as JOINT_CASES
-from queries.random_checks import ITEMS
+from queries.joint import ACTIONS_ASOF as JOINT_ACTIONS_ASOF, CASES as JOINT_CASES
+from queries.random_checks import ITEMS_ASOF
 from queries.regions import region_node
 from queries.risk_score import ENTITY_RISK, risk_params
 from queries.tasks import TASK_ASOF
@@ -78,8 +78,8 @@ _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "ingest_quality": "AND toDate(received_at) >= %(start)s AND toDate(received_at) <= %(end)s"}
 #: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS,
-         "inspection_firms": FIRM_FLAGS, "joint_cases": JOINT_CASES, "joint_actions": JOINT_ACTIONS}
+_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS_ASOF,
+         "inspection_firms": FIRM_FLAGS, "joint_cases": JOINT_CASES, "joint_actions": JOINT_ACTIONS_ASOF}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 

@@ -15,7 +15,7 @@ from store.executor import run
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ACTIONS", "CASES", "actions", "case", "cases", "figures", "in_force"]
+__all__ = ["ACTIONS", "ACTIONS_ASOF", "CASES", "actions", "case", "cases", "figures", "in_force"]
 
 CASES = """(SELECT case_id, argMax(credit_code, version) AS credit_code, argMax(grid_code, version) AS grid_code,
        argMax(memo_id, version) AS memo_id, argMax(dept_id, version) AS dept_id, argMax(reason, version) AS reason,
@@ -23,11 +23,17 @@ CASES = """(SELECT case_id, argMax(credit_code, version) AS credit_code, argMax(
        argMax(closed_at, version) AS closed_at, argMax(closed_by, version) AS closed_by,
        argMax(close_note, version) AS close_note
    FROM joint_cases GROUP BY case_id)"""
-ACTIONS = """(SELECT case_id, dept_id, argMax(credit_code, version) AS credit_code,
+def _actions(where: str) -> str:
+    return f"""(SELECT case_id, dept_id, argMax(credit_code, version) AS credit_code,
        argMax(grid_code, version) AS grid_code, argMax(measures, version) AS measures,
        argMax(opened_at, version) AS opened_at, argMax(due_date, version) AS due_date,
        argMax(done_at, version) AS done_at, argMax(done_by, version) AS done_by, argMax(note, version) AS note
-   FROM joint_actions GROUP BY case_id, dept_id)"""
+   FROM joint_actions {where} GROUP BY case_id, dept_id)"""
+
+
+#: Every action at its newest version; as the records stood at the end of ``%(end)s``.
+ACTIONS = _actions("")
+ACTIONS_ASOF = _actions("WHERE toDate(entered_at) <= toDate(%(end)s)")
 EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -67,21 +73,18 @@ def actions(db: Engine, case_id: str, region: str) -> pd.DataFrame:
 
 
 def figures(db: Engine, region: str, day: dt.date) -> dict[str, int]:
-    """As of the end of ``day``: cases in force (opened, not repaired by then), actions due by
-    then, reported back by then, reported back by their deadline, and overdue (due before the
-    day, no feedback by then)."""
+    """As the records stood at the end of ``day``: cases in force (opened, not repaired by then),
+    actions due by then, reported back by then, reported back by their deadline, and overdue
+    (due before the day, no feedback by then)."""
     c = run(db, "joint_figures_cases", f"""
         SELECT countIf(toDate(opened_at) <= %(day)s AND NOT (toUnixTimestamp(closed_at) > 0
                        AND toDate(closed_at) <= %(day)s)) AS open
         FROM {CASES} WHERE grid_code LIKE %(like)s""", {"like": region + "%", "day": day})
     a = run(db, "joint_figures_actions", f"""
-        SELECT countIf(due_date <= %(day)s) AS due,
-               countIf(toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= %(day)s) AS done,
-               countIf(due_date <= %(day)s AND toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= due_date) AS ontime,
-               countIf(due_date < %(day)s AND NOT (toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= %(day)s))
-                   AS overdue
-        FROM {ACTIONS} WHERE grid_code LIKE %(like)s AND toDate(opened_at) <= %(day)s""",
-            {"like": region + "%", "day": day})
+        SELECT countIf(due_date <= %(end)s) AS due, countIf(toUnixTimestamp(done_at) > 0) AS done,
+               countIf(due_date <= %(end)s AND toUnixTimestamp(done_at) > 0 AND toDate(done_at) <= due_date) AS ontime,
+               countIf(due_date < %(end)s AND toUnixTimestamp(done_at) = 0) AS overdue
+        FROM {ACTIONS_ASOF} WHERE grid_code LIKE %(like)s""", {"like": region + "%", "end": day})
     out = {"open": int(c["open"].iloc[0]) if len(c) else 0}
     out.update({k: int(a[k].iloc[0]) if len(a) else 0 for k in ("due", "done", "ontime", "overdue")})
     return out

@@ -19,8 +19,8 @@ from store.filters import RegionScope
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ITEMS", "PLANS", "PoolSpec", "figures", "items", "names_of", "plan", "plans", "pool", "recent_pairs",
-           "roster", "class_rates", "departments_for"]
+__all__ = ["ITEMS", "ITEMS_ASOF", "PLANS", "PoolSpec", "figures", "items", "names_of", "plan", "plans", "pool",
+           "recent_pairs", "roster", "class_rates", "departments_for"]
 
 #: Every plan at its newest version.
 PLANS = """(SELECT plan_id, argMax(name, version) AS name, argMax(dept_id, version) AS dept_id,
@@ -33,14 +33,22 @@ PLANS = """(SELECT plan_id, argMax(name, version) AS name, argMax(dept_id, versi
        argMax(drawn, version) AS drawn, argMax(created_by, version) AS created_by,
        argMax(created_at, version) AS created_at
    FROM random_plans GROUP BY plan_id)"""
-#: Every drawn firm at its newest version (``result`` as its name).
-ITEMS = """(SELECT plan_id, credit_code, argMax(credit_class, version) AS credit_class,
+def _items(where: str) -> str:
+    """Every drawn firm at its newest version among the rows that pass ``where``."""
+    return f"""(SELECT plan_id, credit_code, argMax(credit_class, version) AS credit_class,
        argMax(rank, version) AS rank, argMax(grid_code, version) AS grid_code, argMax(dept_id, version) AS dept_id,
        argMax(inspector_1, version) AS inspector_1, argMax(inspector_2, version) AS inspector_2,
        argMax(drawn_at, version) AS drawn_at, argMax(due_date, version) AS due_date,
-       toString(argMax(result, version)) AS result, argMax(result_at, version) AS result_at, argMax(result_by, version) AS result_by,
-       argMax(note, version) AS note
-   FROM random_items GROUP BY plan_id, credit_code)"""
+       toString(argMax(result, version)) AS result, argMax(result_at, version) AS result_at,
+       argMax(result_by, version) AS result_by, argMax(note, version) AS note
+   FROM random_items {where} GROUP BY plan_id, credit_code)"""
+
+
+#: Every drawn firm at its newest version (lists, the publication).
+ITEMS = _items("")
+#: Every drawn firm as the records stood at the end of ``%(end)s``: the newest row entered by then
+#: (a result corrected later does not change a past day; figures, indicators, 涉企检查).
+ITEMS_ASOF = _items("WHERE toDate(entered_at) <= toDate(%(end)s)")
 #: 名录 filters of a plan's pool: all firms, or only / none of the listed ones.
 LISTED = {"all": "", "abnormal": "AND abnormal = 1", "dishonest": "AND dishonest = 1",
           "unlisted": "AND abnormal = 0 AND dishonest = 0"}
@@ -71,7 +79,7 @@ def pool(db: Engine, spec: PoolSpec) -> pd.DataFrame:
     return run(db, "random_pool", f"""
         SELECT credit_code, toString(credit_grade) AS credit_class, grid_code FROM entities
         WHERE grid_code LIKE %(like)s AND reg_date <= %(day)s
-          AND (status = 'active' OR (status_date IS NOT NULL AND status_date > %(day)s)) {' '.join(where)}""",
+          AND (status = 'active' OR ifNull(status_date, toDate('2100-01-01')) > %(day)s) {' '.join(where)}""",
                params)
 
 
@@ -161,20 +169,19 @@ def items(db: Engine, plan_id: str, scope: RegionScope) -> pd.DataFrame:
 
 
 def _items_in(db: Engine, region: str, name: str, select: str, group: str, day: dt.date) -> pd.DataFrame:
-    """Items of the region drawn on or before ``day``."""
-    return run(db, name, f"SELECT {select} FROM {ITEMS} WHERE grid_code LIKE %(like)s "
-               f"AND toDate(drawn_at) <= %(day)s {group}", {"like": region + "%", "day": day})
+    """Items of the region as the records stood at the end of ``day``."""
+    return run(db, name, f"SELECT {select} FROM {ITEMS_ASOF} WHERE grid_code LIKE %(like)s {group}",
+               {"like": region + "%", "end": day})
 
 
 def figures(db: Engine, region: str, day: dt.date) -> dict[str, int]:
-    """Firms drawn in ``region`` on ``day`` or before, as of the end of ``day``: drawn, done (a result entered by then), overdue (no result and the plan ended
-    before ``day``), problems and absent (not found at the registered address)."""
+    """Firms drawn in ``region`` as the records stood at the end of ``day``: drawn, done (a
+    result entered by then), overdue (no result by then and the plan ended before ``day``),
+    problems and absent (not found at the registered address)."""
     df = _items_in(db, region, "random_figures", """
-        count() AS drawn,
-        countIf(result != 'pending' AND toDate(result_at) <= %(day)s) AS done,
-        countIf((result = 'pending' OR toDate(result_at) > %(day)s) AND due_date < %(day)s) AS overdue,
-        countIf(result = 'problem' AND toDate(result_at) <= %(day)s) AS problems,
-        countIf(result = 'absent' AND toDate(result_at) <= %(day)s) AS absent""", "", day)
+        count() AS drawn, countIf(result != 'pending') AS done,
+        countIf(result = 'pending' AND due_date < %(end)s) AS overdue,
+        countIf(result = 'problem') AS problems, countIf(result = 'absent') AS absent""", "", day)
     row = df.iloc[0] if not df.empty else None
     return {k: int(row[k]) if row is not None and pd.notna(row[k]) else 0
             for k in ("drawn", "done", "overdue", "problems", "absent")}
@@ -184,8 +191,8 @@ def class_rates(db: Engine, region: str, day: dt.date) -> pd.DataFrame:
     """Per credit-risk class A–D: firms inspected by the end of ``day`` and those where a
     problem was found (the chart that shows whether the classification predicts risk)."""
     df = _items_in(db, region, "random_class_rates", """
-        credit_class, countIf(result != 'pending' AND toDate(result_at) <= %(day)s) AS checked,
-        countIf(result = 'problem' AND toDate(result_at) <= %(day)s) AS problems""", "GROUP BY credit_class", day)
+        credit_class, countIf(result != 'pending') AS checked, countIf(result = 'problem') AS problems""",
+                   "GROUP BY credit_class", day)
     out = pd.DataFrame({"credit_class": list("ABCD")}).merge(df, on="credit_class", how="left").fillna(0)
     out[["checked", "problems"]] = out[["checked", "problems"]].astype(int)
     out["rate"] = [p / c if c else float("nan") for p, c in zip(out["problems"], out["checked"])]

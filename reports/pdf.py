@@ -12,6 +12,7 @@ every chart and table is in place), then prints with a header and the footer
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import os
 import queue
 import shutil
@@ -97,12 +98,16 @@ class PdfRenderer:
         return self._submit(url, opts, pdf, "print")
 
     def render_html(self, document: str, opts: PdfOptions | None = None) -> bytes:
-        """Print a complete HTML document (with its ready marker ``#report-ready``) to PDF bytes:
-        loaded as a ``data:`` URL, so it needs no route and no render ticket."""
-        import base64
+        """Print a complete HTML document (with its ready marker ``#report-ready``) to PDF bytes.
+        It is written to a private temporary file and loaded from there (a ``data:`` URL is
+        limited to 2 MB, a city's publication list is larger), so it needs no route and no
+        render ticket."""
+        import tempfile
 
-        return self.render("data:text/html;charset=utf-8;base64," + base64.b64encode(document.encode()).decode(),
-                           opts)
+        with tempfile.TemporaryDirectory(prefix="jinjian-pdf-") as tmp:
+            page = Path(tmp) / "document.html"
+            page.write_text(document, encoding="utf-8")
+            return self.render(page.as_uri(), opts)
 
     def inspect(self, url: str, action: Callable[[Any], T], opts: PdfOptions | None = None) -> T:
         """``action(page)`` on the report at ``url`` once it is ready, as a screen shows it
@@ -230,7 +235,7 @@ class PdfRenderer:
         finally:
             page.close()
         logger.info("%s %s: %s in %.2f s (load %.2f, ready %.2f, %s %.2f)", "pdf" if media == "print" else "page",
-                    f"inline document ({len(url)} bytes)" if url.startswith("data:") else redact(url), f"{len(out)} bytes" if isinstance(out, bytes) else "done", time.monotonic() - t0,
+                    "a local document" if url.startswith("file:") else redact(url), f"{len(out)} bytes" if isinstance(out, bytes) else "done", time.monotonic() - t0,
                     t_loaded - t0, t_ready - t_loaded, "print" if media == "print" else "read", time.monotonic() - t_ready)
         return out
 

@@ -151,7 +151,10 @@ TABLES: dict[str, str] = {
             inspector_id String, name String, dept_id String, region_code String, cert_no String
         ) ENGINE = MergeTree ORDER BY (region_code, dept_id, inspector_id)""",
     # 双随机一公开 (etl.random_checks, docs/double_random.md): one row per plan and draw, and one
-    # per drawn firm with its inspectors and result; the newest ``version`` of a row counts.
+    # per drawn firm with its inspectors and result; the newest ``version`` of a row counts, as of a
+    # day the newest one entered by then (``entered_at``); ``result_at`` is the inspection's date.
+    # Items and actions keep every version (plain MergeTree: a Replacing engine would merge away
+    # the rows a past day is computed from).
     "random_plans": """
         CREATE TABLE IF NOT EXISTS random_plans (
             plan_id String, name String, dept_id String, region_code String, period_from Date,
@@ -164,10 +167,11 @@ TABLES: dict[str, str] = {
             plan_id String, credit_code String, credit_class String, rank String, grid_code String,
             dept_id String, inspector_1 String, inspector_2 String, drawn_at DateTime, due_date Date,
             result {_enum(RANDOM_RESULTS)}, result_at DateTime, result_by String, note String,
-            version UInt64
-        ) ENGINE = ReplacingMergeTree(version) ORDER BY (plan_id, credit_code)""",
+            entered_at DateTime, version UInt64
+        ) ENGINE = MergeTree ORDER BY (plan_id, credit_code, version)""",
     # 联合惩戒 (etl.joint, docs/joint.md): one row per case and one per participating department's
-    # action; the newest ``version`` counts; epoch 0 = not yet (closed_at, done_at).
+    # action; the newest ``version`` counts (as of a day: the newest ``entered_at`` by then);
+    # epoch 0 = not yet (closed_at, done_at).
     "joint_cases": """
         CREATE TABLE IF NOT EXISTS joint_cases (
             case_id String, credit_code String, grid_code String, memo_id String, dept_id String,
@@ -177,8 +181,9 @@ TABLES: dict[str, str] = {
     "joint_actions": """
         CREATE TABLE IF NOT EXISTS joint_actions (
             case_id String, dept_id String, credit_code String, grid_code String, measures String,
-            opened_at DateTime, due_date Date, done_at DateTime, done_by String, note String, version UInt64
-        ) ENGINE = ReplacingMergeTree(version) ORDER BY (case_id, dept_id)""",
+            opened_at DateTime, due_date Date, done_at DateTime, done_by String, note String, entered_at DateTime,
+            version UInt64
+        ) ENGINE = MergeTree ORDER BY (case_id, dept_id, version)""",
     # Load bookkeeping: which data set is in the database.
     "load_log": """
         CREATE TABLE IF NOT EXISTS load_log (

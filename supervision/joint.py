@@ -24,7 +24,7 @@ class Memorandum:
     id: str
     name: str
     basis: str
-    list_flag: str                       # the entity list that opens a case by itself ('' = none)
+    list_flag: str                       # the entity list a case's entity must be on (entities column)
     participants: tuple[str, ...]        # department kinds (domain.codes.DEPT_KINDS)
     measures: tuple[str, ...]
     feedback_days: int
@@ -36,7 +36,7 @@ MEMORANDA: dict[str, Memorandum] = {m.id: m for m in (
                ("限制参与政府采购、工程招投标", "从严审核行政许可，限制取得政府补贴性资金", "不予授予荣誉称号，取消评优评先资格",
                 "限制担任其他企业的法定代表人、董事、监事、高级管理人员"), 5),
     Memorandum("abnormal", "经营异常名录主体信用约束", "《企业信息公示暂行条例》第十八条",
-               "", ("licensing",),
+               "abnormal", ("licensing",),
                ("列为重点监管对象，提高双随机抽查比例", "办理行政许可时作为审慎审查的参考"), 10),
 )}
 #: A case's state as shown.

@@ -2,8 +2,9 @@
 ``joint_cases`` and ``joint_actions`` at their newest version, as of the period end:
 
 - in force: opened on or before the end, not closed (credit repair) on or before it;
-- due: opened and due on or before the end; reported: feedback dated on or before the end;
-  on time: reported on or before its due date; overdue: due before the end, not reported by it.
+- an action as of the end is its newest row entered (``entered_at``) on or before the end;
+  due: due on or before the end; reported: it carries a feedback date; on time: reported on
+  or before its due date; overdue: due before the end and not reported.
 """
 from __future__ import annotations
 
@@ -23,13 +24,11 @@ def _newest(df: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFra
 
 
 def _actions(data: DemoData, region: str, end: dt.date) -> tuple[pd.DataFrame, pd.Series]:
-    a = _rows_in(_newest(data.joint_actions, ["case_id", "dept_id"],
-                         ["case_id", "dept_id", "grid_code", "opened_at", "due_date", "done_at", "version"]), region)
-    day = pd.Timestamp(end)
-    a = a[pd.to_datetime(a["opened_at"]).dt.normalize() <= day]
-    done_day = pd.to_datetime(a["done_at"]).dt.normalize()
-    reported = (pd.to_datetime(a["done_at"]) > EPOCH) & (done_day <= day)
-    return a, reported
+    a = data.joint_actions if not data.joint_actions.empty else pd.DataFrame(
+        columns=["case_id", "dept_id", "grid_code", "opened_at", "due_date", "done_at", "entered_at", "version"])
+    a = a[pd.to_datetime(a["entered_at"]).dt.normalize() <= pd.Timestamp(end)]
+    a = _rows_in(a.sort_values("version").groupby(["case_id", "dept_id"]).tail(1), region)
+    return a, pd.to_datetime(a["done_at"]) > EPOCH
 
 
 def _open(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001

@@ -1,9 +1,9 @@
 """Oracles of the 双随机抽查 indicators (docs/double_random.md), plain pandas over the demo's
-``random_items`` — every row a firm of a plan at one version; the newest version counts:
+``random_items`` — every row a firm of a plan at one version. As of the period end the firm is
+its newest row among those entered (``entered_at``) on or before the end:
 
-- drawn by the period end: the date of ``drawn_at`` <= end;
-- done: drawn, result not ``pending`` and the date of ``result_at`` <= end;
-- overdue: drawn, ``due_date`` < end and not done;
+- drawn: every such firm; done: its result is not ``pending``;
+- overdue: not done and ``due_date`` < end;
 - rates: problems (or absent) among the done, per class when named; NaN without any done.
 """
 from __future__ import annotations
@@ -17,22 +17,34 @@ from tests.oracle import ORACLES, _ratio, _rows_in
 
 
 COLUMNS = ["plan_id", "credit_code", "credit_class", "grid_code", "dept_id", "drawn_at", "due_date", "result",
-           "result_at", "version"]
+           "result_at", "entered_at", "version"]
 
 
-def _newest(data: DemoData) -> pd.DataFrame:
-    """Every drawn firm at its newest version (no rows for a data set without 双随机)."""
-    items = data.random_items if not data.random_items.empty else pd.DataFrame(columns=COLUMNS)
+def asof_rows(items: pd.DataFrame, end: dt.date) -> pd.DataFrame:
+    """``random_items`` rows (any source: the demo's frames or a database read back) as the
+    records stood at the end of ``end``: each firm's newest row entered by then."""
+    items = items if not items.empty else pd.DataFrame(columns=COLUMNS)
+    items = items[pd.to_datetime(items["entered_at"]).dt.normalize() <= pd.Timestamp(end)]
     return items.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
 
 
+def random_figures(items: pd.DataFrame, region: str, end: dt.date) -> dict[str, int]:
+    """drawn, done, overdue, problems, absent of ``region`` as of ``end`` (queries.random_checks.figures)."""
+    part = _rows_in(asof_rows(items, end), region)
+    done = part["result"] != "pending"
+    return {"drawn": len(part), "done": int(done.sum()),
+            "overdue": int((~done & (pd.to_datetime(part["due_date"]) < pd.Timestamp(end))).sum()),
+            "problems": int((part["result"] == "problem").sum()), "absent": int((part["result"] == "absent").sum())}
+
+
+def _asof(data: DemoData, end: dt.date) -> pd.DataFrame:
+    return asof_rows(data.random_items, end)
+
+
 def _items(data: DemoData, region: str, end: dt.date) -> tuple[pd.DataFrame, pd.Series]:
-    """The region's drawn items by ``end`` (newest version of each) and which were done by then."""
-    items = _rows_in(_newest(data), region)
-    day = pd.Timestamp(end)
-    items = items[pd.to_datetime(items["drawn_at"]).dt.normalize() <= day]
-    done = (items["result"] != "pending") & (pd.to_datetime(items["result_at"]).dt.normalize() <= day)
-    return items, done
+    """The region's drawn firms as of ``end`` and which of them had a result by then."""
+    items = _rows_in(_asof(data, end), region)
+    return items, items["result"] != "pending"
 
 
 def _drawn(data: DemoData, region: str, start: dt.date, end: dt.date) -> float:  # noqa: ARG001
@@ -82,7 +94,7 @@ def _inspections(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
     ev = data.events[data.events["event_type"] == "inspection"]
     ev = pd.DataFrame({"credit_code": ev["credit_code"], "grid_code": ev["grid_code"], "dept_id": ev["dept_id"],
                        "day": pd.to_datetime(ev["event_time"]).dt.normalize()})
-    items = _newest(data)
+    items = _asof(data, end)
     items = items[items["result"] != "pending"]
     rd = pd.DataFrame({"credit_code": items["credit_code"], "grid_code": items["grid_code"],
                        "dept_id": items["dept_id"], "day": pd.to_datetime(items["result_at"]).dt.normalize()})
@@ -93,7 +105,7 @@ def _inspections(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
 
 def _firm_flags(data: DemoData, region: str, end: dt.date) -> pd.DataFrame:
     rows = _inspections(data, region, end)
-    recent = rows[rows["day"] > pd.Timestamp(end) - pd.Timedelta(days=WINDOW_DAYS)]
+    recent = rows[(rows["day"] > pd.Timestamp(end) - pd.Timedelta(days=WINDOW_DAYS)) & (rows["dept_id"] != "")]
     return pd.DataFrame({"times": rows.groupby("credit_code").size(),
                          "depts": recent.groupby("credit_code")["dept_id"].nunique()}).fillna(0)
 

@@ -36,27 +36,33 @@ def _read(db) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _want(db, region: str, day: dt.date) -> dict[str, int]:
-    c, a = _read(db)
-    c, a = c[c["grid_code"].str.startswith(region)], a[a["grid_code"].str.startswith(region)]
+    """The figures by pandas over the rows read back: each action as its newest row entered by the day."""
+    c = run(db, "t_joint_cases", "SELECT * FROM joint_cases").sort_values("version").groupby("case_id").tail(1)
+    a = run(db, "t_joint_actions", "SELECT * FROM joint_actions")
     end = pd.Timestamp(day)
+    a = a[a["entered_at"].dt.normalize() <= end].sort_values("version").groupby(["case_id", "dept_id"]).tail(1)
+    c, a = c[c["grid_code"].str.startswith(region)], a[a["grid_code"].str.startswith(region)]
     closed = (c["closed_at"] > EPOCH) & (c["closed_at"].dt.normalize() <= end)
-    a = a[a["opened_at"].dt.normalize() <= end]
-    reported = (a["done_at"] > EPOCH) & (a["done_at"].dt.normalize() <= end)
+    reported = a["done_at"] > EPOCH
     due = a["due_date"] <= end
     return {"open": int(((c["opened_at"].dt.normalize() <= end) & ~closed).sum()), "due": int(due.sum()),
             "done": int(reported.sum()), "ontime": int((due & reported & (a["done_at"].dt.normalize() <= a["due_date"])).sum()),
             "overdue": int(((a["due_date"] < end) & ~reported).sum())}
 
 
-def _town_entity(db, listed: bool = False) -> str:
+def _town_entity(db, flag: str = "dishonest", on: bool = True, last: bool = False) -> str:
+    """An active entity of the town on (or off) the list ``flag`` (the first or the last by code)."""
     df = run(db, "t_joint_entity", "SELECT credit_code FROM entities WHERE grid_code LIKE %(p)s AND status = 'active' "
-             f"AND dishonest = {1 if listed else 0} ORDER BY credit_code LIMIT 1", {"p": TOWN + "%"})
+             f"AND {flag} = {int(on)} ORDER BY credit_code {'DESC' if last else ''} LIMIT 1", {"p": TOWN + "%"})
     return str(df["credit_code"].iloc[0])
 
 
 def test_cases_actions_feedback_repair_and_figures(random_db):
     db = random_db
-    code = _town_entity(db)
+    code = _town_entity(db, "dishonest")
+    if not q.in_force(db, code, "4419").empty:  # the demo opened one when it entered the list: repair it first
+        for old in q.in_force(db, code, "4419")["case_id"]:
+            repair(db, old, CITY, "t", "已完成信用修复", NOW - dt.timedelta(days=1))
     case_id = open_case(db, code, "dishonest", CITY, "t", "行政处罚决定认定严重违法失信", NOW)
     c, a = _read(db)
     mine = a[a["case_id"] == case_id]
@@ -69,19 +75,26 @@ def test_cases_actions_feedback_repair_and_figures(random_db):
     assert (mine["due_date"] == due).all() and (mine["done_at"] == EPOCH).all()
     assert mine["measures"].iloc[0] == "；".join(MEMORANDA["dishonest"].measures)
     assert c.set_index("case_id").loc[case_id, "dept_id"] == f"{TOWN}-01"  # the town's market-regulation office
-    # A second case of the same memorandum is refused; under the other memorandum it is not.
+    # A second case of the same memorandum is refused; a memorandum whose list the entity is not on too.
     with pytest.raises(CaseRefused) as err:
         open_case(db, code, "dishonest", CITY, "t", "重复", NOW)
     assert "在办案件" in err.value.user_message
+    clean = _town_entity(db, "dishonest", on=False)
+    with pytest.raises(CaseRefused) as err:
+        open_case(db, clean, "dishonest", CITY, "t", "未列入名单", NOW)
+    assert "未列入严重违法失信名单" in err.value.user_message
     # Feedback: one on time, one late; the figures on three days equal pandas over the rows.
     first, second = sorted(mine["dept_id"])[:2]
     feedback(db, case_id, first, RegionScope(TOWN), "t", "已限制参与政府采购", NOW + dt.timedelta(days=2))
     feedback(db, case_id, second, RegionScope(TOWN), "t", "已从严审核许可", NOW + dt.timedelta(days=12))
-    for day in (NOW.date(), dt.date(2026, 11, 27), dt.date(2026, 12, 5)):
+    feedback(db, case_id, first, RegionScope(TOWN), "t", "已限制参与政府采购并通报", NOW + dt.timedelta(days=15))
+    acts = q.actions(db, case_id, TOWN).set_index("dept_id")
+    assert acts.loc[first, "done_at"] == pd.Timestamp(NOW + dt.timedelta(days=2))  # a corrected report keeps its date
+    for day in (NOW.date(), dt.date(2026, 11, 23), dt.date(2026, 11, 27), dt.date(2026, 12, 5)):
         for region in ("4419", TOWN):
             assert q.figures(db, region, day) == _want(db, region, day), (region, day)
     acts = q.actions(db, case_id, TOWN).set_index("dept_id")
-    assert acts.loc[first, "note"] == "已限制参与政府采购" and acts.loc[first, "dept_name"]
+    assert acts.loc[first, "note"] == "已限制参与政府采购并通报" and acts.loc[first, "dept_name"]
     assert list(q.in_force(db, code, "4419")["case_id"]) == [case_id]
     # Credit repair closes it: no measure in force, the case counts no more from that day.
     repair(db, case_id, RegionScope(TOWN), "t", "已完成信用修复", NOW + dt.timedelta(days=20))
@@ -92,15 +105,30 @@ def test_cases_actions_feedback_repair_and_figures(random_db):
 
 
 def test_sync_opens_a_case_per_listed_entity_once(random_db):
+    """Sync opens a case for a listed entity without one, once; a repair stands until the entity
+    enters the list again."""
     db = random_db
+    town = RegionScope(TOWN)
+    code = _town_entity(db, "dishonest", last=True)
+    for old in q.in_force(db, code, TOWN)["case_id"]:
+        repair(db, old, town, "t", "已完成信用修复", NOW - dt.timedelta(days=2))
     listed = run(db, "t_joint_listed", "SELECT credit_code FROM entities WHERE grid_code LIKE %(p)s AND dishonest = 1 "
                  "AND status = 'active'", {"p": TOWN + "%"})["credit_code"]
     c, _ = _read(db)
     before = set(c.loc[(c["memo_id"] == "dishonest") & (c["closed_at"] == EPOCH), "credit_code"])
-    opened = sync_dishonest(db, RegionScope(TOWN), "t", NOW)
+    repaired = set(c.loc[(c["memo_id"] == "dishonest") & (c["closed_at"] > EPOCH), "credit_code"])
+    assert code in repaired
+    opened = sync_dishonest(db, town, "t", NOW)
     c, _ = _read(db)
-    assert sorted(c.set_index("case_id").loc[opened, "credit_code"]) == sorted(set(listed) - before)
-    assert sync_dishonest(db, RegionScope(TOWN), "t", NOW) == []  # once
+    assert sorted(c.set_index("case_id").loc[opened, "credit_code"]) == sorted(set(listed) - before - repaired)
+    assert sync_dishonest(db, town, "t", NOW) == []  # once
+    # The entity enters the list again after its repair: the next sync opens a case for it only.
+    ev = run(db, "t_joint_event", "SELECT * FROM events WHERE credit_code = %(c)s LIMIT 1", {"c": code})
+    again = NOW - dt.timedelta(days=1)
+    db.insert("events", ev.assign(event_id=ev["event_id"] + 10 ** 12, event_type="list_entry", detail="严重违法失信名单",
+                                  event_time=pd.Timestamp(again), event_date=pd.Timestamp(again.date())))
+    reopened = sync_dishonest(db, town, "t", NOW)
+    assert len(reopened) == 1 and q.case(db, reopened[0], TOWN)["credit_code"] == code
 
 
 def test_refusals_name_their_reason_and_write_nothing(random_db):
@@ -133,8 +161,9 @@ def test_callbacks_as_each_role(auth_on, flask_server, random_db):
     db = random_db
     dbmod.set_db(db)  # after ``auth_on`` (whose ``dongguan`` set the shared demo database)
     sup, viewer = logged_in(flask_server, "town_sup"), logged_in(flask_server, "town_view")
-    code = run(db, "t_joint_entity2", "SELECT credit_code FROM entities WHERE grid_code LIKE %(p)s AND "
-               "status = 'active' AND dishonest = 0 ORDER BY credit_code DESC LIMIT 1", {"p": TOWN + "%"})["credit_code"][0]
+    code = _town_entity(db, "abnormal", last=True)
+    for old in q.in_force(db, code, TOWN)[lambda d: d["memo_id"] == "abnormal"]["case_id"]:
+        repair(db, old, RegionScope(TOWN), "t", "已移出经营异常名录", NOW)
     values = {"joint-open.n_clicks": 1, "joint-code.value": code, "joint-memo.value": "abnormal",
               "joint-reason.value": "列入经营异常名录", "joint-version.data": 0}
     before = auth_on.audit_rows(limit=1)[0]["id"]
@@ -165,7 +194,7 @@ def test_entity_page_shows_measures_in_force(flask_server, random_app):
     from tests.pagekit import text
 
     db = random_app
-    code = _town_entity(db, listed=True)
+    code = _town_entity(db, "dishonest")
     if q.in_force(db, code, "4419").empty:
         open_case(db, code, "dishonest", CITY, "t", "列入严重违法失信名单", NOW)
     shown = text(Div(refresh_inspect(code, "2026-11-20")))

@@ -21,28 +21,23 @@ from store.executor import run
 from store.filters import RegionScope
 from tests.authkit import auth_on, dash_body, logged_in  # noqa: F401 - the fixture
 from tests.pagekit import choose, js as _js, wait as _wait
+from tests.oracle_random import asof_rows, random_figures
 from tests.randomkit import random_app, random_db  # noqa: F401 - the fixtures
 
 TOWN = "441900003"
 
 
 def _items(db) -> pd.DataFrame:
-    df = run(db, "t_page_random_items", "SELECT plan_id, credit_code, credit_class, grid_code, drawn_at, due_date, "
-             "toString(result) AS result, result_at, version FROM random_items")
-    return df.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
+    """Every row of random_items read back (tests/oracle_random.py takes each firm as of a day)."""
+    return run(db, "t_page_random_items", "SELECT * FROM random_items")
 
 
 def _cards_want(items: pd.DataFrame, region: str, day: dt.date) -> dict[str, str]:
     """The cards' exact values by pandas (the page shows them in data-value)."""
-    end = pd.Timestamp(day)
-    part = items[items["grid_code"].str.startswith(region) & (items["drawn_at"].dt.normalize() <= end)]
-    done = (part["result"] != "pending") & (part["result_at"].dt.normalize() <= end)
-    drawn, n_done = len(part), int(done.sum())
-    problems = int((done & (part["result"] == "problem")).sum())
-    return {"drawn": f"{drawn:,}", "done": f"{n_done:,}",
-            "overdue": f"{int((~done & (part['due_date'] < end)).sum()):,}",
-            "rate": "" if not drawn else f"{round(100 * n_done / drawn, 1):,}",
-            "found": "" if not n_done else f"{round(100 * problems / n_done, 1):,}"}
+    f = random_figures(items, region, day)
+    return {"drawn": f"{f['drawn']:,}", "done": f"{f['done']:,}", "overdue": f"{f['overdue']:,}",
+            "rate": "" if not f["drawn"] else f"{round(100 * f['done'] / f['drawn'], 1):,}",
+            "found": "" if not f["done"] else f"{round(100 * f['problems'] / f['done'], 1):,}"}
 
 
 def _card(dash_duo, name: str) -> str:
@@ -211,17 +206,14 @@ def test_tasks_section_equals_pandas(flask_server, dongguan, demo_data):
         rate = _ontime_rate(demo_data, region, day, day)  # 联合惩戒's note, by pandas
         assert joint.startswith(f"在办案件 {int(_open(demo_data, region, day, day)):,} 件；") and joint.endswith(
             f"按期反馈率 {'—' if rate != rate else f'{rate:.1f}%'}，逾期未反馈 {int(_overdue(demo_data, region, day, day)):,} 件")
-        want = _cards_want(demo_data.random_items.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1),
-                           region, day)
+        want = _cards_want(demo_data.random_items, region, day)
         got = {k: ids(Div(cards))[f"tasks-random-card-{k}-value"].to_plotly_json()["props"]["data-value"] for k in want}
         assert got == want, (region, day)
-        items = demo_data.random_items
+        items = asof_rows(demo_data.random_items, day)
         if want["drawn"] == "0":
             assert note.startswith("本区域尚无双随机抽查计划；")
             continue
-        part = items[items["grid_code"].str.startswith(region)
-                     & (items["drawn_at"].dt.normalize() <= pd.Timestamp(day))
-                     & (items["result"] != "pending") & (items["result_at"].dt.normalize() <= pd.Timestamp(day))]
+        part = items[items["grid_code"].str.startswith(region) & (items["result"] != "pending")]
         rates = [round(100 * (part[part["credit_class"] == c]["result"] == "problem").mean(), 1)
                  if (part["credit_class"] == c).any() else None for c in "ABCD"]
         assert list(fig.data[0].y) == rates, (region, day)

@@ -19,6 +19,7 @@ from queries import random_checks as q
 from store.executor import run
 from store.filters import RegionScope
 from supervision.double_random import NotEnoughInspectors, pool_fingerprint
+from tests.oracle_random import asof_rows, random_figures
 from tests.randomkit import random_db  # noqa: F401 - the fixture
 
 TOWN = "441900003"
@@ -122,24 +123,21 @@ def test_results_and_figures_equal_pandas(random_db):
     items = _items(db, plan_id)
     assert items.loc[codes[0], "result"] == "problem"
     # Figures of the town on three days against pandas over every item of the database read back.
-    read = run(db, "t_random_all", "SELECT plan_id, credit_code, credit_class, grid_code, drawn_at, due_date, "
-               "toString(result) AS result, result_at, version FROM random_items")
-    read = read.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
-    read = read[read["grid_code"].str.startswith(TOWN)]
-    for day in (dt.date(2026, 9, 15), dt.date(2026, 11, 22), dt.date(2026, 11, 30), dt.date(2026, 12, 5)):
-        end = pd.Timestamp(day)
-        every = read[read["drawn_at"].dt.normalize() <= end]
-        done = (every["result"] != "pending") & (every["result_at"].dt.normalize() <= end)
-        want = {"drawn": len(every), "done": int(done.sum()),
-                "overdue": int((~done & (every["due_date"] < end)).sum()),
-                "problems": int((done & (every["result"] == "problem")).sum()),
-                "absent": int((done & (every["result"] == "absent")).sum())}
-        assert q.figures(db, TOWN, day) == want, day
+    read = run(db, "t_random_all", "SELECT * FROM random_items")
+    for day in (dt.date(2026, 9, 15), dt.date(2026, 11, 22), dt.date(2026, 11, 25), dt.date(2026, 11, 26),
+                dt.date(2026, 11, 30), dt.date(2026, 12, 5)):
+        assert q.figures(db, TOWN, day) == random_figures(read, TOWN, day), day
         rates = q.class_rates(db, TOWN, day).set_index("credit_class")
+        every = asof_rows(read, day)
+        every = every[every["grid_code"].str.startswith(TOWN)]
         for cls in "ABCD":
-            part = every[(every["credit_class"] == cls) & done]
+            part = every[(every["credit_class"] == cls) & (every["result"] != "pending")]
             assert rates.loc[cls, "checked"] == len(part)
             assert rates.loc[cls, "problems"] == int((part["result"] == "problem").sum())
+    # A correction does not change a past day, and keeps the inspection's date.
+    assert q.figures(db, TOWN, dt.date(2026, 11, 26))["problems"] == q.figures(db, TOWN, dt.date(2026, 11, 25))[
+        "problems"] + 1
+    assert items.loc[codes[0], "result_at"] == pd.Timestamp(NOW)
     assert q.figures(db, TOWN, dt.date(2026, 12, 5))["overdue"] >= len(codes) - 5
     # The plan's own counts on the list.
     p = q.plan(db, plan_id, scope)
@@ -170,6 +168,7 @@ def test_refusals_name_their_reason_and_write_nothing(random_db):
         draw_plan(db, _spec(db, industries=("T",), entity_types=("cooperative",)), CITY, by="t", seed=1,
                   ratios=RATIOS, now=NOW)
     assert "没有符合条件" in err.value.user_message
+    assert len(run(db, "t_random_count", "SELECT plan_id FROM random_plans")) == before  # nothing written
     # A licensing department of three inspectors: after one plan, the same firms cannot get two
     # inspectors not sent to them before; the second draw stops, naming the firm, and writes nothing.
     lic = run(db, "t_random_lic", "SELECT dept_id FROM inspectors WHERE dept_id IN (SELECT dept_id FROM departments "
@@ -212,12 +211,10 @@ def test_api_equals_pandas(flask_server, random_db, monkeypatch):
     resp = client.get(f"/api/v1/random/plans?region={TOWN}&date={day}")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     body = resp.get_json()
-    every = run(db, "t_random_api", "SELECT plan_id, credit_code, credit_class, grid_code, drawn_at, due_date, "
-                "toString(result) AS result, result_at, version FROM random_items")
-    every = every.sort_values("version").groupby(["plan_id", "credit_code"]).tail(1)
+    every = asof_rows(run(db, "t_random_api", "SELECT * FROM random_items"), day)
     end = pd.Timestamp(day)
-    every = every[every["grid_code"].str.startswith(TOWN) & (every["drawn_at"].dt.normalize() <= end)]
-    done = (every["result"] != "pending") & (every["result_at"].dt.normalize() <= end)
+    every = every[every["grid_code"].str.startswith(TOWN)]
+    done = every["result"] != "pending"
     problems = done & (every["result"] == "problem")
     f = body["figures"]
     assert (f["drawn"], f["done"], f["problems"]) == (len(every), int(done.sum()), int(problems.sum()))
@@ -245,9 +242,9 @@ def test_report_section_equals_pandas(demo_db, demo_data):
     for kind, day, region in (("monthly", "2026-11-20", "4419"), ("weekly", "2026-08-12", TOWN)):
         d = build_report(demo_db, region, kind, day, RegionScope("44"), today=dt.date(2026, 12, 7))
         end = pd.Timestamp(d.period.end)
-        items = demo_data.random_items
-        items = items[items["grid_code"].str.startswith(region) & (items["drawn_at"].dt.normalize() <= end)]
-        done = (items["result"] != "pending") & (items["result_at"].dt.normalize() <= end)
+        items = asof_rows(demo_data.random_items, d.period.end)
+        items = items[items["grid_code"].str.startswith(region)]
+        done = items["result"] != "pending"
         for cls, row in zip("ABCD", d.random.itertuples(index=False)):
             part = done & (items["credit_class"] == cls)
             problems = int((part & (items["result"] == "problem")).sum())
@@ -281,3 +278,35 @@ def test_discipline_flags_and_spared_equal_pandas(demo_db, demo_data):
     with pytest.raises(Exception) as err:
         InspectionRules.from_env({"JINJIAN_INSPECT_WINDOW_DAYS": "0"})
     assert "JINJIAN_INSPECT_WINDOW_DAYS" in str(err.value)
+
+
+def test_a_record_without_department_is_no_second_department(random_db):
+    """多头检查 counts departments: an inspection record without one (部门可空) adds none."""
+    from queries.discipline import flagged
+    from supervision.discipline import InspectionRules
+
+    db = random_db
+    day = dt.date(2026, 12, 20)
+    quiet = run(db, "t_disc_quiet", """
+        SELECT credit_code FROM entities WHERE grid_code LIKE %(p)s AND status = 'active'
+          AND credit_code NOT IN (SELECT credit_code FROM events WHERE event_type = 'inspection'
+                                  AND event_date > %(lo)s)
+          AND credit_code NOT IN (SELECT credit_code FROM random_items)
+          AND credit_code IN (SELECT credit_code FROM events)
+        ORDER BY credit_code LIMIT 1""", {"p": TOWN + "%", "lo": day - dt.timedelta(days=400)})["credit_code"].iloc[0]
+    ev = run(db, "t_disc_event", "SELECT * FROM events WHERE credit_code = %(c)s LIMIT 1", {"c": quiet})
+
+    def inspect(dept: str, n: int) -> None:
+        when = pd.Timestamp(day) - pd.Timedelta(days=n)
+        db.insert("events", ev.assign(event_id=ev["event_id"] + 2 * 10 ** 12 + n, event_type="inspection",
+                                      result="pass", dept_id=dept, event_time=when, event_date=when.normalize()))
+
+    rules = InspectionRules.from_env({})
+    inspect(f"{TOWN}-01", 3)
+    inspect("", 2)
+    got = flagged(db, TOWN, day, rules).set_index("credit_code")
+    assert quiet not in got.index  # two records, one department: neither 多头 nor 频繁 (limit 2)
+    inspect("4419-02", 1)
+    got = flagged(db, TOWN, day, rules).set_index("credit_code")
+    assert got.loc[quiet, "multi"] and got.loc[quiet, "depts_window"] == 2 and got.loc[quiet, "frequent"]
+    assert got.loc[quiet, "times_year"] == 3
