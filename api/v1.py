@@ -37,6 +37,7 @@ from queries.entity_list import (INDUSTRY_SECTIONS, LIST_COLUMNS, MAX_NAME_QUERY
                                  EntityFilter, entity_grid, entity_list, entity_profile)
 from store.executor import run
 from store.filters import GRAIN_SQL, Filter, Grain
+from etl.joint import CaseNotFound
 from etl.random_checks import ItemNotFound
 from etl.work_actions import StepRefused, TaskNotFound
 from queries.regions import region_node
@@ -55,6 +56,7 @@ ERROR_CODES: dict[type[qerr.JinjianError], str] = {
     qerr.RegionNotFound: "region_not_found", qerr.DatabaseUnavailable: "database_unavailable",
     qerr.QueryTimeout: "query_timeout", qerr.QueryFailed: "query_failed",
     PermissionDenied: "permission_denied", TaskNotFound: "not_found", StepRefused: "conflict", ItemNotFound: "not_found",
+    CaseNotFound: "not_found",
     qerr.ConfigurationProblem: "config_error",
 }
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -127,7 +127,8 @@ def test_category_filter():
     rows = build_rows(INDICATORS)
     credit = filter_rows(rows, "credit")
     assert credit and {r["category"] for r in credit} == {"credit"}
-    assert [r["id"] for r in filter_rows(rows, "credit", "rate")] == ["abnormal_rate", "dishonest_rate"]
+    assert [r["id"] for r in filter_rows(rows, "credit", "rate")] == ["abnormal_rate", "dishonest_rate",
+                                                                      "joint_feedback_ontime_rate"]
     assert len(filter_rows(rows, None)) == len(filter_rows(rows, "")) == len(INDICATORS)
     assert [o["value"] for o in category_options()] == list(CATEGORIES)
     assert category_options()[0]["label"] == "主体登记"

@@ -420,7 +420,9 @@ def test_inspector_roster_loads_like_the_other_lists(env):
     """执法人员名录 (etl inspectors load): rows of known departments load; an unknown department, a
     malformed id, a region outside the department's and a repeated id are rejected with their
     reason; a second version replaces the region's roster."""
-    env.load("departments", _departments(), "部门.csv")
+    # This test's own 部门名录 (the same file as an earlier test's would change nothing: loaded once)
+    depts = _departments().decode() + "D-ZF,执法测试部门,4419,其他,\n"
+    assert env.load("departments", depts.encode(), "部门-执法.csv").region == "4419"
     rows = [
         {"人员编号": "ZF001", "姓名": "王执法", "部门编码": CITY, "执法证号": "44190001", "所属区划代码": "4419"},
         {"人员编号": "ZF002", "姓名": "李执法", "部门编码": CITY, "执法证号": "44190002", "所属区划代码": TOWN_ROUTING},
