@@ -21,6 +21,7 @@ PROBLEM_RATES = {"A": 0.02, "B": 0.40, "C": 0.57, "D": 0.85}
 ABSENT_RATE = 0.04       # not found at the registered address
 MISSED_RATE = 0.03       # a finished plan's firms never inspected (they show as overdue)
 BY = "系统导入"
+EPOCH64 = np.datetime64("1970-01-01T00:00:00", "ns")
 
 
 def _quarter(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -55,15 +56,22 @@ def make_random(seed: int, until: np.datetime64, entities: pd.DataFrame, depts: 
     this_q = _quarter(end.date())
     last_q = _quarter(this_q[0] - dt.timedelta(days=1))
     plans: list[dict] = []
-    items: list[pd.DataFrame] = []
+    items: list[dict[str, np.ndarray]] = []
     offices = depts[(depts["kind"] == "market_regulator") & (depts["region_code"].str.len() == 9)]
     licensing = depts[(depts["kind"] == "licensing") & (depts["industries"] != "")]
+    # Entities by town and by city, rosters by department and blemished firms by day: computed once
+    # (a province has thousands of towns).
+    by_region = {**dict(tuple(entities.groupby(entities["grid_code"].str[:9]))),
+                 **dict(tuple(entities.groupby(entities["grid_code"].str[:4])))}
+    rosters = dict(tuple(inspectors.groupby("dept_id"))) if not inspectors.empty else {}
+    blemished = {day: _blemished(events, day) for day in (last_q[0], this_q[0])}
     for dept_id, region, trades, quarters in (
             [(d, r, "", (last_q, this_q)) for d, r in offices[["dept_id", "region_code"]].itertuples(index=False)]
             + [(d, r, t, (this_q,)) for d, r, t in licensing[["dept_id", "region_code", "industries"]]
                .itertuples(index=False)]):
-        roster = inspectors[inspectors["dept_id"] == dept_id]
-        firms = entities[entities["grid_code"].str.startswith(region)]
+        roster = rosters.get(dept_id, inspectors.iloc[:0])
+        firms = by_region.get(region, entities.iloc[:0]) if len(region) in (4, 9) else \
+            entities[entities["grid_code"].str.startswith(region)]
         if trades:
             firms = firms[firms["industry"].isin(trades.split(","))]
         recent = None
@@ -71,7 +79,8 @@ def make_random(seed: int, until: np.datetime64, entities: pd.DataFrame, depts: 
             drawn_at = dt.datetime.combine(first, dt.time(9, 0))
             if drawn_at > end or len(roster) < 2:
                 continue
-            plan, got = _plan(rng, dept_id, region, trades, firms, roster, recent, events, first, last, drawn_at)
+            plan, got = _plan(rng, dept_id, region, trades, firms, roster, recent, blemished[first], first, last,
+                              drawn_at)
             if got is None:
                 continue
             plans.append(plan)
@@ -79,12 +88,12 @@ def make_random(seed: int, until: np.datetime64, entities: pd.DataFrame, depts: 
                                   drawn_at, first, last, end))
             recent = pd.concat([pd.DataFrame({"credit_code": got["credit_code"], "inspector_id": got[c]})
                                 for c in ("inspector_1", "inspector_2")])
-    item_frame = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
+    item_frame = pd.DataFrame({k: np.concatenate([i[k] for i in items]) for k in items[0]}) if items else pd.DataFrame()
     return pd.DataFrame(plans), item_frame
 
 
 def _plan(rng: np.random.Generator, dept_id: str, region: str, trades: str, firms: pd.DataFrame,
-          roster: pd.DataFrame, recent: pd.DataFrame | None, events: pd.DataFrame, first: dt.date, last: dt.date,
+          roster: pd.DataFrame, recent: pd.DataFrame | None, blemished: set[str], first: dt.date, last: dt.date,
           drawn_at: dt.datetime) -> tuple[dict, pd.DataFrame | None]:
     """One plan drawn on ``first``: its row and its firms with their inspectors (None: no pool)."""
     day = pd.Timestamp(first)
@@ -93,10 +102,11 @@ def _plan(rng: np.random.Generator, dept_id: str, region: str, trades: str, firm
         return {}, None
     pool = pd.DataFrame({"credit_code": alive["credit_code"], "credit_class": alive["credit_grade"].astype(str)})
     clean = alive[(alive["credit_grade"].astype(str) == "A") & (alive["abnormal"] == 0) & (alive["dishonest"] == 0)]
-    spared = set(clean["credit_code"]) - _blemished(events, first)
+    spared = set(clean["credit_code"]) - blemished
     plan_seed = int(rng.integers(10 ** 12))
     draw = draw_firms(pool, _ratios(), plan_seed, spared)
-    got = draw.firms.merge(assign_inspectors(draw.firms["credit_code"], roster, plan_seed, recent), on="credit_code")
+    pairs = assign_inspectors(draw.firms["credit_code"], roster, plan_seed, recent)  # in the firms' order
+    got = draw.firms.assign(inspector_1=pairs["inspector_1"].to_numpy(), inspector_2=pairs["inspector_2"].to_numpy())
     quarter = f"{first.year}年第{(first.month - 1) // 3 + 1}季度"
     return {
         "plan_id": f"SJ{first:%Y%m%d}{dept_id.replace('-', '')}", "dept_id": dept_id, "region_code": region,
@@ -109,7 +119,7 @@ def _plan(rng: np.random.Generator, dept_id: str, region: str, trades: str, firm
 
 
 def _results(rng: np.random.Generator, got: pd.DataFrame, plan_id: str, dept_id: str, grids: dict[str, str],
-             drawn_at: dt.datetime, first: dt.date, last: dt.date, end: dt.datetime) -> pd.DataFrame:
+             drawn_at: dt.datetime, first: dt.date, last: dt.date, end: dt.datetime) -> dict[str, np.ndarray]:
     """The items of one plan with their results: inspected at a random moment of the plan's
     period up to the demo's end; a finished plan leaves ``MISSED_RATE`` uninspected."""
     n = len(got)
@@ -125,13 +135,19 @@ def _results(rng: np.random.Generator, got: pd.DataFrame, plan_id: str, dept_id:
     problem = u < np.array([PROBLEM_RATES[c] for c in got["credit_class"]])
     absent = ~problem & (rng.random(n) < ABSENT_RATE)
     result = np.where(~done, "pending", np.where(problem, "problem", np.where(absent, "absent", "clean")))
-    drawn = pd.DataFrame({
-        "plan_id": plan_id, "credit_code": got["credit_code"].to_numpy(), "credit_class": got["credit_class"].to_numpy(),
-        "rank": got["rank"].to_numpy(), "grid_code": [grids[c] for c in got["credit_code"]], "dept_id": dept_id,
-        "inspector_1": got["inspector_1"].to_numpy(), "inspector_2": got["inspector_2"].to_numpy(),
-        "drawn_at": start, "due_date": pd.Timestamp(last), "result": "pending",
-        "result_at": pd.Timestamp("1970-01-01"), "result_by": "", "note": "", "entered_at": start, "version": 1})
-    # As in the product: the drawn row, then for an inspected firm a result row entered when it was.
-    inspected = drawn[done].assign(result=result[done], result_at=at[done].floor("s"), result_by=BY,
-                                   entered_at=at[done].floor("s"), version=2)
-    return pd.concat([drawn, inspected], ignore_index=True)
+    # As in the product: the drawn row, then for an inspected firm a result row entered when it was
+    # (columns as arrays: one frame is built for all plans at the end).
+    codes = got["credit_code"].to_numpy()
+    drawn = {"plan_id": np.full(n, plan_id, dtype=object), "credit_code": codes,
+             "credit_class": got["credit_class"].to_numpy(), "rank": got["rank"].to_numpy(),
+             "grid_code": np.array([grids[c] for c in codes], dtype=object), "dept_id": np.full(n, dept_id, dtype=object),
+             "inspector_1": got["inspector_1"].to_numpy(), "inspector_2": got["inspector_2"].to_numpy(),
+             "drawn_at": np.full(n, start.to_datetime64()), "due_date": np.full(n, pd.Timestamp(last).to_datetime64()),
+             "result": np.full(n, "pending", dtype=object), "result_at": np.full(n, EPOCH64),
+             "result_by": np.full(n, "", dtype=object), "note": np.full(n, "", dtype=object),
+             "entered_at": np.full(n, start.to_datetime64()), "version": np.ones(n, dtype=np.int64)}
+    when = at.floor("s").to_numpy()[done]
+    inspected = {k: v[done] for k, v in drawn.items()}
+    inspected.update(result=result[done], result_at=when, result_by=np.full(len(when), BY, dtype=object),
+                     entered_at=when, version=np.full(len(when), 2, dtype=np.int64))
+    return {k: np.concatenate([drawn[k], inspected[k]]) for k in drawn}

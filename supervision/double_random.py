@@ -83,21 +83,25 @@ def draw_firms(pool: pd.DataFrame, ratios: Mapping[str, float], seed: int,
     listed twice counts once; a class outside A–D is refused (InvalidParameter)."""
     if not isinstance(seed, int) or seed < 0:
         raise InvalidParameter(f"seed {seed!r}", user_message="随机种子须为非负整数")
-    frame = pool[["credit_code", "credit_class"]].astype(str).drop_duplicates("credit_code")
-    wrong = sorted(set(frame["credit_class"]) - set(CREDIT_CLASSES))
+    # Plain Python over the codes: a plan's pool is small, and pandas' per-call cost would dominate
+    # (a province's demo draws thousands of plans); a firm listed twice keeps its first class.
+    first: dict[str, str] = {}
+    for code, cls in zip(pool["credit_code"].astype(str), pool["credit_class"].astype(str)):
+        first.setdefault(code, cls)
+    wrong = sorted(set(first.values()) - set(CREDIT_CLASSES))
     if wrong:
         raise InvalidParameter(f"credit classes {wrong}", user_message=f"信用风险分类只能是 A、B、C、D（有 {wrong[0]}）")
-    frame = frame[~frame["credit_code"].isin(set(map(str, spared)))]
-    frame = frame.assign(rank=[_rank(seed, c) for c in frame["credit_code"]])
-    picked = []
-    sizes = {}
-    for cls in CREDIT_CLASSES:
-        part = frame[frame["credit_class"] == cls]
-        sizes[cls] = len(part)
-        k = draw_count(len(part), float(ratios.get(cls, 0)))
-        picked.append(part.sort_values("rank", kind="stable").head(k))
-    firms = pd.concat(picked, ignore_index=True).sort_values("rank", ignore_index=True)
-    return Draw(seed, pool_fingerprint(frame["credit_code"]), {c: float(ratios.get(c, 0)) for c in CREDIT_CLASSES},
+    out = set(map(str, spared))
+    kept = [(code, cls) for code, cls in first.items() if code not in out]
+    ranked: dict[str, list[tuple[str, str]]] = {cls: [] for cls in CREDIT_CLASSES}
+    for code, cls in kept:
+        ranked[cls].append((_rank(seed, code), code))
+    sizes = {cls: len(ranked[cls]) for cls in CREDIT_CLASSES}
+    picked = sorted((rank, code, cls) for cls in CREDIT_CLASSES
+                    for rank, code in sorted(ranked[cls])[:draw_count(sizes[cls], float(ratios.get(cls, 0)))])
+    firms = pd.DataFrame({"credit_code": [c for _, c, _ in picked], "credit_class": [k for _, _, k in picked],
+                          "rank": [r for r, _, _ in picked]})
+    return Draw(seed, pool_fingerprint(code for code, _ in kept), {c: float(ratios.get(c, 0)) for c in CREDIT_CLASSES},
                 sizes, firms)
 
 
