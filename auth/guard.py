@@ -179,7 +179,7 @@ def check_callback(p: Principal) -> flask.Response | None:
         if isinstance(cid, str) and REGION_INPUT.search(cid):
             for v in (value if isinstance(value, list) else [value]):
                 _check_region(v)
-        elif cid in ENTITY_INPUTS:
+        elif isinstance(cid, str) and cid in ENTITY_INPUTS:  # pattern-matching ids are dicts
             _check_entity(value)
     return None
 

@@ -31,9 +31,9 @@ def push_column_defs(unit_header: str) -> list[dict[str, Any]]:
     ]
 
 
-def create_push_grid(grid_id: str, unit_header: str) -> dag.AgGrid:
+def create_push_grid(grid_id: str, unit_header: str, rows: list[dict[str, Any]] | None = None) -> dag.AgGrid:
     return dag.AgGrid(
-        id=grid_id, columnDefs=push_column_defs(unit_header), rowData=[], getRowId="params.data.unit",
+        id=grid_id, columnDefs=push_column_defs(unit_header), rowData=rows or [], getRowId="params.data.unit",
         defaultColDef={"sortable": True, "resizable": True, "filter": True, "wrapHeaderText": True,
                        "autoHeaderHeight": True},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": LOCALE},
@@ -41,13 +41,14 @@ def create_push_grid(grid_id: str, unit_header: str) -> dag.AgGrid:
     )
 
 
-def create_push_section(prefix: str, unit_header: str, title: str = "推送时效") -> html.Section:
+def create_push_section(prefix: str, unit_header: str, title: str = "推送时效",
+                        rows: list[dict[str, Any]] | None = None, note: str = "") -> html.Section:
     """A panel: title, period and limit note (``{prefix}-push-note``), the table
-    (``{prefix}-push-grid``)."""
+    (``{prefix}-push-grid``), empty or filled with ``rows`` and ``note``."""
     return html.Section(className="panel tasks-eff-panel push-panel", children=[
         html.Div(className="tasks-panel-head", children=[
-            html.H2(title), html.Span(id=f"{prefix}-push-note", className="tasks-table-note")]),
-        html.Div(create_push_grid(f"{prefix}-push-grid", unit_header), className="tasks-eff-box push-box"),
+            html.H2(title), html.Span(note, id=f"{prefix}-push-note", className="tasks-table-note")]),
+        html.Div(create_push_grid(f"{prefix}-push-grid", unit_header, rows), className="tasks-eff-box push-box"),
     ])
 
 

@@ -43,19 +43,22 @@ def create_cards(fig: Mapping[str, int] | None, prefix: str = "random") -> list[
             create_stat_card(f"{prefix}-card-found", "问题发现率", found, "%", "发现问题 ÷ 已检查")]
 
 
-def create_tasks_section() -> html.Section:
-    """双随机抽查 on /tasks: the cards and the problem rate by class of the chosen region and day."""
+def create_tasks_section(cards: Any = None, figure: go.Figure | None = None, note: str = "",
+                         joint: str = "") -> html.Section:
+    """双随机抽查 on /tasks: the cards and the problem rate by class of the chosen region and day
+    (``pages.random.tasks_random``'s four parts; empty until they are known)."""
     return html.Section(className="panel tasks-random-panel", children=[
         html.Div(className="tasks-panel-head", children=[
-            html.H2("双随机抽查"), html.Span(id="tasks-random-note", className="tasks-table-note"),
+            html.H2("双随机抽查"), html.Span(note, id="tasks-random-note", className="tasks-table-note"),
             dcc.Link("抽查计划与结果 ›", href="/random", className="tasks-random-link")]),
         html.Div(className="tasks-panel-head", children=[
-            html.H3("联合惩戒"), html.Span(id="tasks-joint-note", className="tasks-table-note"),
+            html.H3("联合惩戒"), html.Span(joint, id="tasks-joint-note", className="tasks-table-note"),
             dcc.Link("案件与反馈 ›", href="/joint", className="tasks-random-link")]),
         html.Div(className="tasks-random-body", children=[
-            html.Div(create_cards(None, "tasks-random"), id="tasks-random-cards", className="card-row tasks-random-cards"),
-            dcc.Graph(id="tasks-random-classes", figure=create_class_figure(None), className="tasks-random-graph",
-                      config={"displayModeBar": False, "displaylogo": False})])])
+            html.Div(cards if cards is not None else create_cards(None, "tasks-random"), id="tasks-random-cards",
+                     className="card-row tasks-random-cards"),
+            dcc.Graph(id="tasks-random-classes", figure=figure if figure is not None else create_class_figure(None),
+                      className="tasks-random-graph", config={"displayModeBar": False, "displaylogo": False})])])
 
 
 def create_class_figure(rates: pd.DataFrame | None) -> go.Figure:

@@ -1,10 +1,9 @@
 """任务督办 page: pure component factories (no database, no server).
 
-:func:`create_ageing_figure` draws the ageing chart (one stacked trace per task
-type, bars coloured by warning bucket), :func:`ageing_summary` turns the
-``queries.tasks.ageing`` frame into card numbers, :func:`build_task_rows` /
-:func:`create_task_grid` make the task table, :func:`create_timeline` a task's
-history and :func:`build_efficiency_rows` the ranked 效能监察 tables.
+:func:`ageing_summary` turns the ``queries.tasks.ageing`` frame into card numbers (the
+chart is components/ageing_chart.py), :func:`build_task_rows` / :func:`create_task_grid`
+make the task table, :func:`create_timeline` a task's history and
+:func:`build_efficiency_rows` the ranked 效能监察 tables.
 """
 from __future__ import annotations
 
@@ -14,11 +13,9 @@ from urllib.parse import urlencode
 
 import dash_ag_grid as dag
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from components.cards import create_stat_card
-from components.figures import FONT, create_figure
 from components.format import finite_or_none
 from components.tables import CSV_SAFE, DARK_THEME, WRAP_HEADERS
 from indicators.model import GRADES
@@ -124,33 +121,6 @@ def short_label(bucket: str, label: str) -> str:
     if bucket == "due_soon":
         return "即将到期"
     return label.split("（")[0].replace("个工作日", "")
-
-
-def create_ageing_figure(df: pd.DataFrame, labels: Mapping[str, str], selected: str | None = None) -> go.Figure:
-    """Open tasks per warning bucket (x, in :data:`BUCKETS` order), one stacked
-    trace per task type; bar colours by bucket, task types by fill pattern.
-    ``selected`` (a bucket) dims the other bars."""
-    xs = [labels[b] for b in BUCKETS]
-    bars = []
-    for ttype, zh in TASK_TYPE_ZH.items():
-        counts = df[df["task_type"] == ttype].set_index("bucket")["tasks"].reindex(list(BUCKETS), fill_value=0)
-        opacity = [1.0 if selected in (None, b) else 0.3 for b in BUCKETS]
-        bars.append({"type": "bar", "x": xs, "y": [int(v) for v in counts], "name": zh, "customdata": list(BUCKETS),
-                     "marker": {"color": [BUCKET_COLOURS[b] for b in BUCKETS], "opacity": opacity,
-                                "line": {"color": "#06122b", "width": 1},
-                                "pattern": {"shape": TYPE_PATTERNS[ttype], "fillmode": "overlay",
-                                            "fgcolor": "rgba(6,18,43,0.6)", "size": 7}},
-                     "hovertemplate": f"{zh}<br>%{{x}}：%{{y}} 件<extra></extra>"})
-    fig = create_figure(bars, {
-        "barmode": "stack", "font": {"size": 13},
-        "title": {"text": "在办任务账龄（按预警等级）", "x": 0.01, "font": {"size": 16}},
-        "margin": {"l": 40, "r": 8, "t": 44, "b": 8}, "legend": {"orientation": "h", "y": -0.2, "font": {"size": 12}},
-        "xaxis": {"tickvals": xs, "ticktext": [short_label(b, labels[b]) for b in BUCKETS], "tickangle": 0,
-                  "tickfont": {"size": 12}, "title": {"text": "预警等级（工作日）", "font": {"size": 12}}},
-        "yaxis": {"gridcolor": "rgba(120,170,255,0.12)", "rangemode": "tozero"},
-        "hoverlabel": {"font": {"family": FONT}}, "clickmode": "event",
-    })
-    return fig
 
 
 def ageing_summary(df: pd.DataFrame) -> dict[str, int]:
@@ -366,9 +336,9 @@ def efficiency_column_defs(unit_header: str) -> list[dict[str, Any]]:
     ]
 
 
-def create_efficiency_grid(grid_id: str, unit_header: str) -> dag.AgGrid:
+def create_efficiency_grid(grid_id: str, unit_header: str, rows: list[dict[str, Any]] | None = None) -> dag.AgGrid:
     return dag.AgGrid(
-        id=grid_id, columnDefs=efficiency_column_defs(unit_header), rowData=[], getRowId="params.data.unit",
+        id=grid_id, columnDefs=efficiency_column_defs(unit_header), rowData=rows or [], getRowId="params.data.unit",
         defaultColDef={"sortable": True, "resizable": True, "filter": True, "wrapHeaderText": True,
                        "autoHeaderHeight": True},
         dashGridOptions={"animateRows": False, "theme": DARK_THEME, "localeText": LOCALE, "tooltipShowDelay": 400},

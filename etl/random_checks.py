@@ -158,8 +158,7 @@ def record_result(db: Engine, plan_id: str, credit_code: str, result: str, scope
     if len(note) > MAX_NOTE:
         raise InvalidParameter("note too long", user_message=f"情况说明不超过 {MAX_NOTE} 字")
     when = (when or dt.datetime.now()).replace(microsecond=0)
-    rows = q.items(db, str(plan_id), scope)
-    row = rows[rows["credit_code"] == credit_code]
+    row = q.items(db, str(plan_id), scope, credit_code)
     if row.empty:
         raise ItemNotFound(f"item {plan_id}/{credit_code} not in scope {scope.prefix}")
     item = row.iloc[0]

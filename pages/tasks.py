@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from auth.web import nav_account
 from components.nav import create_nav
-from components.task_layout import HIDDEN, create_layout
+from components.ageing_chart import BAR_TYPE, create_ageing_chart
+from components.push_views import create_push_section
+from components.random_views import create_tasks_section
+from components.task_layout import DEFAULT_VIEW, HIDDEN, VIEWS, create_efficiency_section, create_layout
 from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, build_efficiency_rows, build_task_rows,
-                                   create_ageing_figure, create_summary_cards, create_timeline, csv_params,
+                                   create_summary_cards, create_timeline, csv_params,
                                    dept_options, excel_frame, export_name, list_note, page_href, page_query,
                                    period_text, workday_notice)
 from domain.holiday_file import HolidayFileError
@@ -89,7 +94,7 @@ def _dept_ok(value: str | None) -> str | None:
 
 
 def layout(region: str | None = None, date: str | None = None, dept: str | None = None, type: str | None = None,
-           status: str | None = None, bucket: str | None = None, **_: Any) -> html.Div:
+           status: str | None = None, bucket: str | None = None, view: str | None = None, **_: Any) -> html.Div:
     code = (inputs.param(region) or "").strip() or _root()
     try:
         day = inputs.day(date).isoformat()
@@ -98,9 +103,21 @@ def layout(region: str | None = None, date: str | None = None, dept: str | None 
     dept_, type_ = _dept_ok(dept), _pick(type, TASK_TYPE_ZH)
     status_, bucket_ = _pick(status, STATUS_FILTERS), _pick(bucket, BUCKETS)
     labels = _labels()
-    query = page_query(code, day, dept=dept_, type=type_, status=status_, bucket=bucket_)
+    view_ = _pick(view, dict(VIEWS)) or DEFAULT_VIEW
+    query = page_query(code, day, dept=dept_, type=type_, status=status_, bucket=bucket_, view=_view_param(view_))
     return create_layout(code, day, (dept_, type_, status_, bucket_), labels,
-                         nav=create_nav(PATH, nav_account()), share_href=_href(query))
+                         nav=create_nav(PATH, nav_account()), share_href=_href(query), view=view_)
+
+
+def _view_param(view: Any) -> str | None:
+    """The URL's ``view`` for a chosen view (none for the task list, and for anything unknown)."""
+    return view if view in dict(VIEWS) and view != DEFAULT_VIEW else None
+
+
+def _shown(view: Any, mine: str) -> None:
+    """Stop a view's callback while another view is shown: it runs when its tab is chosen."""
+    if (view or DEFAULT_VIEW) != mine:
+        raise PreventUpdate
 
 
 def _href(query: dict[str, str]) -> str:
@@ -185,21 +202,22 @@ def dept_choices(code: str | None, search: str | None, dept: str | None) -> Any:
 
 @callback(
     [Output(cid, "children") for cid, _, _ in SUMMARY_CARDS],
-    Output("tasks-ageing", "figure"), Output("tasks-grid", "rowData"), Output("tasks-grid", "csvExportParams"),
+    Output("tasks-ageing", "children"), Output("tasks-grid", "rowData"), Output("tasks-grid", "csvExportParams"),
     Output("tasks-table-note", "children"), Output("tasks-banner", "children"), Output("tasks-banner", "className"),
     Output("tasks-share", "href"), Output("tasks-workday-note", "children"), Output("tasks-workday-note", "className"),
     Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-dept", "value"),
     Input("tasks-type", "value"), Input("tasks-status", "value"), Input("tasks-bucket", "value"),
+    State("tasks-view", "value"),
 )
 def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | None, status: str | None,
-            bucket: str | None) -> tuple[Any, ...]:
+            bucket: str | None, view: str | None = None) -> tuple[Any, ...]:
     """Cards, ageing chart and task list for the filters (cards and chart ignore
     the bucket filter: they are the breakdown by bucket)."""
     href: Any = no_update  # a share link only for values that passed the checks
     try:
         args = _checked(code, date, dept, ttype, status, bucket)
         href = _href(page_query(args[0], args[1].isoformat(), dept=args[2], type=args[3], status=args[4],
-                                bucket=args[5]))
+                                bucket=args[5], view=_view_param(view)))
         db, rules = get_db(), _rules()
         q = _query(db, *args)
         frame = ageing(db, dataclasses.replace(q, bucket=None), rules)
@@ -213,16 +231,27 @@ def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | N
     cards = [c.children for c in create_summary_cards(summary, labels)]
     rows = build_task_rows(df, labels, dept_names, grid_names)
     notice = _notice(q.asof)
-    return (*cards, create_ageing_figure(frame, labels, bucket), rows,
+    return (*cards, create_ageing_chart(frame, labels, args[5]), rows,
             csv_params(export_name(q.flt.region, q.asof.isoformat(), "csv")), list_note(len(rows), total),
             "", f"banner {HIDDEN}", href, notice, "tasks-notice" if notice else f"tasks-notice {HIDDEN}")
 
 
 @callback(
-    Output("tasks-eff-town", "rowData"), Output("tasks-eff-dept", "rowData"), Output("tasks-eff-period", "children"),
-    Output("tasks-eff-note", "children"),
-    Input("tasks-region", "value"), Input("tasks-date", "date"),
+    Output("tasks-pane-eff", "children"),
+    Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"),
 )
+def show_efficiency(code: str | None, date: str | None, view: str | None) -> html.Section:
+    """The 效能监察 view, built when it is shown."""
+    _shown(view, "eff")
+    town, dept, period, note = refresh_efficiency(code, date)
+    return create_efficiency_section(_or(town), _or(dept), _or(period, ""), note)
+
+
+def _or(value: Any, empty: Any = None) -> Any:
+    """A part of a view that its data function left unchanged (no_update) when it failed."""
+    return empty if value is no_update else value
+
+
 def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
     """效能监察 per town and per department: month to date and the previous month's same stretch."""
     try:
@@ -242,22 +271,40 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
             period_text((period.start, period.end), (prev.start, prev.end)), "")
 
 
-@callback(Output("tasks-random-cards", "children"), Output("tasks-random-classes", "figure"),
-          Output("tasks-random-note", "children"), Output("tasks-joint-note", "children"),
-          Input("tasks-region", "value"), Input("tasks-date", "date"))
-def refresh_random(code: str | None, date: str | None) -> tuple[Any, Any, str, str]:
+@callback(Output("tasks-pane-random", "children"),
+          Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"))
+def show_random(code: str | None, date: str | None, view: str | None) -> html.Section:
     """双随机抽查 (completion, overdue firms, the problem rate by credit-risk class), 涉企检查 and
-    联合惩戒 (pages/random.py)."""
+    联合惩戒 (pages/random.py), built when the view is shown."""
     from pages.random import tasks_random
 
-    return tasks_random(code, date)
+    _shown(view, "random")
+    cards, figure, note, joint = tasks_random(code, date)
+    return create_tasks_section(_or(cards), _or(figure), note, _or(joint, ""))
 
 
-@callback(Output("tasks-push-grid", "rowData"), Output("tasks-push-note", "children"),
-          Input("tasks-region", "value"), Input("tasks-date", "date"))
-def refresh_push(code: str | None, date: str | None) -> tuple[Any, str]:
-    """推送时效 per child region, month to date (pages/push.py)."""
-    return push.tasks_push(code, date)
+@callback(Output("tasks-pane-push", "children"),
+          Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"))
+def show_push(code: str | None, date: str | None, view: str | None) -> html.Section:
+    """推送时效 per child region, month to date (pages/push.py), built when the view is shown."""
+    _shown(view, "push")
+    rows, note = push.tasks_push(code, date)
+    return create_push_section("tasks", "下级区划", rows=_or(rows), note=note)
+
+
+# The chosen view is shown at once in the browser, and the share link follows it; the view's own
+# callback (above) fills it on the server.
+clientside_callback(
+    """function(view, href) {
+        const out = %s.map(v => v === view ? 'tasks-pane' : 'tasks-pane hidden');
+        if (!href) { return [...out, window.dash_clientside.no_update]; }
+        const u = new URL(href, window.location.origin);
+        if (view && view !== '%s') { u.searchParams.set('view', view); } else { u.searchParams.delete('view'); }
+        return [...out, u.pathname + u.search];
+    }""" % (json.dumps([v for v, _ in VIEWS]), DEFAULT_VIEW),
+    [Output(f"tasks-pane-{v}", "className") for v, _ in VIEWS], Output("tasks-share", "href", allow_duplicate=True),
+    Input("tasks-view", "value"), State("tasks-share", "href"), prevent_initial_call=True,
+)
 
 
 @callback(
@@ -330,13 +377,19 @@ def export_csv(_n: int | None, params: dict | None, code: str | None) -> bool:
 
 @callback(
     Output("tasks-bucket", "value"),
-    Input("tasks-ageing", "clickData"), State("tasks-bucket", "value"),
+    Input({"type": BAR_TYPE, "bucket": ALL}, "n_clicks"), State("tasks-bucket", "value"),
     prevent_initial_call=True,
 )
 @inputs.keep_on_bad_input
-def pick_bucket(click: dict[str, Any] | None, current: str | None) -> Any:
-    """A click on a bar filters the list by its bucket (a second click clears it)."""
-    bucket, current = inputs.clicked_point(click), inputs.choice(current, BUCKETS)
-    if not isinstance(bucket, str) or bucket not in BUCKETS:
-        return no_update
+def pick_bucket(clicks: Any, current: str | None) -> Any:
+    """A click on a column filters the list by its bucket (a second click clears it)."""
+    trigger = ctx.triggered[0] if ctx.triggered else {}
+    return bucket_after(ctx.triggered_id, trigger.get("value"), current)
+
+
+def bucket_after(bar: Any, clicks: Any, current: Any) -> Any:
+    """The bucket filter after a click on the column ``bar`` (its pattern-matching id)."""
+    bucket, current = bar.get("bucket") if isinstance(bar, Mapping) else None, inputs.choice(current, BUCKETS)
+    if not isinstance(bucket, str) or bucket not in BUCKETS or not isinstance(clicks, int) or clicks < 1:
+        return no_update  # a column redrawn (n_clicks back to 0) is no click
     return None if bucket == current else bucket

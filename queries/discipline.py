@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from queries.random_checks import ITEMS_ASOF
+from queries.random_checks import ITEMS_ASOF, names_of
 from store.engine import Engine
 from store.executor import run
 from supervision.discipline import BLEMISHES, InspectionRules
@@ -61,17 +61,14 @@ def flagged(db: Engine, region: str, day: dt.date, rules: InspectionRules) -> pd
     if df.empty:
         return df.assign(name="", departments="")
     codes = df["credit_code"].tolist()
-    names = run(db, "discipline_names", "SELECT credit_code, name FROM entities WHERE credit_code IN %(c)s",
-                {"c": codes})
     depts = run(db, "discipline_depts", f"""
         SELECT credit_code, groupUniqArray(dept_id) AS depts FROM {INSPECTIONS}
         WHERE credit_code IN %(c)s AND dept_id != '' AND toDate(inspected_at) > toDate(%(end)s) - %(window)s
           AND toDate(inspected_at) <= toDate(%(end)s)
         GROUP BY credit_code""", {"c": codes, "end": day, **discipline_params(rules)})
-    dept_names = run(db, "discipline_dept_names", "SELECT dept_id, name FROM departments")
-    label = dict(zip(dept_names["dept_id"], dept_names["name"]))
+    label = names_of(db, "departments", "dept_id", sorted({d for ds in depts["depts"] for d in ds}))
     shown = {c: "、".join(sorted(label.get(d, d) for d in ds)) for c, ds in zip(depts["credit_code"], depts["depts"])}
-    df["name"] = df["credit_code"].map(dict(zip(names["credit_code"], names["name"]))).fillna("")
+    df["name"] = df["credit_code"].map(names_of(db, "entities", "credit_code", codes)).fillna("")
     df["departments"] = df["credit_code"].map(shown).fillna("")
     return df
 
@@ -94,6 +91,6 @@ def inspections_of(db: Engine, credit_code: str, region: str, day: dt.date) -> p
         WHERE credit_code = %(c)s AND grid_code LIKE %(like)s
           AND toDate(inspected_at) > toDate(%(end)s) - 365 AND toDate(inspected_at) <= toDate(%(end)s)
         ORDER BY inspected_at DESC""", {"c": credit_code, "like": region + "%", "end": day})
-    names = run(db, "discipline_dept_names", "SELECT dept_id, name FROM departments")
-    df["dept_name"] = df["dept_id"].map(dict(zip(names["dept_id"], names["name"]))).fillna(df["dept_id"])
+    names = names_of(db, "departments", "dept_id", sorted(set(df["dept_id"]) - {""}))
+    df["dept_name"] = df["dept_id"].map(names).fillna(df["dept_id"])
     return df

@@ -34,21 +34,24 @@ PLANS = """(SELECT plan_id, argMax(name, version) AS name, argMax(dept_id, versi
        argMax(created_at, version) AS created_at
    FROM random_plans GROUP BY plan_id)"""
 def _items(where: str) -> str:
-    """Every drawn firm at its newest version among the rows that pass ``where``."""
+    """Every drawn firm at its newest version among the rows that pass ``where``. Items are
+    written before their plan, so rows of a draw that stopped before its plan was stored
+    (no ``random_plans`` row) are left out everywhere."""
     return f"""(SELECT plan_id, credit_code, argMax(credit_class, version) AS credit_class,
        argMax(rank, version) AS rank, argMax(grid_code, version) AS grid_code, argMax(dept_id, version) AS dept_id,
        argMax(inspector_1, version) AS inspector_1, argMax(inspector_2, version) AS inspector_2,
        argMax(drawn_at, version) AS drawn_at, argMax(due_date, version) AS due_date,
        toString(argMax(result, version)) AS result, argMax(result_at, version) AS result_at,
        argMax(result_by, version) AS result_by, argMax(note, version) AS note
-   FROM random_items {where} GROUP BY plan_id, credit_code)"""
+   FROM random_items WHERE plan_id IN (SELECT plan_id FROM random_plans){where}
+   GROUP BY plan_id, credit_code)"""
 
 
 #: Every drawn firm at its newest version (lists, the publication).
 ITEMS = _items("")
 #: Every drawn firm as the records stood at the end of ``%(end)s``: the newest row entered by then
 #: (a result corrected later does not change a past day; figures, indicators, 涉企检查).
-ITEMS_ASOF = _items("WHERE toDate(entered_at) <= toDate(%(end)s)")
+ITEMS_ASOF = _items(" AND toDate(entered_at) <= toDate(%(end)s)")
 #: 名录 filters of a plan's pool: all firms, or only / none of the listed ones.
 LISTED = {"all": "", "abnormal": "AND abnormal = 1", "dishonest": "AND dishonest = 1",
           "unlisted": "AND abnormal = 0 AND dishonest = 0"}
@@ -123,9 +126,11 @@ def names_of(db: Engine, table: str, key: str, keys: list[str]) -> dict[str, str
     return dict(zip(df["k"], df["name"]))
 
 
-def plans(db: Engine, scope: RegionScope) -> pd.DataFrame:
+def plans(db: Engine, scope: RegionScope, plan_id: str | None = None) -> pd.DataFrame:
     """Plans seen in ``scope`` (covering it or inside it), newest first, with the department's
-    name and their firms in the scope: drawn, done (a result entered) and problems found."""
+    name and their firms in the scope: drawn, done (a result entered) and problems found;
+    only the plan ``plan_id`` when it is given."""
+    one = "" if plan_id is None else "AND plan_id = %(plan)s"
     df = run(db, "random_plans", f"""
         SELECT p.plan_id AS plan_id, p.name AS name, p.dept_id AS dept_id, p.region_code AS region_code,
                p.period_from AS period_from, p.period_to AS period_to, p.industries AS industries,
@@ -133,11 +138,11 @@ def plans(db: Engine, scope: RegionScope) -> pd.DataFrame:
                p.pool AS pool, p.spared AS spared, p.ratios AS ratios, p.created_by AS created_by,
                p.created_at AS created_at,
                c.drawn AS drawn, c.done AS done, c.problems AS problems
-        FROM (SELECT * FROM {PLANS} WHERE startsWith(%(p)s, region_code) OR region_code LIKE %(like)s) AS p
+        FROM (SELECT * FROM {PLANS} WHERE (startsWith(%(p)s, region_code) OR region_code LIKE %(like)s) {one}) AS p
         LEFT JOIN (SELECT plan_id, count() AS drawn, countIf(result != 'pending') AS done,
                           countIf(result = 'problem') AS problems
-                   FROM {ITEMS} WHERE grid_code LIKE %(like)s GROUP BY plan_id) AS c ON p.plan_id = c.plan_id
-        ORDER BY p.created_at DESC, p.plan_id""", {"p": scope.prefix, "like": scope.prefix + "%"})
+                   FROM {ITEMS} WHERE grid_code LIKE %(like)s {one} GROUP BY plan_id) AS c ON p.plan_id = c.plan_id
+        ORDER BY p.created_at DESC, p.plan_id""", {"p": scope.prefix, "like": scope.prefix + "%", "plan": plan_id or ""})
     depts = names_of(db, "departments", "dept_id", df["dept_id"].tolist())
     df.insert(3, "dept_name", [depts.get(d, d) for d in df["dept_id"]])
     for col in ("drawn", "done", "problems"):
@@ -147,19 +152,20 @@ def plans(db: Engine, scope: RegionScope) -> pd.DataFrame:
 
 def plan(db: Engine, plan_id: str, scope: RegionScope) -> dict | None:
     """One plan seen in ``scope``, or None."""
-    df = plans(db, scope)
-    row = df[df["plan_id"] == plan_id]
-    return None if row.empty else row.iloc[0].to_dict()
+    df = plans(db, scope, plan_id)
+    return None if df.empty else df.iloc[0].to_dict()
 
 
-def items(db: Engine, plan_id: str, scope: RegionScope) -> pd.DataFrame:
-    """The plan's drawn firms inside ``scope``, in rank order, with the names of firm and inspectors."""
+def items(db: Engine, plan_id: str, scope: RegionScope, credit_code: str | None = None) -> pd.DataFrame:
+    """The plan's drawn firms inside ``scope``, in rank order, with the names of firm and
+    inspectors; only the firm ``credit_code`` when it is given."""
+    one = "" if credit_code is None else "AND credit_code = %(code)s"
     df = run(db, "random_items", f"""
         SELECT plan_id, credit_code, credit_class, rank, grid_code, dept_id, inspector_1, inspector_2, drawn_at, due_date,
                result,
                result_at, result_by, note
-        FROM {ITEMS} WHERE plan_id = %(plan)s AND grid_code LIKE %(like)s ORDER BY rank""",
-             {"plan": plan_id, "like": scope.prefix + "%"})
+        FROM {ITEMS} WHERE plan_id = %(plan)s AND grid_code LIKE %(like)s {one} ORDER BY rank""",
+             {"plan": plan_id, "like": scope.prefix + "%", "code": credit_code or ""})
     firms = names_of(db, "entities", "credit_code", df["credit_code"].tolist())
     staff = names_of(db, "inspectors", "inspector_id", df["inspector_1"].tolist() + df["inspector_2"].tolist())
     df.insert(2, "entity_name", [firms.get(c, "") for c in df["credit_code"]])

@@ -110,3 +110,29 @@ def test_no_callback_answers_500_logs_a_traceback_or_reaches_the_net(dongguan, f
     assert not tracebacks, "\n".join(f"{r.name}: {r.getMessage()[:200]}" for r in tracebacks[:20])
     assert not reached, (f"{len(reached)} of {calls[0]} calls reached the callback error handler "
                          "(check the input in the callback, pages/inputs.py):\n" + "\n".join(reached[:40]))
+
+
+def test_pattern_matching_ids_pass_the_gate(dongguan, flask_server):
+    """A callback on pattern-matching ids (dict ids: /tasks' ageing columns) answers through the
+    gate (auth/guard.py once failed on a dict id with 500); a dict id of the wrong shape is no 5xx."""
+    import json
+
+    from components.ageing_chart import BAR_TYPE
+    from supervision.rules import BUCKETS
+
+    client = flask_server.test_client()
+
+    def body(clicks: Any, bar: Any) -> dict[str, Any]:
+        ids = [{"type": BAR_TYPE, "bucket": b} for b in BUCKETS]
+        return {"output": "tasks-bucket.value", "outputs": {"id": "tasks-bucket", "property": "value"},
+                "inputs": [[{"id": i, "property": "n_clicks", "value": clicks if i == bar else 0} for i in ids]],
+                "state": [{"id": "tasks-bucket", "property": "value", "value": None}],
+                "changedPropIds": [json.dumps(bar, sort_keys=True, separators=(",", ":")) + ".n_clicks"]}
+
+    bar = {"type": BAR_TYPE, "bucket": "overdue_mild"}
+    resp = client.post("/_dash-update-component", json=body(1, bar))
+    assert resp.status_code == 200, resp.status_code
+    assert resp.get_json()["response"]["tasks-bucket"]["value"] == "overdue_mild"
+    for clicks, wrong in ((1, {"type": BAR_TYPE, "bucket": ["x"]}), ("1", bar), (1, {"type": [1], "bucket": {}})):
+        resp = client.post("/_dash-update-component", json=body(clicks, wrong))
+        assert resp.status_code < 500, (clicks, wrong, resp.status_code)

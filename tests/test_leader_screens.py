@@ -44,6 +44,8 @@ ROOT = "44"            # the deployment's jurisdiction: Guangdong (the demo data
 CITY, TOWN = "4419", "441900003"
 WEEK = "2026-11-18"    # a report week with data (as tests/test_reports.py)
 VIEWPORTS = ((1920, 1080), (3840, 2160))
+#: /tasks' other views (tabs), each walked by its link.
+TASK_VIEWS = tuple((f"tasks {v}", f"/tasks?date={DEMO_END}&view={v}") for v in ("eff", "push", "random"))
 #: A folder to save a screenshot of every page walked in (optional; for a person reading a failure).
 SHOTS = os.environ.get("LEADER_SCREENS_SHOTS", "")
 ROLES = {ADMIN: ("admin", ROOT, "省级系统管理员"), SUPERVISOR: ("supervisor", TOWN, "镇街监管人员")}
@@ -127,12 +129,12 @@ def site(request, demo_data, tmp_path_factory):
     pages = {
         ADMIN: [("wall", "/"), ("province", "/region/root"), ("city", f"/region/{CITY}"),
                 ("town", f"/region/{TOWN}"), ("village", f"/region/{_child(db, TOWN)}"),
-                ("risk", "/risk"), ("tasks", "/tasks"), ("reports", "/reports"),
+                ("risk", "/risk"), ("tasks", "/tasks"), *TASK_VIEWS, ("reports", "/reports"),
                 ("report", f"/report?region={CITY}&period=weekly&date={WEEK}"), ("quality", "/quality"),
                 ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}")],
         SUPERVISOR: [("wall", "/"), ("town", "/region/root"), ("village", f"/region/{_child(db, TOWN)}"),
                      ("grid", f"/region/{_child(db, _child(db, TOWN))}"),
-                     ("risk", "/risk"), ("tasks", f"/tasks?date={DEMO_END}"), ("reports", "/reports"),
+                     ("risk", "/risk"), ("tasks", f"/tasks?date={DEMO_END}"), *TASK_VIEWS, ("reports", "/reports"),
                      ("report", f"/report?region={TOWN}&period=weekly&date={WEEK}"), ("quality", "/quality"),
                      ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}")],
     }
@@ -296,7 +298,7 @@ def test_the_checks_catch_bad_screens(site):
     and a ticker line cut by its panel."""
     site.sign_in(SUPERVISOR)
     site.resize(1920, 1080)
-    site.open("/tasks")
+    site.open("/tasks?view=push")
     site.js("""
         const d = document.createElement('div'); d.id = 'planted';
         d.innerText = '配置 JINJIAN_HOLIDAY_FILE 有误 见 data/holidays.csv 与 /work/main/x 指标 entity_stock 值 None 比率 nan '
@@ -315,7 +317,7 @@ def test_the_checks_catch_bad_screens(site):
         d.insertAdjacentHTML('beforeend', '<svg width="300" height="24"><text x="0" y="18">图例 chart_label</text></svg>'
                                           + '<input placeholder="Search indicators">');
     """)
-    found = "\n".join(_faults(site, "tasks", "/tasks", "[check]"))
+    found = "\n".join(_faults(site, "tasks", "/tasks?view=push", "[check]"))
     for needle in ("setting name: 'JINJIAN_HOLIDAY_FILE'", "file name: 'holidays.csv'", "path: 'data/holidays.csv'",
                    "path: '/work/main/x'", "internal id: 'entity_stock'", "None: 'None'", "nan: 'nan'",
                    "Python traceback: 'Traceback'", "Latin word: 'registration'",

@@ -13,7 +13,7 @@ import pytest
 from dash import html
 from dash.development.base_component import Component
 
-from components import task_views as tv
+from components import ageing_chart, task_views as tv
 from components.nav import NAV_ITEMS
 from domain.cells import csv_safe
 from indicators.model import GRADES
@@ -81,26 +81,36 @@ def test_nav_lists_tasks_after_region():
     assert dict(NAV_ITEMS)["/tasks"] == "任务督办"
 
 
-def test_ageing_figure_traces_colours_and_selection():
+def test_ageing_chart_columns_segments_and_selection():
     df = pd.DataFrame([(b, t, i + j) for i, b in enumerate(BUCKETS) for j, t in enumerate(TASK_TYPE_ZH)],
                       columns=["bucket", "task_type", "tasks"])
-    fig = tv.create_ageing_figure(df, LABELS)
-    assert [t.name for t in fig.data] == list(TASK_TYPE_ZH.values())  # one trace per task type
-    assert fig.layout.barmode == "stack"
+    chart = ageing_chart.create_ageing_chart(df, LABELS)
+    cols = [c for c in _walk(chart) if getattr(c, "className", "").split()[:1] == ["ageing-col"]]
+    assert [c.id["bucket"] for c in cols] == list(BUCKETS)  # one column per bucket, in order
+    top = max(sum(i + j for j in range(len(TASK_TYPE_ZH))) for i in range(len(BUCKETS)))
     colours = {"normal": "normal", "due_soon": "blue", "overdue_mild": "yellow", "overdue_moderate": "orange",
                "overdue_severe": "red"}
-    for j, trace in enumerate(fig.data):
-        assert list(trace.x) == [LABELS[b] for b in BUCKETS]
-        assert list(trace.marker.color) == [GRADES[colours[b]][1] for b in BUCKETS]
-        assert list(trace.y) == [i + j for i in range(len(BUCKETS))]
-        assert list(trace.customdata) == list(BUCKETS)
-    assert len({t.marker.pattern.shape for t in fig.data}) == len(TASK_TYPE_ZH)  # types told apart
-    assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
-    dimmed = tv.create_ageing_figure(df, LABELS, "overdue_mild")
-    assert list(dimmed.data[0].marker.opacity) == [1.0 if b == "overdue_mild" else 0.3 for b in BUCKETS]
-    # Zeros for missing combinations.
-    empty = tv.create_ageing_figure(df.iloc[:0], LABELS)
-    assert all(list(t.y) == [0] * len(BUCKETS) for t in empty.data)
+    for i, (b, col) in enumerate(zip(BUCKETS, cols)):
+        want = {TASK_TYPE_ZH[t]: i + j for j, t in enumerate(TASK_TYPE_ZH) if i + j}
+        segs = [c for c in _walk(col) if getattr(c, "className", "").startswith("ageing-seg")]
+        # a segment per task type with tasks: its count in the tooltip, its height against the tallest column
+        assert {c.title.split("：")[0]: int(c.title.split("：")[1].split(" ")[0]) for c in segs} == want
+        assert [float(c.style["height"].rstrip("%")) for c in segs] == pytest.approx(
+            [100 * n / top for n in want.values()], abs=0.01)
+        assert {c.style["backgroundColor"] for c in segs} == {GRADES[colours[b]][1]}
+        assert len({c.className for c in segs}) == len(segs)  # task types told apart by pattern
+        assert col.to_plotly_json()["props"]["data-value"] == str(sum(want.values()))
+        assert "ageing-dimmed" not in col.className
+    dimmed = ageing_chart.create_ageing_chart(df, LABELS, "overdue_mild")
+    assert [("ageing-dimmed" in c.className) for c in _walk(dimmed) if getattr(c, "className", "").split()[:1] == [
+        "ageing-col"]] == [b != "overdue_mild" for b in BUCKETS]
+    # Zeros for missing combinations; nothing drawn before the data are known.
+    empty = ageing_chart.create_ageing_chart(df.iloc[:0], LABELS)
+    assert not [c for c in _walk(empty) if getattr(c, "className", "").startswith("ageing-seg")]
+    def totals(chart):
+        return [c.children for c in _walk(chart) if getattr(c, "className", "") == "ageing-total"]
+    assert totals(empty) == ["0"] * len(BUCKETS) and totals(ageing_chart.create_ageing_chart(None, LABELS)) == [
+        ""] * len(BUCKETS)
 
 
 def test_summary_and_cards():
@@ -218,6 +228,11 @@ def _refresh(page, region="4419", dept=None, ttype=None, status=None, bucket=Non
             "banner_cls": banner_cls, "share": share, "notice": notice, "notice_cls": notice_cls}
 
 
+def _column_totals(chart) -> dict[str, int]:
+    return {c.id["bucket"]: int(c.to_plotly_json()["props"]["data-value"]) for c in _walk(chart)
+            if getattr(c, "className", "").split()[:1] == ["ageing-col"]}
+
+
 def test_cards_equal_oracle_with_filters(dongguan, demo_data, page):
     out = _refresh(page)
     assert out["banner_cls"] == "banner hidden"
@@ -230,13 +245,14 @@ def test_cards_equal_oracle_with_filters(dongguan, demo_data, page):
     out = _refresh(page, dept="4419-01")
     want = _oracle_summary(demo_data, "4419", lambda o: o["dept_id"] == "4419-01")
     assert _card_values(out["cards"]) == want and want["open"] > 0
-    # The chart's bars add up to the cards; a bucket filter narrows the list, not the chart.
-    fig = out["fig"]
-    assert sum(sum(t["y"]) for t in fig.data) == want["open"]
+    # The chart's columns add up to the cards; a bucket filter narrows the list, not the chart.
+    assert sum(_column_totals(out["fig"]).values()) == want["open"]
     town = "441900111"
     out = _refresh(page, region=town, bucket="overdue_mild")
     want = _oracle_summary(demo_data, town)
     assert _card_values(out["cards"]) == want
+    per = buckets_at(demo_data, town, DEMO_END).value_counts()
+    assert _column_totals(out["fig"]) == {b: int(per.get(b, 0)) for b in BUCKETS}
     b = buckets_at(demo_data, town, DEMO_END)
     assert sorted(r["task_id"] for r in out["rows"]) == sorted(b[b == "overdue_mild"].index)
     assert out["note"] == f"共 {want['overdue_mild']} 件"
@@ -335,11 +351,12 @@ def test_excel_export_callback(dongguan, page):
 
 
 def test_chart_click_picks_bucket(page):
-    click = {"points": [{"customdata": "overdue_mild", "x": LABELS["overdue_mild"]}]}
-    assert page.pick_bucket(click, None) == "overdue_mild"
-    assert page.pick_bucket(click, "overdue_mild") is None  # a second click clears it
-    assert page.pick_bucket({"points": [{"customdata": "bogus"}]}, None) is page.no_update
-    assert page.pick_bucket(None, None) is page.no_update
+    bar = {"type": ageing_chart.BAR_TYPE, "bucket": "overdue_mild"}
+    assert page.bucket_after(bar, 1, None) == "overdue_mild"
+    assert page.bucket_after(bar, 2, "overdue_mild") is None  # a second click clears it
+    assert page.bucket_after(bar, 0, None) is page.no_update  # a column redrawn is no click
+    assert page.bucket_after({"type": ageing_chart.BAR_TYPE, "bucket": "bogus"}, 1, None) is page.no_update
+    assert page.bucket_after(None, None, None) is page.no_update
 
 
 class DownEngine(Engine):
@@ -384,6 +401,12 @@ def _grid_count(dash_duo) -> int:
     return _js(dash_duo, "var api = dash_ag_grid.getApi('tasks-grid'); return api ? api.getDisplayedRowCount() : -1;")
 
 
+def _view(dash_duo, label: str) -> None:
+    """Choose one of the page's views by its tab."""
+    assert _js(dash_duo, """const t = Array.from(document.querySelectorAll('#tasks-view .tasks-view-tab'))
+        .find(e => e.innerText.trim() === arguments[0]); if (t) { t.click(); } return !!t;""", label), label
+
+
 @pytest.mark.browser
 def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     from app import create_app
@@ -404,19 +427,39 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {total:,} 件，显示前 1,000 件（全部请导出 Excel）", timeout=30)
     _wait(lambda: _grid_count(dash_duo) == 1000, what="1000 rows")
     dash_duo.wait_for_contains_text("#tasks-workday-note", "2027年法定节假日安排未配置", timeout=10)
-    # 推送时效: one row per town, the note with this month's rate
+    # the ageing columns: each bucket's total as pandas counts it (HTML, no plotly on this view)
+    per = buckets_at(demo_data, "4419", DEMO_END).value_counts()
+    _wait(lambda: _js(dash_duo, "return Array.from(document.querySelectorAll('#tasks-ageing .ageing-col'))"
+                                ".map(e => e.getAttribute('data-value'));") == [str(int(per.get(b, 0))) for b in BUCKETS],
+          what="ageing columns")
+    assert _js(dash_duo, "return typeof window.Plotly;") == "undefined"
+    # The other views are not built until shown: no grid of theirs in the page yet.
+    assert _js(dash_duo, "return document.querySelectorAll('#tasks-eff-town, #tasks-push-grid').length;") == 0
+    assert _js(dash_duo, "return document.getElementById('tasks-pane-eff').offsetParent;") is None  # hidden
+    # 推送时效: one row per town, the note with this month's rate; the share link names the view.
+    _view(dash_duo, "推送时效")
     dash_duo.wait_for_contains_text("#tasks-push-note", "推送时限 1小时；推送", timeout=30)
     _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-push-grid .ag-row').length;") > 0,
           what="push rows")
-    _wait(lambda: len(_js(dash_duo, "return Array.from(document.querySelectorAll('#tasks-ageing .trace.bars'));"))
-          == len(TASK_TYPE_ZH), what="ageing bars")
+    assert "view=push" in dash_duo.find_element("#tasks-share").get_attribute("href")
+    assert _js(dash_duo, "return document.getElementById('tasks-pane-list').offsetParent;") is None
+    _view(dash_duo, "效能监察")
     _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-eff-town .ag-row').length;") > 0,
           what="efficiency rows")
+    _view(dash_duo, "双随机与联合惩戒")
+    dash_duo.wait_for_contains_text("#tasks-random-note", "多头检查", timeout=30)
+    _view(dash_duo, "督办清单")
+    assert "view=" not in dash_duo.find_element("#tasks-share").get_attribute("href")
 
     # Filter in the UI: 办理状态 = 在办 → only the open tasks are listed.
     choose(dash_duo, "tasks-status", tv.STATUS_FILTER_ZH["open"])
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['open']} 件", timeout=30)
     _wait(lambda: _grid_count(dash_duo) == want["open"], what="open rows")
+    # A click on a column filters by its bucket; a second click clears the filter.
+    dash_duo.find_element("#tasks-ageing .ageing-col[data-bucket='overdue_moderate']").click()
+    dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['overdue_moderate']} 件", timeout=30)
+    dash_duo.find_element("#tasks-ageing .ageing-col[data-bucket='overdue_moderate']").click()
+    dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['open']} 件", timeout=30)
     # 预警等级 = 逾期1–5个工作日 → those tasks only; the cards keep the breakdown.
     choose(dash_duo, "tasks-bucket", LABELS["overdue_mild"])
     dash_duo.wait_for_text_to_equal("#tasks-table-note", f"共 {want['overdue_mild']} 件", timeout=30)
@@ -460,8 +503,8 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     assert not [v for v in csv.drop(columns=["任务编号"]).stack() if str(v).startswith(("=", "+", "@"))]
     time.sleep(0.5)
     driver.save_screenshot("/tmp/tasks.png")
-    _js(dash_duo, "window.scrollTo(0, document.body.scrollHeight);")
-    time.sleep(0.3)
+    _view(dash_duo, "效能监察")
+    time.sleep(0.5)
     driver.save_screenshot("/tmp/tasks-efficiency.png")
     assert _js(dash_duo, "return window.innerWidth;") == 1920
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
