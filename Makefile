@@ -12,7 +12,11 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) vendor/plotly-basic.min.js
+
+# plotly.js's basic bundle for the charts (api/plotly_bundle.py); without npm the full bundle is used.
+vendor/plotly-basic.min.js: scripts/fetch_plotly_basic.sh
+	bash scripts/fetch_plotly_basic.sh
 
 data: install
 	$(PY) -m etl init

@@ -54,6 +54,9 @@ def create_app() -> dash.Dash:
     from api.limits import install as install_limits
 
     install_limits(app.server)  # body size caps before any body is read (chunked or not)
+    from api.plotly_bundle import install as install_plotly
+
+    install_plotly(app.server)  # plotly.js's basic bundle for the charts (scripts/fetch_plotly_basic.sh)
     return app
 
 

@@ -7,6 +7,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+#: The trace types a figure may have: those of plotly.js's basic bundle, the one the browser
+#: loads (api/plotly_bundle.py). Another type needs a larger bundle there first.
+TRACE_TYPES = frozenset({"bar", "scatter", "pie"})
 FONT = "Noto Sans CJK SC, WenQuanYi Zen Hei, Microsoft YaHei, sans-serif"
 ACCENT = ["#2ec7ff", "#ffb020", "#38d39f", "#ff5b5b", "#a47cff"]
 
@@ -35,6 +38,9 @@ def create_figure(data: list[dict[str, Any]], layout: Mapping[str, Any] | None =
     """A figure in the dark style, built in one step: traces as dicts (with ``type``) and
     layout overrides. (Plotly's ``add_*``/``update_*`` calls validate the whole figure on
     every call: building it at once is about five times faster, which a wall refresh feels.)"""
+    other = sorted({str(t.get("type", "scatter")) for t in data} - TRACE_TYPES)
+    if other:
+        raise ValueError(f"trace type {', '.join(other)} is not in plotly.js's basic bundle (components/figures.py)")
     head = {"title": {"text": title, "x": 0.01, "font": {"size": 18}}} if title is not None else None
     return go.Figure(data=data, layout=merge(BASE_LAYOUT, head, layout))
 

@@ -38,14 +38,15 @@ def _grid(grid_id: str, cols: list[dict], row_id: str, height: str) -> dag.AgGri
 
 
 def create_cases_grid() -> dag.AgGrid:
-    cols = [{"field": "entity_name", "headerName": "主体名称", "minWidth": 200, "flex": 2},
-            {"field": "credit_code", "headerName": "统一社会信用代码", "minWidth": 190, "flex": 1},
-            {"field": "memo", "headerName": "合作备忘录", "minWidth": 200, "flex": 2},
-            {"field": "dept_name", "headerName": "发起部门", "minWidth": 170, "flex": 1},
+    wrap = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "1.5"}}
+    cols = [{"field": "entity_name", "headerName": "主体名称", "minWidth": 200, "flex": 2, **wrap},
+            {"field": "credit_code", "headerName": "统一社会信用代码", "width": 215},
+            {"field": "memo", "headerName": "合作备忘录", "minWidth": 200, "flex": 2, **wrap},
+            {"field": "dept_name", "headerName": "发起部门", "minWidth": 170, "flex": 1, **wrap},
             {"field": "opened", "headerName": "发起日期", "width": 120},
             {"field": "feedback", "headerName": "反馈", "width": 100},
             {"field": "state", "headerName": "状态", "width": 130},
-            {"field": "case_id", "headerName": "案件编号", "minWidth": 200, "flex": 1}]
+            {"field": "case_id", "headerName": "案件编号", "minWidth": 270, "flex": 1}]
     return _grid("joint-cases", cols, "params.data.case_id", "320px")
 
 

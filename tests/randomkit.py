@@ -38,3 +38,14 @@ def random_app(monkeypatch, random_db):
     dbmod.set_db(random_db)
     yield random_db
     dbmod.set_db(None)
+
+
+def stored_items(db: Any) -> Any:
+    """Every row of ``random_items`` read back, less those of a draw whose plan was never stored
+    (items are written first): the rows the oracles of tests/oracle_random.py take, filtered
+    in pandas against the plans read back."""
+    from store.executor import run
+
+    items = run(db, "t_random_items_all", "SELECT * FROM random_items")
+    plans = run(db, "t_random_plan_ids", "SELECT DISTINCT plan_id FROM random_plans")
+    return items[items["plan_id"].isin(set(plans["plan_id"]))]

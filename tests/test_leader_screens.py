@@ -1,11 +1,12 @@
 """What a leader reads, in real headless Chromium (issue 30 items 3 and 4, the browser half).
 
 Every page a leader or supervisor reaches — the wall, the drill-down at province, city,
-town, village and grid level, /risk, /tasks, /reports, one report, /quality, /indicators
-and an entity — is walked at 1920×1080 and 3840×2160, signed in (JINJIAN_AUTH=1) as a
-province administrator and as a town supervisor, over the fixed Dongguan demo data plus
-three ingestion batches of today (so /quality lists batches and rejection reasons, and the
-wall a traceability warning). Once a page has settled (no Dash callback in flight):
+town, village and grid level, /risk, /tasks (each of its views), /reports, one report,
+/quality, /indicators, an entity, /random and /joint — is walked at 1920×1080 and
+3840×2160, signed in (JINJIAN_AUTH=1) as a province administrator and as a town
+supervisor, over the fixed Dongguan demo data plus three ingestion batches of today (so
+/quality lists batches and rejection reasons, and the wall a traceability warning). Once a
+page has settled (no Dash callback in flight):
 
 * its visible text (``document.body.innerText``, the text of its charts, the placeholders of
   empty input boxes) holds no
@@ -131,12 +132,14 @@ def site(request, demo_data, tmp_path_factory):
                 ("town", f"/region/{TOWN}"), ("village", f"/region/{_child(db, TOWN)}"),
                 ("risk", "/risk"), ("tasks", "/tasks"), *TASK_VIEWS, ("reports", "/reports"),
                 ("report", f"/report?region={CITY}&period=weekly&date={WEEK}"), ("quality", "/quality"),
-                ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}")],
+                ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}"),
+                ("random", "/random"), ("joint", "/joint")],
         SUPERVISOR: [("wall", "/"), ("town", "/region/root"), ("village", f"/region/{_child(db, TOWN)}"),
                      ("grid", f"/region/{_child(db, _child(db, TOWN))}"),
                      ("risk", "/risk"), ("tasks", f"/tasks?date={DEMO_END}"), *TASK_VIEWS, ("reports", "/reports"),
                      ("report", f"/report?region={TOWN}&period=weekly&date={WEEK}"), ("quality", "/quality"),
-                     ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}")],
+                     ("indicators", "/indicators"), ("entity", f"/entity/{_demo_entity(db, TOWN)}"),
+                     ("random", "/random"), ("joint", "/joint")],
     }
     from app import create_app
 
@@ -308,9 +311,9 @@ def test_the_checks_catch_bad_screens(site):
         Object.assign(b.style, {display: 'inline-block', width: '40px', overflow: 'hidden', whiteSpace: 'nowrap',
                                 textOverflow: 'ellipsis'});
         d.append(b);
-        document.querySelector('#tasks-push-grid').parentElement.style.height = '20px';  // a table with no room
-        const h = document.querySelector('.ag-header-cell-text');  // a header that no longer wraps
-        h.textContent = '一个非常非常非常非常非常非常非常非常非常长的表头名称'; h.style.whiteSpace = 'nowrap';
+        document.querySelector('#tasks-push-grid').parentElement.style.height = '60px';  // no room for a row
+        const h = document.querySelector('#tasks-push-grid .ag-header-cell-text');  // a header that no longer wraps
+        h.textContent = '一个非常' + '非常'.repeat(40) + '长的表头名称'; h.style.whiteSpace = 'nowrap';
         const w = document.createElement('div'); w.id = 'planted-inline';  // a box cutting its inline text
         Object.assign(w.style, {width: '60px', overflow: 'hidden', whiteSpace: 'nowrap'});
         w.innerHTML = '<span>东莞市某某科技有限公司</span>'; d.append(w);

@@ -22,14 +22,14 @@ from store.filters import RegionScope
 from tests.authkit import auth_on, dash_body, logged_in  # noqa: F401 - the fixture
 from tests.pagekit import choose, js as _js, wait as _wait
 from tests.oracle_random import asof_rows, random_figures
-from tests.randomkit import random_app, random_db  # noqa: F401 - the fixtures
+from tests.randomkit import random_app, random_db, stored_items  # noqa: F401 - the fixtures
 
 TOWN = "441900003"
 
 
 def _items(db) -> pd.DataFrame:
     """Every row of random_items read back (tests/oracle_random.py takes each firm as of a day)."""
-    return run(db, "t_page_random_items", "SELECT * FROM random_items")
+    return stored_items(db)
 
 
 def _cards_want(items: pd.DataFrame, region: str, day: dt.date) -> dict[str, str]:

@@ -448,6 +448,10 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
           what="efficiency rows")
     _view(dash_duo, "双随机与联合惩戒")
     dash_duo.wait_for_contains_text("#tasks-random-note", "多头检查", timeout=30)
+    # Its chart is drawn by plotly.js's basic bundle (api/plotly_bundle.py): only its trace types.
+    _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-random-classes .main-svg').length;") > 0,
+          what="the class chart drawn")
+    assert sorted(_js(dash_duo, "return Object.keys(Plotly.PlotSchema.get().traces);")) == ["bar", "pie", "scatter"]
     _view(dash_duo, "督办清单")
     assert "view=" not in dash_duo.find_element("#tasks-share").get_attribute("href")
 

@@ -20,7 +20,7 @@ from store.executor import run
 from store.filters import RegionScope
 from supervision.double_random import NotEnoughInspectors, pool_fingerprint
 from tests.oracle_random import asof_rows, random_figures
-from tests.randomkit import random_db  # noqa: F401 - the fixture
+from tests.randomkit import random_db, stored_items  # noqa: F401 - the fixture
 
 TOWN = "441900003"
 CITY = RegionScope("4419")
@@ -123,7 +123,7 @@ def test_results_and_figures_equal_pandas(random_db):
     items = _items(db, plan_id)
     assert items.loc[codes[0], "result"] == "problem"
     # Figures of the town on three days against pandas over every item of the database read back.
-    read = run(db, "t_random_all", "SELECT * FROM random_items")
+    read = stored_items(db)
     for day in (dt.date(2026, 9, 15), dt.date(2026, 11, 22), dt.date(2026, 11, 25), dt.date(2026, 11, 26),
                 dt.date(2026, 11, 30), dt.date(2026, 12, 5)):
         assert q.figures(db, TOWN, day) == random_figures(read, TOWN, day), day
@@ -142,6 +142,28 @@ def test_results_and_figures_equal_pandas(random_db):
     # The plan's own counts on the list.
     p = q.plan(db, plan_id, scope)
     assert (p["drawn"], p["done"], p["problems"]) == (len(codes), 5, 3)
+
+
+def test_items_of_a_draw_that_stopped_before_its_plan_count_nowhere(random_db):
+    """Items are written before their plan: rows whose plan was never stored (a draw killed in
+    between) are in no figure, list or look-up; the plan's own read is one plan."""
+    db = random_db
+    plan_id = draw_plan(db, _spec(db, city=True), CITY, by="tester", seed=7, ratios=RATIOS, now=NOW)
+    day = NOW.date()
+    before = q.figures(db, TOWN, day), q.class_rates(db, TOWN, day), q.plans(db, CITY)
+    rows = run(db, "t_random_copy", "SELECT * FROM random_items WHERE plan_id = %(p)s", {"p": plan_id})
+    orphan = rows.assign(plan_id="orphan-" + plan_id, result="problem", result_at=pd.Timestamp(NOW))
+    db.insert("random_items", orphan)
+    assert q.figures(db, TOWN, day) == before[0] and before[0]["drawn"] > 0
+    pd.testing.assert_frame_equal(q.class_rates(db, TOWN, day), before[1])
+    pd.testing.assert_frame_equal(q.plans(db, CITY), before[2])
+    assert q.items(db, "orphan-" + plan_id, CITY).empty and q.plan(db, "orphan-" + plan_id, CITY) is None
+    one = q.plan(db, plan_id, CITY)
+    assert one == before[2].set_index("plan_id").loc[plan_id].to_dict() | {"plan_id": plan_id}
+    code = str(rows["credit_code"].iloc[0])
+    assert q.items(db, plan_id, CITY, code)["credit_code"].tolist() == [code]
+    with pytest.raises(ItemNotFound):
+        record_result(db, "orphan-" + plan_id, code, "clean", CITY, by="tester")
 
 
 def test_refusals_name_their_reason_and_write_nothing(random_db):
@@ -211,7 +233,7 @@ def test_api_equals_pandas(flask_server, random_db, monkeypatch):
     resp = client.get(f"/api/v1/random/plans?region={TOWN}&date={day}")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     body = resp.get_json()
-    every = asof_rows(run(db, "t_random_api", "SELECT * FROM random_items"), day)
+    every = asof_rows(stored_items(db), day)
     end = pd.Timestamp(day)
     every = every[every["grid_code"].str.startswith(TOWN)]
     done = every["result"] != "pending"
