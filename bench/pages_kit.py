@@ -46,8 +46,7 @@ PAGES: tuple[Page, ...] = (
     Page("quality", "quality", "/quality"),
     Page("indicators", "indicators", "/indicators"),
     Page("entity", "entity", "/entity/{entity}"),
-    Page("random", "random", "/random"),
-    Page("joint", "joint", "/joint"),
+    Page("random", "random", "/random"), Page("joint", "joint", "/joint"),
 )
 
 # Runs in every document before its own scripts: counts Dash callbacks in flight and

@@ -1,9 +1,10 @@
-"""任务督办: supervision tasks of a region as of a date — warning buckets (ageing
-chart and cards), the task list with CSV / Excel export, a task's timeline and
-efficiency supervision (效能监察) per town and per department.
+"""任务督办: supervision tasks of a region as of a date — warning buckets (cards), then
+one view at a time (tabs): the ageing chart, the task list with CSV / Excel export and a
+task's timeline; 效能监察 per town and per department; 推送时效; 双随机与联合惩戒. A view
+other than the list is computed and built only when shown.
 
 URL parameters (all optional, so links can be shared):
-``/tasks?region=4419&date=2026-11-20&dept=4419-01&type=clue&status=open&bucket=overdue_mild``.
+``/tasks?region=4419&date=2026-11-20&dept=4419-01&type=clue&status=open&bucket=overdue_mild&view=eff``.
 ``layout()`` does no database work; everything else comes from callbacks.
 """
 from __future__ import annotations
