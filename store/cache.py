@@ -16,8 +16,7 @@ they cost one query per view and time-to-live instead of one per screen.
   keyed by the version of what is dated by then (``store.versions.history_version``):
   a batch of today's records leaves it cached, a late record of those days does not.
 - **Time-to-live**: ``JINJIAN_CACHE_SECONDS`` (default: the wall refresh interval) for
-  query answers; answers about past days (not those cut at the present time of day, whose
-  text changes every second) and whole screen views (:func:`shared_view`) live
+  query answers; answers about past days and whole screen views (:func:`shared_view`) live
   ``JINJIAN_VIEW_CACHE_SECONDS`` (300): they carry a data version too, so the time-to-live
   only bounds how long a change that bypasses ingestion (a regenerated demo, a bulk load)
   takes to show — and, for past days, a change of an entity's present attributes that

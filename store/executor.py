@@ -35,21 +35,8 @@ def run(db: Engine, name: str, query: str, params: Mapping[str, Any] | None = No
         version = versions.data_version_or_zero(db) if day is None else versions.history_version_or_zero(db, day)
         key = cache.cache_key(db.identity, name if day is None else f"{name}@history", text,
                               default_scope().prefix, version)
-        long = day is not None and not _cut_mid_day(params)
-        return cache.cached(key, lambda: sql.run_text(db, name, text), cache.history_seconds() if long else None)
+        return cache.cached(key, lambda: sql.run_text(db, name, text), None if day is None else cache.history_seconds())
     return sql.run_text(db, name, text)
-
-
-def _cut_mid_day(params: Mapping[str, Any] | None) -> bool:
-    """A comparison cut at the present time of day (like with like): its text changes every
-    second, so it is kept no longer than other answers (the cache is not filled with them)."""
-    until = (params or {}).get("until")
-    if isinstance(until, str):
-        try:
-            until = dt.datetime.fromisoformat(until)
-        except ValueError:
-            return False
-    return isinstance(until, dt.datetime) and until.time() != dt.time(23, 59, 59)
 
 
 def history_day(params: Mapping[str, Any] | None, today: dt.date | None = None) -> dt.date | None:
