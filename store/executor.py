@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 #: The parameters that bound a screen query's answer in time (a period's end, the cut of a
 #: partial day): when all of them are past days the answer is history (:func:`history_day`).
-TIME_BOUNDS = ("end", "until", "last")
+TIME_BOUNDS = ("end", "until")
 
 
 def run(db: Engine, name: str, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -45,11 +45,6 @@ def history_day(params: Mapping[str, Any] | None, today: dt.date | None = None) 
     days = []
     for key in TIME_BOUNDS:
         value = (params or {}).get(key)
-        if isinstance(value, str):  # a time written out ('2026-11-30 23:59:59')
-            try:
-                value = dt.datetime.fromisoformat(value)
-            except ValueError:
-                return None  # not a time: treat as live
         if isinstance(value, dt.datetime):
             days.append(value.date())
         elif isinstance(value, dt.date):

