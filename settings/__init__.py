@@ -149,10 +149,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Where the shared cache lives. Empty: in each app process's memory; redis://host:6379/0: a Redis "
                 "server shared by every worker (needed when gunicorn runs several workers)."),
     SettingSpec("JINJIAN_VIEW_CACHE_SECONDS", "300",
-                "How long whole screen views (the wall's refresh outputs) and answers about past days (comparison "
-                "periods, closed reports) are shared by every screen showing them. Keyed by the data version (for "
-                "past days: of the records dated by then), so a loaded batch is shown at once; this only bounds how "
-                "long changes that bypass ingestion take to appear. 0: views are not shared (queries still are)."),
+                "How long whole screen views (the wall's refresh outputs) are shared by every screen showing them. "
+                "Keyed by the data version, so a loaded batch is shown at once; this only bounds how long changes "
+                "that bypass ingestion take to appear. 0: views are not shared (queries still are)."),
     SettingSpec("JINJIAN_ROLLUPS", "1",
                 "1 answers indicator queries from the pre-aggregated rollup tables where an indicator allows it; "
                 "0 reads the raw tables only (for comparison and benchmarks)."),

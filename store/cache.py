@@ -11,17 +11,11 @@ they cost one query per view and time-to-live instead of one per screen.
   version** (the newest loaded ingestion batch). The scope is part of the key even
   though the SQL already names the region: one viewer's answer can never be served
   to another scope. A new batch changes the version, so live data never waits for
-  the time-to-live. An answer about past days only (its period end and partial-day cut
-  before today, ``store.executor.history_day``: a comparison period, a closed report) is
-  keyed by the version of what is dated by then (``store.versions.history_version``):
-  a batch of today's records leaves it cached, a late record of those days does not.
+  the time-to-live.
 - **Time-to-live**: ``JINJIAN_CACHE_SECONDS`` (default: the wall refresh interval) for
-  query answers; answers about past days and whole screen views (:func:`shared_view`) live
-  ``JINJIAN_VIEW_CACHE_SECONDS`` (300): they carry a data version too, so the time-to-live
-  only bounds how long a change that bypasses ingestion (a regenerated demo, a bulk load)
-  takes to show — and, for past days, a change of an entity's present attributes that
-  today's record makes (its grid after a move, its list flags), which the as-of queries
-  read as they are now.
+  query answers; whole screen views (:func:`shared_view`) live ``JINJIAN_VIEW_CACHE_SECONDS``
+  (300): they carry the data version too, so the time-to-live only bounds how long a
+  change that bypasses ingestion (a regenerated demo, a bulk load) takes to show.
 - **Backend**: flask-caching on the app's Flask server, in process memory by default
   or Redis (``JINJIAN_CACHE_URL=redis://…``) shared by every worker.
 - **One query per key at a time**: concurrent misses of the same key in a process
@@ -125,12 +119,6 @@ def install(server: Any, settings: CacheSettings | None = None) -> None:
     configure(cache, settings.seconds, settings.view_seconds)
     logger.info("query cache on: %s, %g s (views %g s)", "redis" if settings.url else "in-process",
                 settings.seconds, settings.view_seconds)
-
-
-def history_seconds() -> float:
-    """How long an answer about past days lives: as a shared view (its key holds the version
-    of what is dated by then, so a late record still shows at once)."""
-    return max(_state.seconds, _state.view_seconds)
 
 
 def clear() -> None:

@@ -1,12 +1,10 @@
 """Data versions: numbers that grow whenever data are loaded, so that caches know when to
 forget. ``data_version`` keys the query cache and the wall's live redraw (any loaded
-ingestion or reference batch); ``history_version`` keys answers about a past day (a batch
-of today's records leaves it alone); ``reference_version`` keys what is derived from grids,
+ingestion or reference batch); ``reference_version`` keys what is derived from grids,
 boundaries, grid workers and departments alone (region nodes, known grids, maps).
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
@@ -18,8 +16,7 @@ from store.sql import render, run_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["data_version", "data_version_or_zero", "history_version_or_zero", "reference_version",
-           "forget_versions"]
+__all__ = ["data_version", "data_version_or_zero", "reference_version", "forget_versions"]
 
 REFERENCE_SECONDS = 2.0
 _DATA: dict[str, tuple[float, int]] = {}
@@ -46,34 +43,6 @@ def data_version(db: Engine, max_age: float = 0.5) -> int:
     value = int(df["v"].iloc[0]) // 1_000_000 if not df.empty and pd.notna(df["v"].iloc[0]) else 0
     _DATA[db.identity] = (time.monotonic(), value)
     return value
-
-
-def history_version(db: Engine, day: dt.date, max_age: float = 0.5) -> int:
-    """The data version of what is dated on or before ``day`` (a past day): the newest loaded
-    ingestion batch holding a record of that day or earlier (``data_from``: a late record, a
-    correction, a history load) and the newest reference batch. Batches of later records —
-    today's live feeds — leave it alone: history is history. Cached for ``max_age`` s."""
-    key = f"{db.identity}\0{day.isoformat()}"
-    hit = _DATA.get(key)
-    if hit and time.monotonic() - hit[0] < max_age:
-        return hit[1]
-    df = _query(db, "ingest_history_version", """
-        SELECT max(v) AS v FROM (
-            SELECT max(version) AS v FROM ingest_batches
-            WHERE state = 'loaded' AND data_from < toDateTime(%(next)s)
-            UNION ALL SELECT max(version) AS v FROM reference_batches WHERE state = 'loaded')""",
-                {"next": dt.datetime.combine(day + dt.timedelta(days=1), dt.time())})
-    value = int(df["v"].iloc[0]) // 1_000_000 if not df.empty and pd.notna(df["v"].iloc[0]) else 0
-    _DATA[key] = (time.monotonic(), value)
-    return value
-
-
-def history_version_or_zero(db: Engine, day: dt.date) -> int:
-    """:func:`history_version`, 0 before any ingestion table exists."""
-    try:
-        return history_version(db, day)
-    except JinjianError:
-        return 0
 
 
 def reference_version(db: Engine, max_age: float = REFERENCE_SECONDS, kinds: tuple[str, ...] = ()) -> int:

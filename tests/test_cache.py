@@ -15,7 +15,6 @@ from store.executor import run
 from store.filters import RegionScope, default_scope, set_scope_provider
 from settings import ConfigError
 from tests.authkit import USERS, auth_on, dash_post, logged_in, wall_body  # noqa: F401 - fixture
-from tests.ingestkit import ingest_db_fixture, to_csv
 
 END = "2026-11-20"
 TOWN = "441900003"
@@ -332,45 +331,3 @@ def test_fractional_lifetimes_give_no_warning_per_entry():
             assert cache.cached("fractional-key", lambda: 42) == 41
     finally:
         cache.configure(None, 0)
-
-
-# ----------------------------------------------------------------------------- answers about past days
-history_env = ingest_db_fixture("history_cache")
-
-
-def test_history_day_reads_the_time_bounds() -> None:
-    from store.executor import history_day
-
-    today = dt.date(2026, 12, 7)
-    past, now = dt.date(2026, 11, 30), dt.datetime(2026, 12, 7, 9, 30)
-    assert history_day({"start": dt.date(2026, 11, 1), "end": past}, today) == past
-    assert history_day({"end": past, "until": dt.datetime(2026, 11, 30, 9, 30)}, today) == past
-    assert history_day({"end": today}, today) is None  # today's answer is live
-    assert history_day({"end": past, "until": now}, today) is None
-    assert history_day({"since": past, "like": "4419%"}, today) is None  # no upper bound: live
-    assert history_day({"end": "2026-11-30"}, today) is None  # a bound of another kind: live
-    assert history_day(None, today) is None
-
-
-def test_answers_about_past_days_outlive_todays_batches_not_late_ones(history_env, backend) -> None:
-    """An answer bounded by a past day stays cached while today's records arrive (the wall's
-    comparisons and a closed report stop being recomputed twice a second under live feeds),
-    and is asked again at once when a late record of that day is loaded."""
-    from store.versions import forget_versions
-
-    env, day = history_env, dt.date.today() - dt.timedelta(days=3)
-    sql = "SELECT count() AS n FROM entities WHERE grid_code LIKE %(like)s AND reg_date <= %(end)s"
-    past, live = {"like": "4419%", "end": day}, {"like": "4419%", "end": dt.date.today()}
-    before = int(run(env.db, "indicators_entities", sql, past)["n"].iloc[0])
-    assert backend.timeouts[-1] == cache.history_seconds()
-    now_before = int(run(env.db, "indicators_entities", sql, live)["n"].iloc[0])
-    assert env.load("registration", to_csv(env.registration(2)), "today.csv").state == "loaded"
-    forget_versions()
-    sets = backend.sets
-    assert int(run(env.db, "indicators_entities", sql, past)["n"].iloc[0]) == before
-    assert backend.sets == sets  # served from the cache: today's batch is not about that day
-    assert int(run(env.db, "indicators_entities", sql, live)["n"].iloc[0]) == now_before + 2  # today's is live
-    late = env.registration(1, when=dt.datetime.combine(day, dt.time(10)))
-    assert env.load("registration", to_csv(late), "late.csv").state == "loaded"
-    forget_versions()
-    assert int(run(env.db, "indicators_entities", sql, past)["n"].iloc[0]) == before + 1  # asked again
