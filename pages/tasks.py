@@ -18,14 +18,13 @@ from typing import Any, Mapping
 import dash
 import pandas as pd
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
-from dash.exceptions import PreventUpdate
 
 from auth.web import nav_account
 from components.nav import create_nav
 from components.ageing_chart import BAR_TYPE, create_ageing_chart
 from components.push_views import create_push_section
 from components.random_views import create_tasks_section
-from components.task_layout import DEFAULT_VIEW, HIDDEN, VIEWS, create_efficiency_section, create_layout
+from components.task_layout import DEFAULT_VIEW, HIDDEN, VIEWS, create_efficiency_section, create_layout, pending
 from components.task_views import (BUCKETS, SUMMARY_CARDS, ageing_summary, build_efficiency_rows, build_task_rows,
                                    create_summary_cards, create_timeline, csv_params,
                                    dept_options, excel_frame, export_name, list_note, page_href, page_query,
@@ -115,10 +114,10 @@ def _view_param(view: Any) -> str | None:
     return view if view in dict(VIEWS) and view != DEFAULT_VIEW else None
 
 
-def _shown(view: Any, mine: str) -> None:
-    """Stop a view's callback while another view is shown: it runs when its tab is chosen."""
-    if (view or DEFAULT_VIEW) != mine:
-        raise PreventUpdate
+def _shown(view: Any, mine: str) -> bool:
+    """Whether the view ``mine`` is the one shown: the others compute nothing and hold only
+    :func:`pending` (no old region's or day's figures when their tab is chosen again)."""
+    return (view or DEFAULT_VIEW) == mine
 
 
 def _href(query: dict[str, str]) -> str:
@@ -241,9 +240,10 @@ def refresh(code: str | None, date: str | None, dept: str | None, ttype: str | N
     Output("tasks-pane-eff", "children"),
     Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"),
 )
-def show_efficiency(code: str | None, date: str | None, view: str | None) -> html.Section:
+def show_efficiency(code: str | None, date: str | None, view: str | None) -> html.Div | html.Section:
     """The 效能监察 view, built when it is shown."""
-    _shown(view, "eff")
+    if not _shown(view, "eff"):
+        return pending()
     town, dept, period, note = refresh_efficiency(code, date)
     return create_efficiency_section(_or(town), _or(dept), _or(period, ""), note)
 
@@ -274,21 +274,23 @@ def refresh_efficiency(code: str | None, date: str | None) -> tuple[Any, ...]:
 
 @callback(Output("tasks-pane-random", "children"),
           Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"))
-def show_random(code: str | None, date: str | None, view: str | None) -> html.Section:
+def show_random(code: str | None, date: str | None, view: str | None) -> html.Div | html.Section:
     """双随机抽查 (completion, overdue firms, the problem rate by credit-risk class), 涉企检查 and
     联合惩戒 (pages/random.py), built when the view is shown."""
     from pages.random import tasks_random
 
-    _shown(view, "random")
+    if not _shown(view, "random"):
+        return pending()
     cards, figure, note, joint = tasks_random(code, date)
     return create_tasks_section(_or(cards), _or(figure), note, _or(joint, ""))
 
 
 @callback(Output("tasks-pane-push", "children"),
           Input("tasks-region", "value"), Input("tasks-date", "date"), Input("tasks-view", "value"))
-def show_push(code: str | None, date: str | None, view: str | None) -> html.Section:
+def show_push(code: str | None, date: str | None, view: str | None) -> html.Div | html.Section:
     """推送时效 per child region, month to date (pages/push.py), built when the view is shown."""
-    _shown(view, "push")
+    if not _shown(view, "push"):
+        return pending()
     rows, note = push.tasks_push(code, date)
     return create_push_section("tasks", "下级区划", rows=_or(rows), note=note)
 

@@ -21,7 +21,8 @@ if ! command -v npm >/dev/null; then
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-if ! (cd "$tmp" && npm pack --silent "plotly.js-basic-dist-min@$VERSION" >/dev/null 2>&1); then
+if ! (cd "$tmp" && timeout 120 npm pack --silent --fetch-retries=1 --fetch-timeout=30000 \
+        "plotly.js-basic-dist-min@$VERSION" >/dev/null 2>&1); then
     echo "fetch_plotly_basic: the npm registry did not answer; the charts use plotly.js's full bundle" >&2
     exit 0
 fi
@@ -29,5 +30,6 @@ echo "$SHA256  $tmp/plotly.js-basic-dist-min-$VERSION.tgz" | sha256sum -c --quie
 tar -xzf "$tmp/plotly.js-basic-dist-min-$VERSION.tgz" -C "$tmp" package/plotly-basic.min.js package/LICENSE
 mkdir -p vendor
 mv "$tmp/package/plotly-basic.min.js" "$DEST.part" && mv "$DEST.part" "$DEST"
+touch "$DEST"  # npm's files are dated 1985: make would fetch again on every install
 cp "$tmp/package/LICENSE" vendor/plotly-basic.LICENSE
 echo "fetch_plotly_basic: $DEST (plotly.js $VERSION basic, MIT licence in vendor/plotly-basic.LICENSE)"

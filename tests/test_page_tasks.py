@@ -446,6 +446,9 @@ def test_tasks_page_in_browser(dash_duo, dongguan, demo_data, tmp_path: Path):
     _view(dash_duo, "效能监察")
     _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-eff-town .ag-row').length;") > 0,
           what="efficiency rows")
+    # a view left holds nothing of its own (no old figures when it is chosen again)
+    _wait(lambda: _js(dash_duo, "return document.querySelectorAll('#tasks-push-grid').length;") == 0,
+          what="the push view emptied")
     _view(dash_duo, "双随机与联合惩戒")
     dash_duo.wait_for_contains_text("#tasks-random-note", "多头检查", timeout=30)
     # Its chart is drawn by plotly.js's basic bundle (api/plotly_bundle.py): only its trace types.
