@@ -80,7 +80,7 @@ def create_layout(code: str, day: str, filters: tuple[str | None, str | None, st
                     html.Div(create_timeline(None, None), id="tasks-timeline", className="tasks-timeline"),
                 ]),
             ])),
-        # The other views are built by their callbacks when first shown (nothing mounted meanwhile).
+        # The other views are built by their callbacks when shown (a placeholder otherwise).
         *[html.Div(pending(), id=f"tasks-pane-{v}", className=pane_class(v, view)) for v, _ in VIEWS[1:]],
         dcc.Download(id="tasks-download"),
     ])
