@@ -81,11 +81,16 @@ def test_nav_lists_tasks_after_region():
     assert dict(NAV_ITEMS)["/tasks"] == "任务督办"
 
 
+def _columns(chart) -> list:
+    """The ageing chart's bucket columns (components/ageing_chart.py)."""
+    return [c for c in _walk(chart) if getattr(c, "className", "").split()[:1] == ["ageing-col"]]
+
+
 def test_ageing_chart_columns_segments_and_selection():
     df = pd.DataFrame([(b, t, i + j) for i, b in enumerate(BUCKETS) for j, t in enumerate(TASK_TYPE_ZH)],
                       columns=["bucket", "task_type", "tasks"])
     chart = ageing_chart.create_ageing_chart(df, LABELS)
-    cols = [c for c in _walk(chart) if getattr(c, "className", "").split()[:1] == ["ageing-col"]]
+    cols = _columns(chart)
     assert [c.id["bucket"] for c in cols] == list(BUCKETS)  # one column per bucket, in order
     top = max(sum(i + j for j in range(len(TASK_TYPE_ZH))) for i in range(len(BUCKETS)))
     colours = {"normal": "normal", "due_soon": "blue", "overdue_mild": "yellow", "overdue_moderate": "orange",
@@ -102,8 +107,7 @@ def test_ageing_chart_columns_segments_and_selection():
         assert col.to_plotly_json()["props"]["data-value"] == str(sum(want.values()))
         assert "ageing-dimmed" not in col.className
     dimmed = ageing_chart.create_ageing_chart(df, LABELS, "overdue_mild")
-    assert [("ageing-dimmed" in c.className) for c in _walk(dimmed) if getattr(c, "className", "").split()[:1] == [
-        "ageing-col"]] == [b != "overdue_mild" for b in BUCKETS]
+    assert [("ageing-dimmed" in c.className) for c in _columns(dimmed)] == [b != "overdue_mild" for b in BUCKETS]
     # Zeros for missing combinations; nothing drawn before the data are known.
     empty = ageing_chart.create_ageing_chart(df.iloc[:0], LABELS)
     assert not [c for c in _walk(empty) if getattr(c, "className", "").startswith("ageing-seg")]
@@ -229,8 +233,7 @@ def _refresh(page, region="4419", dept=None, ttype=None, status=None, bucket=Non
 
 
 def _column_totals(chart) -> dict[str, int]:
-    return {c.id["bucket"]: int(c.to_plotly_json()["props"]["data-value"]) for c in _walk(chart)
-            if getattr(c, "className", "").split()[:1] == ["ageing-col"]}
+    return {c.id["bucket"]: int(c.to_plotly_json()["props"]["data-value"]) for c in _columns(chart)}
 
 
 def test_cards_equal_oracle_with_filters(dongguan, demo_data, page):
