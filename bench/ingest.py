@@ -9,7 +9,9 @@ depend on earlier runs. It prints:
 1. file ingestion: ``Ingestor.ingest_file`` on generated CSV files (registrations
    with valid credit codes in real grids, inspections of loaded entities, and a
    registration file with 10 % bad rows): rows/s and where the time goes
-   (read, field checks, grid list, lookups, transform, quarantine, stage, publish);
+   (read, field checks, grid list, lookups, transform, quarantine, stage, publish), and the
+   raw baseline: the rows the file put into each table inserted as they are into a fresh copy
+   (views feeding), with the ratio of the two rates (issue 20);
 2. small batches as the live simulator sends them (5-record JSON lines per
    source): ms per batch, SQL statements per batch, and a cProfile of one batch;
 3. API ingestion: the real app (``python app.py``) in a subprocess, one client
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ingest_api import App, api_throughput, screen_lag  # noqa: E402
 from bench.ingest_data import (Records, base_dataset, fresh_copy, in_child, jsonl, load_avg,  # noqa: E402
                                now_stamp, survey, write_csv)
-from bench.ingest_files import load_file, print_files, print_small, small_batches  # noqa: E402
+from bench.ingest_files import load_file, print_files, print_small, raw_insert, small_batches  # noqa: E402
 from bench.stats import machine as cores_and_memory  # noqa: E402
 
 DEFAULT_DIR = Path("/tmp/jinjian-bench-ingest")
@@ -105,9 +107,16 @@ def main() -> int:
                         "inspection": jsonl(recs.inspections(1))}
                 copy = fresh_copy(base, f"file{i}")
                 copies.append(copy)
-                results.append((label, in_child(copy, load_file, str(path), source, args.root, warm)))
+                dump = files_dir / f"{i}-rows"
+                dump.mkdir(exist_ok=True)
+                result = in_child(copy, load_file, str(path), source, args.root, warm, str(dump))
+                raw_copy = fresh_copy(base, f"raw{i}")
+                copies.append(raw_copy)
+                result["raw"] = in_child(raw_copy, raw_insert, str(dump))
+                results.append((label, result))
                 if not args.keep:
-                    shutil.rmtree(copy, ignore_errors=True)
+                    for c in (copy, raw_copy):
+                        shutil.rmtree(c, ignore_errors=True)
             print_files(results)
         if "small" in sections:
             copy = fresh_copy(base, "small")

@@ -287,5 +287,5 @@ def with_village_points(rng: np.random.Generator, entities: pd.DataFrame,
     grids = entities["grid_code"].astype(str)
     villages = grids.str[:12]
     geoms = {code: region_polygon(code)[0] for code in villages.unique()}
-    lon, lat = sample_points([grid_shapes.get(g) or geoms[v] for g, v in zip(grids, villages)], rng)
+    lon, lat = sample_points([grid_shapes.get(g) or geoms[v] for g, v in zip(grids.tolist(), villages.tolist())], rng)
     return entities.assign(lon=np.nan_to_num(lon), lat=np.nan_to_num(lat))

@@ -124,6 +124,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Ingestion folders (inbox/, processing/, done/, rejected/, archive/, reports/; docs/ingest.md). "
                 "Empty: <JINJIAN_DATA_DIR>/ingest."),
     SettingSpec("JINJIAN_INGEST_MAX_MB", "200", "Largest file or API body accepted for ingestion, in MB."),
+    SettingSpec("JINJIAN_INGEST_PART_MB", "16", "Bulk loads (python -m etl load) read a CSV or JSON-lines file "
+                "larger than this, in MB, in parts of about this size, one batch each (bounded memory)."),
     SettingSpec("JINJIAN_INBOX", "1",
                 "1 watches the inbox folder inside the web app (the process that owns embedded data); "
                 "0 leaves it to `python -m etl inbox --watch` (server mode)."),

@@ -111,7 +111,7 @@ TABLES: dict[str, str] = {
             received_at DateTime, finished_at DateTime, state {_enum(BATCH_STATES)},
             rows_in UInt32, rows_loaded UInt32, rows_rejected UInt32,
             data_from DateTime, data_to DateTime, message String, version UInt64,
-            history UInt8 DEFAULT 0
+            history UInt8 DEFAULT 0, line_offset UInt32 DEFAULT 0
         ) ENGINE = ReplacingMergeTree(version) ORDER BY batch_id""",
     # Rejected input: one row per problem (a record with two bad fields has two rows).
     "quarantine": """
@@ -242,7 +242,7 @@ def init_schema(db: Engine) -> list[str]:
 
 #: Columns added to a table after its first release: ``etl init`` adds them to an existing
 #: table (with the declared default), so an operator's database keeps its rows.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "ingest_batches": ("history",),
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "ingest_batches": ("history", "line_offset"),
                                                "task_events": ("source_time", "source")}
 
 

@@ -324,6 +324,19 @@ def test_column_checks_equal_the_row_checks(env: IngestEnv, case_id: str):
     pd.testing.assert_frame_equal(new.rows, old.rows)
 
 
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_plain_csv_reads_as_the_csv_module(env: IngestEnv, case_id: str, monkeypatch: pytest.MonkeyPatch):
+    """Issue 20: every CSV file of the corpus gives the same table (or the same refusal) split
+    line by line as by the csv module (tests/test_csv_plain.py)."""
+    from tests.test_csv_plain import read_both
+
+    case = CASES[case_id](env)
+    if not case.name.endswith(".csv"):
+        pytest.skip("not a CSV file")
+    fast, slow = read_both(case.data, monkeypatch)
+    assert fast == slow
+
+
 def test_no_key_table_is_left_behind(env: IngestEnv):
     """Each look-up's key table is dropped after it (and any an interrupted load left, at
     the next recovery)."""

@@ -72,12 +72,12 @@ class Target:
     env: dict[str, str]
     tmp: Path
 
-    def _run(self, args: list[str], crash: str = "") -> subprocess.CompletedProcess:
-        env = {**self.env, "JINJIAN_INGEST_CRASH_AT": crash}
+    def _run(self, args: list[str], crash: str = "", **extra: str) -> subprocess.CompletedProcess:
+        env = {**self.env, "JINJIAN_INGEST_CRASH_AT": crash, **extra}
         return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
 
-    def etl(self, *args: str, crash: str = "") -> subprocess.CompletedProcess:
-        return self._run(["-m", "etl", *args], crash)
+    def etl(self, *args: str, crash: str = "", **extra: str) -> subprocess.CompletedProcess:
+        return self._run(["-m", "etl", *args], crash, **extra)
 
     def ask(self, *steps: list) -> list:
         res = self._run(["-c", SCRIPT, json.dumps(steps, ensure_ascii=False)])
@@ -272,6 +272,38 @@ def test_bulk_load_of_a_folder_resumes_after_a_kill(target: Target, pool, tmp_pa
     assert target.ask(["counts"])[0] == after
     missing = target.etl("load", str(tmp_path / "没有这个目录"), "--source", "registration")
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+
+
+def test_a_large_file_loads_in_parts_and_resumes_after_a_kill(target: Target, pool, tmp_path):
+    """Issue 20: ``etl load BIG.csv`` with parts of 2 KB: one batch per part, killed while
+    publishing the first, run again: the first is finished from its archive and the rest load;
+    rejected records keep their line numbers in the file; a third run skips every part."""
+    grids = pool["grids"]
+    codes = uscc.generate(pool["rng"], [grids[0][:6]] * 40, ["enterprise"] * 40)
+    rows = [zh("registration", {"credit_code": c, "name": f"分段{i}号有限公司", "entity_type": "企业",
+                                "industry": "F", "grid_code": grids[i % len(grids)],
+                                "event_time": f"2024-05-{1 + i % 28:02d}", "legal_rep": "孙八", "lon": "113.7",
+                                "lat": "22.9"}) for i, c in enumerate(codes)]
+    for i in (5, 23, 38):  # line i + 2 of the file
+        rows[i]["成立日期"] = "2024-13-45"
+    path = tmp_path / "历史登记-大文件.csv"
+    path.write_bytes(to_csv(rows))
+    parts = {"JINJIAN_INGEST_PART_MB": "0.002"}
+    [before] = target.ask(["counts"])
+    killed = target.etl("load", str(path), "--source", "registration", "--history", crash="publish", **parts)
+    assert killed.returncode == CRASH_EXIT, killed.stderr[-2000:]
+    resumed = target.etl("load", str(path), "--source", "registration", "--history", **parts)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "（第 2–" in resumed.stdout and "rejected 3" in resumed.stdout, resumed.stdout
+    [after] = target.ask(["counts"])
+    assert _delta(before, after)["entities"] == 37 and _delta(before, after)["ingest_keys"] == 37
+    [bad] = target.ask(["sql", "SELECT row_no, reason_code FROM quarantine WHERE batch_id IN (SELECT batch_id "
+                        "FROM ingest_batches WHERE file_name LIKE '历史登记-大文件.csv%%') ORDER BY row_no", {}])
+    assert [(r["row_no"], r["reason_code"]) for r in bad] == [(7, "bad_date"), (25, "bad_date"), (40, "bad_date")]
+    again = target.etl("load", str(path), "--source", "registration", "--history", **parts)
+    batches = int(again.stdout.split(" batches:")[0].split(" in ")[-1])
+    assert batches >= 2 and f"0 loaded, {batches} already loaded (skipped)" in again.stdout, again.stdout
+    assert target.ask(["counts"])[0] == after
 
 
 def test_sorted_copies_equal_their_tables_after_crashes(target: Target):

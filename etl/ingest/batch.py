@@ -89,10 +89,11 @@ class BatchResult:
         return text + ("（该批次此前已导入，本次未作改动）" if self.already else "")
 
 
-def batch_id_for(source: str, data: bytes, scope: str = "", history: bool = False) -> str:
+def batch_id_for(source: str, data: bytes, scope: str = "", history: bool = False, line_offset: int = 0) -> str:
     """The batch's identity: its source, the region it is checked against, whether it is
-    loaded as history, and its bytes."""
-    mark = "history\0" if history else ""
+    loaded as history, where its lines start in their file (a part of a large file), and
+    its bytes."""
+    mark = ("history\0" if history else "") + (f"lines+{line_offset}\0" if line_offset else "")
     return hashlib.sha256(f"{source}\0{scope}\0{mark}".encode() + data).hexdigest()
 
 
@@ -172,18 +173,21 @@ class Ingestor:
 
     def ingest_bytes(self, source: str, data: bytes, *, file_name: str, unit: str = "", scope: str = "",
                      fmt: str | None = None, tick: Callable[[int], None] | None = None,
-                     history: bool = False) -> BatchResult:
+                     history: bool = False, line_offset: int = 0) -> BatchResult:
         """Load one batch; the same source and bytes again is a no-op returning the first outcome.
-        ``history``: every record is history (a bulk load of the past): no task is pushed."""
+        ``history``: every record is history (a bulk load of the past): no task is pushed.
+        ``line_offset``: ``data`` is a part of a larger file (:mod:`etl.ingest.parts`); its
+        records keep their line numbers in that file."""
         src = get_source(source)
         fmt = fmt or readers.detect_format(file_name)
-        batch_id = batch_id_for(src.id, data, scope, history)
+        batch_id = batch_id_for(src.id, data, scope, history, line_offset)
+        load = (src.id, batch_id, data, file_name, fmt, unit, scope, tick, history, line_offset)
         t0 = time.perf_counter()
         with LOCK:
             prior = self.state(batch_id)
             if prior is not None and prior["state"] == "loaded" and nothing_loaded(prior):
                 self._unstage(batch_id)  # it loaded no record: check it again (grids may exist now)
-                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick, history)
+                res = self._load(*load)
             elif prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
             elif prior is not None and prior["state"] == "staged":
@@ -193,7 +197,7 @@ class Ingestor:
             else:
                 if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
-                res = self._load(src.id, batch_id, data, file_name, fmt, unit, scope, tick, history)
+                res = self._load(*load)
         res.seconds = time.perf_counter() - t0
         logger.info("ingest %s %s (%s): %s in %.2f s", src.id, file_name, batch_id[:12], res.summary(), res.seconds)
         return res
@@ -205,7 +209,7 @@ class Ingestor:
             SELECT batch_id, argMax(toString(state), version) AS state, argMax(source, version) AS source,
                    argMax(file_name, version) AS file_name, argMax(fmt, version) AS fmt,
                    argMax(unit, version) AS unit, argMax(region_code, version) AS region_code,
-                   argMax(history, version) AS history
+                   argMax(history, version) AS history, argMax(line_offset, version) AS line_offset
             FROM ingest_batches GROUP BY batch_id HAVING state IN ('received', 'staged')""")
         out = []
         for r in pending.itertuples(index=False):
@@ -215,7 +219,8 @@ class Ingestor:
                 continue
             logger.warning("recovering interrupted batch %s (%s, %s)", r.batch_id[:12], r.source, r.state)
             out.append(self.ingest_bytes(r.source, path.read_bytes(), file_name=r.file_name, fmt=r.fmt,
-                                         unit=r.unit, scope=r.region_code, history=bool(r.history)))
+                                         unit=r.unit, scope=r.region_code, history=bool(r.history),
+                                         line_offset=int(r.line_offset)))
         return out
 
     # ------------------------------------------------------------------ bookkeeping
@@ -223,7 +228,7 @@ class Ingestor:
         df = run(self.db, "ingest_batch_state", """
             SELECT batch_id, source, unit, region_code, file_name, fmt, encoding, received_at, finished_at,
                    toString(state) AS state, rows_in, rows_loaded, rows_rejected, data_from, data_to, message,
-                   version
+                   version, history, line_offset
             FROM ingest_batches WHERE batch_id = %(b)s ORDER BY version DESC LIMIT 1""", {"b": batch_id})
         return None if df.empty else df.iloc[0].to_dict()
 
@@ -244,7 +249,7 @@ class Ingestor:
 
     # ------------------------------------------------------------------ the steps
     def _load(self, source: str, batch_id: str, data: bytes, file_name: str, fmt: str, unit: str, scope: str,
-              tick: Callable[[int], None] | None, history: bool = False) -> BatchResult:
+              tick: Callable[[int], None] | None, history: bool = False, line_offset: int = 0) -> BatchResult:
         src = get_source(source)
         now = dt.datetime.now().replace(microsecond=0)
         archive = self.archive_path(source, batch_id, fmt)
@@ -258,9 +263,9 @@ class Ingestor:
             "batch_id": batch_id, "source": source, "unit": unit, "region_code": scope, "file_name": file_name[:200],
             "fmt": fmt, "encoding": "", "received_at": pd.Timestamp(now), "finished_at": epoch, "rows_in": 0,
             "rows_loaded": 0, "rows_rejected": 0, "data_from": epoch, "data_to": epoch, "message": "",
-            "history": int(history)}, "received")
+            "history": int(history), "line_offset": line_offset}, "received")
         try:
-            table = readers.read_bytes(data, fmt, max_bytes=self.cfg.max_bytes)
+            table = readers.read_bytes(data, fmt, max_bytes=self.cfg.max_bytes, line_offset=line_offset)
         except raw.FileRejected as exc:
             self._record(info, "failed", message=exc.user_message)
             return BatchResult(batch_id, source, "failed", message=exc.user_message)
@@ -270,7 +275,7 @@ class Ingestor:
         found["departments"] = lookups.departments(self.db)
         if src.id == "registration" and not checked.rows.empty:
             shapes.sync_boundaries(self.db)
-            found["grid_shapes"] = shapes.grid_shapes_of(self.db, list(checked.rows["grid_code"].unique()))
+            found["grid_shapes"] = shapes.grid_shapes_of(self.db, checked.rows["grid_code"].unique().tolist())
         go_live = go_live_dates(self.db)
         frames = transform.build(src, checked.rows, found, batch_id, now, self.rules, history=history, go_live=go_live)
         checked.warnings.extend(_task_warnings(self.db, frames))
@@ -291,7 +296,7 @@ class Ingestor:
     def _quarantine(self, info: dict, table: raw.RawTable, problems: list[Problem]) -> Path | None:
         if not problems:
             return None
-        raw = {r.row_no: r.raw for r in table.rows} | {p.row_no: p.raw for p in table.problems}
+        raw = table.raw_texts([p.row_no for p in problems])
         self.db.insert("quarantine", pd.DataFrame({
             "batch_id": info["batch_id"], "source": info["source"], "region_code": info["region_code"],
             "received_at": info["received_at"], "row_no": [p.row_no for p in problems],

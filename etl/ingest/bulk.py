@@ -6,6 +6,10 @@ run — a province's history as well as a feed that was down for a week.
 - One progress bar for the run: rows, rows/s and an ETA from the bytes still to read.
 - At most once per file: a file is a batch identified by its bytes (docs/ingest.md), so
   running the same command again skips what is loaded ("已导入，跳过").
+- A CSV or JSON-lines file larger than a part (``JINJIAN_INGEST_PART_MB``) is read in parts
+  (:mod:`etl.ingest.parts`), one batch each, so memory stays bounded however large the file;
+  its records keep their line numbers in the file, and a killed run resumes at the first part
+  not loaded.
 - Resumable: kill the run at any point and run it again — the files that finished stay
   loaded, a batch cut off mid-way is finished or undone from its archived input by the
   ingestor's recovery before anything else, and the rest continue.
@@ -17,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ def collect(paths: Iterable[Path]) -> list[Path]:
 @dataclass
 class RunTotals:
     files: int = 0
+    batches: int = 0
     loaded: int = 0
     skipped: int = 0
     failed: int = 0
@@ -61,33 +66,86 @@ class RunTotals:
 
     def summary(self) -> str:
         rate = self.rows_in / self.seconds if self.seconds > 0 else 0.0
-        return (f"{self.files} files: {self.loaded} loaded, {self.skipped} already loaded (skipped), "
+        parts = f" in {self.batches} batches" if self.batches != self.files else ""
+        return (f"{self.files} files{parts}: {self.loaded} loaded, {self.skipped} already loaded (skipped), "
                 f"{self.failed} failed; rows in {self.rows_in:,}, loaded {self.rows_loaded:,}, rejected "
                 f"{self.rows_rejected:,}; {self.seconds:.1f} s, {rate:,.0f} rows/s")
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One batch of a run: a whole file, or a part of a large one."""
+
+    path: Path
+    label: str          #: the file's name, with the part's lines for a part
+    end: int            #: bytes of the file read once this batch is done
+    part: Any = None    #: the :class:`etl.ingest.parts.Part`, or None for a whole file
+    fmt: str = ""       #: a part's format (a whole file's comes from its name)
+
+
+def pieces(files: list[Path], part_bytes: int) -> Iterator[Piece]:
+    """The batches of a run, in order: every file whole, except CSV and JSON-lines files
+    larger than ``part_bytes``, read in parts (only the current part is in memory)."""
+    from etl.ingest.parts import FORMATS, parts
+    from etl.ingest.readers import detect_format
+
+    for f in files:
+        size = f.stat().st_size
+        fmt = _format(f, detect_format)
+        if part_bytes <= 0 or size <= part_bytes or fmt not in FORMATS:
+            yield Piece(f, f.name, size)
+            continue
+        found = False
+        for p in parts(f, fmt, part_bytes):
+            found = True
+            yield Piece(f, f"{f.name}（第 {p.first_line:,}–{p.last_line:,} 行）", p.end, p, fmt)
+        if not found:  # nothing but a header: the file itself says so
+            yield Piece(f, f.name, size)
+
+
+def _format(f: Path, detect: Callable[[str], str]) -> str:
+    from etl.ingest.raw import FileRejected
+
+    try:
+        return detect(f.name)
+    except FileRejected:  # not a data file's name: loading it says why
+        return ""
+
+
 def load_all(ing: Any, files: list[Path], source: str, *, unit: str = "", scope: str = "", history: bool = False,
-             progress: Callable[..., Any] | None = None, out: Any = sys.stdout) -> RunTotals:
-    """Load ``files`` one batch each through ``ing`` (an :class:`etl.ingest.batch.Ingestor`)."""
+             progress: Callable[..., Any] | None = None, out: Any = sys.stdout, part_bytes: int = 0) -> RunTotals:
+    """Load ``files`` through ``ing`` (an :class:`etl.ingest.batch.Ingestor`): one batch per
+    file, or per part of a file larger than ``part_bytes`` (0: every file whole)."""
     from tqdm import tqdm
 
     from etl.ingest.raw import FileRejected
 
-    sizes = [f.stat().st_size for f in files]
-    total_bytes, done_bytes = sum(sizes), 0
+    sizes = {f: f.stat().st_size for f in files}
+    total_bytes, done_bytes, file_done = sum(sizes.values()), 0, 0
     totals = RunTotals(files=len(files))
     t0 = time.perf_counter()
     bar = (progress or tqdm)(desc="导入", unit="行", disable=None, file=sys.stderr, dynamic_ncols=True)
     try:
-        for f, size in zip(files, sizes):
-            bar.set_postfix_str(f.name[-40:])
+        current: Path | None = None
+        for piece in pieces(files, part_bytes):
+            f = piece.path
+            if f != current:
+                current, file_done = f, 0
+            bar.set_postfix_str(piece.label[-40:])
+            totals.batches += 1
             try:
-                res = ing.ingest_file(f, source, unit=unit, scope=scope, tick=bar.update, history=history)
+                if piece.part is None:
+                    res = ing.ingest_file(f, source, unit=unit, scope=scope, tick=bar.update, history=history)
+                else:
+                    res = ing.ingest_bytes(source, piece.part.data, file_name=piece.label, fmt=piece.fmt, unit=unit,
+                                           scope=scope, tick=bar.update, history=history,
+                                           line_offset=piece.part.line_offset)
             except (FileRejected, OSError) as exc:
                 totals.failed += 1
-                print(f"{f}: error: {getattr(exc, 'user_message', exc)}", file=out)
+                print(f"{piece.label}: error: {getattr(exc, 'user_message', exc)}", file=out)
                 continue
-            done_bytes += size
+            done_bytes += piece.end - file_done
+            file_done = piece.end
             if res.already:
                 totals.skipped += 1
                 bar.update(res.rows_in)
@@ -102,7 +160,7 @@ def load_all(ing: Any, files: list[Path], source: str, *, unit: str = "", scope:
                 bar.total = totals.rows_in + int((total_bytes - done_bytes) * totals.rows_in / done_bytes)
                 bar.refresh()
             note = "已导入，跳过" if res.already else res.summary()
-            line = f"{f.name}: {note} (batch {res.batch_id[:12]})"
+            line = f"{piece.label}: {note} (batch {res.batch_id[:12]})"
             totals.lines.append(line)
             print(line, file=out)
             if res.report and not res.already:

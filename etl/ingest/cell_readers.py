@@ -131,12 +131,13 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=float)
 
 
-def read_jsonl(data: bytes) -> RawTable:
-    """The JSONL file ``data`` as a :class:`RawTable` (one object per line)."""
+def read_jsonl(data: bytes, line_offset: int = 0) -> RawTable:
+    """The JSONL file ``data`` as a :class:`RawTable` (one object per line; ``line_offset``
+    added to every line number, as :func:`etl.ingest.csv_reader.read_csv`)."""
     text, encoding = decode(data, allow_gb18030=False)
     header: dict[str, None] = {}
     parsed: list[tuple[int, dict[str, str] | None, str, str]] = []
-    for i, line in enumerate(text.split("\n")):
+    for i, line in enumerate(text.split("\n"), start=line_offset):
         line = line.removesuffix("\r")
         if not line.strip():
             continue

@@ -87,8 +87,10 @@ def _load(ing, args: argparse.Namespace) -> int:
     except PathProblem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if len(files) > 1:
-        totals = load_all(ing, files, args.source, unit=args.unit, scope=args.region, history=args.history)
+    part_bytes = min(ing.cfg.part_bytes, ing.cfg.max_bytes // 2)  # a part can grow to twice its size: under the cap
+    if len(files) > 1 or files[0].stat().st_size > part_bytes:  # many files, or one read in parts
+        totals = load_all(ing, files, args.source, unit=args.unit, scope=args.region, history=args.history,
+                          part_bytes=part_bytes)
         print(totals.summary())
         return 0 if totals.failed == 0 else 1
     return _load_one(ing, files[0], args)

@@ -22,6 +22,7 @@ class IngestSettings:
     simulator_rate: float
     late_hours: Mapping[str, float]
     crash_at: str = ""
+    part_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "IngestSettings":
@@ -47,4 +48,6 @@ class IngestSettings:
             poll_seconds=parse_number(get("JINJIAN_INBOX_POLL_SECONDS"), "JINJIAN_INBOX_POLL_SECONDS", 0.2, 3600),
             simulator=parse_flag(get("JINJIAN_SIMULATOR"), "JINJIAN_SIMULATOR"),
             simulator_rate=parse_number(get("JINJIAN_SIMULATOR_RATE"), "JINJIAN_SIMULATOR_RATE", 0.01, 1000),
-            late_hours=late, crash_at=crash)
+            late_hours=late, crash_at=crash,
+            part_bytes=int(parse_number(get("JINJIAN_INGEST_PART_MB"), "JINJIAN_INGEST_PART_MB", 0.001, 4096)
+                           * 1024 * 1024))

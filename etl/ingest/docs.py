@@ -51,7 +51,7 @@ every batch, **rows in = rows loaded + rows rejected**.
 | Way | How | Region checked |
 | --- | --- | --- |
 | File, manual | `python -m etl load FILE --source S [--unit 名称] [--region 4419]` (progress bar; prints the outcome and the first problems) | `--region` |
-| Files in bulk | `python -m etl load FILE… FOLDER… --source S [--history]`: folders walked, files in name order, one batch per file, one progress bar (rows, rows/s, ETA); run it again after a kill and it resumes — finished files are skipped (已导入，跳过), a cut-off batch is finished from its archive (`etl/ingest/bulk.py`) | `--region` |
+| Files in bulk | `python -m etl load FILE… FOLDER… --source S [--history]`: folders walked, files in name order, one batch per file, one progress bar (rows, rows/s, ETA); run it again after a kill and it resumes — finished files are skipped (已导入，跳过), a cut-off batch is finished from its archive (`etl/ingest/bulk.py`); a CSV or JSON-lines file over `JINJIAN_INGEST_PART_MB` (16) is read in parts of that size, one batch each, its records keeping their line numbers in the file (`etl/ingest/parts.py`; memory stays bounded however large the file) | `--region` |
 | File, inbox | drop into `<JINJIAN_INGEST_DIR>/inbox/<source>/` or `inbox/<source>/<region code>/` | the region folder |
 | Stream | `POST /api/v1/ingest/<source>` with `Authorization: Bearer <token>`, body = JSON lines | the token's region |
 | Simulator | `JINJIAN_SIMULATOR=1` (on in `make run`) sends realistic records through the same path | the root region |

@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 
 from domain.sources import Source
@@ -164,7 +165,7 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
     if rows.empty:
         return out
     label = source.field(source.key).zh
-    keys = loaded_keys(db, source.id, list(rows[source.key]))
+    keys = loaded_keys(db, source.id, rows[source.key].tolist())
     if not keys.empty:
         seen = keys.set_index("record_id")
         checked.reject(Problem(int(r), label, "duplicate", f"已于批次 {seen.at[k, 'batch_id'][:12]} 第 "
@@ -172,11 +173,11 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
                        for r, k in zip(rows["row_no"], rows[source.key]) if k in seen.index)
         rows = checked.rows
     if "credit_code" in rows:
-        ents = entity_rows(db, list(rows["credit_code"].unique()))
+        ents = entity_rows(db, rows["credit_code"].unique().tolist())
         out["entities"] = ents
         checked.reject(_entity_problems(source, rows, ents, scope))
     if source.id == "task_feedback":
-        ids = list(rows["task_id"].unique())
+        ids = rows["task_id"].unique().tolist()
         state = task_state(db, ids)
         missing = [t for t in ids if t not in state.index]
         if missing:  # feedback on a record loaded as history: its task, built from the record
@@ -204,8 +205,9 @@ def _entity_problems(source: Source, rows: pd.DataFrame, ents: pd.DataFrame, sco
         source.id in ("cancellation", "change"))
     time_label = source.field("event_time").zh
     problems = []
-    for i, row in enumerate(rows["row_no"].to_numpy()):
-        code = rows["credit_code"].iat[i]
+    row_nos, codes = rows["row_no"].to_numpy(), rows["credit_code"].to_numpy()
+    for i in np.flatnonzero(~known | outside | early | gone).tolist():  # the failing rows only, in row order
+        row, code = row_nos[i], codes[i]
         if not known[i]:
             problems.append(Problem(int(row), "统一社会信用代码", "unknown_entity", f"未找到该市场主体：{code}"))
         elif outside[i]:

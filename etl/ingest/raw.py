@@ -41,20 +41,76 @@ class RowProblem:
     raw: str
 
 
-@dataclass(frozen=True)
 class RawTable:
-    """A whole file: header, parsed rows and unparseable records, both in file order."""
+    """A whole file: header, parsed rows and unparseable records, both in file order.
 
-    fmt: str  #: 'csv' | 'xlsx' | 'jsonl'
-    encoding: str  #: 'utf-8' or 'gb18030'
-    header: list[str]
-    rows: list[RawRow]
-    problems: list[RowProblem]
+    Held either as :class:`RawRow` objects (XLSX, JSONL, geodata) or column-wise
+    (:meth:`from_columns`, CSV: one list of texts per header name, no object per record);
+    :attr:`rows` builds the objects on first use, :meth:`column` the columns."""
+
+    def __init__(self, fmt: str, encoding: str, header: list[str], rows: list[RawRow] | None,
+                 problems: list[RowProblem]) -> None:
+        self.fmt = fmt  #: 'csv' | 'xlsx' | 'jsonl' | 'geojson' | 'shp'
+        self.encoding = encoding  #: 'utf-8' or 'gb18030'
+        self.header = header
+        self.problems = problems
+        self._rows = rows
+        self._columns: dict[str, list[str]] | None = None
+        self._row_nos: list[int] = [r.row_no for r in rows] if rows is not None else []
+        self._raws: list[str] = []
+
+    @classmethod
+    def from_columns(cls, fmt: str, encoding: str, header: list[str], columns: dict[str, list[str]],
+                     row_nos: list[int], raws: list[str], problems: list[RowProblem]) -> RawTable:
+        """A table held column-wise: ``columns[name][i]`` is the text of record ``row_nos[i]``."""
+        table = cls(fmt, encoding, header, None, problems)
+        table._columns, table._row_nos, table._raws = columns, row_nos, raws
+        return table
+
+    @property
+    def rows(self) -> list[RawRow]:
+        """The parsed records as :class:`RawRow` objects, in file order."""
+        if self._rows is None:
+            cols = self._columns or {}
+            self._rows = [RawRow(n, {name: cols[name][i] for name in self.header}, self._raws[i])
+                          for i, n in enumerate(self._row_nos)]
+        return self._rows
+
+    @property
+    def n_rows(self) -> int:
+        """Number of parsed records."""
+        return len(self._row_nos)
+
+    @property
+    def row_numbers(self) -> list[int]:
+        """The parsed records' row numbers, in file order."""
+        return self._row_nos
+
+    def column(self, name: str) -> list[str]:
+        """The texts of column ``name`` ('' where a record lacks it), in file order."""
+        if self._columns is not None:
+            return self._columns.get(name) or [""] * len(self._row_nos)
+        return [r.values.get(name, "") for r in self.rows]
+
+    def records(self, row_nos: Sequence[int]) -> dict[int, RawRow]:
+        """The parsed records with these row numbers (those that exist), by row number."""
+        if self._rows is not None:
+            wanted = set(row_nos)
+            return {r.row_no: r for r in self._rows if r.row_no in wanted}
+        at = {n: i for i, n in enumerate(self._row_nos)}
+        cols = self._columns or {}
+        return {n: RawRow(n, {name: cols[name][at[n]] for name in self.header}, self._raws[at[n]])
+                for n in row_nos if n in at}
+
+    def raw_texts(self, row_nos: Sequence[int]) -> dict[int, str]:
+        """The record as written (parsed or not) of each of these row numbers that exists."""
+        return {n: r.raw for n, r in self.records(row_nos).items()} | {
+            p.row_no: p.raw for p in self.problems}
 
     @property
     def rows_in(self) -> int:
         """Number of records in the file (parsed + unparseable)."""
-        return len(self.rows) + len(self.problems)
+        return self.n_rows + len(self.problems)
 
 
 class FileRejected(IngestError):

@@ -59,8 +59,9 @@ def read_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawTab
     return read_bytes(path.read_bytes(), fmt, max_bytes=max_bytes)
 
 
-def read_bytes(data: bytes, fmt: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawTable:
-    """Parse ``data`` in format ``fmt`` ('csv' | 'xlsx' | 'jsonl')."""
+def read_bytes(data: bytes, fmt: str, *, max_bytes: int = DEFAULT_MAX_BYTES, line_offset: int = 0) -> RawTable:
+    """Parse ``data`` in format ``fmt`` ('csv' | 'xlsx' | 'jsonl'); ``line_offset``: the
+    records' line numbers in the whole file when ``data`` is a part of it (CSV, JSONL)."""
     if fmt not in ("csv", "xlsx", "jsonl"):
         raise FileRejected("format", f"不支持的文件格式“{fmt}”：请提交 CSV、XLSX 或 JSONL 文件",
                            f"unsupported format {fmt!r}")
@@ -68,7 +69,9 @@ def read_bytes(data: bytes, fmt: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         raise too_large(len(data), max_bytes)
     if not data.removeprefix(codecs.BOM_UTF8).strip():
         raise FileRejected("empty", "文件为空，没有任何内容", "file is empty or whitespace only")
-    table = {"csv": read_csv, "xlsx": read_xlsx, "jsonl": read_jsonl}[fmt](data)
+    if line_offset and fmt == "xlsx":
+        raise ValueError("an XLSX file is read whole: it has no parts")
+    table = read_xlsx(data) if fmt == "xlsx" else {"csv": read_csv, "jsonl": read_jsonl}[fmt](data, line_offset)
     logger.debug("read %s (%s): %d columns, %d rows, %d problems", fmt, table.encoding,
-                 len(table.header), len(table.rows), len(table.problems))
+                 len(table.header), table.n_rows, len(table.problems))
     return table

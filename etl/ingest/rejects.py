@@ -52,7 +52,7 @@ def write_rejects(table: RawTable, rejected: Mapping[int, list[tuple[str, str]]]
         problems.setdefault(p.row_no, []).append(("", p.reason))
     for row_no, items in rejected.items():
         problems.setdefault(int(row_no), []).extend((str(f or ""), str(r)) for f, r in items)
-    records: dict[int, RawRow | RowProblem] = {r.row_no: r for r in table.rows}
+    records: dict[int, RawRow | RowProblem] = dict(table.records(list(problems)))
     records.update((p.row_no, p) for p in table.problems)
     unknown = sorted(set(problems) - set(records))
     if unknown:

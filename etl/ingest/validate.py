@@ -227,8 +227,8 @@ def check_fields(source: Source, table: RawTable, *, now: dt.datetime, grids: fr
     cols, extra = column_map(source, table.header)
     if extra:
         out.warnings.append(f"忽略未识别的列：{'、'.join(extra)}")
-    n = len(table.rows)
-    row_no = pd.Series([r.row_no for r in table.rows], dtype="int64")
+    n = table.n_rows
+    row_no = pd.Series(table.row_numbers, dtype="int64")
     found: list[tuple[pd.Series, int, str, pd.Series, pd.Series]] = []  # (bad mask, order, field, codes, reasons)
     for k, f in enumerate(source.fields):
         if f.required and f.key not in cols:
@@ -238,8 +238,9 @@ def check_fields(source: Source, table: RawTable, *, now: dt.datetime, grids: fr
     for k, f in enumerate(source.fields):
         order = len(source.fields) + k
         name = cols.get(f.key)
-        text = pd.Series([r.values.get(name, "") for r in table.rows] if name else [""] * n, dtype=object)
-        length = text.str.len()
+        texts = table.column(name) if name else [""] * n
+        text = pd.Series(texts, dtype=object)
+        length = pd.Series(np.fromiter(map(len, texts), dtype=np.int64, count=n), index=text.index)
         long_ = length > f.max_len
         empty = length == 0
         codes = pd.Series("", index=text.index, dtype=object)

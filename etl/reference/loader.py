@@ -301,7 +301,7 @@ class ReferenceLoader:
     def _quarantine(self, k: Kind, info: dict, table: RawTable, problems: list[Problem]) -> Path | None:
         if not problems:
             return None
-        raw = {r.row_no: r.raw for r in table.rows} | {p.row_no: p.raw for p in table.problems}
+        raw = table.raw_texts([p.row_no for p in problems])
         self.db.insert("reference_rejects", pd.DataFrame({
             "batch_id": info["batch_id"], "kind": k.id, "row_no": [p.row_no for p in problems],
             "field": [p.field for p in problems], "reason_code": [p.code for p in problems],
