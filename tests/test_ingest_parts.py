@@ -63,6 +63,31 @@ def test_csv_parts_read_as_the_whole_file(tmp_path, encoding: str, size: int):
     assert whole[1] and any("\n" in raw for _, _, raw in whole[0])  # problems and multi-line records occurred
 
 
+TRICKY = [  # (found in review) each read in parts of a few bytes must give the whole file's records
+    b"\xe3\x80\x80\nid,name\n1,a\n2,b\n3,c\n4,d\n",          # a U+3000-only line above the header
+    b"\x1c\nid,name\n1,a\n2,b\n3,c\n4,d\n",                  # a separator character only: blank to str.strip
+    b"\xc2\xa0\nid,name\n1,a\n2,b\n3,c\n4,d\n",              # a no-break space only
+    b"id,name\r1,a\r2,b\r3,c\r4,d\r",                         # lone carriage returns
+    b"id,name\r1,a\r2,b\n3,c\n4,d\n",                         # mixed line ends
+    b"\xef\xbb\xbf\nid,name\n1,a\n2,b\n3,c\n4,d\n",            # a BOM, then a blank line
+    b"\r\n\r\nid,name\r\n1,a\r\n2,b\r\n3,c\r\n4,d",            # no final line break
+    b'id,name\n1,"a\nb"\n2,b\n3,"c\r\nd"\n4,d\n',              # quoted line breaks
+    b'id,name\n1,a"b\n2,b\n3,c\n4,d\n',                        # a literal quote inside a field
+    b'id,na"me\n1,a\n2,b\n3,c\n4,d\n',                         # … and in the header
+    b'id,n\n1,"a\nb"',                                           # a last quoted line break, no final break
+    b'id,n\n1,x"y\n2,"p\nq"\n3,z\n',                            # a literal quote, then a quoted line break
+]
+
+
+@pytest.mark.parametrize("data", TRICKY)
+@pytest.mark.parametrize("size", [5, 6, 11])  # (twice a part holds the longest record)
+def test_tricky_files_read_alike_in_parts(tmp_path, data: bytes, size: int):
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    rows, problems, found = _read_in_parts(path, "csv", size)
+    assert (rows, problems) == _records(read_bytes(data, "csv")) and found
+
+
 def test_jsonl_parts_read_as_the_whole_file(tmp_path):
     lines = [json.dumps({"编号": i, "名称": f"主体{i}"}, ensure_ascii=False) if i % 9 else "{坏的 JSON"
              for i in range(200)]

@@ -81,6 +81,7 @@ class Piece:
     end: int            #: bytes of the file read once this batch is done
     part: Any = None    #: the :class:`etl.ingest.parts.Part`, or None for a whole file
     fmt: str = ""       #: a part's format (a whole file's comes from its name)
+    error: str = ""     #: the file could not be read on (the rest of the run goes on)
 
 
 def pieces(files: list[Path], part_bytes: int) -> Iterator[Piece]:
@@ -96,10 +97,14 @@ def pieces(files: list[Path], part_bytes: int) -> Iterator[Piece]:
             yield Piece(f, f.name, size)
             continue
         found = False
-        for p in parts(f, fmt, part_bytes):
-            found = True
-            yield Piece(f, f"{f.name}（第 {p.first_line:,}–{p.last_line:,} 行）", p.end, p, fmt)
-        if not found:  # nothing but a header: the file itself says so
+        try:
+            for p in parts(f, fmt, part_bytes):
+                found = True
+                yield Piece(f, f"{f.name}（第 {p.first_line:,}–{p.last_line:,} 行）", p.end, p, fmt)
+        except OSError as exc:  # unreadable from some point on: this file fails, the run goes on
+            yield Piece(f, f.name, size, error=str(exc))
+            continue
+        if not found:  # no header record found in its first parts, or nothing after it: read whole
             yield Piece(f, f.name, size)
 
 
@@ -134,6 +139,8 @@ def load_all(ing: Any, files: list[Path], source: str, *, unit: str = "", scope:
             bar.set_postfix_str(piece.label[-40:])
             totals.batches += 1
             try:
+                if piece.error:
+                    raise OSError(piece.error)
                 if piece.part is None:
                     res = ing.ingest_file(f, source, unit=unit, scope=scope, tick=bar.update, history=history)
                 else:

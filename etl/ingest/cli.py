@@ -87,7 +87,7 @@ def _load(ing, args: argparse.Namespace) -> int:
     except PathProblem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    part_bytes = min(ing.cfg.part_bytes, ing.cfg.max_bytes // 2)  # a part can grow to twice its size: under the cap
+    part_bytes = min(ing.cfg.part_bytes, ing.cfg.max_bytes // 4)  # a part can grow to 3× its size: under the cap
     if len(files) > 1 or files[0].stat().st_size > part_bytes:  # many files, or one read in parts
         totals = load_all(ing, files, args.source, unit=args.unit, scope=args.region, history=args.history,
                           part_bytes=part_bytes)
