@@ -91,7 +91,11 @@ def pieces(files: list[Path], part_bytes: int) -> Iterator[Piece]:
     from etl.ingest.readers import detect_format
 
     for f in files:
-        size = f.stat().st_size
+        try:
+            size = f.stat().st_size
+        except OSError as exc:  # gone since the run began: this file fails, the run goes on
+            yield Piece(f, f.name, 0, error=str(exc))
+            continue
         fmt = _format(f, detect_format)
         if part_bytes <= 0 or size <= part_bytes or fmt not in FORMATS:
             yield Piece(f, f.name, size)
