@@ -170,14 +170,19 @@ def _split_plain(lines: list[str], offset: int = 0) -> tuple[list[str], list[Rec
         line = lines[k]
         if not line.strip():
             continue  # a blank line
-        fields = line.split(",")
-        if not "".join(fields).strip():
-            continue  # ",,,," — an empty formatted row from a spreadsheet export: blank, not a record
-        if len(fields) != width:
-            records.append((k + 1 + offset, None, line, f"字段数与表头不符：应为 {width} 个，实为 {len(fields)} 个"))
-        else:
-            records.append((k + 1 + offset, fields, line, ""))
+        _add_record(records, k + 1 + offset, line.split(","), line, width)
     return names, records
+
+
+def _add_record(records: list[Record], line_no: int, fields: list[str], raw: str, width: int) -> None:
+    """Append a split record: skipped when every field is blank (",,,," — an empty formatted
+    row from a spreadsheet export), unparsable when its field count is not the header's."""
+    if not "".join(fields).strip():  # (as any(f.strip() …), without a generator per record)
+        return
+    if len(fields) != width:
+        records.append((line_no, None, raw, f"字段数与表头不符：应为 {width} 个，实为 {len(fields)} 个"))
+    else:
+        records.append((line_no, fields, raw, ""))
 
 
 def _split_quoted(text: str, offset: int = 0) -> tuple[list[str], list[Record]]:
@@ -207,11 +212,5 @@ def _split_quoted(text: str, offset: int = 0) -> tuple[list[str], list[Record]]:
         if fields is _BROKEN:
             records.append((line_no, None, _strip_eol(lines[start]), f"引号不匹配（第 {line_no} 行）"))
             continue
-        raw = _strip_eol("".join(lines[start:src.pos]))
-        if not "".join(fields).strip():  # (as any(f.strip() …), without a generator per record)
-            continue  # ",,,," — an empty formatted row from a spreadsheet export: blank, not a record
-        if len(fields) != width:
-            records.append((line_no, None, raw, f"字段数与表头不符：应为 {width} 个，实为 {len(fields)} 个"))
-        else:
-            records.append((line_no, fields, raw, ""))
+        _add_record(records, line_no, fields, _strip_eol("".join(lines[start:src.pos])), width)
     return names, records
