@@ -229,10 +229,13 @@ def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "", ti
            f"{time_col} <= toDateTime(arrayElement(array%(untils)s, i)))") if time_col else ""
     # ClickHouse 18.16 reads a column named only inside the lambda as unknown: named in WHERE too.
     narrow += f" AND toDate({time_col}) >= %(first)s" if time_col else ""
+    # An ARRAY JOIN clause, not arrayJoin() in the SELECT list: over a Distributed table 18.16
+    # loses the latter's alias ("Not found column arrayJoin(…)"; tests/test_replicas.py).
     return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
-            f"SELECT *, arrayJoin(arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
-            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s))) AS _period "
-            f"FROM {q.from_item} WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
+            f"SELECT *, _period FROM {q.from_item} "
+            f"ARRAY JOIN arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
+            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s)) AS _period "
+            f"WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
             f") GROUP BY _period, region_code")
 
 

@@ -6,18 +6,20 @@
 #   fonts-noto-cjk                       Chinese glyphs in screenshots and PDFs
 #   poppler-utils                        pdftotext/pdfinfo to check generated PDFs
 #   redis-server                         the shared query cache across workers (JINJIAN_CACHE_URL)
+#   zookeeper                            coordination of replicated tables (tests/test_replicas.py)
 #
 # Idempotent: only missing packages are installed, and `apt-get update` runs
 # only when something is missing. Runs as root, or via sudo when available.
 #
 # The tests never use a system ClickHouse service: tests/chserver.py starts its
-# own server on free loopback ports (tests/test_cache.py does the same with redis-server). So that installing clickhouse-server does
+# own server on free loopback ports (tests/test_cache.py does the same with redis-server, tests/zkserver.py with ZooKeeper). So that installing clickhouse-server does
 # not leave a daemon on 9000/8123, service start-up is denied during the install
 # (temporary /usr/sbin/policy-rc.d, the standard Debian mechanism) and, on a
 # systemd machine, the freshly installed unit is disabled.
 set -euo pipefail
 
-PACKAGES=(clickhouse-server clickhouse-client chromium chromium-driver fonts-noto-cjk poppler-utils redis-server)
+PACKAGES=(clickhouse-server clickhouse-client chromium chromium-driver fonts-noto-cjk poppler-utils redis-server
+          zookeeper)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -61,7 +63,7 @@ fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-for svc in clickhouse-server redis-server; do
+for svc in clickhouse-server redis-server zookeeper; do
     if [[ " ${missing[*]} " == *" $svc "* && -d /run/systemd/system ]]; then
         "${SUDO[@]}" systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
     fi

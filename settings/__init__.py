@@ -168,6 +168,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_CLICKHOUSE_CLUSTER", "",
                 "Name of a ClickHouse cluster (remote_servers) in server mode: fact tables become Distributed "
                 "tables over <table>_local on every shard, sharded by credit code. Empty: one server."),
+    SettingSpec("JINJIAN_CLICKHOUSE_ALT_HOSTS", "",
+                "Other ClickHouse servers the app connects to when the one in JINJIAN_CLICKHOUSE_URL is down, "
+                "as host:port,host:port (on a cluster with replicas: the other servers; every one holds the "
+                "Distributed tables and a replica of the dimension tables). Empty: that server only."),
     SettingSpec("JINJIAN_AUTH", "1",
                 "1 requires a login (or a display-token link for walls) and enforces each user's region scope; "
                 "0 is for development on one machine only: every visitor is an administrator of the jurisdiction."),
@@ -275,6 +279,7 @@ class Settings:
     stale_minutes: int = 1440
     wall_live_seconds: int = 1
     clickhouse_cluster: str = ""
+    clickhouse_alt_hosts: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -297,6 +302,11 @@ class Settings:
         if cluster and (not url or not cluster.replace("_", "").isalnum()):
             raise ConfigError(f"JINJIAN_CLICKHOUSE_CLUSTER={cluster!r} must be a cluster name (letters, digits, _) "
                               "and needs JINJIAN_CLICKHOUSE_URL")
+        alt = get("JINJIAN_CLICKHOUSE_ALT_HOSTS")
+        if alt and (not url or not all(h.rpartition(":")[0] and h.rpartition(":")[2].isdigit()
+                                       for h in alt.split(","))):
+            raise ConfigError(f"JINJIAN_CLICKHOUSE_ALT_HOSTS={alt!r} must be host:port,host:port "
+                              "and needs JINJIAN_CLICKHOUSE_URL")
         tiles = get("JINJIAN_TILE_URL")
         if tiles and not (tiles.startswith(("http://", "https://"))
                           and all(p in tiles for p in ("{z}", "{x}", "{y}"))):
@@ -306,6 +316,7 @@ class Settings:
             data_dir=Path(get("JINJIAN_DATA_DIR")).expanduser(),
             clickhouse_url=url,
             clickhouse_cluster=cluster,
+            clickhouse_alt_hosts=alt,
             query_timeout=_int(env, "JINJIAN_QUERY_TIMEOUT", 1, 3600),
             connect_timeout=_int(env, "JINJIAN_CONNECT_TIMEOUT", 1, 120),
             chdb_sessions=_int(env, "JINJIAN_CHDB_SESSIONS", 1, 64),

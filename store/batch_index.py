@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from store.engine import Engine
 from store.executor import run
+from store.replication import ddl_for
 from store.sql import execute
 
 logger = logging.getLogger(__name__)
@@ -89,25 +90,43 @@ def copies_of(table: str) -> list[str]:
     return [i.table for i in INDEXES if i.source == table]
 
 
-def create(db: Engine, local_suffix: str = "") -> list[str]:
-    """Create the tables and their views where missing or out of date, filled from the
-    events already there (run it while no load is running). Returns the tables built."""
-    built = []
+def _stale(db: Engine, local_suffix: str) -> list[Index]:
+    """The indexes whose table or view is missing or out of date on ``db``."""
     names = tuple(n for i in INDEXES for n in (i.table + local_suffix, f"mv_{i.table}{local_suffix}"))
     have = run(db, "batch_index_exists", "SELECT name, engine_full FROM system.tables WHERE database = %(db)s "
                "AND name IN %(names)s", {"db": db.database, "names": names})
     engines = dict(zip(have["name"], have["engine_full"]))
+    out = []
     for index in INDEXES:
-        table, view, src = index.table + local_suffix, f"mv_{index.table}{local_suffix}", index.source + local_suffix
-        current = engines.get(table, "")
+        current = engines.get(index.table + local_suffix, "")
         ordered = f"ORDER BY ({index.order})" in current or f"ORDER BY {index.order} " in current + " "
-        if view in engines and index.settings in current and ordered:
-            continue
+        if not (f"mv_{index.table}{local_suffix}" in engines and index.settings in current and ordered):
+            out.append(index)
+    return out
+
+
+def drop_stale(replicas: list[Engine], local_suffix: str) -> None:
+    """Drop, on every replica of a shard, each index stale on any of them (see
+    :func:`store.rollup_tables.drop_stale_families`)."""
+    stale = {i.table: i for r in replicas for i in _stale(r, local_suffix)}
+    for replica in replicas:
+        for index in stale.values():
+            _drop(replica, index, local_suffix)
+
+
+def create(db: Engine, local_suffix: str = "", fill: bool = True) -> list[str]:
+    """Create the tables and their views where missing or out of date, filled from the
+    events already there (run it while no load is running; ``fill=False``: a shard's second
+    replica, whose Replicated table copies the first one's rows). Returns the tables built."""
+    built = []
+    for index in _stale(db, local_suffix):
+        table, view, src = index.table + local_suffix, f"mv_{index.table}{local_suffix}", index.source + local_suffix
         _drop(db, index, local_suffix)
-        execute(db, "batch_index_create", f"CREATE TABLE {table} ENGINE = MergeTree ORDER BY ({index.order}) "
-                f"SETTINGS {index.settings} AS {index.select(src)} AND 0")
+        execute(db, "batch_index_create", ddl_for(db, f"CREATE TABLE {table} ENGINE = MergeTree "
+                f"ORDER BY ({index.order}) SETTINGS {index.settings} AS {index.select(src)} AND 0"))
         execute(db, "batch_index_view", f"CREATE MATERIALIZED VIEW {view} TO {table} AS {index.select(src)}")
-        execute(db, "batch_index_fill", f"INSERT INTO {table} ({', '.join(index.columns)}) {index.select(src)}")
+        if fill:
+            execute(db, "batch_index_fill", f"INSERT INTO {table} ({', '.join(index.columns)}) {index.select(src)}")
         logger.info("%s built from %s", table, src)
         built.append(index.table)
     return built

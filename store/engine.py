@@ -11,7 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -64,8 +64,23 @@ class Engine(ABC):
         """The engines holding this engine's sharded tables: itself unless on a cluster."""
         return [self]
 
+    def nodes(self) -> list[list["Engine"]]:
+        """Every server holding this engine's tables, grouped by shard: itself unless on a cluster."""
+        return [[self]]
+
+    @property
+    def replicated(self) -> bool:
+        """Whether tables are created with Replicated engines (a cluster with replicas)."""
+        return False
+
     def close(self) -> None:  # pragma: no cover - trivial
         """Release connections."""
+
+
+#: Server error codes that mean a server the query needs is out of reach, not a bad query:
+#: all replicas of a shard down (279), a network error or time-out between servers (209,
+#: 210), ZooKeeper lost (999) and so a replica read-only (242).
+_UNREACHABLE = {209, 210, 242, 279, 999}
 
 
 def _map_error(exc: Exception) -> Exception:
@@ -73,6 +88,8 @@ def _map_error(exc: Exception) -> Exception:
     code = getattr(exc, "code", None)
     if code == 159 or "TIMEOUT_EXCEEDED" in text or "Timeout exceeded" in text:
         return QueryTimeout(text[:300])
+    if code in _UNREACHABLE:
+        return DatabaseUnavailable(text[:500])
     return QueryFailed(text[:500])
 
 
@@ -190,7 +207,8 @@ class ServerEngine(Engine):
     name = "server"
 
     def __init__(self, url: str, database: str | None = None, timeout: int = 30,
-                 connect_timeout: int = 3, cluster: str | None = None) -> None:
+                 connect_timeout: int = 3, cluster: str | None = None, alt_hosts: str = "",
+                 replicated: bool | None = None) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("clickhouse", "clickhouses") or not parsed.hostname:
             raise ConfigError(f"JINJIAN_CLICKHOUSE_URL={url!r} is not clickhouse://host:port/db")
@@ -207,7 +225,11 @@ class ServerEngine(Engine):
         self._local = threading.local()
         self._types: dict[str, dict[str, str]] = {}
         self.cluster = cluster or None
+        #: Other servers to connect to when this one is down ("host:port,…", clickhouse-driver's alt_hosts).
+        self.alt_hosts = alt_hosts
+        self._replicated = replicated
         self._shards: list[ServerEngine] | None = None
+        self._nodes: list[list[ServerEngine]] | None = None
         self._ensure_database()
 
     def _client(self, database: str | None = None) -> Any:
@@ -216,7 +238,10 @@ class ServerEngine(Engine):
         return Client(host=self._host, port=self._port, user=self._user, password=self._password,
                       database=database or self.database, secure=self._secure,
                       connect_timeout=self.connect_timeout, send_receive_timeout=self.timeout + 5,
-                      settings={"max_execution_time": self.timeout,
+                      alt_hosts=self.alt_hosts or None,
+                      # insert_deduplicate=0: a Replicated table would drop a block equal to a recent one
+                      # (two batches' identical rollup rows); batches are kept at most once by ingestion.
+                      settings={"max_execution_time": self.timeout, "insert_deduplicate": 0,
                                 "allow_experimental_low_cardinality_type": 1, **self._cluster_settings()})
 
     def _cluster_settings(self) -> dict[str, Any]:
@@ -228,21 +253,34 @@ class ServerEngine(Engine):
         return {"distributed_product_mode": "local", "insert_distributed_sync": 1}
 
     def shards(self) -> list["ServerEngine"]:
-        """One engine per shard of :attr:`cluster` (its first replica), on the same database."""
+        """One engine per shard of :attr:`cluster` (its first replica, failing over to the
+        others), on the same database."""
         if not self.cluster:
             return [self]
         if self._shards is None:
-            rows = self._execute(self._thread_client(), "SELECT shard_num, host_address, port FROM system.clusters "
-                                 "WHERE cluster = %(c)s AND replica_num = 1 ORDER BY shard_num",
-                                 {"c": self.cluster})
-            if not rows:
-                raise ConfigError(f"JINJIAN_CLICKHOUSE_CLUSTER={self.cluster!r}: the server knows no such cluster "
-                                  "(remote_servers)")
-            auth = quote(self._user) + (f":{quote(self._password)}" if self._password else "")
-            scheme = "clickhouses" if self._secure else "clickhouse"
-            self._shards = [ServerEngine(f"{scheme}://{auth}@{host}:{port}/{self.database}", timeout=self.timeout,
-                                         connect_timeout=self.connect_timeout) for _, host, port in rows]
+            from store.cluster import shard_engines
+
+            self._shards = shard_engines(self)
         return self._shards
+
+    def nodes(self) -> list[list["ServerEngine"]]:
+        """One engine per server of :attr:`cluster`, grouped by shard (``etl init`` creates
+        tables on each)."""
+        if not self.cluster:
+            return [[self]]
+        if self._nodes is None:
+            from store.cluster import node_engines
+
+            self._nodes = node_engines(self)
+        return self._nodes
+
+    @property
+    def replicated(self) -> bool:
+        if self._replicated is None:
+            from store.cluster import is_replicated
+
+            self._replicated = bool(self.cluster) and is_replicated(self)
+        return self._replicated
 
     def _ensure_database(self) -> None:
         client = self._client(database="default")
@@ -272,7 +310,15 @@ class ServerEngine(Engine):
             raise _map_error(exc) from None
 
     def query(self, sql: str) -> pd.DataFrame:
-        rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
+        try:
+            rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
+        except DatabaseUnavailable:
+            if not self.alt_hosts:
+                raise
+            # The server went away under an open connection: a read is safe to repeat, and the
+            # new connection goes to the first server of host and alt_hosts that answers.
+            logger.warning("%s:%d went away; reading from another server", self._host, self._port)
+            rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
         names = [c[0] for c in cols]
         df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(
             {n: pd.Series(dtype=_empty_dtype(t)) for n, t in cols})
@@ -346,7 +392,8 @@ def make_engine(settings: Settings, database: str | None = None) -> Engine:
     """The engine the settings ask for: a server if a URL is set, else embedded chDB."""
     if settings.clickhouse_url:
         return ServerEngine(settings.clickhouse_url, database=database, timeout=settings.query_timeout,
-                            connect_timeout=settings.connect_timeout, cluster=settings.clickhouse_cluster or None)
+                            connect_timeout=settings.connect_timeout, cluster=settings.clickhouse_cluster or None,
+                            alt_hosts=settings.clickhouse_alt_hosts)
     return ChdbEngine(settings.data_dir, database=database or DEFAULT_DATABASE,
                       sessions=settings.chdb_sessions, timeout=settings.query_timeout)
 

@@ -1,10 +1,12 @@
 """The tables risk snapshots are kept in (:mod:`queries.risk_snapshots` builds and reads
 them): every entity's scores for one day (``risk_scores``), the counts per grade of each
 region (``risk_grades``) and the list of snapshots (``risk_snapshots``). Created by
-``etl init`` on the server the app connects to (also on a cluster)."""
+``etl init`` on the server the app connects to (on a cluster with replicas: on every
+server, replicated to all)."""
 from __future__ import annotations
 
 from store.engine import Engine
+from store.replication import ddl_for
 from store.sql import execute
 from supervision.risk import FACTORS
 
@@ -32,7 +34,7 @@ TABLES: dict[str, str] = {
 
 def create_tables(db: Engine) -> None:
     for name, ddl in TABLES.items():
-        execute(db, f"create_{name}", ddl)
+        execute(db, f"create_{name}", ddl_for(db, ddl))
 
 
 def drop_tables(db: Engine) -> None:

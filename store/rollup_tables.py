@@ -13,6 +13,7 @@ import pandas as pd
 from store.rollups import FAMILIES, FINEST, LEVELS, SPILL, Family, families_of, rollup_tables
 from store.engine import Engine
 from store.executor import run
+from store.replication import ddl_for
 from store.sql import execute
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,13 @@ def _ddl(family: Family, table: str, sfx: str) -> str:
             f"AS {family.select_sql(level, family.source + sfx, '0', with_date=not total)}")
 
 
-def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
+def create_rollups(db: Engine, local_suffix: str = "", fill: bool = True) -> list[str]:
     """Create the rollup tables and their views where missing or out of date, and fill a
     newly created family from the rows its raw table already holds (run it while no load
     is running). Rollup tables or views this version does not declare are dropped.
     ``local_suffix`` ('_local' on a cluster shard) names the tables the views read and
-    write. Returns the families built."""
+    write; ``fill=False`` (a shard's second replica) creates them empty: a Replicated
+    table copies the first replica's rows. Returns the families built."""
     have = _existing(db)
     sfx = local_suffix
     wanted = {t + sfx for t in rollup_tables()} | {v for f in FAMILIES.values() for v, _, _ in _views(f, sfx)}
@@ -88,7 +90,7 @@ def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
             continue
         drop_family(db, family, sfx)
         try:
-            _build(db, family, sfx)
+            _build(db, family, sfx, fill)
         except BaseException:  # half-filled tables would look current to the next init
             drop_family(db, family, sfx)
             raise
@@ -97,12 +99,28 @@ def create_rollups(db: Engine, local_suffix: str = "") -> list[str]:
     return built
 
 
-def _build(db: Engine, family: Family, sfx: str) -> None:
+def stale_families(db: Engine, local_suffix: str = "") -> list[Family]:
+    """The families whose tables or views are missing or out of date on ``db``."""
+    have = _existing(db)
+    return [f for f in FAMILIES.values() if not _current(db, f, have, local_suffix)]
+
+
+def drop_stale_families(replicas: list[Engine], local_suffix: str) -> None:
+    """Drop, on every replica of a shard, each family stale on any of them: the replicas of a
+    Replicated table share its structure in ZooKeeper, so none may be rebuilt while another
+    still holds the old one."""
+    stale = {f.name: f for r in replicas for f in stale_families(r, local_suffix)}
+    for replica in replicas:
+        for family in stale.values():
+            drop_family(replica, family, local_suffix)
+
+
+def _build(db: Engine, family: Family, sfx: str, fill: bool = True) -> None:
     for table in family.tables():
-        execute(db, f"create_{table}", _ddl(family, table, sfx))
+        execute(db, f"create_{table}", ddl_for(db, _ddl(family, table, sfx)))
     for view, target, select in _views(family, sfx):
         execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
-    for table in family.tables():
+    for table in family.tables() if fill else ():
         total = table.endswith("_total")
         execute(db, f"backfill_{table}", f"INSERT INTO {table}{sfx} ({', '.join(family.columns(not total))}) "
                 f"{family.select_sql(_level(family, table), family.source + sfx, with_date=not total)} {SPILL}",

@@ -13,9 +13,11 @@ from domain.codes import (
     ACTOR_KINDS, BATCH_STATES, CREDIT_GRADES, DEPT_KINDS, ENTITY_STATUSES, ENTITY_TYPES, EVENT_TYPES, RANDOM_RESULTS,
     RESULTS, TASK_FROM_STATUSES, TASK_STATUSES, TASK_TYPES,
 )
+from domain.errors import QueryFailed
 from store import batch_index
 from store.engine import Engine
 from store.executor import run
+from store.replication import ddl_for
 from store.sql import execute
 
 logger = logging.getLogger(__name__)
@@ -220,17 +222,21 @@ def init_schema(db: Engine) -> list[str]:
 
     On a cluster (``db.cluster``) the fact tables and their rollups are created on every
     shard as ``<name>_local`` with a Distributed ``<name>`` over them on every shard; the
-    other tables live on the server the app connects to (which must be one of the shards)."""
+    other tables live on the server the app connects to (which must be one of the shards).
+    On a cluster with replicas (``db.replicated``) every table is created on every server
+    with a Replicated engine (:mod:`store.replication`), the stage tables plain on each."""
     from store.risk_tables import create_tables as create_risk_tables
     from store.rollup_tables import create_rollups
 
-    for name, ddl in TABLES.items():
-        if not (db.cluster and name in SHARDED):
-            execute(db, f"create_{name}", ddl)
+    for home in homes(db):
+        for name, ddl in TABLES.items():
+            if not (db.cluster and name in SHARDED):
+                execute(home, f"create_{name}", ddl_for(home, ddl))
     _add_columns(db)
-    for name in STAGED_TABLES:
-        execute(db, f"create_stage_{name}", _stage_ddl(name))
-    create_risk_tables(db)  # derived scores: on the server the app connects to, also on a cluster
+    for home in homes(db):
+        for name in STAGED_TABLES:
+            execute(home, f"create_stage_{name}", _stage_ddl(name))
+        create_risk_tables(home)  # derived scores: with the other tables (on every server when replicated)
     if db.cluster:
         _init_cluster(db)
     else:
@@ -238,6 +244,12 @@ def init_schema(db: Engine) -> list[str]:
         batch_index.create(db)
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
+
+
+def homes(db: Engine) -> list[Engine]:
+    """The servers holding the tables that are not sharded: every server of a cluster with
+    replicas, else the one the app connects to."""
+    return [node for group in db.nodes() for node in group] if db.replicated else [db]
 
 
 #: Columns added to a table after its first release: ``etl init`` adds them to an existing
@@ -248,21 +260,33 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"departments": ("industries",), "in
 
 def _add_columns(db: Engine) -> None:
     """Add :data:`ADDED_COLUMNS` to existing tables: on a cluster a sharded table's
-    ``_local`` table on every shard, then its Distributed table; and stage tables."""
+    ``_local`` table on every shard, then its Distributed table on every server; and stage tables."""
     for table, cols in ADDED_COLUMNS.items():
-        targets = [(db, table)]
+        targets = [(db, table)]  # on a cluster with replicas, the ALTER of a Replicated table reaches every replica
         if db.cluster and table in SHARDED:
-            targets = [(s, f"{table}_local") for s in db.shards()] + [(s, table) for s in db.shards()]
+            nodes = [node for group in db.nodes() for node in group]
+            targets = [(s, f"{table}_local") for s in db.shards()] + [(n, table) for n in nodes]
         if table in STAGED_TABLES:
-            targets.append((db, stage_table(table)))
+            targets += [(home, stage_table(table)) for home in homes(db)]
         for engine, physical in targets:
             have = set(run(engine, "schema_table_columns", "SELECT name FROM system.columns WHERE database = %(db)s "
                            "AND table = %(t)s", {"db": engine.database, "t": physical})["name"])
             for col in cols:
                 if have and col not in have:
-                    execute(engine, f"schema_add_{table}_{col}",
-                            f"ALTER TABLE {physical} ADD COLUMN {_column_item(table, col)}")
+                    _alter(engine, f"schema_add_{table}_{col}",
+                           f"ALTER TABLE {physical} ADD COLUMN {_column_item(table, col)}")
                     logger.info("added column %s to %s", col, physical)
+
+
+def _alter(db: Engine, name: str, sql: str) -> None:
+    """An ALTER; on a Replicated table with a replica down (code 341) it is done here and
+    queued in ZooKeeper for that replica, which applies it when it is back."""
+    try:
+        execute(db, name, sql)
+    except QueryFailed as exc:
+        if "Code: 341" not in exc.detail:
+            raise
+        logger.warning("%s: %s", name, exc.detail)
 
 
 def _column_item(table: str, col: str) -> str:
@@ -273,30 +297,36 @@ def _column_item(table: str, col: str) -> str:
 
 
 def _init_cluster(db: Engine) -> None:
-    from store.rollup_tables import create_rollups
+    from store.rollup_tables import create_rollups, drop_stale_families
     from store.rollups import FAMILIES, rollup_tables
 
-    shards = db.shards()
+    groups = db.nodes()
     rebuilt: set[str] = set()
     rebuilt_index: set[str] = set()
-    for shard in shards:
-        for name in SHARDED:
-            execute(shard, f"create_{name}_local", TABLES[name].replace(
-                f"CREATE TABLE IF NOT EXISTS {name} ", f"CREATE TABLE IF NOT EXISTS {name}_local ", 1))
-        rebuilt |= set(create_rollups(shard, local_suffix="_local"))
-        rebuilt_index |= set(batch_index.create(shard, local_suffix="_local"))
+    for group in groups:
+        for node in group:
+            for name in SHARDED:
+                execute(node, f"create_{name}_local", ddl_for(node, TABLES[name].replace(
+                    f"CREATE TABLE IF NOT EXISTS {name} ", f"CREATE TABLE IF NOT EXISTS {name}_local ", 1)))
+        if len(group) > 1:  # replicas share one table in ZooKeeper: an outdated one goes on all before any is rebuilt
+            drop_stale_families(group, "_local")
+            batch_index.drop_stale(group, "_local")
+        for i, node in enumerate(group):  # the first replica fills new tables; the others copy its parts
+            rebuilt |= set(create_rollups(node, local_suffix="_local", fill=i == 0))
+            rebuilt_index |= set(batch_index.create(node, local_suffix="_local", fill=i == 0))
     # Rollup rows are additive, so where one lands does not matter (only reconcile inserts them directly).
     keys = {**{name: "cityHash64(credit_code)" for name in (*SHARDED, *batch_index.TABLES)},
             **{t: "rand()" for t in rollup_tables()}}
-    for shard in shards:
+    for node in (n for group in groups for n in group):
         stale = [t for f in rebuilt for t in FAMILIES[f].tables()] + sorted(rebuilt_index)
         for table in stale:  # columns may have changed
-            execute(shard, f"drop_{table}_distributed", f"DROP TABLE IF EXISTS {table}")
+            execute(node, f"drop_{table}_distributed", f"DROP TABLE IF EXISTS {table}")
         for name, key in keys.items():
-            execute(shard, f"create_{name}_distributed",
+            execute(node, f"create_{name}_distributed",
                     f"CREATE TABLE IF NOT EXISTS {name} AS {name}_local "
                     f"ENGINE = Distributed({db.cluster}, {db.database}, {name}_local, {key})")
-    logger.info("cluster %s: %d shards, tables %s sharded by credit code", db.cluster, len(shards), ", ".join(SHARDED))
+    logger.info("cluster %s: %d shards × %s replicas, tables %s sharded by credit code", db.cluster, len(groups),
+                "/".join(str(len(g)) for g in groups), ", ".join(SHARDED))
 
 
 def drop_data_tables(db: Engine) -> None:
@@ -308,20 +338,23 @@ def drop_data_tables(db: Engine) -> None:
     drop_risk_tables(db)
 
     if db.cluster:
-        for shard in db.shards():
+        for node in (n for group in db.nodes() for n in group):
             for name in (*SHARDED, *batch_index.TABLES, *rollup_tables()):
-                execute(shard, f"drop_{name}_distributed", f"DROP TABLE IF EXISTS {name}")
-            drop_rollups(shard, local_suffix="_local")
-            batch_index.drop(shard, local_suffix="_local")
+                execute(node, f"drop_{name}_distributed", f"DROP TABLE IF EXISTS {name}")
+            drop_rollups(node, local_suffix="_local")
+            batch_index.drop(node, local_suffix="_local")
             for name in SHARDED:
-                execute(shard, f"drop_{name}_local", f"DROP TABLE IF EXISTS {name}_local")
+                execute(node, f"drop_{name}_local", f"DROP TABLE IF EXISTS {name}_local")
     else:
         drop_rollups(db)
         batch_index.drop(db)
-    for name in TABLES:
-        execute(db, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
-    for name in STAGED_TABLES:
-        execute(db, f"drop_stage_{name}", f"DROP TABLE IF EXISTS {stage_table(name)}")
+    for home in homes(db):
+        if home is not db:
+            drop_risk_tables(home)
+        for name in TABLES:
+            execute(home, f"drop_{name}", f"DROP TABLE IF EXISTS {name}")
+        for name in STAGED_TABLES:
+            execute(home, f"drop_stage_{name}", f"DROP TABLE IF EXISTS {stage_table(name)}")
 
 
 def row_count(db: Engine, table: str) -> int:

@@ -83,12 +83,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def make_remote_servers_xml(cluster: str, shards: Sequence[tuple[str, int]]) -> str:
-    """Build a ``<remote_servers>`` element: one single-replica shard per (host, tcp_port)."""
-    shard_xml = "".join(
-        f"<shard><replica><host>{escape(host)}</host><port>{int(port)}</port></replica></shard>"
-        for host, port in shards
-    )
+def make_remote_servers_xml(cluster: str, shards: Sequence[tuple[str, int] | Sequence[tuple[str, int]]]) -> str:
+    """Build a ``<remote_servers>`` element: one shard per item, either one (host, tcp_port)
+    (a single-replica shard) or a list of them (replicas, with ``internal_replication``: a
+    Distributed insert writes to one replica and ReplicatedMergeTree copies it)."""
+    shard_xml = ""
+    for shard in shards:
+        replicas = [shard] if isinstance(shard[0], str) else list(shard)
+        internal = "<internal_replication>true</internal_replication>" if len(replicas) > 1 else ""
+        shard_xml += "<shard>" + internal + "".join(
+            f"<replica><host>{escape(host)}</host><port>{int(port)}</port></replica>" for host, port in replicas
+        ) + "</shard>"
     return f"<remote_servers><{cluster}>{shard_xml}</{cluster}></remote_servers>"
 
 
@@ -123,6 +128,10 @@ class ClickHouseServer:
             be set any time before :meth:`start`.
         timezone: optional server ``<timezone>`` (e.g. "Asia/Shanghai");
             None keeps the system time zone.
+        zookeeper: (host, port) of a ZooKeeper (tests/zkserver.py) for replicated tables;
+            with it the server gets ``<macros>`` (``shard``, ``replica``) and an
+            ``interserver_http_port`` on loopback through which replicas fetch parts.
+        macros: the ``<macros>`` values, e.g. ``{"shard": "01", "replica": "r1"}``.
 
     The server is spawned with PR_SET_PDEATHSIG so it dies with the spawning
     thread (start it from the main thread or a thread that outlives it), and
@@ -137,6 +146,8 @@ class ClickHouseServer:
         name: str = "ch",
         remote_servers_xml: str | None = None,
         timezone: str | None = None,
+        zookeeper: tuple[str, int] | None = None,
+        macros: dict[str, str] | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.name = name
@@ -147,6 +158,9 @@ class ClickHouseServer:
         self.http_port = http_port if http_port is not None else free_port()
         while self.http_port == self.tcp_port:
             self.http_port = free_port()
+        self.zookeeper = zookeeper
+        self.macros = dict(macros or {})
+        self.interserver_port = free_port() if zookeeper else None
         self._process: subprocess.Popen[bytes] | None = None
         self._err_offset = 0
 
@@ -215,6 +229,15 @@ class ClickHouseServer:
             process.kill()
             process.wait()
         logger.info("%s: stopped", self.name)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a machine lost without warning; the data dir stays."""
+        process, self._process = self._process, None
+        _LIVE.discard(self)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        logger.info("%s: killed", self.name)
 
     def __enter__(self) -> ClickHouseServer:
         return self.start()
@@ -312,14 +335,26 @@ class ClickHouseServer:
                 users=escape(str(users)),
                 timezone=timezone,
                 remote_servers=self.remote_servers_xml or "",
+                replication=self._replication_xml(),
             )
         )
         return config
 
 
+    def _replication_xml(self) -> str:
+        if not self.zookeeper:
+            return ""
+        host, port = self.zookeeper
+        macros = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.macros.items())
+        return (f"<zookeeper><node><host>{escape(host)}</host><port>{int(port)}</port></node>"
+                "<session_timeout_ms>6000</session_timeout_ms></zookeeper>"
+                f"<macros>{macros}</macros><interserver_http_port>{self.interserver_port}</interserver_http_port>"
+                "<interserver_http_host>127.0.0.1</interserver_http_host>")
+
+
 # 18.16 reads <yandex> as the root element. Caches are small: tests hold
-# little data and several servers may share a 2-core CI box. No
-# interserver_http_port (no replication), so only the two ports listen.
+# little data and several servers may share a 2-core CI box. The
+# interserver_http_port (replication) listens only with a ZooKeeper.
 _CONFIG_XML = """<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -351,6 +386,7 @@ _CONFIG_XML = """<?xml version="1.0"?>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
     {remote_servers}
+    {replication}
 </yandex>
 """
 

@@ -322,7 +322,8 @@ class ReferenceLoader:
     def _stage(self, k: Kind, batch_id: str, frames: dict[str, pd.DataFrame], carried: dict[str, pd.DataFrame]) -> None:
         for table in k.tables:
             name = self._stage_name(batch_id, table)
-            execute(self.db, "reference_stage_create", f"CREATE TABLE IF NOT EXISTS {name} AS {table}")
+            execute(self.db, "reference_stage_create", f"CREATE TABLE IF NOT EXISTS {name} AS {table} "
+                    "ENGINE = MergeTree ORDER BY tuple()")  # scratch: never a replica of the table it copies
             df = frames[table].assign(batch_id=batch_id) if table == "region_geo" else frames[table]
             df = pd.concat([df, carried[table]], ignore_index=True) if table in carried else df
             if not df.empty:
