@@ -8,7 +8,9 @@
   method, path — tickets and tokens redacted —, status, bytes, milliseconds);
 - ``GET /healthz`` (public, for load balancers): 200 while the database answers, 503
   otherwise, with the age of the newest data, of the newest risk snapshot and the
-  ingestion backlog (batches not finished, files waiting in the inbox).
+  ingestion backlog (batches not finished, files waiting in the inbox); on a cluster, each
+  server up or down and its replicas' lag — ``degraded`` (200) with a replica down, 503
+  with a whole shard down.
 """
 from __future__ import annotations
 
@@ -88,6 +90,15 @@ def health() -> tuple[dict, int]:
             return None
         return max(int((now - _naive(t)).total_seconds()), 0)
 
+    if getattr(db, "cluster", None):  # each server of the cluster; a shard with none up is an outage
+        from store.cluster import health as cluster_health
+
+        body["cluster"] = cluster_health(db)
+        if body["cluster"]["shards_down"]:
+            body.update(status="down", database="shard_down")
+            return body, 503
+        if body["cluster"]["servers_down"]:
+            body["status"] = "degraded"  # still serving: every shard has a replica up
     body["data_age_seconds"] = age("SELECT max(event_time) FROM events", "healthz_data")
     body["snapshot_age_seconds"] = age("SELECT max(finished) FROM risk_snapshots WHERE state = 'done'",
                                        "healthz_snapshot")

@@ -302,7 +302,7 @@ class Settings:
         if cluster and (not url or not cluster.replace("_", "").isalnum()):
             raise ConfigError(f"JINJIAN_CLICKHOUSE_CLUSTER={cluster!r} must be a cluster name (letters, digits, _) "
                               "and needs JINJIAN_CLICKHOUSE_URL")
-        alt = get("JINJIAN_CLICKHOUSE_ALT_HOSTS")
+        alt = ",".join(h.strip() for h in get("JINJIAN_CLICKHOUSE_ALT_HOSTS").split(",") if h.strip())
         if alt and (not url or not all(h.rpartition(":")[0] and h.rpartition(":")[2].isdigit()
                                        for h in alt.split(","))):
             raise ConfigError(f"JINJIAN_CLICKHOUSE_ALT_HOSTS={alt!r} must be host:port,host:port "

@@ -20,6 +20,8 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
+from clickhouse_driver import Client
+
 from settings import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -82,3 +84,34 @@ def check_macros(node: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure: no usable ZooKeeper
         raise ConfigError(f"ClickHouse server {node._host}:{node._port} of a cluster with replicas reaches no "
                           f"ZooKeeper/Keeper (<zookeeper> in its config): {getattr(exc, 'detail', exc)}") from None
+
+
+def health(db: Any) -> dict[str, Any]:
+    """Every server of the cluster as ``/healthz`` reports it: up or not and, on a cluster with
+    replicas, how far its replicas lag (seconds, parts waiting). ``shards_down`` counts
+    shards with no server up: their rows are out of reach and screens show the outage."""
+    layout = topology(db)
+    replicated = any(len(r) > 1 for r in layout)
+    shards, down, shards_down = [], 0, 0
+    for number, replicas in enumerate(layout, 1):
+        servers = []
+        for host, port in replicas:
+            entry: dict[str, Any] = {"server": f"{host}:{port}", "up": False}
+            try:  # a bare connection: a health probe creates nothing (no CREATE DATABASE)
+                client = Client(host=host, port=port, user=db._user, password=db._password, secure=db._secure,
+                                connect_timeout=db.connect_timeout, send_receive_timeout=db.connect_timeout + 5)
+                try:
+                    rows = client.execute("SELECT max(absolute_delay), sum(queue_size), sum(is_readonly) "
+                                          "FROM system.replicas WHERE database = %(d)s", {"d": db.database})
+                finally:
+                    client.disconnect()
+                delay, queue, readonly = rows[0] if rows else (0, 0, 0)
+                entry.update(up=True, **({"delay_seconds": int(delay or 0), "queue": int(queue or 0),
+                                          "readonly_tables": int(readonly or 0)} if replicated else {}))
+            except Exception as exc:  # noqa: BLE001 - a server that does not answer is down, whatever the cause
+                logger.warning("cluster health: %s:%s: %s", host, port, getattr(exc, "detail", exc))
+            servers.append(entry)
+        down += sum(not s["up"] for s in servers)
+        shards_down += not any(s["up"] for s in servers)
+        shards.append({"shard": number, "servers": servers})
+    return {"name": db.cluster, "shards": shards, "servers_down": down, "shards_down": shards_down}

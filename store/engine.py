@@ -5,17 +5,19 @@ both; see the portable subset in DESIGN.md §4) and return pandas DataFrames.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
 from domain.errors import DatabaseUnavailable, QueryFailed, QueryTimeout
+from store.columns import empty_dtype, to_python
 from settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ class Engine(ABC):
         if not database.replace("_", "").isalnum():
             raise ConfigError(f"database name {database!r} must be letters, digits and _")
         self.database = database
+        self._local = threading.local()
+        self._topology_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -75,6 +79,18 @@ class Engine(ABC):
 
     def close(self) -> None:  # pragma: no cover - trivial
         """Release connections."""
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """This thread's statements stay on the server they started on: a lost connection
+        fails them instead of moving on to another server (a load's stage tables are that
+        server's own)."""
+        before = getattr(self._local, "pinned", False)
+        self._local.pinned = True
+        try:
+            yield
+        finally:
+            self._local.pinned = before
 
 
 #: Server error codes that mean a server the query needs is out of reach, not a bad query:
@@ -222,7 +238,6 @@ class ServerEngine(Engine):
         self._secure = parsed.scheme == "clickhouses"
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._local = threading.local()
         self._types: dict[str, dict[str, str]] = {}
         self.cluster = cluster or None
         #: Other servers to connect to when this one is down ("host:port,…", clickhouse-driver's alt_hosts).
@@ -250,17 +265,20 @@ class ServerEngine(Engine):
         shard-local), and an insert returns once every shard has its rows."""
         if not self.cluster:
             return {}
-        return {"distributed_product_mode": "local", "insert_distributed_sync": 1}
+        # in_order: reads, inserts and the per-shard deletes waited on all go to a shard's first
+        # replica that answers, so a load reads back what it wrote (not a replica still fetching).
+        return {"distributed_product_mode": "local", "insert_distributed_sync": 1, "load_balancing": "in_order"}
 
     def shards(self) -> list["ServerEngine"]:
         """One engine per shard of :attr:`cluster` (its first replica, failing over to the
         others), on the same database."""
         if not self.cluster:
             return [self]
-        if self._shards is None:
-            from store.cluster import shard_engines
+        with self._topology_lock:
+            if self._shards is None:
+                from store.cluster import shard_engines
 
-            self._shards = shard_engines(self)
+                self._shards = shard_engines(self)
         return self._shards
 
     def nodes(self) -> list[list["ServerEngine"]]:
@@ -268,10 +286,11 @@ class ServerEngine(Engine):
         tables on each)."""
         if not self.cluster:
             return [[self]]
-        if self._nodes is None:
-            from store.cluster import node_engines
+        with self._topology_lock:
+            if self._nodes is None:
+                from store.cluster import node_engines
 
-            self._nodes = node_engines(self)
+                self._nodes = node_engines(self)
         return self._nodes
 
     @property
@@ -304,16 +323,20 @@ class ServerEngine(Engine):
             return client.execute(sql, data, **kw)
         except (cherr.NetworkError, cherr.SocketTimeoutError, EOFError, OSError) as exc:
             client.disconnect()
-            raise DatabaseUnavailable(
-                f"ClickHouse server {self._host}:{self._port} unreachable: {exc}") from None
+            lost = DatabaseUnavailable(f"ClickHouse server {self._host}:{self._port} unreachable: {exc}")
+            lost.connection_lost = True  # not a server's answer: the connection went (ServerEngine.query)
+            raise lost from None
         except cherr.Error as exc:
             raise _map_error(exc) from None
 
     def query(self, sql: str) -> pd.DataFrame:
+        client = self._thread_client()
+        was_connected = bool(client.connection.connected)
         try:
-            rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
-        except DatabaseUnavailable:
-            if not self.alt_hosts:
+            rows, cols = self._execute(client, sql, with_column_types=True)
+        except DatabaseUnavailable as exc:
+            if not (getattr(exc, "connection_lost", False) and self.alt_hosts and was_connected) \
+                    or getattr(self._local, "pinned", False):
                 raise
             # The server went away under an open connection: a read is safe to repeat, and the
             # new connection goes to the first server of host and alt_hosts that answers.
@@ -321,7 +344,7 @@ class ServerEngine(Engine):
             rows, cols = self._execute(self._thread_client(), sql, with_column_types=True)
         names = [c[0] for c in cols]
         df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(
-            {n: pd.Series(dtype=_empty_dtype(t)) for n, t in cols})
+            {n: pd.Series(dtype=empty_dtype(t)) for n, t in cols})
         for name, ch_type in cols:
             base = ch_type.replace("Nullable(", "").replace("LowCardinality(", "")
             if base.startswith(("Date", "DateTime")) and len(df):
@@ -352,7 +375,7 @@ class ServerEngine(Engine):
         cols = list(df.columns)
         for start in range(0, len(df), _INSERT_CHUNK):
             chunk = df.iloc[start:start + _INSERT_CHUNK]
-            data = [_to_python(chunk[c], types.get(c, "")) for c in cols]
+            data = [to_python(chunk[c], types.get(c, "")) for c in cols]
             self._execute(self._thread_client(), f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
                           data, columnar=True)
 
@@ -360,32 +383,6 @@ class ServerEngine(Engine):
         client = getattr(self._local, "client", None)
         if client is not None:
             client.disconnect()
-
-
-def _empty_dtype(ch_type: str) -> str:
-    if "Int" in ch_type:
-        return "int64"
-    if "Float" in ch_type or "Decimal" in ch_type:
-        return "float64"
-    if ch_type.startswith("Date"):
-        return "datetime64[s]"
-    return "object"
-
-
-def _to_python(series: pd.Series, ch_type: str) -> list[Any]:
-    """A column as the Python values clickhouse-driver sends (vectorised: inserts of
-    millions of rows spend their time here)."""
-    base = ch_type.replace("Nullable(", "").replace("LowCardinality(", "").rstrip(")")
-    if base == "Date" or base.startswith("DateTime"):
-        values = pd.to_datetime(series)
-        out = (values.dt.date if base == "Date" else values.dt.to_pydatetime()).tolist() \
-            if not values.empty else []
-        return [None if pd.isna(v) else v for v in out] if values.isna().any() else out
-    if base.startswith(("Int", "UInt")):
-        return series.astype("uint64" if base == "UInt64" else "int64").tolist()
-    if base.startswith(("Float", "Decimal")):
-        return series.astype("float64").tolist()
-    return [None if v is None else (v if isinstance(v, str) else str(v)) for v in series.tolist()]
 
 
 def make_engine(settings: Settings, database: str | None = None) -> Engine:

@@ -17,7 +17,7 @@ from domain.errors import QueryFailed
 from store import batch_index
 from store.engine import Engine
 from store.executor import run
-from store.replication import ddl_for
+from store.replication import check_engines, ddl_for, homes
 from store.sql import execute
 
 logger = logging.getLogger(__name__)
@@ -228,6 +228,8 @@ def init_schema(db: Engine) -> list[str]:
     from store.risk_tables import create_tables as create_risk_tables
     from store.rollup_tables import create_rollups
 
+    if db.replicated:
+        check_engines(homes(db))
     for home in homes(db):
         for name, ddl in TABLES.items():
             if not (db.cluster and name in SHARDED):
@@ -244,12 +246,6 @@ def init_schema(db: Engine) -> list[str]:
         batch_index.create(db)
     logger.info("schema ready in database %s (%d tables)", db.database, len(TABLES))
     return list(TABLES)
-
-
-def homes(db: Engine) -> list[Engine]:
-    """The servers holding the tables that are not sharded: every server of a cluster with
-    replicas, else the one the app connects to."""
-    return [node for group in db.nodes() for node in group] if db.replicated else [db]
 
 
 #: Columns added to a table after its first release: ``etl init`` adds them to an existing

@@ -168,6 +168,9 @@ def test_a_replica_lost_in_the_middle_of_a_load(env, servers, api) -> None:
     loader.join()
     assert errors == [] and answers and set(answers) == {200}
     assert _wall_banner(DEMO_ROOT)[1] == "wall-banner hidden"  # one replica down is no outage
+    health = _healthz(api, 200)
+    assert (health["status"], health["cluster"]["servers_down"], health["cluster"]["shards_down"]) == ("degraded", 1, 0)
+    assert [s["up"] for s in health["cluster"]["shards"][1]["servers"]] == [False, True]
     batches = [r.batch_id for r in results]
     on_s2r2 = _client(servers[(2, 2)]).execute("SELECT count() FROM entities_local WHERE batch_id IN %(b)s",
                                                {"b": tuple(batches)})[0][0]
@@ -204,10 +207,21 @@ def test_a_whole_shard_lost_is_an_outage_not_an_error(env, servers, api) -> None
         assert json.loads(resp.get_data(as_text=True))["error"]["code"] == "database_unavailable"
         text, cls = _wall_banner(DEMO_ROOT)
         assert cls == "wall-banner" and "数据库" in text  # the outage banner, the last figures kept
+        health = _healthz(api, 503)  # a load balancer takes this app out while a shard is gone
+        assert (health["database"], health["cluster"]["shards_down"]) == ("shard_down", 1)
     finally:
         servers[(2, 1)].start()
         servers[(2, 2)].start()
     assert _stock(api, DEMO_ROOT, today)[1] == before
+    health = _healthz(api, 200)
+    assert health["status"] == "ok" and health["cluster"]["servers_down"] == 0
+    assert all("delay_seconds" in s for shard in health["cluster"]["shards"] for s in shard["servers"])
+
+
+def _healthz(api, status: int) -> dict:
+    resp = api.get("/healthz")
+    assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+    return json.loads(resp.get_data(as_text=True))
 
 
 def test_the_apps_own_server_lost(env, servers, api, monkeypatch) -> None:
@@ -303,3 +317,43 @@ def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
             time.sleep(0.2)
         assert ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols, node.name
         assert {("task_events", c) for c in ADDED_COLUMNS["task_events"]} <= cols, node.name
+
+
+def test_a_batch_staged_on_a_lost_server_loads_again(env, monkeypatch) -> None:
+    """A batch left ``staged`` whose stage is not on the app's server now (stage tables are
+    each server's own; the server it was staged on was lost): sent again, it is loaded again
+    from its bytes, every record once, not recorded as loaded with nothing published."""
+    from etl.ingest.batch import Ingestor
+    from domain.errors import DatabaseUnavailable
+    from store.schema import STAGED_TABLES, stage_table
+    from store.sql import execute
+
+    data = to_csv(env.registration(7))
+    real = Ingestor._publish
+
+    def lost(self, batch_id, info, *a, **kw):
+        for name in STAGED_TABLES:  # as seen from another server: nothing staged
+            execute(self.db, "t_lose_stage", f"ALTER TABLE {stage_table(name)} DROP PARTITION %(b)s", {"b": batch_id})
+        raise DatabaseUnavailable("server lost after staging")
+
+    monkeypatch.setattr(Ingestor, "_publish", lost)
+    with pytest.raises(DatabaseUnavailable):
+        env.load("registration", data, "新设登记-中断.csv")
+    monkeypatch.setattr(Ingestor, "_publish", real)
+    res = env.load("registration", data, "新设登记-中断.csv")
+    assert (res.state, res.rows_loaded) == ("loaded", 7), res.summary()
+    n = run(env.db, "t_once", "SELECT count() AS n, uniqExact(credit_code) AS u FROM entities WHERE batch_id = %(b)s",
+            {"b": res.batch_id})
+    assert (int(n["n"].iloc[0]), int(n["u"].iloc[0])) == (7, 7)
+
+
+def test_plain_tables_on_a_replicated_cluster_are_refused(env, servers) -> None:
+    from settings import ConfigError
+    from store.schema import init_schema
+
+    _client(servers[(2, 2)]).execute("CREATE TABLE regions_old (code String) ENGINE = MergeTree ORDER BY code")
+    try:
+        with pytest.raises(ConfigError, match="regions_old"):
+            init_schema(env.db)
+    finally:
+        _client(servers[(2, 2)]).execute("DROP TABLE regions_old")

@@ -40,6 +40,7 @@ import pandas as pd
 from store import batch_index
 from etl.ingest import lookups, raw, readers, rejects, transform
 from etl.ingest.config import IngestSettings
+from domain.errors import DatabaseUnavailable
 from domain.sources import get_source
 from etl.ingest.validate import Problem, check_fields
 from store.rollup_tables import grids_of, reconcile
@@ -119,6 +120,12 @@ def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
     for engine, name in targets:
         wait_mutations(engine, name)
+    if db.cluster and sharded and db.replicated:  # and on the other replicas, before anything reads the shard
+        for node in (n for group in db.nodes() for n in group):
+            try:
+                wait_mutations(node, f"{table}_local")
+            except DatabaseUnavailable:  # a replica that is down applies it when it is back
+                continue
     for copy in batch_index.copies_of(table):  # the sorted copies lose the same rows
         delete_rows(db, copy, where, params)
 
@@ -183,14 +190,14 @@ class Ingestor:
         batch_id = batch_id_for(src.id, data, scope, history, line_offset)
         load = (src.id, batch_id, data, file_name, fmt, unit, scope, tick, history, line_offset)
         t0 = time.perf_counter()
-        with LOCK:
+        with LOCK, self.db.pinned():  # the stage tables are one server's: a lost server fails the load
             prior = self.state(batch_id)
             if prior is not None and prior["state"] == "loaded" and nothing_loaded(prior):
                 self._unstage(batch_id)  # it loaded no record: check it again (grids may exist now)
                 res = self._load(*load)
             elif prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
-            elif prior is not None and prior["state"] == "staged":
+            elif prior is not None and prior["state"] == "staged" and self._staged_here(batch_id, prior):
                 self._unpublish(batch_id)
                 self._publish(batch_id, prior)
                 res = self._stored_result(self.state(batch_id), already=False)
@@ -348,6 +355,17 @@ class Ingestor:
         self._record(info, "loaded")
         self._drop_stage(batch_id, tables)
         forget_versions()  # (region nodes are the tree of regions only: a batch leaves them as they are)
+
+    def _staged_here(self, batch_id: str, info: dict) -> bool:
+        """Whether this server's stage holds the batch (one key per loaded record). A batch
+        staged on a cluster server since lost is not here: it is loaded again from its bytes."""
+        n = int(run(self.db, "ingest_staged_here", "SELECT count() AS n FROM stage_ingest_keys WHERE batch_id = %(b)s",
+                    {"b": batch_id})["n"].iloc[0])
+        if n != int(info["rows_loaded"]):
+            logger.warning("batch %s: %d of %d staged records on this server; loading it again", batch_id[:12], n,
+                           int(info["rows_loaded"]))
+            self._unpublish(batch_id)
+        return n == int(info["rows_loaded"])
 
     def _drop_stage(self, batch_id: str, tables: list[str] | tuple[str, ...] = STAGED_TABLES) -> None:
         for name in tables:

@@ -123,13 +123,13 @@ class ReferenceLoader:
         fmt = fmt or geofiles.detect_reference_format(file_name)
         batch_id = batch_id_for(kind, data, scope, crs)
         t0 = time.perf_counter()
-        with LOCK:
+        with LOCK, self.db.pinned():  # the stage tables are one server's: a lost server fails the load
             prior = self.state(batch_id)
             if dry_run:
                 res = self._check(k, batch_id, data, fmt, scope, crs, None)
             elif prior is not None and prior["state"] == "loaded" and not nothing_loaded(prior):
                 res = self._stored(prior, already=True)
-            elif prior is not None and prior["state"] == "staged":
+            elif prior is not None and prior["state"] == "staged" and self._staged_here(k, batch_id):
                 self._publish(k, prior)
                 res = self._stored(self.state(batch_id))
             else:
@@ -159,7 +159,11 @@ class ReferenceLoader:
             logger.warning("recovering interrupted reference batch %s (%s, %s)", r.batch_id[:12], r.kind, r.state)
             crs = r.message.split("crs=", 1)[-1][:6] if "crs=" in r.message else "wgs84"
             scope = r.region_code if r.state == "received" else ""
-            if r.state == "staged":
+            if r.state == "staged" and not self._staged_here(KINDS[r.kind], r.batch_id) and path.exists():
+                scope = r.region_code  # staged on a server since lost: loaded again from the archive
+                out.append(self.load_bytes(r.kind, path.read_bytes(), file_name=r.file_name, unit=r.unit,
+                                           scope=scope, crs=crs, fmt=r.fmt))
+            elif r.state == "staged":
                 self._publish(KINDS[r.kind], self.state(r.batch_id))
                 out.append(self._stored(self.state(r.batch_id)))
             else:
@@ -345,6 +349,13 @@ class ReferenceLoader:
         for name in names:
             if name.split("_")[2] not in keep:
                 execute(self.db, "reference_stage_drop", f"DROP TABLE IF EXISTS {name}")
+
+    def _staged_here(self, k: Kind, batch_id: str) -> bool:
+        """Whether this server holds the batch's stage tables (a cluster server's own)."""
+        names = [self._stage_name(batch_id, t) for t in k.tables]
+        have = run(self.db, "reference_staged_here", "SELECT count() AS n FROM system.tables WHERE database = %(db)s "
+                   "AND name IN %(n)s", {"db": self.db.database, "n": names})["n"].iloc[0]
+        return int(have) == len(names)
 
     def _drop_stage(self, k: Kind, batch_id: str) -> None:
         for table in k.tables:
