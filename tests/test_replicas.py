@@ -93,6 +93,19 @@ def _sync(server: ClickHouseServer) -> dict[str, int]:
     return {t: client.execute(f"SELECT count() FROM {DATABASE}.{t}")[0][0] for t in tables}
 
 
+def _all_active(servers: dict, timeout: float = 60) -> None:
+    """Wait until every replica of every table is active again (the tests above restart
+    servers; a replicated ALTER needs them all)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for node in servers.values():
+        while _client(node).execute("SELECT count() FROM system.replicas WHERE database = %(d)s "
+                                    "AND active_replicas < total_replicas", {"d": DATABASE})[0][0]:
+            assert time.monotonic() < deadline, f"{node.name}: replicas still inactive after {timeout:.0f} s"
+            time.sleep(0.2)
+
+
 def _stock(api, region: str, day: dt.date) -> tuple[int, float]:
     resp = api.get(f"/api/v1/indicators/entity_stock/values?region={region}&date={day.isoformat()}")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
@@ -292,33 +305,6 @@ def test_every_screen_answers_with_a_replica_down(env, servers, api, caplog) -> 
     assert failed == []
 
 
-def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
-    """Columns added since a release reach every replica: ``etl init`` alters a Replicated table
-    once (per shard for ``_local``), ZooKeeper carries the change to the other replicas."""
-    import time
-
-    from store.schema import ADDED_COLUMNS, init_schema
-    from store.sql import execute
-
-    for node in servers.values():  # the replicas restarted by the tests above are active again
-        _sync(node)
-    execute(env.db, "t_drop_col", "ALTER TABLE ingest_batches DROP COLUMN line_offset")
-    for shard in env.db.shards():
-        execute(shard, "t_drop_col", "ALTER TABLE task_events_local DROP COLUMN source_time")
-    init_schema(env.db)
-    for node in servers.values():
-        deadline = time.monotonic() + 30
-        while True:  # another replica applies a replicated ALTER on its own, soon after
-            cols = {(t, c) for t, c in _client(node).execute(
-                "SELECT table, name FROM system.columns WHERE database = %(d)s", {"d": DATABASE})}
-            if ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols \
-                    or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols, node.name
-        assert {("task_events", c) for c in ADDED_COLUMNS["task_events"]} <= cols, node.name
-
-
 def test_a_batch_staged_on_a_lost_server_loads_again(env, monkeypatch) -> None:
     """A batch left ``staged`` whose stage is not on the app's server now (stage tables are
     each server's own; the server it was staged on was lost): sent again, it is loaded again
@@ -357,3 +343,29 @@ def test_plain_tables_on_a_replicated_cluster_are_refused(env, servers) -> None:
             init_schema(env.db)
     finally:
         _client(servers[(2, 2)]).execute("DROP TABLE regions_old")
+
+
+def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
+    """Columns added since a release reach every replica: ``etl init`` alters a Replicated table
+    once (per shard for ``_local``), ZooKeeper carries the change to the other replicas."""
+    import time
+
+    from store.schema import ADDED_COLUMNS, init_schema
+    from store.sql import execute
+
+    _all_active(servers)  # a killed server's ZooKeeper session outlives it by the session timeout
+    execute(env.db, "t_drop_col", "ALTER TABLE ingest_batches DROP COLUMN line_offset")
+    for shard in env.db.shards():
+        execute(shard, "t_drop_col", "ALTER TABLE task_events_local DROP COLUMN source_time")
+    init_schema(env.db)
+    for node in servers.values():
+        deadline = time.monotonic() + 30
+        while True:  # another replica applies a replicated ALTER on its own, soon after
+            cols = {(t, c) for t, c in _client(node).execute(
+                "SELECT table, name FROM system.columns WHERE database = %(d)s", {"d": DATABASE})}
+            if ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols, node.name
+        assert {("task_events", c) for c in ADDED_COLUMNS["task_events"]} <= cols, node.name
