@@ -40,9 +40,13 @@ def topology(db: Any) -> list[list[tuple[str, int]]]:
     return list(shards.values())
 
 
+def _has_replicas(layout: list[list[tuple[str, int]]]) -> bool:
+    return any(len(replicas) > 1 for replicas in layout)
+
+
 def is_replicated(db: Any) -> bool:
     """Whether a shard of the cluster has more than one replica."""
-    return any(len(replicas) > 1 for replicas in topology(db))
+    return _has_replicas(topology(db))
 
 
 def _engine(db: Any, host: str, port: int, alt: list[tuple[str, int]], replicated: bool) -> Any:
@@ -56,14 +60,14 @@ def _engine(db: Any, host: str, port: int, alt: list[tuple[str, int]], replicate
 def shard_engines(db: Any) -> list[Any]:
     """One engine per shard: its first replica, failing over to the others."""
     layout = topology(db)
-    replicated = any(len(r) > 1 for r in layout)
+    replicated = _has_replicas(layout)
     return [_engine(db, *replicas[0], replicas[1:], replicated) for replicas in layout]
 
 
 def node_engines(db: Any) -> list[list[Any]]:
     """One engine per server (no failover: each statement is meant for that server), by shard."""
     layout = topology(db)
-    replicated = any(len(r) > 1 for r in layout)
+    replicated = _has_replicas(layout)
     groups = [[_engine(db, host, port, [], replicated) for host, port in replicas] for replicas in layout]
     if replicated:
         for node in (n for g in groups for n in g):
@@ -91,7 +95,7 @@ def health(db: Any) -> dict[str, Any]:
     replicas, how far its replicas lag (seconds, parts waiting). ``shards_down`` counts
     shards with no server up: their rows are out of reach and screens show the outage."""
     layout = topology(db)
-    replicated = any(len(r) > 1 for r in layout)
+    replicated = _has_replicas(layout)
     shards, down, shards_down = [], 0, 0
     for number, replicas in enumerate(layout, 1):
         servers = []

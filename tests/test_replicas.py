@@ -345,6 +345,35 @@ def test_plain_tables_on_a_replicated_cluster_are_refused(env, servers) -> None:
         _client(servers[(2, 2)]).execute("DROP TABLE regions_old")
 
 
+def test_moved_entities_are_deleted_on_every_replica(env, servers) -> None:
+    """Address changes replace entity rows (per-shard deletes on Replicated tables, then the
+    rollups reconciled): each moved entity exists once, on both replicas of its shard, and the
+    rollups equal pandas totals of the raw rows."""
+    from tests.ingestkit import zh
+    from tests.rollupkit import mismatches
+
+    _all_active(servers)
+    ents = env.entities(6)
+    when = (dt.datetime.now() - dt.timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [zh("change", {"record_id": env.next_id("MV"), "credit_code": e.credit_code, "event_time": when,
+                          "change_item": "住所", "new_value": "新住所", "new_grid_code": env.grid(i + 3)})
+            for i, e in enumerate(ents)]
+    res = env.load("change", to_csv(rows), "变更-迁址.csv")
+    assert (res.state, res.rows_loaded) == ("loaded", 6), res.summary()
+    codes = tuple(e.credit_code for e in ents)
+    for node in servers.values():
+        _sync(node)
+    for s in (1, 2):
+        per = [dict(_client(servers[(s, r)]).execute("SELECT credit_code, count() FROM entities_local "
+                                                     "WHERE credit_code IN %(c)s GROUP BY credit_code", {"c": codes}))
+               for r in (1, 2)]
+        assert per[0] == per[1] and set(per[0].values()) <= {1}, (s, per)
+    moved = run(env.db, "t_moved", "SELECT credit_code, count() AS n FROM entities WHERE credit_code IN %(c)s "
+                "GROUP BY credit_code", {"c": list(codes)})
+    assert len(moved) == 6 and set(moved["n"]) == {1}
+    assert mismatches(env.db) == []
+
+
 def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
     """Columns added since a release reach every replica: ``etl init`` alters a Replicated table
     once (per shard for ``_local``), ZooKeeper carries the change to the other replicas."""

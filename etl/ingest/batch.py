@@ -118,14 +118,13 @@ def delete_rows(db: Engine, table: str, where: str, params: dict) -> None:
     targets = [(s, f"{table}_local") for s in db.shards()] if db.cluster and sharded else [(db, table)]
     for engine, name in targets:
         execute(engine, f"ingest_delete_{table}", f"ALTER TABLE {name} DELETE WHERE {where}", params)
-    for engine, name in targets:
-        wait_mutations(engine, name)
-    if db.cluster and sharded and db.replicated:  # and on the other replicas, before anything reads the shard
-        for node in (n for group in db.nodes() for n in group):
-            try:
-                wait_mutations(node, f"{table}_local")
-            except DatabaseUnavailable:  # a replica that is down applies it when it is back
-                continue
+    replicas = bool(db.cluster and sharded and db.replicated)  # every replica that answers, before a read
+    for engine, name in [(n, f"{table}_local") for g in db.nodes() for n in g] if replicas else targets:
+        try:
+            wait_mutations(engine, name)
+        except DatabaseUnavailable:
+            if not replicas:
+                raise  # (a replica that is down applies it when it is back)
     for copy in batch_index.copies_of(table):  # the sorted copies lose the same rows
         delete_rows(db, copy, where, params)
 
@@ -197,10 +196,14 @@ class Ingestor:
                 res = self._load(*load)
             elif prior is not None and prior["state"] == "loaded":
                 res = self._stored_result(prior)
-            elif prior is not None and prior["state"] == "staged" and self._staged_here(batch_id, prior):
+            elif prior is not None and prior["state"] == "staged":
                 self._unpublish(batch_id)
-                self._publish(batch_id, prior)
-                res = self._stored_result(self.state(batch_id), already=False)
+                if self._staged_here(batch_id, prior):
+                    self._publish(batch_id, prior)
+                    res = self._stored_result(self.state(batch_id), already=False)
+                else:  # staged on a cluster server since lost: again from its bytes
+                    self._unstage(batch_id)
+                    res = self._load(*load)
             else:
                 if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
@@ -364,7 +367,6 @@ class Ingestor:
         if n != int(info["rows_loaded"]):
             logger.warning("batch %s: %d of %d staged records on this server; loading it again", batch_id[:12], n,
                            int(info["rows_loaded"]))
-            self._unpublish(batch_id)
         return n == int(info["rows_loaded"])
 
     def _drop_stage(self, batch_id: str, tables: list[str] | tuple[str, ...] = STAGED_TABLES) -> None:
