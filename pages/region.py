@@ -33,7 +33,7 @@ from indicators.periods import Period, period_to_date, previous_period, span_tex
 from store.db import get_db
 from queries.entities import registration_flows
 from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
-from store.parallel import run_all
+from store.parallel import run_beside
 from store.filters import Filter, RegionScope, check_region_code
 from queries.regions import LEVEL_NAMES_ZH, region_node
 from auth import audit, scope_root
@@ -261,14 +261,14 @@ def refresh(code: str | None, date: str | None, grain: str | None) -> tuple[Any,
         period = period_to_date(day, grain)
         flt = Filter(region=code, scope=RegionScope(root))
         inds, problems = [CATALOGUE[i] for _, i, _ in CARDS], []  # a broken setting: its cards only show —
-        out = run_all({  # independent: side by side
-            "values": lambda: tolerant(lambda some: [compute_with_comparisons(db, some, flt, period, grain)], inds,
-                                       problems)[0].set_index("indicator_id"),
-            "flows": lambda: registration_flows(db, flt, {
+        # The trends beside the cards, whose queries run side by side as well (store.parallel).
+        values, out = run_beside(
+            lambda: tolerant(lambda some: [compute_with_comparisons(db, some, flt, period, grain)], inds,
+                             problems)[0].set_index("indicator_id"),
+            {"flows": lambda: registration_flows(db, flt, {
                 "daily": ("day", day - dt.timedelta(days=DAILY_DAYS - 1), day),
-                "monthly": ("month", _months_back(day, MONTHS - 1), day)}),
-        })
-        values, daily, monthly = out["values"], out["flows"]["daily"], out["flows"]["monthly"]
+                "monthly": ("month", _months_back(day, MONTHS - 1), day)})})
+        daily, monthly = out["flows"]["daily"], out["flows"]["monthly"]
     except JinjianError as exc:
         logger.warning("region page %r refresh failed: %s", code, exc.detail)
         return (*head, *keep[:-2], table_title, exc.user_message, "banner")

@@ -23,6 +23,7 @@ from auth.web import nav_account
 from components.nav import create_nav
 from components.risk_layout import HIDDEN
 from components.risk_map import map_hideout, map_title, point_layer, risk_map_layer
+from store.cache import shared_view
 from store.db import get_db
 from domain.errors import InvalidParameter, JinjianError, RegionNotFound, ScopeViolation
 from store.filters import Filter, RegionScope
@@ -31,6 +32,7 @@ from queries.grid import entity_names, grid_workers
 from queries.regions import LEVEL_NAMES_ZH, region_names, region_node
 from queries.risk import (batch_fanout, grade_distribution, high_risk_points, risk_by_child,
                           newest_batch_alerts, scored_at, top_entities, warning_feed, warning_trend)
+from queries.risk_snapshots import usable
 from queries.tasks import TaskQuery, task_list
 from auth import scope_root
 from pages import inputs
@@ -182,15 +184,24 @@ def refresh_map(code: str | None, date: str | None) -> tuple[Any, ...]:
     try:
         db, rules, day = get_db(), _rules(), inputs.day(date)
         flt = _flt(code)
-        by_child = risk_by_child(db, flt, day, rules)
-        features = children_features(db, flt.region, flt.scope)
-        points = high_risk_points(db, flt, day, rules, limit=POINTS_LIMIT)
+        snapshot = usable(db, flt.region, day, rules)
+
+        def draw() -> tuple[Any, ...]:
+            by_child = risk_by_child(db, flt, day, rules)
+            features = children_features(db, flt.region, flt.scope)
+            points = high_risk_points(db, flt, day, rules, limit=POINTS_LIMIT)
+            layer = risk_map_layer(features, by_child, rules.area_grades, points)
+            return (layer.geojson, layer.legend, layer.note, layer.bounds, point_layer(points, day.isoformat()),
+                    map_title(layer, len(points), POINTS_LIMIT))
+
+        # Drawn once per data version and shared by every screen showing it (geometry and points
+        # are the slow part, not the queries; the snapshot it reads is part of the key).
+        geojson, legend, note, bounds, points, title = shared_view(
+            db, "risk_map", (flt.region, day, rules, snapshot and snapshot.id), draw)
     except JinjianError as exc:
         return (no_update,) * 5 + ((exc.user_message if _shown(exc, "map", code) else ""),)
-    layer = risk_map_layer(features, by_child, rules.area_grades, points)
-    viewport = {"bounds": layer.bounds, "transition": "fitBounds"} if layer.bounds else no_update
-    return (layer.geojson, layer.legend, layer.note, viewport, point_layer(points, day.isoformat()),
-            map_title(layer, len(points), POINTS_LIMIT))
+    viewport = {"bounds": bounds, "transition": "fitBounds"} if bounds else no_update
+    return geojson, legend, note, viewport, points, title
 
 
 @callback(
@@ -244,14 +255,19 @@ def refresh_feed(code: str | None, date: str | None) -> list[Any]:
 def refresh_batches(code: str | None, date: str | None) -> tuple[Any, ...]:
     """Batches that failed sampling in the last 90 days and were handled in the region."""
     try:
-        day = inputs.day(date)
-        alerts, total = newest_batch_alerts(get_db(), _flt(code), day - dt.timedelta(days=BATCH_DAYS - 1), day,
-                                            limit=BATCH_ROWS)
+        db, day = get_db(), inputs.day(date)
+        flt = _flt(code)
+
+        def rows() -> tuple[list[dict[str, Any]], str]:
+            alerts, total = newest_batch_alerts(db, flt, day - dt.timedelta(days=BATCH_DAYS - 1), day,
+                                                limit=BATCH_ROWS)
+            more = f"，列出最新 {len(alerts)} 批" if total > len(alerts) else ""
+            return rv.build_batch_rows(alerts), f"近 {BATCH_DAYS} 天 {total} 批{more}"
+
+        return shared_view(db, "risk_batches", (flt.region, day), rows)  # shared like the map
     except JinjianError as exc:
         shown = _shown(exc, "batches", code)
         return (no_update if shown else []), (exc.user_message if shown else "")
-    more = f"，列出最新 {len(alerts)} 批" if total > len(alerts) else ""
-    return rv.build_batch_rows(alerts), f"近 {BATCH_DAYS} 天 {total} 批{more}"
 
 
 @callback(

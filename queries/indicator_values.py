@@ -3,35 +3,30 @@
 For a region (or each of its children) and a period, every measure on the same
 source is an aggregate column of one ``GROUP BY`` query; ratios are divided
 here. Comparisons (环比, 同比) ask for the shifted periods too: a flow source answers all
-periods in one query, a stock source runs once per period end.
+periods in one query, and so does a stock rollup (queries.indicator_plan); other stock
+sources run once per period end. Every query of a computation runs side by side.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
-from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from queries.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades, usable
-from store.rollups import family_for, level_for, rewrite, rollups_enabled
-from indicators.event_types import event_types
+from queries.indicator_plan import PERIOD_COL, TIME_COL, period_sql, pieces, plan, plan_risk, stock_periods_sql
+from queries.risk_snapshots import usable
+from store.rollups import level_for, rollups_enabled
 from indicators.model import Indicator, Measure
 from indicators.periods import Period, previous_period, year_ago
 from store.engine import Engine
 from store.executor import run
 from store.filters import Filter
 from store.parallel import run_all
-from queries.quality import INGEST_QUALITY
-from queries.discipline import FIRM_FLAGS, discipline_params
-from queries.joint import ACTIONS_ASOF as JOINT_ACTIONS_ASOF, CASES as JOINT_CASES
-from queries.random_checks import ITEMS_ASOF
+from queries.discipline import discipline_params
 from queries.regions import region_node
-from queries.risk_score import ENTITY_RISK, risk_params
-from queries.tasks import TASK_ASOF
+from queries.risk_score import risk_params
 from domain.errors import ConfigurationProblem
 from domain.holiday_file import HolidayFileError
 from settings import ConfigError, Settings
@@ -74,12 +69,6 @@ def _risk_rules() -> RiskRules:
     except ConfigError as exc:
         raise ConfigurationProblem(f"risk rules: {exc}", user_message=RISK_RULES_MESSAGE) from None
 
-_PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
-              "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
-              "ingest_quality": "AND toDate(received_at) >= %(start)s AND toDate(received_at) <= %(end)s"}
-#: Sources that are not tables: the FROM item each stands for.
-_FROM = {"task_asof": TASK_ASOF, "entity_risk": ENTITY_RISK, "ingest_quality": INGEST_QUALITY, "random_items": ITEMS_ASOF,
-         "inspection_firms": FIRM_FLAGS, "joint_cases": JOINT_CASES, "joint_actions": JOINT_ACTIONS_ASOF}
 VALUE_COLUMNS = ["indicator_id", "region_code", "region_name", "numerator", "denominator", "value", "grade"]
 
 
@@ -90,12 +79,6 @@ def _measures(indicators: Iterable[Indicator]) -> dict[str, list[Measure]]:
             if m is not None and m not in by_source.setdefault(m.source, []):
                 by_source[m.source].append(m)
     return by_source
-
-
-#: Flow sources: rows dated within a period (the column that dates them). Several periods
-#: of one flow source are answered by one query that counts each row once per period
-#: containing it (:func:`_period_sql`).
-_PERIOD_COL = {"events": "event_date", "task_events": "event_date", "ingest_quality": "toDate(received_at)"}
 
 
 def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, periods: Sequence[Period],
@@ -135,23 +118,24 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
     level = level_for(flt.region, node.child_length if by_child else None) if rollups_enabled() else None
     key = "substring(grid_code, 1, %(n)s)" if by_child else "%(region)s"
     group = "GROUP BY region_code" if by_child else ""
-    pending: list[tuple[int, str, str, dict[str, object]]] = []  # (period index, name, SQL, parameters)
+    # (periods: [(period index, aliases it answers or None)] by the result's ``_period``, or one
+    # period index for a result without it; executor name; SQL; parameters)
+    pending: list[tuple[list[tuple[int, set[str] | None]] | int, str, str, dict[str, object]]] = []
     for source, measures in by_source.items():
         for m in measures:
             aliases.setdefault(m, f"m{len(aliases)}")
-        if source in _PERIOD_COL and (len(periods) > 1 or periods[0].until is not None):
-            for plan, pieces in _pieces(source, measures, level, periods, aliases):
-                for q in plan:
+        if source in PERIOD_COL and (len(periods) > 1 or periods[0].until is not None):
+            for qs, parts in pieces(source, measures, level, periods, aliases):
+                for q in qs:
                     cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
                     narrow, extra = q.types_filter(source)
-                    cut = pieces[0][3] is not None
-                    df = run(db, f"{q.name}_periods{'_cut' if cut else ''}",
-                             _period_sql(q, key, cols, _PERIOD_COL[source], narrow, _TIME_COL[source] if cut else ""),
-                             {**base, **extra, "starts": [p[1].start for p in pieces],
-                              "ends": [p[1].end for p in pieces], "untils": [p[3] or "" for p in pieces],
-                              "first": min(p[1].start for p in pieces), "last": max(p[1].end for p in pieces)})
-                    for k, (i, _piece, only, _until) in enumerate(pieces):
-                        add(i, df[df["_period"] == k + 1].drop(columns="_period"), only)
+                    cut = parts[0][3] is not None
+                    pending.append(([(i, only) for i, _piece, only, _until in parts],
+                                    f"{q.name}_periods{'_cut' if cut else ''}",
+                                    period_sql(q, key, cols, PERIOD_COL[source], narrow, TIME_COL[source] if cut else ""),
+                                    {**base, **extra, "starts": [p[1].start for p in parts],
+                                     "ends": [p[1].end for p in parts], "untils": [p[3] or "" for p in parts],
+                                     "first": min(p[1].start for p in parts), "last": max(p[1].end for p in parts)}))
             continue
         for i, period in enumerate(periods):
             # ``until``: the period's last moment (its time of day when cut: like with like).
@@ -164,125 +148,34 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                 rules = _risk_rules()
                 snapshot = usable(db, flt.region, period.end, rules)
                 params.update(risk_params(flt, period.end, rules), **({"sid": snapshot.id} if snapshot else {}))
-            plan = _plan_risk(measures, level) if snapshot else _plan(source, measures, level)
-            for q in plan:
+            for q in plan_risk(measures, level) if snapshot else plan(source, measures, level):
+                if len(periods) > 1:  # what a stock rollup answers for every period end in one query
+                    span, q = q.split_periods()
+                    if span is not None and i == 0:
+                        pending.append(([(k, None) for k in range(len(periods))], f"{span.name}_periods",
+                                        stock_periods_sql(span, key, aliases),
+                                        {**base, "ends": [p.end for p in periods],
+                                         "first_end": min(p.end for p in periods)}))
+                    if q is None:
+                        continue
                 cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)
                 narrow, extra = q.types_filter(source)
                 sql = (f"SELECT {key} AS region_code, {cols} FROM {q.from_item} "
                        f"WHERE grid_code LIKE %(like)s {q.prefilter} {narrow} {group}")
                 pending.append((i, q.name, sql, {**params, **extra}))
-    # The remaining queries are independent: side by side (store.parallel).
+    # The queries are independent: side by side (store.parallel).
     answers = run_all({str(k): (lambda p=p: run(db, p[1], p[2], p[3])) for k, p in enumerate(pending)})
-    for k, (i, *_rest) in enumerate(pending):
-        add(i, answers[str(k)])
-    tables = []
-    for cols in columns:
-        table = regions.copy()
-        for alias in aliases.values():  # a measure no row had (or no query ran for) is 0
-            values = cols.get(alias)
-            table[alias] = 0 if values is None else pd.Series(values, index=table.index).fillna(0)
-        tables.append(table)
-    return tables, aliases
-
-
-#: The time column of each flow source (a comparison period cut at a time of day).
-_TIME_COL = {"events": "event_time", "task_events": "event_time", "ingest_quality": "received_at"}
-#: Aggregates whose value over a period is not the sum of its values over the period's parts.
-_NOT_ADDITIVE = re.compile(r"\b(uniq\w*|avg\w*|min\w*|max\w*|any\w*|argM\w+|quantile\w*|median\w*)\(")
-
-
-def _pieces(source: str, measures: list[Measure], level: str | None, periods: Sequence[Period],
-            aliases: dict[Measure, str]) -> list[tuple[list["_Query"], list[tuple]]]:
-    """How the periods of one flow source are queried: (plan, pieces), each piece
-    (period index, days, aliases it answers or None for all, time-of-day bound or None).
-
-    Whole-day periods go together, by rollups where they can. A period cut at a time of
-    day (:attr:`Period.until`) is its whole days (rollups) plus its last day until then
-    (raw rows) for the measures that add up; the others read raw rows over the whole cut period."""
-    whole, part, cut_all = [], [], []
-    additive = {aliases[m] for m in measures if not _NOT_ADDITIVE.search(m.expr)}
-    for i, p in enumerate(periods):
-        if p.until is None:
-            whole.append((i, p, None, None))
+    for k, (spread, *_rest) in enumerate(pending):
+        if isinstance(spread, int):
+            add(spread, answers[str(k)])
             continue
-        until = f"{p.end:%Y-%m-%d} {p.until:%H:%M:%S}"
-        if p.end > p.start:
-            whole.append((i, Period(p.start, p.end - dt.timedelta(days=1)), additive, None))
-        part.append((i, Period(p.end, p.end), additive, until))
-        if len(additive) < len(measures):
-            cut_all.append((i, Period(p.start, p.end), None, until))
-    raw_plan = _plan(source, measures, None)
-    out = [(_plan(source, measures, level), whole)] if whole else []
-    if part and additive:
-        out.append((_plan(source, [m for m in measures if aliases[m] in additive], None), part))
-    if cut_all:
-        out.append(([replace(q, exprs=[(m, e) for m, e in q.exprs if aliases[m] not in additive])
-                     for q in raw_plan], cut_all))
-    return out
-
-
-def _period_sql(q: "_Query", key: str, cols: str, col: str, narrow: str = "", time_col: str = "") -> str:
-    """``q`` over several periods at once (``%(starts)s``/``%(ends)s``): each row counts once
-    for every period containing it, under ``_period`` (1-based); with ``time_col``, a row of a
-    period's last day counts only up to ``%(untils)s`` (its time that day)."""
-    cut = (f"AND ({col} < toDate(arrayElement(array%(ends)s, i)) OR "
-           f"{time_col} <= toDateTime(arrayElement(array%(untils)s, i)))") if time_col else ""
-    # ClickHouse 18.16 reads a column named only inside the lambda as unknown: named in WHERE too.
-    narrow += f" AND toDate({time_col}) >= %(first)s" if time_col else ""
-    # An ARRAY JOIN clause, not arrayJoin() in the SELECT list: over a Distributed table 18.16
-    # loses the latter's alias ("Not found column arrayJoin(…)"; tests/test_replicas.py).
-    return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
-            f"SELECT *, _period FROM {q.from_item} "
-            f"ARRAY JOIN arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
-            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s)) AS _period "
-            f"WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
-            f") GROUP BY _period, region_code")
-
-
-@dataclass(frozen=True)
-class _Query:
-    """One SQL of :func:`measure_tables`: its FROM item, the filter its rows need besides the
-    region, and the measures (with the expression each is computed by) it answers."""
-    name: str
-    from_item: str
-    prefilter: str
-    exprs: list[tuple[Measure, str]]
-
-    def types_filter(self, source: str) -> tuple[str, dict[str, object]]:
-        """A condition narrowing the rows to the event types the measures need (events only),
-        with its parameters; empty when they cannot be told."""
-        types = event_types(e for _, e in self.exprs) if source == "events" else None
-        return ("AND event_type IN %(types)s", {"types": types}) if types else ("", {})
-
-
-def _plan(source: str, measures: list[Measure], level: str | None) -> list[_Query]:
-    """The queries answering ``measures`` of ``source``: the measures a rollup of
-    ``level`` can answer exactly read it (store.rollups), the others the raw source
-    (``level`` None: raw only)."""
-    raw = _Query(f"indicators_{source}", _FROM.get(source, source), _PREFILTER.get(source, ""),
-                 [(m, m.expr) for m in measures])
-    family = family_for(source) if level else None
-    if family is None:
-        return [raw]
-    rolled = [(m, rewrite(source, m.expr)) for m in measures]
-    fast = [(m, e) for m, e in rolled if e is not None]
-    slow = [(m, m.expr) for m, e in rolled if e is None]
-    out = [replace(raw, exprs=slow)] if slow else []
-    if fast:
-        name = f"indicators_rollup_{family.name}_{level}"
-        out.insert(0, _Query(name, family.stock_from(level), "", fast) if family.stock
-                   else _Query(name, family.table(level), raw.prefilter, fast))
-    return out
-
-
-def _plan_risk(measures: list[Measure], level: str | None) -> list[_Query]:
-    """Risk measures answered from a risk snapshot (queries.risk_snapshots): counts per grade of
-    the level where they can, the snapshot's scored entities otherwise."""
-    rolled = [(m, rewrite_grades(m.expr) if level else None) for m in measures]
-    fast = [(m, e) for m, e in rolled if e is not None]
-    slow = [(m, m.expr) for m, e in rolled if e is None]
-    return (([_Query(f"indicators_risk_grades_{level}", grades_from(level), "", fast)] if fast else [])
-            + ([_Query("indicators_risk_scores", SCORES_FROM, "", slow)] if slow else []))
+        df = answers[str(k)]
+        for n, (i, only) in enumerate(spread):
+            add(i, df[df["_period"] == n + 1].drop(columns="_period"), only)
+    zero = np.zeros(len(regions))  # a measure no row had (or no query ran for) is 0
+    tables = [pd.concat([regions, pd.DataFrame({a: np.nan_to_num(cols.get(a, zero)) for a in aliases.values()},
+                                               index=regions.index)], axis=1) for cols in columns]
+    return tables, aliases
 
 
 def compute(db: Engine, indicators: Sequence[Indicator], flt: Filter, period: Period,

@@ -60,3 +60,20 @@ def run_all(jobs: dict[str, Callable[[], T]]) -> dict[str, T]:
     pool = _pool()
     futures = {name: pool.submit(contextvars.copy_context().run, fn) for name, fn in jobs.items()}
     return {name: f.result() for name, f in futures.items()}
+
+
+def run_beside(main: Callable[[], T], jobs: dict[str, Callable[[], object]]) -> tuple[T, dict[str, object]]:
+    """``main`` in this thread while ``jobs`` run in the pool: ``main``'s own :func:`run_all`
+    still runs its jobs side by side (inside a pool thread they would run one after the
+    other). Returns ``main``'s result and the jobs' results by name; ``main``'s failure, else
+    the first job's, is raised once all have ended."""
+    if threading.current_thread().name.startswith(_PREFIX):
+        return main(), {name: fn() for name, fn in jobs.items()}
+    pool = _pool()
+    futures = {name: pool.submit(contextvars.copy_context().run, fn) for name, fn in jobs.items()}
+    try:
+        out = main()
+    finally:
+        for f in futures.values():
+            f.exception()  # wait (a failure is raised below, or after main's)
+    return out, {name: f.result() for name, f in futures.items()}

@@ -123,6 +123,23 @@ class Family:
                 f"UNION ALL SELECT grid_code, {dims}, {minus} FROM {self.table(level)} "
                 f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(end)s)")
 
+    def stock_periods_from(self, level: str) -> str:
+        """:meth:`stock_from` for every end of ``%(ends)s`` at once, under ``_period`` (1-based):
+        the total once per end, each change after the earliest end (``%(first_end)s``) once
+        per end it comes after. (ARRAY JOIN clauses, not arrayJoin(): see
+        queries.indicator_plan.period_sql; the lambda's column is named in WHERE too.)"""
+        renamed = dict(self.renames)
+        dims = ", ".join(f"{c} AS {renamed[c]}" if c in renamed else c for c in self.dims)
+        plus = ", ".join(self.sums)
+        minus = ", ".join(f"-{s} AS {s}" for s in self.sums)
+        after = (f"arrayFilter(i -> {self.date_col} > toDate(arrayElement(array%(ends)s, i)), "
+                 "arrayEnumerate(array%(ends)s))")
+        return (f"(SELECT _period, grid_code, {dims}, {plus} FROM {self.total(level)} "
+                "ARRAY JOIN arrayEnumerate(array%(ends)s) AS _period WHERE grid_code LIKE %(like)s "
+                f"UNION ALL SELECT _period, grid_code, {dims}, {minus} FROM {self.table(level)} "
+                f"ARRAY JOIN {after} AS _period "
+                f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(first_end)s)")
+
 
 #: Bulk work in the background (a backfill of 100 million rows; a risk snapshot, which
 #: groups every task and entity of a large city at 10 million entities): GROUP BYs continue

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 
 import pandas as pd
@@ -91,17 +92,24 @@ def test_catalogue_document_is_current():
 
 @pytest.mark.parametrize("rollups", ["1", "0"])
 @pytest.mark.parametrize("by_child", [False, True])
-def test_several_periods_in_one_query_equal_one_period_each(demo_db, monkeypatch, rollups, by_child):
+def test_several_periods_in_one_query_equal_one_period_each(demo_db, monkeypatch, caplog, rollups, by_child):
     """Flows of several periods (overlapping, disjoint, a single day, one with no data) from
-    one query per source equal each period computed alone, for every indicator (stocks
-    still run per period), from rollups and from raw tables, per region and per child."""
+    one query per source, and stocks of several ends from one query per rollup (ends in any
+    order, one before any data), equal each period computed alone, for every indicator,
+    from rollups and from raw tables, per region and per child."""
     from queries.indicator_values import compute_periods
 
     monkeypatch.setenv("JINJIAN_ROLLUPS", rollups)
     periods = [period_to_date(DEMO_END, "month"), Period(DEMO_END - dt.timedelta(days=90), DEMO_END),
                Period(DEMO_END, DEMO_END), Period(dt.date(2025, 2, 1), dt.date(2025, 2, 28)),
                Period(dt.date(2001, 1, 1), dt.date(2001, 1, 31))]
-    together = compute_periods(demo_db, INDICATORS, Filter(region=DG), periods, by_child=by_child)
+    with caplog.at_level(logging.INFO, logger="store.sql"):
+        together = compute_periods(demo_db, INDICATORS, Filter(region=DG), periods, by_child=by_child)
+    names = [r.args[0] for r in caplog.records if r.name == "store.sql" and r.msg.startswith("query ")]
+    if rollups == "1":  # each stock rollup once for the five ends (warning buckets: once per end)
+        for family, per_end in (("entities", 0), ("tasks", 5)):
+            ran = [n for n in names if n.startswith(f"indicators_rollup_{family}_")]
+            assert sum(n.endswith("_periods") for n in ran) == 1 and len(ran) == 1 + per_end, names
     for period, got in zip(periods, together):
         alone = compute(demo_db, INDICATORS, Filter(region=DG), period, by_child=by_child)
         pd.testing.assert_frame_equal(got, alone, check_exact=False, rtol=1e-9, obj=str(period))

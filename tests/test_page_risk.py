@@ -430,3 +430,37 @@ def test_risk_page_in_browser(dash_duo, dongguan, oracle, demo_data):
     dash_duo.wait_for_contains_text("#entity-grid", grid_name, timeout=10)
     dash_duo.driver.save_screenshot("/tmp/entity.png")
     assert dash_duo.get_logs() == []
+
+
+def test_map_and_batches_are_shared_views(dongguan, page, monkeypatch, caplog):
+    """Warm, the map and the batch list are one cache look-up (no query, no geometry drawn
+    again): the same outputs; a load (data version) or another snapshot draws them anew."""
+    import logging
+
+    from cachelib import SimpleCache
+    from plotly.io.json import to_json_plotly
+
+    import store.versions as versions
+    from store import cache
+
+    cache.configure(SimpleCache(), 60, view_seconds=300)
+    try:
+        first = (page.refresh_map("4419", DAY), page.refresh_batches("4419", DAY))
+        with caplog.at_level(logging.INFO, logger="store.sql"):
+            again = (page.refresh_map("4419", DAY), page.refresh_batches("4419", DAY))
+        queries = [r for r in caplog.records if r.name == "store.sql" and r.msg.startswith("query ")]
+        assert to_json_plotly(again) == to_json_plotly(first)
+        assert [r.args[0] for r in queries if "region" not in r.args[0]] == []
+        drawn: list[str] = []
+        real = page.risk_map_layer
+        monkeypatch.setattr(page, "risk_map_layer", lambda *a, **k: drawn.append("map") or real(*a, **k))
+        page.refresh_map("4419", DAY)
+        assert drawn == []
+        monkeypatch.setattr(page, "usable", lambda *a: type("S", (), {"id": "another-snapshot"})())
+        page.refresh_map("4419", DAY)
+        assert drawn == ["map"]
+        monkeypatch.setattr(versions, "data_version_or_zero", lambda db: 10 ** 9)
+        page.refresh_map("4419", DAY)
+        assert drawn == ["map", "map"] and to_json_plotly(page.refresh_batches("4419", DAY)) == to_json_plotly(first[1])
+    finally:
+        cache.configure(None, 0)

@@ -37,3 +37,25 @@ def test_a_pool_with_a_killed_thread_is_made_anew():
     old = parallel._POOL
     assert _run_all_within(10) == {"a": 1, "b": 2, "c": 3}
     assert parallel._POOL is not old
+
+
+def test_run_beside_keeps_the_main_jobs_own_jobs_side_by_side():
+    """The main part's run_all uses the pool (inside a pool job it would run one job after the
+    other): two jobs that each wait for the other finish only when they run at once."""
+    import pytest
+
+    barrier = threading.Barrier(2, timeout=5)
+
+    def main() -> dict:
+        return parallel.run_all({"x": lambda: barrier.wait() >= 0, "y": lambda: barrier.wait() >= 0})
+
+    out, side = parallel.run_beside(main, {"flows": lambda: "f"})
+    assert out == {"x": True, "y": True} and side == {"flows": "f"}
+
+    def failing() -> None:
+        raise ValueError("main failed")
+
+    with pytest.raises(ValueError, match="main failed"):
+        parallel.run_beside(failing, {"flows": lambda: time.sleep(0.1)})
+    with pytest.raises(KeyError):
+        parallel.run_beside(lambda: 1, {"bad": lambda: {}["k"]})

@@ -12,7 +12,8 @@ import pytest
 from store.rollup_tables import create_rollups, reconcile, verify
 from store.rollups import FAMILIES, LEVELS, family_for, level_for, rewrite
 from indicators.catalogue import CATALOGUE
-from queries.indicator_values import _plan, compute
+from queries.indicator_plan import plan as _plan
+from queries.indicator_values import compute
 from indicators.periods import Period, period_to_date
 from store.executor import run
 from store.sql import execute
