@@ -15,7 +15,6 @@ import pandas as pd
 from store.engine import Engine
 from domain.errors import RegionNotFound
 from store.executor import run
-from store.parallel import run_all
 from domain.regions import LEVEL_NAMES_ZH, ancestors
 from store.filters import RegionScope, check_region_code, default_scope
 from store.versions import reference_version
@@ -103,20 +102,16 @@ def _load_node(db: Engine, code: str) -> RegionNode:
         kids = _children(db, "")
         path = pd.DataFrame({"code": [""], "name": [NATIONAL_NAME], "level": [0]})
         return RegionNode("", NATIONAL_NAME, 0, kids, path)
-    codes = ancestors(code) + [code]
-    out = run_all({  # independent: side by side (a cold drill-down click waits for them)
-        "lineage": lambda: run(db, "region_lineage", "SELECT code, name, level, parent FROM regions "
-                               "WHERE code IN %(codes)s ORDER BY code", {"codes": codes}),
-        # A lineage node is pass-through when it is its parent's only child and has children.
-        "counts": lambda: run(db, "region_child_counts", "SELECT parent, count() AS n FROM regions "
-                              "WHERE code LIKE %(like)s AND parent IN %(p)s GROUP BY parent",
-                              {"p": codes, "like": code[:2] + "%"}),
-        "children": lambda: _children(db, code),
-    })
-    lineage, counts = out["lineage"], out["counts"]
+    lineage = run(db, "region_lineage",
+                  "SELECT code, name, level, parent FROM regions WHERE code IN %(codes)s ORDER BY code",
+                  {"codes": ancestors(code) + [code]})
     me = lineage[lineage["code"] == code]
     if me.empty:
         raise RegionNotFound(f"region {code!r} does not exist", user_message=f"未找到区划代码 {code}")
+    # A lineage node is pass-through when it is its parent's only child and has children.
+    counts = run(db, "region_child_counts",
+                 "SELECT parent, count() AS n FROM regions WHERE code LIKE %(like)s AND parent IN %(p)s "
+                 "GROUP BY parent", {"p": list(lineage["code"]), "like": code[:2] + "%"})
     n_children = {"": 2, **dict(zip(counts["parent"], counts["n"]))}  # the country has many provinces
     anc = lineage[lineage["code"] != code]
     keep = pd.Series([n_children.get(row.parent, 0) != 1 or n_children.get(row.code, 0) == 0
@@ -128,7 +123,7 @@ def _load_node(db: Engine, code: str) -> RegionNode:
     ], ignore_index=True)
     path["level"] = path["level"].astype("int64")
     row = me.iloc[0]
-    return RegionNode(code, str(row["name"]), int(row["level"]), out["children"], path)
+    return RegionNode(code, str(row["name"]), int(row["level"]), _children(db, code), path)
 
 
 def region_names(db: Engine, codes: list[str]) -> dict[str, str]:

@@ -9,11 +9,13 @@ that ask for jobs of their own run those one after the other in their own thread
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 #: Threads shared by every screen of the process. ClickHouse does the work; more
 #: threads than this only queue inside the server of a 2-core machine.
@@ -73,7 +75,9 @@ def run_beside(main: Callable[[], T], jobs: dict[str, Callable[[], object]]) -> 
     futures = {name: pool.submit(contextvars.copy_context().run, fn) for name, fn in jobs.items()}
     try:
         out = main()
-    finally:
-        for f in futures.values():
-            f.exception()  # wait (a failure is raised below, or after main's)
+    except BaseException:
+        for name, f in futures.items():  # wait for them; main's failure is the one raised
+            if f.exception() is not None:
+                logger.warning("job %s failed beside another failure: %r", name, f.exception())
+        raise
     return out, {name: f.result() for name, f in futures.items()}
