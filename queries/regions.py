@@ -42,8 +42,21 @@ _CHILDREN_SQL = """
     SELECT code, name, level FROM regions WHERE code LIKE %(like)s AND parent = %(parent)s ORDER BY code"""
 
 
-def _children(db: Engine, code: str) -> pd.DataFrame:
-    kids = run(db, "region_children", _CHILDREN_SQL, {"parent": code, "like": code + "%"})
+#: :func:`_load_node`'s rows, told apart by ``part``: the lineage (ancestors that exist and the
+#: region), child counts of its nodes (``code`` = the parent, ``n``), the region's children. (An
+#: alias never names another column: ClickHouse would read the alias in WHERE too.)
+_NODE_SQL = """
+    SELECT 'lineage' AS part, code, name, level, parent, toUInt64(0) AS n FROM regions WHERE code IN %(codes)s
+    UNION ALL SELECT 'count' AS part, p AS code, '' AS name, toUInt8(0) AS level, '' AS parent, n FROM (
+        SELECT parent AS p, count() AS n FROM regions WHERE code LIKE %(like2)s AND parent IN %(codes)s GROUP BY parent)
+    UNION ALL SELECT 'child' AS part, code, name, level, parent, toUInt64(0) AS n FROM regions
+        WHERE code LIKE %(like)s AND parent = %(code)s"""
+
+
+def _children(db: Engine, code: str, kids: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``code``'s children (``kids``: already read) past pass-through levels."""
+    if kids is None:
+        kids = run(db, "region_children", _CHILDREN_SQL, {"parent": code, "like": code + "%"})
     # Skip pass-through levels (a single child that itself has children).
     while len(kids) == 1:
         only = kids["code"].iloc[0]
@@ -102,17 +115,17 @@ def _load_node(db: Engine, code: str) -> RegionNode:
         kids = _children(db, "")
         path = pd.DataFrame({"code": [""], "name": [NATIONAL_NAME], "level": [0]})
         return RegionNode("", NATIONAL_NAME, 0, kids, path)
-    lineage = run(db, "region_lineage",
-                  "SELECT code, name, level, parent FROM regions WHERE code IN %(codes)s ORDER BY code",
-                  {"codes": ancestors(code) + [code]})
+    # One round trip (a cold drill-down click waits for it): the lineage, how many children each
+    # of its nodes has, and the region's own children.
+    both = run(db, "region_node", _NODE_SQL, {"codes": ancestors(code) + [code], "code": code,
+                                               "like": code + "%", "like2": code[:2] + "%"})
+    lineage = both[both["part"] == "lineage"].sort_values("code", kind="stable")
     me = lineage[lineage["code"] == code]
     if me.empty:
         raise RegionNotFound(f"region {code!r} does not exist", user_message=f"未找到区划代码 {code}")
+    counts = both[both["part"] == "count"]
     # A lineage node is pass-through when it is its parent's only child and has children.
-    counts = run(db, "region_child_counts",
-                 "SELECT parent, count() AS n FROM regions WHERE code LIKE %(like)s AND parent IN %(p)s "
-                 "GROUP BY parent", {"p": list(lineage["code"]), "like": code[:2] + "%"})
-    n_children = {"": 2, **dict(zip(counts["parent"], counts["n"]))}  # the country has many provinces
+    n_children = {"": 2, **dict(zip(counts["code"], counts["n"]))}  # the country has many provinces
     anc = lineage[lineage["code"] != code]
     keep = pd.Series([n_children.get(row.parent, 0) != 1 or n_children.get(row.code, 0) == 0
                       for row in anc.itertuples()], index=anc.index, dtype=bool)
@@ -123,7 +136,8 @@ def _load_node(db: Engine, code: str) -> RegionNode:
     ], ignore_index=True)
     path["level"] = path["level"].astype("int64")
     row = me.iloc[0]
-    return RegionNode(code, str(row["name"]), int(row["level"]), _children(db, code), path)
+    kids = both[both["part"] == "child"].sort_values("code", kind="stable")[["code", "name", "level"]]
+    return RegionNode(code, str(row["name"]), int(row["level"]), _children(db, code, kids), path)
 
 
 def region_names(db: Engine, codes: list[str]) -> dict[str, str]:

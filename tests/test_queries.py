@@ -163,8 +163,8 @@ def test_region_node_is_loaded_once_for_callers_at_once(demo_db, monkeypatch):
     monkeypatch.setattr(mod, "run", counting)
     with ThreadPoolExecutor(6) as pool:
         nodes = list(pool.map(lambda _: region_node(demo_db, DG), range(6)))
-    assert calls["region_lineage"] == 1 and all(n is nodes[0] for n in nodes)
-    assert region_node(demo_db, DG) is nodes[0] and calls["region_lineage"] == 1
+    assert calls["region_node"] == 1 and all(n is nodes[0] for n in nodes)
+    assert region_node(demo_db, DG) is nodes[0] and calls["region_node"] == 1
 
 
 def test_region_node_beijing_skips_shixiaqu(demo_db):
