@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
-from typing import Sequence
+from functools import partial
+from typing import Callable, Sequence
 
 from indicators.event_types import event_types
 from indicators.model import Measure
@@ -44,12 +45,12 @@ _PERIOD_END = "toDate(arrayElement(array%(ends)s, _period))"
 class Query:
     """One SQL of an indicator computation: its FROM item, the filter its rows need besides
     the region, and the measures (with the expression each is computed by) it answers;
-    ``periods_from``: for a stock rollup, the FROM item answering several period ends at once."""
+    ``periods_from``: for a stock rollup, the FROM item answering n period ends at once."""
     name: str
     from_item: str
     prefilter: str
     exprs: list[tuple[Measure, str]]
-    periods_from: str = ""
+    periods_from: Callable[[int], str] | None = None
 
     def types_filter(self, source: str) -> tuple[str, dict[str, object]]:
         """A condition narrowing the rows to the event types the measures need (events only),
@@ -61,7 +62,7 @@ class Query:
         """(the measures one query can answer for several period ends at once — a stock
         rollup's whose expressions depend on the period only through its end —, the others,
         asked once per period); None for an empty part."""
-        if not self.periods_from:
+        if self.periods_from is None:
             return None, self
         span = [(m, e) for m, e in self.exprs if set(_PLACEHOLDER.findall(e)) <= {"end"}]
         rest = [(m, e) for m, e in self.exprs if set(_PLACEHOLDER.findall(e)) - {"end"}]
@@ -83,7 +84,7 @@ def plan(source: str, measures: list[Measure], level: str | None) -> list[Query]
     out = [replace(raw, exprs=slow)] if slow else []
     if fast:
         name = f"indicators_rollup_{family.name}_{level}"
-        out.insert(0, Query(name, family.stock_from(level), "", fast, family.stock_periods_from(level))
+        out.insert(0, Query(name, family.stock_from(level), "", fast, partial(family.stock_periods_from, level))
                    if family.stock else Query(name, family.table(level), raw.prefilter, fast))
     return out
 
@@ -128,28 +129,47 @@ def pieces(source: str, measures: list[Measure], level: str | None, periods: Seq
     return out
 
 
-def period_sql(q: Query, key: str, cols: str, col: str, narrow: str = "", time_col: str = "") -> str:
-    """``q`` over several periods at once (``%(starts)s``/``%(ends)s``): each row counts once
+def period_params(parts: list[tuple]) -> dict[str, object]:
+    """The parameters of :func:`period_sql` for ``parts`` (:func:`pieces`' second element)."""
+    out: dict[str, object] = {"starts": [p[1].start for p in parts], "ends": [p[1].end for p in parts],
+                              "untils": [p[3] or "" for p in parts], "first": min(p[1].start for p in parts)}
+    for k, p in enumerate(parts):
+        out[f"start_{k}"], out[f"end_{k}"] = p[1].start, p[1].end
+    return out
+
+
+def period_sql(q: Query, key: str, cols: str, col: str, n: int, narrow: str = "", time_col: str = "") -> str:
+    """``q`` over ``n`` periods at once (``%(starts)s``/``%(ends)s``): each row counts once
     for every period containing it, under ``_period`` (1-based); with ``time_col``, a row of a
-    period's last day counts only up to ``%(untils)s`` (its time that day)."""
+    period's last day counts only up to ``%(untils)s`` (its time that day). Rows are read from
+    the periods' days only (``start_k``/``end_k``, which the date-first sorting key narrows: a
+    day this year, one last month and one a year ago read three days, not a year)."""
     cut = (f"AND ({col} < toDate(arrayElement(array%(ends)s, i)) OR "
            f"{time_col} <= toDateTime(arrayElement(array%(untils)s, i)))") if time_col else ""
     # ClickHouse 18.16 reads a column named only inside the lambda as unknown: named in WHERE too.
     narrow += f" AND toDate({time_col}) >= %(first)s" if time_col else ""
+    days = " OR ".join(f"({col} >= %(start_{k})s AND {col} <= %(end_{k})s)" for k in range(n))
     # An ARRAY JOIN clause, not arrayJoin() in the SELECT list: over a Distributed table 18.16
     # loses the latter's alias ("Not found column arrayJoin(…)"; tests/test_replicas.py).
     return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
             f"SELECT *, _period FROM {q.from_item} "
             f"ARRAY JOIN arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
             f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s)) AS _period "
-            f"WHERE grid_code LIKE %(like)s AND {col} >= %(first)s AND {col} <= %(last)s {narrow}"
+            f"WHERE grid_code LIKE %(like)s AND ({days}) {narrow}"
             f") GROUP BY _period, region_code")
 
 
-def stock_periods_sql(q: Query, key: str, aliases: dict[Measure, str]) -> str:
+def stock_periods_sql(q: Query, key: str, aliases: dict[Measure, str], n: int) -> str:
     """A stock rollup query (the first part of :meth:`Query.split_periods`) for every end of ``%(ends)s`` at once,
     under ``_period`` (1-based): the total is read once and the changes after the earliest
-    end once (``%(first_end)s``), each change counted for the ends it comes after."""
+    end once (``%(first_end)s``), each change counted for the ends it comes after; ``n`` ends
+    (:func:`stock_periods_params`)."""
     cols = ", ".join(f"{e.replace('%(end)s', _PERIOD_END)} AS {aliases[m]}" for m, e in q.exprs)
-    return (f"SELECT _period, {key} AS region_code, {cols} FROM {q.periods_from} "
+    assert q.periods_from is not None
+    return (f"SELECT _period, {key} AS region_code, {cols} FROM {q.periods_from(n)} "
             f"WHERE grid_code LIKE %(like)s GROUP BY _period, region_code")
+
+
+def stock_periods_params(ends: list[dt.date]) -> dict[str, object]:
+    """The parameters of :func:`stock_periods_sql` for ``ends``."""
+    return {"ends": ends, "first_end": min(ends), **{f"end_{k}": e for k, e in enumerate(ends)}}

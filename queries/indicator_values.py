@@ -15,7 +15,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from queries.indicator_plan import PERIOD_COL, TIME_COL, period_sql, pieces, plan, plan_risk, stock_periods_sql
+from queries.indicator_plan import (PERIOD_COL, TIME_COL, period_params, period_sql, pieces, plan, plan_risk,
+                                    stock_periods_params, stock_periods_sql)
 from queries.risk_snapshots import usable
 from store.rollups import level_for, rollups_enabled
 from indicators.model import Indicator, Measure
@@ -132,10 +133,9 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                     cut = parts[0][3] is not None
                     pending.append(([(i, only) for i, _piece, only, _until in parts],
                                     f"{q.name}_periods{'_cut' if cut else ''}",
-                                    period_sql(q, key, cols, PERIOD_COL[source], narrow, TIME_COL[source] if cut else ""),
-                                    {**base, **extra, "starts": [p[1].start for p in parts],
-                                     "ends": [p[1].end for p in parts], "untils": [p[3] or "" for p in parts],
-                                     "first": min(p[1].start for p in parts), "last": max(p[1].end for p in parts)}))
+                                    period_sql(q, key, cols, PERIOD_COL[source], len(parts), narrow,
+                                               TIME_COL[source] if cut else ""),
+                                    {**base, **extra, **period_params(parts)}))
             continue
         for i, period in enumerate(periods):
             # ``until``: the period's last moment (its time of day when cut: like with like).
@@ -153,9 +153,8 @@ def measure_tables(db: Engine, indicators: Sequence[Indicator], flt: Filter, per
                     span, q = q.split_periods()
                     if span is not None and i == 0:
                         pending.append(([(k, None) for k in range(len(periods))], f"{span.name}_periods",
-                                        stock_periods_sql(span, key, aliases),
-                                        {**base, "ends": [p.end for p in periods],
-                                         "first_end": min(p.end for p in periods)}))
+                                        stock_periods_sql(span, key, aliases, len(periods)),
+                                        {**base, **stock_periods_params([p.end for p in periods])}))
                     if q is None:
                         continue
                 cols = ", ".join(f"{expr} AS {aliases[m]}" for m, expr in q.exprs)

@@ -29,8 +29,9 @@ def _existing(db: Engine) -> dict[str, tuple[str, str]]:
 def _current(db: Engine, family: Family, have: dict[str, tuple[str, str]], sfx: str) -> bool:
     """Whether every table and view of ``family`` exists as this version declares it."""
     for table in family.tables():
-        with_date = not table.endswith("_total")
-        key = ",".join(family.sorting_key(with_date, _level(family, table)))
+        level, kind = family.kind_of(table)
+        with_date = kind != "total"
+        key = ",".join(family.sorting_key(with_date, level))
         if table + sfx not in have or have[table + sfx][1].replace(" ", "") != key:
             return False
         if _columns(db, table + sfx) != set(family.columns(with_date)):
@@ -50,25 +51,24 @@ def _views(family: Family, sfx: str) -> list[tuple[str, str, str]]:
     views of its target table)."""
     src = family.source + sfx
     out = []
-    for level in LEVELS:
-        out.append((f"mv_{family.table(level)}{sfx}", family.table(level) + sfx, family.select_sql(level, src)))
-        if family.stock:
-            out.append((f"mv_{family.total(level)}{sfx}", family.total(level) + sfx,
-                        family.select_sql(level, src, with_date=False)))
+    for table in family.tables():
+        out.append((f"mv_{table}{sfx}", table + sfx, _select(family, table, src)))
     return out
 
 
-def _level(family: Family, table: str) -> str:
-    return table.removeprefix(f"rollup_{family.name}_").removesuffix("_total")
+def _select(family: Family, table: str, src: str, where: str = "1") -> str:
+    """The rows of ``table`` (day, total or month table of ``family``) computed from ``src``."""
+    level, kind = family.kind_of(table)
+    return family.select_sql(level, src, where, with_date=kind != "total", month=kind == "month")
 
 
 def _ddl(family: Family, table: str, sfx: str) -> str:
-    total = table.endswith("_total")
-    level = _level(family, table)
+    level, kind = family.kind_of(table)
+    total = kind == "total"
     partition = f"PARTITION BY toYYYYMM({family.date_col}) " if family.name == "events" else ""
     return (f"CREATE TABLE {table}{sfx} ENGINE = SummingMergeTree {'' if total else partition}"
             f"ORDER BY ({', '.join(family.sorting_key(not total, level))}) "
-            f"AS {family.select_sql(level, family.source + sfx, '0', with_date=not total)}")
+            f"AS {_select(family, table, family.source + sfx, '0')}")
 
 
 def create_rollups(db: Engine, local_suffix: str = "", fill: bool = True) -> list[str]:
@@ -121,10 +121,9 @@ def _build(db: Engine, family: Family, sfx: str, fill: bool = True) -> None:
     for view, target, select in _views(family, sfx):
         execute(db, f"create_{view}", f"CREATE MATERIALIZED VIEW {view} TO {target} AS {select}")
     for table in family.tables() if fill else ():
-        total = table.endswith("_total")
+        total = family.kind_of(table)[1] == "total"
         execute(db, f"backfill_{table}", f"INSERT INTO {table}{sfx} ({', '.join(family.columns(not total))}) "
-                f"{family.select_sql(_level(family, table), family.source + sfx, with_date=not total)} {SPILL}",
-                bulk=True)
+                f"{_select(family, table, family.source + sfx)} {SPILL}", bulk=True)
 
 
 def drop_family(db: Engine, family: Family, local_suffix: str = "") -> None:
@@ -141,13 +140,12 @@ def drop_rollups(db: Engine, local_suffix: str = "") -> None:
 
 # -- keeping them exact --------------------------------------------------------------
 
-def _diff_sql(family: Family, level: str, raw_where: str, rollup_where: str, with_date: bool = True) -> str:
-    """Rows to add to the ``level`` table (or total) so that it equals the raw rows: the
-    keys that differ, with raw − rollup."""
-    key = ", ".join(family.key(with_date))
-    table = family.table(level) if with_date else family.total(level)
+def _diff_sql(family: Family, table: str, raw_where: str, rollup_where: str) -> str:
+    """Rows to add to ``table`` (a day, total or month table) so that it equals the raw rows:
+    the keys that differ, with raw − rollup."""
+    key = ", ".join(family.key(family.kind_of(table)[1] != "total"))
     return (f"SELECT {key}, " + ", ".join(f"sum({s}) AS {s}" for s in family.sums) + " FROM ("
-            f"{family.select_sql(level, where=raw_where, with_date=with_date)} UNION ALL "
+            f"{_select(family, table, family.source, raw_where)} UNION ALL "
             f"SELECT {key}, " + ", ".join(f"-sum({s}) AS {s}" for s in family.sums)
             + f" FROM {table} WHERE {rollup_where} GROUP BY {key}"
             f") GROUP BY {key} HAVING " + " OR ".join(f"abs({s}) > 0.0001" for s in family.sums))
@@ -164,21 +162,28 @@ def reconcile(db: Engine, table: str, grids: Iterable[str]) -> int:
     for family in families_of(table):
         for i in range(0, len(towns), 1000):
             diff = run(db, "rollup_reconcile_diff",
-                       _diff_sql(family, FINEST, f"substring(grid_code, 1, {n}) IN %(keys)s", "grid_code IN %(keys)s"),
-                       {"keys": tuple(towns[i:i + 1000])})
+                       _diff_sql(family, family.table(FINEST), f"substring(grid_code, 1, {n}) IN %(keys)s",
+                                 "grid_code IN %(keys)s"), {"keys": tuple(towns[i:i + 1000])})
             if diff.empty:
                 continue
             changed += len(diff)
             # Coarser levels first: the town table, the one a rerun compares, changes last.
-            for level in reversed(LEVELS):
+            for table in reversed(family.tables()):
+                level, kind = family.kind_of(table)
                 rekeyed = diff.assign(grid_code=diff["grid_code"].str[:LEVELS[level]])
-                for with_date in (False, True) if family.stock else (True,):
-                    key = list(family.key(with_date))
-                    rows = rekeyed.groupby(key, as_index=False, observed=True)[list(family.sums)].sum()
-                    db.insert(family.table(level) if with_date else family.total(level), rows)
+                if kind == "month":
+                    rekeyed[family.date_col] = _month_starts(rekeyed[family.date_col])
+                key = list(family.key(kind != "total"))
+                db.insert(table, rekeyed.groupby(key, as_index=False, observed=True)[list(family.sums)].sum())
     if changed:
         logger.info("rollups of %s reconciled for %d towns: %d rows", table, len(towns), changed)
     return changed
+
+
+def _month_starts(days: pd.Series) -> pd.Series:
+    """Each day's first of the month, in the column's own type (dates or datetimes)."""
+    starts = pd.to_datetime(days).dt.to_period("M").dt.start_time
+    return starts.dt.date if days.dtype == object else starts.astype(days.dtype)
 
 
 def grids_of(db: Engine, table: str, where: str, params: dict) -> set[str]:
@@ -205,13 +210,13 @@ def _raw_units(db: Engine, family: Family) -> pd.DataFrame:
     return df.astype({"code": str, "m": int})
 
 
-def _verify_chunks(db: Engine, family: Family, level: str, with_date: bool,
+def _verify_chunks(db: Engine, family: Family, table: str,
                    chunk_rows: int, raw_units: pd.DataFrame | None = None) -> list[tuple[tuple, ...]]:
-    """The units of the comparison — ``(code,)`` of the ``level`` for a total, ``(code,
-    yyyymm)`` for a day table — found in the raw rows or in the rollup table, packed in
+    """The units of the comparison — ``(code,)`` of the table's level for a total, ``(code,
+    yyyymm)`` for a day or month table — found in the raw rows or in the rollup table, packed in
     chunks of about ``chunk_rows`` rollup rows (a unit with more is a chunk of its own)."""
-    n = LEVELS[level]
-    table = family.table(level) if with_date else family.total(level)
+    level, kind = family.kind_of(table)
+    n, with_date = LEVELS[level], kind != "total"
     month = f", toYYYYMM({family.date_col}) AS m" if with_date else ""
     sizes = run(db, "rollup_verify_sizes", f"SELECT grid_code AS code{month}, count() AS n FROM {table} "
                 f"GROUP BY code{', m' if with_date else ''}")
@@ -246,31 +251,30 @@ def verify(db: Engine, chunk_rows: int = VERIFY_CHUNK_ROWS, repair: bool = False
     out = {}
     for family in FAMILIES.values():
         raw_units = _raw_units(db, family)
-        for level in LEVELS:
-            n = LEVELS[level]
-            for with_date in (True, False) if family.stock else (True,):
-                table = family.table(level) if with_date else family.total(level)
-                out[table] = 0
-                for units in _verify_chunks(db, family, level, with_date, chunk_rows, raw_units):
-                    if with_date:
-                        first, last = min(u[1] for u in units), max(u[1] for u in units)
-                        raw_where = (f"{family.date_expr} >= toDate('{first // 100}-{first % 100:02d}-01') AND "
-                                     f"{family.date_expr} < addMonths(toDate('{last // 100}-{last % 100:02d}-01'), 1) "
-                                     f"AND (substring(grid_code, 1, {n}), toYYYYMM({family.date_expr})) IN %(keys)s")
-                        rollup_where = f"(grid_code, toYYYYMM({family.date_col})) IN %(keys)s"
-                        keys: tuple = units
-                    else:
-                        raw_where, rollup_where = f"substring(grid_code, 1, {n}) IN %(keys)s", "grid_code IN %(keys)s"
-                        keys = tuple(u[0] for u in units)
-                    diff = _diff_sql(family, level, raw_where, rollup_where, with_date)
-                    if repair:
-                        rows = run(db, "rollup_repair_diff", f"{diff} {SPILL}", {"keys": keys})
-                        if not rows.empty:
-                            db.insert(table, rows[list(family.columns(with_date))])
-                        out[table] += len(rows)
-                    else:
-                        out[table] += int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff}) {SPILL}",
-                                              {"keys": keys})["n"].iloc[0])
+        for table in family.tables():
+            level, kind = family.kind_of(table)
+            n, with_date = LEVELS[level], kind != "total"
+            out[table] = 0
+            for units in _verify_chunks(db, family, table, chunk_rows, raw_units):
+                if with_date:
+                    first, last = min(u[1] for u in units), max(u[1] for u in units)
+                    raw_where = (f"{family.date_expr} >= toDate('{first // 100}-{first % 100:02d}-01') AND "
+                                 f"{family.date_expr} < addMonths(toDate('{last // 100}-{last % 100:02d}-01'), 1) "
+                                 f"AND (substring(grid_code, 1, {n}), toYYYYMM({family.date_expr})) IN %(keys)s")
+                    rollup_where = f"(grid_code, toYYYYMM({family.date_col})) IN %(keys)s"
+                    keys: tuple = units
+                else:
+                    raw_where, rollup_where = f"substring(grid_code, 1, {n}) IN %(keys)s", "grid_code IN %(keys)s"
+                    keys = tuple(u[0] for u in units)
+                diff = _diff_sql(family, table, raw_where, rollup_where)
+                if repair:
+                    rows = run(db, "rollup_repair_diff", f"{diff} {SPILL}", {"keys": keys})
+                    if not rows.empty:
+                        db.insert(table, rows[list(family.columns(with_date))])
+                    out[table] += len(rows)
+                else:
+                    out[table] += int(run(db, "rollup_verify", f"SELECT count() AS n FROM ({diff}) {SPILL}",
+                                          {"keys": keys})["n"].iloc[0])
     if repair and any(out.values()):
         logger.warning("rollups repaired: %s", ", ".join(f"{t} {k}" for t, k in out.items() if k))
     return out

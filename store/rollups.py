@@ -73,6 +73,7 @@ class Family:
     renames: tuple[tuple[str, str], ...] = ()  # (rollup column, raw column) as measures name them
     order: tuple[str, ...] = () # sorting key of the day tables, if not date, region, dims
     region_first: tuple[str, ...] = ()  # levels whose day tables are sorted by region, then date
+    month_levels: tuple[str, ...] = ()  # levels that also keep the changes per month (``…_month``)
 
     def sorting_key(self, with_date: bool = True, level: str = "city") -> tuple[str, ...]:
         if not with_date:
@@ -87,9 +88,21 @@ class Family:
     def total(self, level: str) -> str:
         return f"rollup_{self.name}_{level}_total"
 
+    def month_table(self, level: str) -> str:
+        return f"rollup_{self.name}_{level}_month"
+
     def tables(self) -> list[str]:
-        """Every table of the family, finest level first, each level before its total."""
-        return [t for level in LEVELS for t in (self.table(level), *((self.total(level),) if self.stock else ()))]
+        """Every table of the family, finest level first, each level before its total and month table."""
+        return [t for level in LEVELS for t in (self.table(level), *((self.total(level),) if self.stock else ()),
+                                                 *((self.month_table(level),) if level in self.month_levels else ()))]
+
+    def kind_of(self, table: str) -> tuple[str, str]:
+        """(level, 'day' | 'total' | 'month') of one of :meth:`tables`."""
+        rest = table.removeprefix(f"rollup_{self.name}_")
+        for kind in ("total", "month"):
+            if rest.endswith(f"_{kind}"):
+                return rest.removesuffix(f"_{kind}"), kind
+        return rest, "day"
 
     def key(self, with_date: bool = True) -> tuple[str, ...]:
         """The columns that tell the rows of a day table apart, or of a total (``with_date`` False)."""
@@ -99,9 +112,15 @@ class Family:
         """In the order :meth:`select_sql` produces them."""
         return self.key(with_date) + self.sums
 
-    def select_sql(self, level: str, src: str | None = None, where: str = "1", with_date: bool = True) -> str:
-        """The rows of the ``level`` table (or total) computed from the raw table."""
-        date = [self.date_expr if self.date_expr == self.date_col else f"{self.date_expr} AS {self.date_col}"]
+    def select_sql(self, level: str, src: str | None = None, where: str = "1", with_date: bool = True,
+                   month: bool = False) -> str:
+        """The rows of the ``level`` table (or total; ``month``: month table, dated the first of
+        the month) computed from the raw table."""
+        if month:  # an alias never names a column it is computed from (ClickHouse reads the alias there too)
+            assert self.date_expr != self.date_col, self.name
+            date = [f"toStartOfMonth({self.date_expr}) AS {self.date_col}"]
+        else:
+            date = [self.date_expr if self.date_expr == self.date_col else f"{self.date_expr} AS {self.date_col}"]
         head = (date if with_date else []) + [f"substring(grid_code, 1, {LEVELS[level]}) AS grid_code", *self.dims]
         sums = [f"{e} AS {s}" for e, s in zip(self.sum_exprs, self.sums)]
         return (f"SELECT {', '.join(head + sums)} {self.body.format(src=src or self.source, where=where)} "
@@ -114,31 +133,51 @@ class Family:
     def stock_from(self, level: str) -> str:
         """A FROM item: the family's columns (under the names measures use) with the
         stock at the end of ``%(end)s`` as the sum of its rows: the total minus the
-        changes dated after the end."""
-        renamed = dict(self.renames)
-        dims = ", ".join(f"{c} AS {renamed[c]}" if c in renamed else c for c in self.dims)
-        plus = ", ".join(self.sums)
-        minus = ", ".join(f"-{s} AS {s}" for s in self.sums)
-        return (f"(SELECT grid_code, {dims}, {plus} FROM {self.total(level)} WHERE grid_code LIKE %(like)s "
-                f"UNION ALL SELECT grid_code, {dims}, {minus} FROM {self.table(level)} "
-                f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(end)s)")
+        changes dated after the end — from the day table within the end's month and from
+        the month table after it, where the level has one (a year-ago stock reads a month
+        of days and twelve months, not 365 days)."""
+        cols, plus, minus = self._stock_columns()
+        if level not in self.month_levels:
+            return (f"(SELECT {cols}, {plus} FROM {self.total(level)} WHERE grid_code LIKE %(like)s "
+                    f"UNION ALL SELECT {cols}, {minus} FROM {self.table(level)} "
+                    f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(end)s)")
+        month = "toStartOfMonth(toDate(%(end)s))"
+        return (f"(SELECT {cols}, {plus} FROM {self.total(level)} WHERE grid_code LIKE %(like)s "
+                f"UNION ALL SELECT {cols}, {minus} FROM {self.table(level)} WHERE grid_code LIKE %(like)s "
+                f"AND {self.date_col} > %(end)s AND {self.date_col} < addMonths({month}, 1) "
+                f"UNION ALL SELECT {cols}, {minus} FROM {self.month_table(level)} WHERE grid_code LIKE %(like)s "
+                f"AND {self.date_col} > {month})")
 
-    def stock_periods_from(self, level: str) -> str:
-        """:meth:`stock_from` for every end of ``%(ends)s`` at once, under ``_period`` (1-based):
-        the total once per end, each change after the earliest end (``%(first_end)s``) once
-        per end it comes after. (ARRAY JOIN clauses, not arrayJoin(): see
-        queries.indicator_plan.period_sql; the lambda's column is named in WHERE too.)"""
+    def stock_periods_from(self, level: str, n: int) -> str:
+        """:meth:`stock_from` for the ``n`` ends of ``%(ends)s`` (also ``%(end_k)s``, k from 0)
+        at once, under ``_period`` (1-based): the total once per end, each change after the
+        earliest end (``%(first_end)s``) once per end it comes after. (ARRAY JOIN clauses, not
+        arrayJoin(): see queries.indicator_plan.period_sql; the lambda's column is named in
+        WHERE too.)"""
+        cols, plus, minus = self._stock_columns()
+        d, ends = self.date_col, "arrayEnumerate(array%(ends)s)"
+        end = "toDate(arrayElement(array%(ends)s, i))"
+        total = (f"(SELECT _period, {cols}, {plus} FROM {self.total(level)} "
+                 f"ARRAY JOIN {ends} AS _period WHERE grid_code LIKE %(like)s ")
+        if level not in self.month_levels:
+            return (total + f"UNION ALL SELECT _period, {cols}, {minus} FROM {self.table(level)} "
+                    f"ARRAY JOIN arrayFilter(i -> {d} > {end}, {ends}) AS _period "
+                    f"WHERE grid_code LIKE %(like)s AND {d} > %(first_end)s)")
+        # Days within each end's month (only those are read), then the months after it.
+        days = " OR ".join(f"({d} > %(end_{k})s AND {d} < addMonths(toStartOfMonth(toDate(%(end_{k})s)), 1))"
+                           for k in range(n))
+        return (total + f"UNION ALL SELECT _period, {cols}, {minus} FROM {self.table(level)} "
+                f"ARRAY JOIN arrayFilter(i -> {d} > {end} AND {d} < addMonths(toStartOfMonth({end}), 1), {ends}) "
+                f"AS _period WHERE grid_code LIKE %(like)s AND ({days}) "
+                f"UNION ALL SELECT _period, {cols}, {minus} FROM {self.month_table(level)} "
+                f"ARRAY JOIN arrayFilter(i -> {d} > toStartOfMonth({end}), {ends}) AS _period "
+                f"WHERE grid_code LIKE %(like)s AND {d} > toStartOfMonth(toDate(%(first_end)s)))")
+
+    def _stock_columns(self) -> tuple[str, str, str]:
+        """(grid_code and the dimensions under the names measures use, the sums, the sums negated)."""
         renamed = dict(self.renames)
         dims = ", ".join(f"{c} AS {renamed[c]}" if c in renamed else c for c in self.dims)
-        plus = ", ".join(self.sums)
-        minus = ", ".join(f"-{s} AS {s}" for s in self.sums)
-        after = (f"arrayFilter(i -> {self.date_col} > toDate(arrayElement(array%(ends)s, i)), "
-                 "arrayEnumerate(array%(ends)s))")
-        return (f"(SELECT _period, grid_code, {dims}, {plus} FROM {self.total(level)} "
-                "ARRAY JOIN arrayEnumerate(array%(ends)s) AS _period WHERE grid_code LIKE %(like)s "
-                f"UNION ALL SELECT _period, grid_code, {dims}, {minus} FROM {self.table(level)} "
-                f"ARRAY JOIN {after} AS _period "
-                f"WHERE grid_code LIKE %(like)s AND {self.date_col} > %(first_end)s)")
+        return (f"grid_code, {dims}", ", ".join(self.sums), ", ".join(f"-{s} AS {s}" for s in self.sums))
 
 
 #: Bulk work in the background (a backfill of 100 million rows; a risk snapshot, which
@@ -153,6 +192,11 @@ SPILL = "SETTINGS max_bytes_before_external_group_by = 1000000000, max_execution
 #: a city, most of each day, so date first stays cheaper there.
 _SMALL_REGIONS = ("county", "town")
 
+#: A city table is read by a province or a city for most of each day: a stock a year ago
+#: would read a year of them. Its changes are also kept per month (``…_city_month``): the
+#: days of the end's month, then a row per month after it.
+_MONTHS = ("city",)
+
 _END_DAY = ("if(status != 'active' AND isNotNull(status_date), "
             "greatest(assumeNotNull(status_date), reg_date), reg_date)")
 _ENTITY_SIGN = "if(status != 'active' AND isNotNull(status_date), -1, 0)"
@@ -163,17 +207,18 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            ("event_type", "entity_type", "detail", "result"), ("n", "amount"),
            ("toInt64(count())", "sum(amount)"), "FROM {src} WHERE {where}",
            order=("event_type", "event_date", "grid_code", "entity_type", "detail", "result")),
-    Family("entities", "entities", "entities", "day", "day",
+    Family("entities", "entities", "entities", "day", "change_day",
            ("entity_type", "industry", "credit_grade", "abnormal", "dishonest"), ("d", "capital"),
            ("toInt64(sum(sign))", "sum(capital * sign)"),
-           f"FROM {{src}} ARRAY JOIN [reg_date, {_END_DAY}] AS day, [1, {_ENTITY_SIGN}] AS sign "
-           "WHERE sign != 0 AND {where}", stock=True, region_first=_SMALL_REGIONS),
+           f"FROM {{src}} ARRAY JOIN [reg_date, {_END_DAY}] AS change_day, [1, {_ENTITY_SIGN}] AS sign "
+           "WHERE sign != 0 AND {where}", stock=True, region_first=_SMALL_REGIONS, month_levels=_MONTHS),
     Family("tasks", "task_events", "task_asof", "day", "event_date",
            ("task_type", "state", "deadline"), ("d",), ("toInt64(sum(sign))",),
            "FROM {src} ARRAY JOIN [toString(status), toString(from_status)] AS state, "
            f"[if(status = 'closed', {NO_DEADLINE}, due_date), if(from_status = 'closed', {NO_DEADLINE}, stage_due)]"
            " AS deadline, [1, if(from_status = 'none', 0, -1)] AS sign WHERE sign != 0 AND {where}",
-           stock=True, renames=(("state", "status"), ("deadline", "due_date")), region_first=_SMALL_REGIONS),
+           stock=True, renames=(("state", "status"), ("deadline", "due_date")), region_first=_SMALL_REGIONS,
+           month_levels=_MONTHS),
 )}
 
 

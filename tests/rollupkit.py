@@ -119,6 +119,11 @@ def mismatches(db: Source) -> list[str]:
                 key = ["grid_code", *f.dims]
                 problems += _compare(_expected(rows, name, level, with_date=False),
                                      _stored(db, f.total(level), key, f.sums), key, f.sums, f.total(level))
+            if level in f.month_levels:  # the changes per month: dated the first of their month
+                months = rows.assign(**{f.date_col: pd.to_datetime(rows[f.date_col]).dt.to_period("M").dt.start_time})
+                problems += _compare(_expected(months, name, level), _stored(db, f.month_table(level), list(f.key()),
+                                                                              f.sums),
+                                     list(f.key()), f.sums, f.month_table(level))
     return problems
 
 

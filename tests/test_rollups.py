@@ -250,7 +250,7 @@ def test_check_finds_each_difference_chunk_by_chunk_and_repair_ends_them(scratch
     expected.update({"rollup_events_county": 2, "rollup_tasks_town_total": 1})
     from store.rollup_tables import _verify_chunks
 
-    assert len(_verify_chunks(db, FAMILIES["events"], "county", True, 400)) > 3  # many chunks, months apart
+    assert len(_verify_chunks(db, FAMILIES["events"], "rollup_events_county", 400)) > 3  # many chunks, months apart
     assert verify(db, chunk_rows=400) == expected
     assert verify(db) == expected
     assert verify(db, chunk_rows=400, repair=True) == expected
