@@ -67,7 +67,9 @@ def ensure_data(db: Any, args: argparse.Namespace) -> dict[str, Any]:
     from etl.load import load_regions, record_load
     from store.schema import init_schema
 
+    t = time.perf_counter()
     init_schema(db)  # idempotent: adds tables (and rollups) a newer schema declares
+    say(f"etl init on the data present: {time.perf_counter() - t:.1f} s (builds what a newer schema declares)")
     note = None if args.regenerate else present_scale(db, args)
     if note is not None:
         say(f"data present: {args.entities:,} entities loaded {note['loaded_at']} "
