@@ -56,6 +56,7 @@ BINARY_ENV = "CLICKHOUSE_SERVER_BIN"
 _FALLBACK_PATHS = ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server")
 _PR_SET_PDEATHSIG = 1
 _ADDRESS_IN_USE = ("Address already in use", "EADDRINUSE")
+_UNEXPECTED_PARTS = "doesn't look like the set of parts in ZooKeeper"
 _LIVE: set[ClickHouseServer] = set()  # spawned and not yet stopped
 
 
@@ -209,11 +210,23 @@ class ClickHouseServer:
                 self._spawn(binary, timeout)
                 return self
             except RuntimeError as exc:
+                if not self._restore_flag.exists() and _UNEXPECTED_PARTS in self._errors_since_start():
+                    # killed mid-insert: a part on disk that ZooKeeper never heard of. The
+                    # operator's step (docs/deploy.md): the flag makes the server detach such
+                    # parts and fetch what it lacks from its other replica.
+                    logger.warning("%s: unexpected parts after a crash; starting with force_restore_data", self.name)
+                    self._restore_flag.parent.mkdir(parents=True, exist_ok=True)
+                    self._restore_flag.touch()
+                    continue
                 if retries == 0 or not any(s in str(exc) for s in _ADDRESS_IN_USE):
                     raise
                 retries -= 1
                 logger.warning("%s: port taken, retrying with new ports", self.name)
                 self.tcp_port, self.http_port = free_port(), free_port()
+
+    @property
+    def _restore_flag(self) -> Path:
+        return self.base_dir / "data" / "flags" / "force_restore_data"
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the server, SIGKILL it after ``timeout`` s; keep the data dir."""
@@ -301,6 +314,13 @@ class ClickHouseServer:
             f"clickhouse-server {self.name} did not answer on port {self.tcp_port} "
             f"(last error: {last_error!r})\n{self._log_tail()}"
         )
+
+    def _errors_since_start(self) -> str:
+        if not self.error_log.exists():
+            return ""
+        with open(self.error_log, "rb") as fh:
+            fh.seek(self._err_offset)
+            return fh.read().decode(errors="replace")
 
     def _log_tail(self, lines: int = 30) -> str:
         """Last lines this start wrote to the error log and console."""

@@ -450,7 +450,8 @@ def test_map_and_batches_are_shared_views(dongguan, page, monkeypatch, caplog):
             again = (page.refresh_map("4419", DAY), page.refresh_batches("4419", DAY))
         queries = [r for r in caplog.records if r.name == "store.sql" and r.msg.startswith("query ")]
         assert to_json_plotly(again) == to_json_plotly(first)
-        assert [r.args[0] for r in queries if "region" not in r.args[0]] == []
+        # version checks (cached for seconds, so a slow machine may ask again) are not drawing
+        assert [r.args[0] for r in queries if "region" not in r.args[0] and not r.args[0].endswith("_version")] == []
         drawn: list[str] = []
         real = page.risk_map_layer
         monkeypatch.setattr(page, "risk_map_layer", lambda *a, **k: drawn.append("map") or real(*a, **k))

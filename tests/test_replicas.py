@@ -14,12 +14,11 @@ import datetime as dt
 import json
 import os
 import threading
+import time
+from pathlib import Path
 
-import pandas as pd
 import pytest
-from clickhouse_driver import Client
 
-from etl.demo import DemoData
 from indicators.catalogue import INDICATORS
 from indicators.periods import Period
 from queries.indicator_values import compute
@@ -30,10 +29,11 @@ from tests.chserver import ClickHouseServer, find_clickhouse_server, make_remote
 from tests.conftest import DEMO_ROOT
 from tests.ingestkit import IngestEnv, load_demo, to_csv
 from tests.oracle import oracle_value
+from tests.replicakit import DATABASE, all_active as _all_active, alive as _alive, client as _client, frames as _frames
+from tests.replicakit import sync as _sync
 from tests.zkserver import ZooKeeperServer, find_zookeeper
 
 CLUSTER = "two_by_two"
-DATABASE = "test_replicas"
 TOWN = "441900110"
 FILES, ROWS = 6, 40
 
@@ -79,33 +79,6 @@ def api(env, flask_server, monkeypatch):
     dbmod.set_db(None)
 
 
-def _client(server: ClickHouseServer) -> Client:
-    return Client("127.0.0.1", port=server.tcp_port, database=DATABASE)
-
-
-def _sync(server: ClickHouseServer) -> dict[str, int]:
-    """Wait until the server's replicas have fetched every part they lack; row count per table."""
-    client = _client(server)
-    tables = [t for (t,) in client.execute("SELECT table FROM system.replicas WHERE database = %(d)s",
-                                           {"d": DATABASE})]
-    for table in tables:
-        client.execute(f"SYSTEM SYNC REPLICA {DATABASE}.{table}")
-    return {t: client.execute(f"SELECT count() FROM {DATABASE}.{t}")[0][0] for t in tables}
-
-
-def _all_active(servers: dict, timeout: float = 60) -> None:
-    """Wait until every replica of every table is active again (the tests above restart
-    servers; a replicated ALTER needs them all)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    for node in servers.values():
-        while _client(node).execute("SELECT count() FROM system.replicas WHERE database = %(d)s "
-                                    "AND active_replicas < total_replicas", {"d": DATABASE})[0][0]:
-            assert time.monotonic() < deadline, f"{node.name}: replicas still inactive after {timeout:.0f} s"
-            time.sleep(0.2)
-
-
 def _stock(api, region: str, day: dt.date) -> tuple[int, float]:
     resp = api.get(f"/api/v1/indicators/entity_stock/values?region={region}&date={day.isoformat()}")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
@@ -118,21 +91,6 @@ def _wall_banner(region: str) -> tuple[str, str]:
 
     out = home.refresh(0, region, "zh", None, None)
     return out[-3], out[-2]
-
-
-def _frames(db) -> DemoData:
-    """The cluster's rows read back as the oracle's input (tests/oracle.py)."""
-    def table(name: str) -> pd.DataFrame:
-        return run(db, f"replica_{name}", f"SELECT * FROM {name}")
-    return DemoData(table("regions"), table("grid_workers"), table("departments"), table("entities"),
-                    table("events"), table("tasks"), table("task_events"), table("inspectors"),
-                    **{name: table(name) for name in ("random_plans", "random_items", "joint_cases", "joint_actions")})
-
-
-def _alive(data: DemoData, region: str, day: dt.date) -> int:
-    ent, end = data.entities, pd.Timestamp(day)
-    ent = ent[ent["grid_code"].str.startswith(region)]
-    return int(((ent["reg_date"] <= end) & ((ent["status"] == "active") | (ent["status_date"] > end))).sum())
 
 
 def test_every_table_is_replicated(env, servers) -> None:
@@ -377,7 +335,6 @@ def test_moved_entities_are_deleted_on_every_replica(env, servers) -> None:
 def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
     """Columns added since a release reach every replica: ``etl init`` alters a Replicated table
     once (per shard for ``_local``), ZooKeeper carries the change to the other replicas."""
-    import time
 
     from store.schema import ADDED_COLUMNS, init_schema
     from store.sql import execute
@@ -398,3 +355,36 @@ def test_older_replicated_cluster_gains_added_columns(env, servers) -> None:
             time.sleep(0.2)
         assert ("ingest_batches", "line_offset") in cols and ("task_events_local", "source_time") in cols, node.name
         assert {("task_events", c) for c in ADDED_COLUMNS["task_events"]} <= cols, node.name
+
+
+def test_a_server_killed_mid_insert_starts_again(servers) -> None:
+    """A replica killed between writing a part and registering it in ZooKeeper keeps a part
+    ZooKeeper never heard of, and 18.16 refuses to start when such parts hold over half a
+    table's rows. The operator's step in docs/deploy.md (flags/force_restore_data, which
+    tests/chserver.py takes on such a refusal): the server detaches the stray part and fetches
+    what it lacks from its other replica."""
+    s21, s22 = servers[(2, 1)], servers[(2, 2)]
+    for node in (s21, s22):
+        node.client().execute("CREATE TABLE crash_probe (n UInt32) ENGINE = ReplicatedMergeTree("
+                              "'/clickhouse/tables/{shard}/default/crash_probe', '{replica}') ORDER BY n")
+    try:
+        s21.client().execute("INSERT INTO crash_probe VALUES", [(i,) for i in range(30)])
+        s22.client().execute("SYSTEM SYNC REPLICA crash_probe")
+        [(name, path)] = s21.client().execute("SELECT name, path FROM system.parts "
+                                              "WHERE database = 'default' AND table = 'crash_probe' AND active")
+        s21.kill()
+        part = Path(path)
+        part.rename(part.parent / "all_7_7_0")  # a block number ZooKeeper never handed out
+        flag = s21.base_dir / "data" / "flags" / "force_restore_data"
+        assert not flag.exists()
+        s21.start()
+        assert [p.name for p in (part.parent / "detached").iterdir()] != []  # the stray part, set aside
+        assert not flag.exists()  # taken once: the next start checks again
+        deadline = time.monotonic() + 30  # the fetch is queued as the table attaches, not at once
+        while (got := s21.client().execute("SELECT count(), sum(n) FROM crash_probe")) != [(30, sum(range(30)))] \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert got == [(30, sum(range(30)))], name
+    finally:
+        for node in (s21, s22):
+            node.client().execute("DROP TABLE IF EXISTS crash_probe")
