@@ -21,6 +21,7 @@ from queries.risk_score import ENTITY_RISK
 from queries.risk_snapshots import SCORES_FROM, grades_from, rewrite_grades
 from queries.tasks import TASK_ASOF
 from store.rollups import family_for, rewrite
+from store.sql import typed_array
 
 _PREFILTER = {"events": "AND event_date >= %(start)s AND event_date <= %(end)s",
               "task_events": "AND event_date >= %(start)s AND event_date <= %(end)s",
@@ -37,8 +38,11 @@ TIME_COL = {"events": "event_time", "task_events": "event_time", "ingest_quality
 #: Aggregates whose value over a period is not the sum of its values over the period's parts.
 _NOT_ADDITIVE = re.compile(r"\b(uniq\w*|avg\w*|min\w*|max\w*|any\w*|argM\w+|quantile\w*|median\w*)\(")
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-#: A period's end inside a query over several periods (``_period``: 1-based, ``%(ends)s``).
-_PERIOD_END = "toDate(arrayElement(array%(ends)s, _period))"
+
+
+def _period_end(n: int) -> str:
+    """A period's end inside a query over ``n`` periods (``_period``: 1-based, ``%(end_k)s``)."""
+    return f"arrayElement({typed_array('end', n)}, _period)"
 
 
 @dataclass(frozen=True)
@@ -131,21 +135,23 @@ def pieces(source: str, measures: list[Measure], level: str | None, periods: Seq
 
 def period_params(parts: list[tuple]) -> dict[str, object]:
     """The parameters of :func:`period_sql` for ``parts`` (:func:`pieces`' second element)."""
-    out: dict[str, object] = {"starts": [p[1].start for p in parts], "ends": [p[1].end for p in parts],
-                              "untils": [p[3] or "" for p in parts], "first": min(p[1].start for p in parts)}
+    out: dict[str, object] = {"first": min(p[1].start for p in parts)}
     for k, p in enumerate(parts):
         out[f"start_{k}"], out[f"end_{k}"] = p[1].start, p[1].end
+        if p[3]:
+            out[f"until_{k}"] = p[3]
     return out
 
 
 def period_sql(q: Query, key: str, cols: str, col: str, n: int, narrow: str = "", time_col: str = "") -> str:
-    """``q`` over ``n`` periods at once (``%(starts)s``/``%(ends)s``): each row counts once
+    """``q`` over ``n`` periods at once (``%(start_k)s``/``%(end_k)s``): each row counts once
     for every period containing it, under ``_period`` (1-based); with ``time_col``, a row of a
-    period's last day counts only up to ``%(untils)s`` (its time that day). Rows are read from
+    period's last day counts only up to ``%(until_k)s`` (its time that day). Rows are read from
     the periods' days only (``start_k``/``end_k``, which the date-first sorting key narrows: a
     day this year, one last month and one a year ago read three days, not a year)."""
-    cut = (f"AND ({col} < toDate(arrayElement(array%(ends)s, i)) OR "
-           f"{time_col} <= toDateTime(arrayElement(array%(untils)s, i)))") if time_col else ""
+    starts, ends = typed_array("start", n), typed_array("end", n)
+    cut = (f"AND ({col} < arrayElement({ends}, i) OR "
+           f"{time_col} <= arrayElement({typed_array('until', n, 'toDateTime')}, i))") if time_col else ""
     # ClickHouse 18.16 reads a column named only inside the lambda as unknown: named in WHERE too.
     narrow += f" AND toDate({time_col}) >= %(first)s" if time_col else ""
     days = " OR ".join(f"({col} >= %(start_{k})s AND {col} <= %(end_{k})s)" for k in range(n))
@@ -153,18 +159,18 @@ def period_sql(q: Query, key: str, cols: str, col: str, n: int, narrow: str = ""
     # loses the latter's alias ("Not found column arrayJoin(…)"; tests/test_replicas.py).
     return (f"SELECT _period, {key} AS region_code, {cols} FROM ("
             f"SELECT *, _period FROM {q.from_item} "
-            f"ARRAY JOIN arrayFilter(i -> {col} >= toDate(arrayElement(array%(starts)s, i)) "
-            f"AND {col} <= toDate(arrayElement(array%(ends)s, i)) {cut}, arrayEnumerate(array%(starts)s)) AS _period "
+            f"ARRAY JOIN arrayFilter(i -> {col} >= arrayElement({starts}, i) "
+            f"AND {col} <= arrayElement({ends}, i) {cut}, arrayEnumerate({starts})) AS _period "
             f"WHERE grid_code LIKE %(like)s AND ({days}) {narrow}"
             f") GROUP BY _period, region_code")
 
 
 def stock_periods_sql(q: Query, key: str, aliases: dict[Measure, str], n: int) -> str:
-    """A stock rollup query (the first part of :meth:`Query.split_periods`) for every end of ``%(ends)s`` at once,
+    """A stock rollup query (the first part of :meth:`Query.split_periods`) for every end ``%(end_k)s`` at once,
     under ``_period`` (1-based): the total is read once and the changes after the earliest
     end once (``%(first_end)s``), each change counted for the ends it comes after; ``n`` ends
     (:func:`stock_periods_params`)."""
-    cols = ", ".join(f"{e.replace('%(end)s', _PERIOD_END)} AS {aliases[m]}" for m, e in q.exprs)
+    cols = ", ".join(f"{e.replace('%(end)s', _period_end(n))} AS {aliases[m]}" for m, e in q.exprs)
     assert q.periods_from is not None
     return (f"SELECT _period, {key} AS region_code, {cols} FROM {q.periods_from(n)} "
             f"WHERE grid_code LIKE %(like)s GROUP BY _period, region_code")
@@ -172,4 +178,4 @@ def stock_periods_sql(q: Query, key: str, aliases: dict[Measure, str], n: int) -
 
 def stock_periods_params(ends: list[dt.date]) -> dict[str, object]:
     """The parameters of :func:`stock_periods_sql` for ``ends``."""
-    return {"ends": ends, "first_end": min(ends), **{f"end_{k}": e for k, e in enumerate(ends)}}
+    return {"first_end": min(ends), **{f"end_{k}": e for k, e in enumerate(ends)}}

@@ -48,6 +48,7 @@ import re
 from dataclasses import dataclass
 
 from settings import _SPECS, parse_flag
+from store.sql import typed_array
 
 logger = logging.getLogger(__name__)
 
@@ -149,14 +150,15 @@ class Family:
                 f"AND {self.date_col} > {month})")
 
     def stock_periods_from(self, level: str, n: int) -> str:
-        """:meth:`stock_from` for the ``n`` ends of ``%(ends)s`` (also ``%(end_k)s``, k from 0)
+        """:meth:`stock_from` for the ``n`` ends ``%(end_k)s`` (k from 0)
         at once, under ``_period`` (1-based): the total once per end, each change after the
         earliest end (``%(first_end)s``) once per end it comes after. (ARRAY JOIN clauses, not
         arrayJoin(): see queries.indicator_plan.period_sql; the lambda's column is named in
         WHERE too.)"""
         cols, plus, minus = self._stock_columns()
-        d, ends = self.date_col, "arrayEnumerate(array%(ends)s)"
-        end = "toDate(arrayElement(array%(ends)s, i))"
+        typed = typed_array("end", n)
+        d, ends = self.date_col, f"arrayEnumerate({typed})"
+        end = f"arrayElement({typed}, i)"
         total = (f"(SELECT _period, {cols}, {plus} FROM {self.total(level)} "
                  f"ARRAY JOIN {ends} AS _period WHERE grid_code LIKE %(like)s ")
         if level not in self.month_levels:
