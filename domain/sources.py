@@ -2,7 +2,7 @@
 
 A source is one kind of record sent by one kind of department: registrations,
 changes, cancellations, licences, penalties, complaints, inspections, sampling
-results and task feedback. Each field has a canonical English key, the Chinese
+results, list entries and exits, task feedback and patrol clues. Each field has a canonical English key, the Chinese
 header departments use, accepted aliases, a kind (how it is checked) and a
 length limit. Headers are matched after dropping spaces, brackets with their
 content (units such as “（万元）”) and case, so ``注册资本（万元）``,
@@ -85,6 +85,11 @@ UNLICENSED_KINDS = _choices({"unlicensed": ("无照经营", "未办理营业执�
                              "both": ("无证无照经营", "无照无证经营")})
 #: The Chinese name of each kind of unlicensed business (the task's detail starts with it).
 UNLICENSED_ZH = {"unlicensed": "无照经营", "unpermitted": "无证经营", "both": "无证无照经营"}
+CREDIT_LISTS = _choices({"abnormal": ("经营异常名录", "异常名录", "经营异常"),
+                        "dishonest": ("严重违法失信名单", "严重违法失信企业名单", "严重违法失信主体名单", "失信名单")})
+#: The Chinese name of each list (an event's detail; the 联合惩戒 sync reads it).
+CREDIT_LISTS_ZH = {"abnormal": "经营异常名录", "dishonest": "严重违法失信名单"}
+LIST_ACTIONS = _choices({"entry": ("列入",), "exit": ("移出",)})
 ACTOR_KIND_CHOICES = _choices({"grid_worker": ("网格员",), "village": ("村居", "村（社区）"),
                                "town_office": ("镇街", "镇街综治办"), "department": ("部门", "职能部门")})
 
@@ -170,6 +175,17 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
         Field("product", "样品名称", "text", max_len=100),
         Field("result", "检验结论", "enum", choices=PASS_FAIL, doc="合格 / 不合格"),
     ), "食品等产品抽样检验结果（含批次号，用于溯源预警）。"),
+    Source("credit_list", "名录列入与移出", "record_id", (
+        Field("record_id", "决定书文号", "id", max_len=60, aliases=("列入决定书文号", "移出决定书文号", "文号")),
+        CREDIT,
+        _time("决定日期", "列入日期", "移出日期", "作出决定日期"),
+        Field("list", "名录类型", "enum", choices=CREDIT_LISTS, aliases=("名录",),
+              doc="经营异常名录 / 严重违法失信名单"),
+        Field("action", "列入或移出", "enum", choices=LIST_ACTIONS, aliases=("类别", "决定类别"), doc="列入 / 移出"),
+        Field("reason", "列入（移出）事由", "text", required=False, max_len=200, aliases=("事由", "原因")),
+        DEPT,
+    ), "登记机关列入、移出经营异常名录或严重违法失信名单的决定；主体的名录标记随之更新，"
+       "列入严重违法失信名单即按合作备忘录发起联合惩戒（历史数据除外）。只能移出已列入该名录的主体。"),
     Source("task_feedback", "任务反馈", "feedback_id", (
         Field("feedback_id", "反馈编号", "id", max_len=40),
         Field("task_id", "任务编号", "task_id", max_len=24),

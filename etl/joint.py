@@ -20,12 +20,15 @@ from domain.uscc import InvalidCreditCode, validate
 from queries import joint as q
 from store.engine import Engine
 from store.executor import run
-from store.filters import RegionScope
+from queries.golive import go_live_dates, history_mask
+from store.filters import NATIONAL, RegionScope
 from supervision.joint import MEMORANDA, feedback_due
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 200
+#: Who opens the cases of a loaded list batch (shown as 发起人).
+AUTO_BY = "系统（名录导入）"
 EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -100,6 +103,60 @@ def sync_dishonest(db: Engine, scope: RegionScope, by: str, now: dt.datetime | N
     listed = run(db, "joint_dishonest", """
         SELECT credit_code FROM entities WHERE grid_code LIKE %(like)s AND dishonest = 1 AND status = 'active'
         ORDER BY credit_code""", {"like": scope.prefix + "%"})
+    return _open_listed(db, scope, by, {code: now for code in listed["credit_code"]})
+
+
+def open_for_batch(db: Engine, batch_id: str, by: str = AUTO_BY) -> tuple[list[str], list[str]]:
+    """联合惩戒 for what a loaded 名录列入与移出 batch did to the serious-dishonesty list: a case for
+    each active entity it put (and left) on the list, opened at the listing's decision time (the
+    duty starts with the listing, not when the file arrived), under the rules of
+    :func:`sync_dishonest`; an entity it took off the list has its open case closed as repaired
+    (信用修复) at the exit's time. Decisions dated before their region's go-live are history and
+    change no case. Returns (cases opened, cases closed)."""
+    info = run(db, "joint_batch_range", "SELECT argMax(data_from, version) AS a, argMax(data_to, version) AS b "
+               "FROM ingest_batches WHERE batch_id = %(b)s", {"b": batch_id})
+    if info.empty or pd.isna(info["a"].iloc[0]):
+        return [], []
+    moves = run(db, "joint_batch_listings", """
+        SELECT credit_code, any(grid_code) AS grid_code, toString(event_type) AS kind, max(event_time) AS at
+        FROM events WHERE event_date >= %(a)s AND event_date <= %(b)s AND batch_id = %(batch)s
+          AND event_type IN ('list_entry', 'list_exit') AND detail = '严重违法失信名单'
+        GROUP BY credit_code, kind ORDER BY credit_code, kind""",
+               {"a": pd.Timestamp(info["a"].iloc[0]).date(), "b": pd.Timestamp(info["b"].iloc[0]).date(),
+                "batch": batch_id})
+    if moves.empty:
+        return [], []
+    now = run(db, "joint_batch_entities", "SELECT credit_code, any(dishonest) AS listed, "
+              "any(toString(status)) AS status FROM entities WHERE credit_code IN %(c)s GROUP BY credit_code",
+              {"c": sorted(set(moves["credit_code"]))}).set_index("credit_code")
+    moves = moves.join(now, on="credit_code")
+    moves = moves[~history_mask(moves["grid_code"], moves["at"], go_live_dates(db)).to_numpy()]
+    entries = moves[(moves["kind"] == "list_entry") & (moves["listed"] == 1) & (moves["status"] == "active")]
+    opened = _open_listed(db, NATIONAL, by, {c: pd.Timestamp(t).to_pydatetime()
+                                             for c, t in zip(entries["credit_code"], entries["at"])})
+    exits, closed = moves[(moves["kind"] == "list_exit") & (moves["listed"] == 0)], []
+    for code, at in zip(exits["credit_code"], exits["at"]):
+        for case_id in q.in_force(db, code, "")[lambda d: d["memo_id"] == "dishonest"]["case_id"]:
+            repair(db, str(case_id), NATIONAL, by, "移出严重违法失信名单", pd.Timestamp(at).to_pydatetime())
+            closed.append(str(case_id))
+    return opened, closed
+
+
+def cases_for_batch(db: Engine, batch_id: str) -> list[str]:
+    """:func:`open_for_batch` for the loader: what to tell the sender (the batch stays loaded
+    when this fails; the 联合惩戒 page's 按严重违法失信名单补发 opens the cases then)."""
+    try:
+        opened, closed = open_for_batch(db, batch_id)
+    except JinjianError as exc:
+        logger.error("joint cases of batch %s not opened: %s", batch_id[:12], exc.detail)
+        return ["联合惩戒案件未能自动发起或修复，请在联合惩戒页处理"]
+    return ([f"已按合作备忘录发起联合惩戒案件 {len(opened)} 件"] if opened else []) + (
+        [f"已信用修复联合惩戒案件 {len(closed)} 件（移出严重违法失信名单）"] if closed else [])
+
+
+def _open_listed(db: Engine, scope: RegionScope, by: str, listed: dict[str, dt.datetime | None]) -> list[str]:
+    """Open a 严重违法失信 case for each of ``listed`` (credit code → opening time) that has no open
+    one and was not repaired since it last entered the list."""
     known = q.cases(db, scope.prefix)
     known = known[known["memo_id"] == "dishonest"]
     entered = run(db, "joint_list_entries", """
@@ -112,11 +169,11 @@ def sync_dishonest(db: Engine, scope: RegionScope, by: str, now: dt.datetime | N
         if closed > EPOCH and (code not in last or pd.Timestamp(last[code]) <= closed):
             skip.add(code)
     opened = []
-    for code in listed["credit_code"]:
+    for code, when in listed.items():
         if code in skip:
             continue
         try:
-            opened.append(open_case(db, code, "dishonest", scope, by, "列入严重违法失信名单", now))
+            opened.append(open_case(db, code, "dishonest", scope, by, "列入严重违法失信名单", when))
         except CaseRefused as exc:
             logger.warning("joint sync: no case for %s: %s", code, exc.detail)
     return opened
@@ -156,4 +213,4 @@ def repair(db: Engine, case_id: str, scope: RegionScope, by: str, note: str, now
         "closed_by": [by], "close_note": [note], "version": [time.time_ns()]}))
 
 
-__all__ = ["CaseNotFound", "CaseRefused", "feedback", "open_case", "repair", "sync_dishonest"]
+__all__ = ["CaseNotFound", "CaseRefused", "feedback", "cases_for_batch", "open_case", "open_for_batch", "repair", "sync_dishonest"]

@@ -38,7 +38,7 @@ from store.filters import Filter
 BASELINE_DAYS = 28     # a source's usual volume: its records in the 4 weeks before the period
 LOW_VOLUME = 0.5       # fewer than half the usual records: incomplete
 MIN_EXPECTED = 3       # records that must have been due before a shortfall is a warning (Poisson P(0) ≈ 5%)
-LISTS = "lists"        # list entries and exits: counted, not an ingestion source
+LISTS = "credit_list"  # list entries and exits (名录列入与移出): no row in a report while none exist
 #: The source of each event type (the ingestion registry's ids).
 EVENT_SOURCE = {"registration": "registration", "change": "change", "cancellation": "cancellation",
                 "revocation": "cancellation", "licence": "licence", "penalty": "penalty", "complaint": "complaint",
@@ -47,7 +47,6 @@ FEEDBACK = "task_feedback"
 #: Display order and Chinese names of the feeds a report judges (a source sent when something
 #: is found, 巡查线索, is no feed: it has no usual volume and is never late).
 SOURCE_NAMES: dict[str, str] = {**{sid: s.zh for sid, s in SOURCES.items() if sid != FEEDBACK and s.scheduled},
-                                LISTS: "名录列入与移出",
                                 FEEDBACK: SOURCES[FEEDBACK].zh}
 COLUMNS = ["数据源", "本期记录数", "有数据天数", "最新数据日期", "状态"]
 WARNINGS = ("迟报", "本期无数据", "不完整")

@@ -135,7 +135,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("JINJIAN_SIMULATOR_RATE", "2", "Simulated events per second (0.01–1000)."),
     SettingSpec("JINJIAN_SOURCE_LATE_HOURS",
                 "registration=24,change=48,cancellation=48,licence=72,penalty=168,complaint=24,inspection=72,"
-                "sampling=168,task_feedback=24",
+                "sampling=168,credit_list=168,task_feedback=24",
                 "A source is flagged late on the data-quality page when its newest batch is older than this "
                 "many hours; sources left out keep their default."),
     SettingSpec("JINJIAN_INGEST_CRASH_AT", "",

@@ -306,6 +306,8 @@ class IngestEnv:
                                    "result": "未发现问题", "inspector": "李四", "note": "日常检查"},
             "sampling": lambda: {"sample_no": self.next_id("CY"), "credit_code": code, "event_time": t,
                                  "batch_no": "PC00001", "product": "大米", "result": "合格"},
+            "credit_list": lambda: {"record_id": self.next_id("LR"), "credit_code": code, "event_time": t,
+                                    "list": "经营异常名录", "action": "列入", "reason": "未按期公示年度报告"},
         }[source]()
         return zh(source, {**rec, **over})
 

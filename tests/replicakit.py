@@ -55,3 +55,13 @@ def all_active(servers: dict, timeout: float = 60) -> None:
                                     "AND active_replicas < total_replicas", {"d": DATABASE})[0][0]:
             assert time.monotonic() < deadline, f"{node.name}: replicas still inactive after {timeout:.0f} s"
             time.sleep(0.2)
+
+
+def close(a: float, b: float) -> bool:
+    """Equal figures (NaN equals NaN: an undefined rate on both sides)."""
+    import math
+
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)

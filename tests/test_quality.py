@@ -398,7 +398,7 @@ def test_freshness_table_flags_late_sources():
     assert "（未导入 1）" in _text(trs[4])
     headers = [c.children for c in _walk(table) if isinstance(c, html.Th)]
     assert headers == list(qv.FRESH_HEADERS)
-    assert qv.late_note(rows) == "逾期未报送：设立登记、行政许可、监督检查"
+    assert qv.late_note(rows) == "逾期未报送：设立登记、行政许可、监督检查、任务反馈"
     assert qv.late_note([{**r, "late": False} for r in rows]) == "各数据来源均在报送时限内"
     assert (qv.since_text(0.25), qv.since_text(3.46), qv.since_text(50), qv.since_text(math.nan)) == (
         "15 分钟", "3.5 小时", "2 天 2 小时", "从未报送")

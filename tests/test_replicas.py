@@ -30,7 +30,7 @@ from tests.conftest import DEMO_ROOT
 from tests.ingestkit import IngestEnv, load_demo, to_csv
 from tests.oracle import oracle_value
 from tests.replicakit import DATABASE, all_active as _all_active, alive as _alive, client as _client, frames as _frames
-from tests.replicakit import sync as _sync
+from tests.replicakit import close as _close, sync as _sync
 from tests.zkserver import ZooKeeperServer, find_zookeeper
 
 CLUSTER = "two_by_two"
@@ -218,15 +218,6 @@ def test_the_apps_own_server_lost(env, servers, api, monkeypatch) -> None:
         rs.clear_cache()
         servers[(1, 1)].start()
     assert _sync(servers[(1, 1)]) == _sync(servers[(1, 2)])
-
-
-def _close(a: float, b: float) -> bool:
-    import math
-
-    a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def test_every_screen_answers_with_a_replica_down(env, servers, api, caplog) -> None:

@@ -38,6 +38,7 @@ from typing import Callable
 import pandas as pd
 
 from store import batch_index
+from etl import joint
 from etl.ingest import lookups, raw, readers, rejects, transform
 from etl.ingest.config import IngestSettings
 from domain.errors import DatabaseUnavailable
@@ -63,7 +64,8 @@ EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl"}
 #: Upsert keys: a table whose new rows replace older rows with the same key.
 REPLACE_KEYS = {"entities": "credit_code", "tasks": "task_id"}
 #: The sources whose rows replace older versions, and in which tables.
-REPLACING = {"change": ("entities",), "cancellation": ("entities",), "task_feedback": ("tasks",)}
+REPLACING = {"change": ("entities",), "cancellation": ("entities",), "credit_list": ("entities",),
+             "task_feedback": ("tasks",)}
 
 
 @dataclass
@@ -208,6 +210,8 @@ class Ingestor:
                 if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
                 res = self._load(*load)
+        if src.id == "credit_list" and res.state == "loaded" and not res.already and not history:
+            res.warnings.extend(joint.cases_for_batch(self.db, res.batch_id))  # listed: 联合惩戒 at once
         res.seconds = time.perf_counter() - t0
         logger.info("ingest %s %s (%s): %s in %.2f s", src.id, file_name, batch_id[:12], res.summary(), res.seconds)
         return res

@@ -30,7 +30,7 @@ REASON_CODES: dict[str, str] = {
     "duplicate_in_batch": "与本批次前面的行记录编号相同（首行导入，其余退回）",
     "duplicate": "记录已由之前的批次导入，或该主体已登记",
     "unknown_entity": "统一社会信用代码对应的主体未登记",
-    "bad_state": "主体已注销或吊销，不能再变更或注销",
+    "bad_state": "主体已注销或吊销，不能再变更或注销；或移出一个未列入该名录的主体",
     "unknown_task": "任务编号不存在（也不是已导入的历史记录的任务）",
     "bad_transition": "处置结果不是任务当前环节允许的下一环节（流转规则见 docs/tasks.md）",
 }

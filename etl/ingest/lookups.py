@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from domain.sources import Source
+from domain.sources import CREDIT_LISTS_ZH, Source
 from etl.ingest.validate import Checked, Problem
 from store.engine import Engine
 from store.executor import run
@@ -176,6 +176,8 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
         ents = entity_rows(db, rows["credit_code"].unique().tolist())
         out["entities"] = ents
         checked.reject(_entity_problems(source, rows, ents, scope))
+        if source.id == "credit_list":
+            checked.reject(_list_problems(checked.rows, ents))
     if source.id == "task_feedback":
         ids = rows["task_id"].unique().tolist()
         state = task_state(db, ids)
@@ -218,6 +220,20 @@ def _entity_problems(source: Source, rows: pd.DataFrame, ents: pd.DataFrame, sco
                                     f"早于该主体成立日期 {pd.Timestamp(reg[i]).date()}"))
         elif gone[i]:
             problems.append(Problem(int(row), "统一社会信用代码", "bad_state", "该主体已注销或吊销"))
+    return problems
+
+
+def _list_problems(rows: pd.DataFrame, ents: pd.DataFrame) -> list[Problem]:
+    """An exit only for an entity on that list then (its flag, then the batch's earlier rows)."""
+    problems, listed = [], {}
+    for r in rows.sort_values(["credit_code", "event_time", "row_no"]).itertuples(index=False):
+        key = (r.credit_code, r.list)
+        on = listed.get(key, bool(int(ents.at[r.credit_code, r.list])))
+        if r.action == "exit" and not on:
+            problems.append(Problem(int(r.row_no), "列入或移出", "bad_state",
+                                    f"该主体未列入{CREDIT_LISTS_ZH[r.list]}，不能移出"))
+            continue
+        listed[key] = r.action == "entry"
     return problems
 
 

@@ -29,8 +29,8 @@ from supervision.rules import allowed_next
 logger = logging.getLogger(__name__)
 
 #: Share of each source among simulated events.
-MIX = {"registration": 0.28, "inspection": 0.2, "complaint": 0.14, "sampling": 0.08, "licence": 0.07,
-       "penalty": 0.05, "task_feedback": 0.13, "change": 0.03, "cancellation": 0.02}
+MIX = {"registration": 0.27, "inspection": 0.2, "complaint": 0.14, "sampling": 0.08, "licence": 0.07,
+       "penalty": 0.05, "task_feedback": 0.13, "change": 0.03, "cancellation": 0.02, "credit_list": 0.01}
 POOL_SIZE = 3000
 POOL_SECONDS = 120.0
 ACTOR = {"inspecting": "grid_worker", "notice": "grid_worker", "joint": "grid_worker", "town": "village",
@@ -120,6 +120,10 @@ class Simulator:
             return {"sample_no": self._next_id("CY"), "credit_code": code, "event_time": stamp,
                     "batch_no": f"PC{int(rng.integers(1, 400)):05d}", "product": "食品",
                     "result": "不合格" if rng.random() < 0.04 else "合格"}
+        if source == "credit_list":  # listings only (an exit needs the entity listed); 1 in 10 serious
+            return {"record_id": self._next_id("LR"), "credit_code": code, "event_time": stamp,
+                    "list": "严重违法失信名单" if rng.random() < 0.1 else "经营异常名录", "action": "列入",
+                    "reason": "通过登记的住所或者经营场所无法联系"}
         if source == "licence":
             return {"licence_no": self._next_id("XK"), "credit_code": code, "event_time": stamp,
                     "licence_item": "食品经营许可"}

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from domain import boundaries
-from domain.sources import UNLICENSED_ZH, Source
+from domain.sources import CREDIT_LISTS_ZH, UNLICENSED_ZH, Source
 from domain.workdays import add_workdays, workdays_between
 from etl.ingest import history_tasks
 from queries.golive import history_mask
@@ -113,15 +113,19 @@ def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch
         etype, industry = _entity_col(rows, ents, "entity_type"), _entity_col(rows, ents, "industry")
     if sid == "change":  # an address change happens in the new grid
         grid = rows["new_grid_code"].where(rows["change_item"] == "address", grid)
-    detail = {"change": rows.get("change_item"), "cancellation": rows.get("reason"),
+    if sid == "credit_list":  # the list's name: what 联合惩戒 and the entity page read
+        detail = rows["list"].map(CREDIT_LISTS_ZH)
+    else:
+        detail = {"change": rows.get("change_item"), "cancellation": rows.get("reason"),
               "licence": rows.get("licence_item"), "penalty": rows.get("violation"),
-              "complaint": rows.get("content"), "inspection": rows.get("note"),
-              "sampling": rows.get("product")}.get(sid)
+                  "complaint": rows.get("content"), "inspection": rows.get("note"),
+                  "sampling": rows.get("product")}.get(sid)
+    kind = {"cancellation": rows.get("kind"), "credit_list": "list_" + rows.get("action", pd.Series(dtype=object))}
     result = rows["result"] if "result" in rows else pd.Series(["none"] * n)
     ev = pd.DataFrame({
         "event_id": stable_ids(sid, rows[source.key]),
         "event_time": pd.to_datetime(rows["event_time"]).dt.floor("s"),
-        "event_type": rows["kind"] if sid == "cancellation" else EVENT_TYPE[sid],
+        "event_type": kind[sid] if sid in kind else EVENT_TYPE[sid],
         "credit_code": rows["credit_code"], "grid_code": grid, "entity_type": etype, "industry": industry,
         "detail": (detail.fillna("") if detail is not None else ""), "result": result.fillna("none"),
         "amount": rows["amount"].astype(float) if "amount" in rows else 0.0,
@@ -149,11 +153,19 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
             ent.loc[missing, ["lon", "lat"]] = points[["lon", "lat"]].to_numpy()
         out.tables["entities"] = ent
         return
-    if source.id not in ("change", "cancellation") or ents is None:
+    if source.id not in ("change", "cancellation", "credit_list") or ents is None:
         return
     new = ents.reindex(rows["credit_code"]).reset_index()
     new["status_date"] = pd.to_datetime(new["status_date"])
-    if source.id == "cancellation":
+    if source.id == "credit_list":  # an entity's rows in time order: the last decision per list stands
+        new = new.assign(_t=rows["event_time"].to_numpy(), _r=rows["row_no"].to_numpy(), _l=rows["list"].to_numpy(),
+                         _on=(rows["action"] == "entry").astype("uint8").to_numpy())
+        last = new.sort_values(["_t", "_r"]).groupby(["credit_code", "_l"]).tail(1)
+        for flag in ("abnormal", "dishonest"):
+            mine = last[last["_l"] == flag].set_index("credit_code")["_on"]
+            new[flag] = new["credit_code"].map(mine).fillna(new[flag]).astype("uint8")
+        new = new.drop(columns=["_t", "_r", "_l", "_on"])
+    elif source.id == "cancellation":
         new["status"] = rows["kind"].map({"cancellation": "cancelled", "revocation": "revoked"}).to_numpy()
         new["status_date"] = pd.to_datetime(rows["event_time"]).dt.normalize().to_numpy()
     else:  # several changes of one entity in a batch apply in time order onto one row
