@@ -16,7 +16,8 @@ LABELS: dict[str, dict[str, str]] = {
            "ranking": "下级区域排名", "ticker": "实时动态", "up": "上一级", "map": "地图（示意）",
            "mom": "环比", "no_data": "暂无数据", "rotate": "轮播",
            "overdue": "逾期任务最多的区域", "buckets": "黄 {y} · 橙 {o} · 红 {r}",
-           "push_late": "本月超时 {n} 件", "random_overdue": "逾期未查 {n} 户"},
+           "push_late": "本月超时 {n} 件", "random_overdue": "逾期未查 {n} 户",
+           "joint_overdue": "逾期未反馈 {n} 件"},
     "en": {"title": "Jinjian · Supervision Command Wall", "fresh": "Data as of",
            "stale": "No new data for over {m} minutes",
            "stale_days": "No new data for {d} days", "trend_day": "Registrations and exits, last 30 days",
@@ -24,7 +25,7 @@ LABELS: dict[str, dict[str, str]] = {
            "ticker": "Live events", "up": "Up", "map": "Map (schematic)", "mom": "MoM", "no_data": "No data",
            "rotate": "Rotation", "overdue": "Most overdue tasks",
            "buckets": "Yellow {y} · Orange {o} · Red {r}", "push_late": "Late this month: {n}",
-           "random_overdue": "Overdue: {n}"},
+           "random_overdue": "Overdue: {n}", "joint_overdue": "Feedback overdue: {n}"},
 }
 
 #: Headline tiles: (tile id, indicator id, grain, zh label, en label).
@@ -41,7 +42,11 @@ WALL_TILES: tuple[tuple[str, str, str, str, str], ...] = (
     ("wall-kpi-push", "push_ontime_rate", "month", "推送及时率", "Pushed on time"),
     ("wall-kpi-warn", "", "day", "红色/橙色预警主体", "Red / orange risk entities"),
     ("wall-kpi-random", "random_completion", "day", "双随机完成率", "Random inspections done"),
+    ("wall-kpi-joint", "joint_cases_open", "day", "联合惩戒在办", "Joint punishment in force"),
 )
+#: Tiles with a second figure under the value: tile indicator → (its indicator, label key, unit, digits).
+_WITH_COUNT = {"random_completion": ("random_overdue", "random_overdue", "%", 1),
+               "joint_cases_open": ("joint_feedback_overdue", "joint_overdue", "件", 2)}
 
 
 def label(lang: str, key: str) -> str:
@@ -135,11 +140,12 @@ def create_tiles(headlines: dict[tuple[str, str], tuple[float, float]], lang: st
                 label(lang, "push_late").format(n=late), className="kpi-change" + (" up" if late else ""),
                 id="wall-kpi-push-late")] if late is not None else None, digits=1))
             continue
-        if ind_id == "random_completion":  # 双随机: firms inspected of those drawn; overdue ones under it
-            overdue = _count(headlines[("random_overdue", "day")][0])
-            out.append(create_kpi(tile_id, title, value, "%", None, extra=[html.Div(
-                label(lang, "random_overdue").format(n=overdue), className="kpi-change" + (" up" if overdue else ""),
-                id="wall-kpi-random-overdue")] if overdue is not None else None, digits=1))
+        if ind_id in _WITH_COUNT:  # 双随机 done / 联合惩戒 in force, with the overdue ones under it
+            other, key, unit, digits = _WITH_COUNT[ind_id]
+            overdue = _count(headlines[(other, "day")][0])
+            out.append(create_kpi(tile_id, title, value, unit, None, extra=[html.Div(
+                label(lang, key).format(n=overdue), className="kpi-change" + (" up" if overdue else ""),
+                id=f"{tile_id}-overdue")] if overdue is not None else None, digits=digits))
             continue
         out.append(create_kpi(tile_id, title, value, CATALOGUE[ind_id].unit, change, label(lang, "mom"), extra))
     return out

@@ -25,7 +25,8 @@ WALL_HEADLINES: tuple[tuple[str, str], ...] = (
     ("cancellations", "month"), ("tasks_open", "day"), ("tasks_overdue", "day"),
     ("overdue_mild", "day"), ("overdue_moderate", "day"), ("overdue_severe", "day"),
     ("risk_red", "day"), ("risk_orange", "day"), ("push_ontime_rate", "month"), ("push_late", "month"),
-    ("random_completion", "day"), ("random_overdue", "day"),
+    ("random_completion", "day"), ("random_overdue", "day"), ("joint_cases_open", "day"),
+    ("joint_feedback_overdue", "day"),
 )
 #: Days of failed-batch alerts (traceability linkage) the wall shows.
 ALERT_DAYS = 7

@@ -98,6 +98,10 @@ def test_wall_fills_screens_without_scrollbars(dash_duo, monkeypatch, demo_db, d
         dash_duo.wait_for_text_to_equal("#wall-kpi-random-value", format_cn(done, 1), timeout=30)
         overdue = int(ORACLES["random_overdue"](demo_data, DG, today, today))
         assert overdue > 0 and dash_duo.find_element("#wall-kpi-random-overdue").text == f"逾期未查 {overdue} 户"
+        cases = ORACLES["joint_cases_open"](demo_data, DG, today, today)  # 联合惩戒 in force, overdue feedback
+        dash_duo.wait_for_text_to_equal("#wall-kpi-joint-value", format_cn(cases), timeout=30)
+        late = int(ORACLES["joint_feedback_overdue"](demo_data, DG, today, today))
+        assert cases > 0 and dash_duo.find_element("#wall-kpi-joint-overdue").text == f"逾期未反馈 {late} 件"
         dash_duo.wait_for_element("path.leaflet-interactive", timeout=30)
         assert len(dash_duo.find_elements("path.leaflet-interactive")) == 36
         assert not dash_duo.find_elements("img.leaflet-tile")  # no tile server by default
