@@ -182,7 +182,8 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
         Field("list", "名录类型", "enum", choices=CREDIT_LISTS, aliases=("名录",),
               doc="经营异常名录 / 严重违法失信名单"),
         Field("action", "列入或移出", "enum", choices=LIST_ACTIONS, aliases=("类别", "决定类别"), doc="列入 / 移出"),
-        Field("reason", "列入（移出）事由", "text", required=False, max_len=200, aliases=("事由", "原因")),
+        Field("reason", "列入（移出）事由", "text", required=False, max_len=200,
+              aliases=("事由", "原因", "移出事由")),
         DEPT,
     ), "登记机关列入、移出经营异常名录或严重违法失信名单的决定；主体的名录标记随之更新，"
        "列入严重违法失信名单即按合作备忘录发起联合惩戒（历史数据除外）。只能移出已列入该名录的主体。"),

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 200
 #: Who opens the cases of a loaded list batch (shown as 发起人).
 AUTO_BY = "系统（名录导入）"
+_CHUNK = 5000  # credit codes per bound IN list (a query stays far below max_query_size)
 EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -61,9 +62,12 @@ def _entity(db: Engine, credit_code: str, scope: RegionScope) -> pd.Series:
 
 
 def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by: str, reason: str,
-              now: dt.datetime | None = None) -> str:
-    """Open a case on an entity of the scope under memorandum ``memo_id``; return its id."""
+              now: dt.datetime | None = None, entered: dt.datetime | None = None) -> str:
+    """Open a case on an entity of the scope under memorandum ``memo_id``; return its id.
+    ``now``: when it opens (its deadline runs from then); ``entered``: when its actions were
+    written (default ``now``; a listing loaded late opens in the past but is entered today)."""
     now = (now or dt.datetime.now()).replace(microsecond=0)
+    entered = (entered or now).replace(microsecond=0)
     memo = MEMORANDA.get(memo_id)
     if memo is None:
         raise CaseRefused(f"memo {memo_id!r}", user_message="请选择合作备忘录")
@@ -87,7 +91,7 @@ def open_case(db: Engine, credit_code: str, memo_id: str, scope: RegionScope, by
     db.insert("joint_actions", pd.DataFrame({
         "case_id": case_id, "dept_id": takers["dept_id"].to_numpy(), "credit_code": code, "grid_code": grid,
         "measures": "；".join(memo.measures), "opened_at": pd.Timestamp(now), "due_date": pd.Timestamp(due),
-        "done_at": EPOCH, "done_by": "", "note": "", "entered_at": pd.Timestamp(now), "version": version}))
+        "done_at": EPOCH, "done_by": "", "note": "", "entered_at": pd.Timestamp(entered), "version": version}))
     db.insert("joint_cases", pd.DataFrame({
         "case_id": [case_id], "credit_code": [code], "grid_code": [grid], "memo_id": [memo_id],
         "dept_id": [str(initiator["dept_id"].iloc[0])], "reason": [reason], "opened_at": [pd.Timestamp(now)],
@@ -103,20 +107,22 @@ def sync_dishonest(db: Engine, scope: RegionScope, by: str, now: dt.datetime | N
     listed = run(db, "joint_dishonest", """
         SELECT credit_code FROM entities WHERE grid_code LIKE %(like)s AND dishonest = 1 AND status = 'active'
         ORDER BY credit_code""", {"like": scope.prefix + "%"})
-    return _open_listed(db, scope, by, {code: now for code in listed["credit_code"]})
+    return _open_listed(db, scope, by, {code: now for code in listed["credit_code"]})[0]
 
 
-def open_for_batch(db: Engine, batch_id: str, by: str = AUTO_BY) -> tuple[list[str], list[str]]:
+def open_for_batch(db: Engine, batch_id: str, history: bool = False,
+                   by: str = AUTO_BY) -> tuple[list[str], list[str], int]:
     """联合惩戒 for what a loaded 名录列入与移出 batch did to the serious-dishonesty list: a case for
     each active entity it put (and left) on the list, opened at the listing's decision time (the
-    duty starts with the listing, not when the file arrived), under the rules of
+    duty starts with the listing, not when the file arrived) under the rules of
     :func:`sync_dishonest`; an entity it took off the list has its open case closed as repaired
-    (信用修复) at the exit's time. Decisions dated before their region's go-live are history and
-    change no case. Returns (cases opened, cases closed)."""
+    (信用修复) at the exit's time (never before the case opened). Listings of a history load or
+    dated before their region's go-live open none; exits close cases whatever their age.
+    Idempotent (a batch sent again changes nothing more). Returns (opened, closed, refused)."""
     info = run(db, "joint_batch_range", "SELECT argMax(data_from, version) AS a, argMax(data_to, version) AS b "
                "FROM ingest_batches WHERE batch_id = %(b)s", {"b": batch_id})
     if info.empty or pd.isna(info["a"].iloc[0]):
-        return [], []
+        return [], [], 0
     moves = run(db, "joint_batch_listings", """
         SELECT credit_code, any(grid_code) AS grid_code, toString(event_type) AS kind, max(event_time) AS at
         FROM events WHERE event_date >= %(a)s AND event_date <= %(b)s AND batch_id = %(batch)s
@@ -125,38 +131,43 @@ def open_for_batch(db: Engine, batch_id: str, by: str = AUTO_BY) -> tuple[list[s
                {"a": pd.Timestamp(info["a"].iloc[0]).date(), "b": pd.Timestamp(info["b"].iloc[0]).date(),
                 "batch": batch_id})
     if moves.empty:
-        return [], []
-    now = run(db, "joint_batch_entities", "SELECT credit_code, any(dishonest) AS listed, "
-              "any(toString(status)) AS status FROM entities WHERE credit_code IN %(c)s GROUP BY credit_code",
-              {"c": sorted(set(moves["credit_code"]))}).set_index("credit_code")
-    moves = moves.join(now, on="credit_code")
-    moves = moves[~history_mask(moves["grid_code"], moves["at"], go_live_dates(db)).to_numpy()]
-    entries = moves[(moves["kind"] == "list_entry") & (moves["listed"] == 1) & (moves["status"] == "active")]
-    opened = _open_listed(db, NATIONAL, by, {c: pd.Timestamp(t).to_pydatetime()
-                                             for c, t in zip(entries["credit_code"], entries["at"])})
+        return [], [], 0
+    codes = sorted(set(moves["credit_code"]))
+    flags = pd.concat([run(db, "joint_batch_entities", "SELECT credit_code, any(dishonest) AS listed, "
+                         "any(toString(status)) AS status FROM entities WHERE credit_code IN %(c)s "
+                         "GROUP BY credit_code", {"c": codes[i:i + _CHUNK]}) for i in range(0, len(codes), _CHUNK)])
+    moves = moves.join(flags.set_index("credit_code"), on="credit_code")
+    past = history_mask(moves["grid_code"], moves["at"], go_live_dates(db)) | history
+    entries = moves[(moves["kind"] == "list_entry") & (moves["listed"] == 1) & (moves["status"] == "active") & ~past]
+    opened, refused = _open_listed(db, NATIONAL, by, {c: pd.Timestamp(t).to_pydatetime() for c, t in
+                                                      zip(entries["credit_code"], entries["at"])}, dt.datetime.now())
     exits, closed = moves[(moves["kind"] == "list_exit") & (moves["listed"] == 0)], []
     for code, at in zip(exits["credit_code"], exits["at"]):
-        for case_id in q.in_force(db, code, "")[lambda d: d["memo_id"] == "dishonest"]["case_id"]:
-            repair(db, str(case_id), NATIONAL, by, "移出严重违法失信名单", pd.Timestamp(at).to_pydatetime())
-            closed.append(str(case_id))
-    return opened, closed
+        for case in q.in_force(db, code, "").itertuples(index=False):
+            if case.memo_id == "dishonest":
+                when = max(pd.Timestamp(at), pd.Timestamp(case.opened_at)).to_pydatetime()
+                repair(db, str(case.case_id), NATIONAL, by, "移出严重违法失信名单", when)
+                closed.append(str(case.case_id))
+    return opened, closed, refused
 
 
-def cases_for_batch(db: Engine, batch_id: str) -> list[str]:
-    """:func:`open_for_batch` for the loader: what to tell the sender (the batch stays loaded
-    when this fails; the 联合惩戒 page's 按严重违法失信名单补发 opens the cases then)."""
+def cases_for_batch(db: Engine, batch_id: str, history: bool = False) -> list[str]:
+    """:func:`open_for_batch` for the loader: what to tell the sender. The batch stays loaded
+    when this fails; sent again, it is done then (or by the 联合惩戒 page)."""
     try:
-        opened, closed = open_for_batch(db, batch_id)
-    except JinjianError as exc:
-        logger.error("joint cases of batch %s not opened: %s", batch_id[:12], exc.detail)
-        return ["联合惩戒案件未能自动发起或修复，请在联合惩戒页处理"]
+        opened, closed, refused = open_for_batch(db, batch_id, history)
+    except Exception:  # noqa: BLE001 - the batch is loaded whatever happens here
+        logger.exception("joint cases of batch %s not opened or repaired", batch_id[:12])
+        return ["联合惩戒案件未能自动发起或修复，请重新报送本批次或在联合惩戒页处理"]
     return ([f"已按合作备忘录发起联合惩戒案件 {len(opened)} 件"] if opened else []) + (
-        [f"已信用修复联合惩戒案件 {len(closed)} 件（移出严重违法失信名单）"] if closed else [])
+        [f"已信用修复联合惩戒案件 {len(closed)} 件（移出严重违法失信名单）"] if closed else []) + (
+        [f"{refused} 户列入严重违法失信名单但未能发起联合惩戒（部门名录中没有可参与的部门）"] if refused else [])
 
 
-def _open_listed(db: Engine, scope: RegionScope, by: str, listed: dict[str, dt.datetime | None]) -> list[str]:
+def _open_listed(db: Engine, scope: RegionScope, by: str, listed: dict[str, dt.datetime | None],
+                 written: dt.datetime | None = None) -> tuple[list[str], int]:
     """Open a 严重违法失信 case for each of ``listed`` (credit code → opening time) that has no open
-    one and was not repaired since it last entered the list."""
+    one and was not repaired since it last entered the list; (cases opened, entities refused)."""
     known = q.cases(db, scope.prefix)
     known = known[known["memo_id"] == "dishonest"]
     entered = run(db, "joint_list_entries", """
@@ -168,15 +179,16 @@ def _open_listed(db: Engine, scope: RegionScope, by: str, listed: dict[str, dt.d
     for code, closed in zip(known["credit_code"], known["closed_at"]):  # repaired after the last entry
         if closed > EPOCH and (code not in last or pd.Timestamp(last[code]) <= closed):
             skip.add(code)
-    opened = []
+    opened, refused = [], 0
     for code, when in listed.items():
         if code in skip:
             continue
         try:
-            opened.append(open_case(db, code, "dishonest", scope, by, "列入严重违法失信名单", when))
+            opened.append(open_case(db, code, "dishonest", scope, by, "列入严重违法失信名单", when, written))
         except CaseRefused as exc:
+            refused += 1
             logger.warning("joint sync: no case for %s: %s", code, exc.detail)
-    return opened
+    return opened, refused
 
 
 def feedback(db: Engine, case_id: str, dept_id: str, scope: RegionScope, by: str, note: str,

@@ -127,3 +127,42 @@ def test_the_simulators_list_decisions_load(env: IngestEnv) -> None:
     res = env.load("credit_list", to_jsonl(recs), "模拟-名录.jsonl")
     check_batch(env, res, rows_in=3)
     assert res.rows_loaded == 3
+
+
+def test_a_failed_hook_is_done_when_the_file_is_sent_again(env: IngestEnv, monkeypatch) -> None:
+    """The batch stays loaded when opening the case fails, says so, and the same file sent
+    again opens it (once)."""
+    import etl.joint as joint
+
+    [e] = _clean(env, 1)
+    data = to_csv([env.event("credit_list", e, when=dt.datetime.now() - dt.timedelta(hours=4), list="严重违法失信名单")])
+    real = joint.open_for_batch
+
+    def broken(*a, **k):
+        raise RuntimeError("lost in the middle")
+
+    monkeypatch.setattr(joint, "open_for_batch", broken)
+    res = env.load("credit_list", data, "名录列入移出-3.csv")
+    check_batch(env, res, rows_in=1)
+    assert res.warnings == ["联合惩戒案件未能自动发起或修复，请重新报送本批次或在联合惩戒页处理"] and _cases(env, e).empty
+    monkeypatch.setattr(joint, "open_for_batch", real)
+    again = env.load("credit_list", data, "名录列入移出-3.csv")
+    assert again.already and again.warnings == ["已按合作备忘录发起联合惩戒案件 1 件"] and len(_cases(env, e)) == 1
+    assert env.load("credit_list", data, "名录列入移出-3.csv").warnings == [] and len(_cases(env, e)) == 1
+
+
+def test_an_old_exit_in_a_history_load_repairs_the_case_not_before_it_opened(env: IngestEnv) -> None:
+    [e] = _clean(env, 1)
+    listed_at = dt.datetime.now().replace(microsecond=0) - dt.timedelta(hours=6)
+    env.load("credit_list", to_csv([env.event("credit_list", e, when=listed_at, list="严重违法失信名单")]),
+             "名录列入移出-4.csv")
+    case = _cases(env, e).iloc[0]
+    actions = run(env.db, "t_list_actions", "SELECT entered_at FROM joint_actions WHERE case_id = %(c)s",
+                  {"c": case["case_id"]})
+    assert (actions["entered_at"] > pd.Timestamp(listed_at) + pd.Timedelta(hours=5)).all()  # entered at the load
+    res = env.load("credit_list", to_csv([env.event("credit_list", e, when=listed_at - dt.timedelta(days=1),
+                                                    list="严重违法失信名单", action="移出")]),
+                   "名录列入移出-5.csv", history=True)
+    assert res.rows_loaded == 1 and res.warnings == ["已信用修复联合惩戒案件 1 件（移出严重违法失信名单）"]
+    case = _cases(env, e).iloc[0]
+    assert pd.Timestamp(case["closed_at"]) == pd.Timestamp(case["opened_at"]) == pd.Timestamp(listed_at)

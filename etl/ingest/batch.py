@@ -210,8 +210,8 @@ class Ingestor:
                 if prior is not None and prior["state"] != "failed":  # a failed file wrote nothing: just retry
                     self._unstage(batch_id)
                 res = self._load(*load)
-        if src.id == "credit_list" and res.state == "loaded" and not res.already and not history:
-            res.warnings.extend(joint.cases_for_batch(self.db, res.batch_id))  # listed: 联合惩戒 at once
+            if src.id == "credit_list" and res.state == "loaded":  # 联合惩戒 at once (again if sent again)
+                res.warnings.extend(joint.cases_for_batch(self.db, res.batch_id, history))
         res.seconds = time.perf_counter() - t0
         logger.info("ingest %s %s (%s): %s in %.2f s", src.id, file_name, batch_id[:12], res.summary(), res.seconds)
         return res
