@@ -151,18 +151,47 @@ def test_a_failed_hook_is_done_when_the_file_is_sent_again(env: IngestEnv, monke
     assert env.load("credit_list", data, "名录列入移出-3.csv").warnings == [] and len(_cases(env, e)) == 1
 
 
-def test_an_old_exit_in_a_history_load_repairs_the_case_not_before_it_opened(env: IngestEnv) -> None:
+def test_an_exit_in_a_history_load_repairs_the_case_not_before_it_opened(env: IngestEnv) -> None:
+    """Listed by a history load (no case), given a case by the sync button, then an exit dated
+    before that arrives in a history load: the case closes, at its opening, not before."""
+    from etl.joint import sync_dishonest
+    from store.filters import RegionScope
+
+    [e] = _clean(env, 1)
+    now = dt.datetime.now().replace(microsecond=0)
+    env.load("credit_list", to_csv([env.event("credit_list", e, when=now - dt.timedelta(days=3),
+                                              list="严重违法失信名单")]), "名录列入移出-4.csv", history=True)
+    assert _cases(env, e).empty
+    grid = str(_grid(env, e))
+    sync_dishonest(env.db, RegionScope(grid[:9]), "t", now)
+    case = _cases(env, e).iloc[0]
+    res = env.load("credit_list", to_csv([env.event("credit_list", e, when=now - dt.timedelta(days=2),
+                                                    list="严重违法失信名单", action="移出")]),
+                   "名录列入移出-5.csv", history=True)
+    assert res.rows_loaded == 1 and res.warnings == ["已信用修复联合惩戒案件 1 件（移出严重违法失信名单）"]
+    case = _cases(env, e).iloc[0]
+    assert pd.Timestamp(case["closed_at"]) == pd.Timestamp(case["opened_at"]) == pd.Timestamp(now)
+    assert int(_entities(env, [e]).loc[e, "dishonest"]) == 0
+
+
+def test_a_decision_older_than_a_loaded_one_is_history(env: IngestEnv) -> None:
+    """Feeds out of order: a decision older than the newest loaded one on that list is loaded
+    as an event but changes neither the flag nor the case; its actions are entered at the load."""
     [e] = _clean(env, 1)
     listed_at = dt.datetime.now().replace(microsecond=0) - dt.timedelta(hours=6)
     env.load("credit_list", to_csv([env.event("credit_list", e, when=listed_at, list="严重违法失信名单")]),
-             "名录列入移出-4.csv")
+             "名录列入移出-6.csv")
     case = _cases(env, e).iloc[0]
     actions = run(env.db, "t_list_actions", "SELECT entered_at FROM joint_actions WHERE case_id = %(c)s",
                   {"c": case["case_id"]})
     assert (actions["entered_at"] > pd.Timestamp(listed_at) + pd.Timedelta(hours=5)).all()  # entered at the load
     res = env.load("credit_list", to_csv([env.event("credit_list", e, when=listed_at - dt.timedelta(days=1),
-                                                    list="严重违法失信名单", action="移出")]),
-                   "名录列入移出-5.csv", history=True)
-    assert res.rows_loaded == 1 and res.warnings == ["已信用修复联合惩戒案件 1 件（移出严重违法失信名单）"]
-    case = _cases(env, e).iloc[0]
-    assert pd.Timestamp(case["closed_at"]) == pd.Timestamp(case["opened_at"]) == pd.Timestamp(listed_at)
+                                                    list="严重违法失信名单", action="移出")]), "名录列入移出-7.csv")
+    check_batch(env, res, rows_in=1)
+    assert res.rows_loaded == 1 and res.warnings == []
+    assert int(_entities(env, [e]).loc[e, "dishonest"]) == 1
+    assert pd.Timestamp(_cases(env, e).iloc[0]["closed_at"]) == EPOCH  # still in force
+
+
+def _grid(env: IngestEnv, code: str) -> str:
+    return run(env.db, "t_grid", "SELECT grid_code FROM entities WHERE credit_code = %(c)s", {"c": code})["grid_code"].iloc[0]

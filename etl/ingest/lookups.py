@@ -177,7 +177,8 @@ def check_loaded(db: Engine, source: Source, checked: Checked, scope: str,
         out["entities"] = ents
         checked.reject(_entity_problems(source, rows, ents, scope))
         if source.id == "credit_list":
-            checked.reject(_list_problems(checked.rows, ents))
+            out["list_last"] = last = last_list_decisions(db, checked.rows["credit_code"].unique().tolist())
+            checked.reject(_list_problems(checked.rows, ents, last))
     if source.id == "task_feedback":
         ids = rows["task_id"].unique().tolist()
         state = task_state(db, ids)
@@ -223,11 +224,25 @@ def _entity_problems(source: Source, rows: pd.DataFrame, ents: pd.DataFrame, sco
     return problems
 
 
-def _list_problems(rows: pd.DataFrame, ents: pd.DataFrame) -> list[Problem]:
-    """An exit only for an entity on that list then (its flag, then the batch's earlier rows)."""
+def last_list_decisions(db: Engine, codes: Sequence[str]) -> dict[tuple[str, str], pd.Timestamp]:
+    """(credit code, list) → the time of the newest loaded decision on it (list events)."""
+    df = chunked(db, "ingest_list_last", """
+        SELECT credit_code, detail, max(event_time) AS last FROM events
+        WHERE event_type IN ('list_entry', 'list_exit') AND credit_code IN %(keys)s
+        GROUP BY credit_code, detail""", list(codes))
+    names = {zh: key for key, zh in CREDIT_LISTS_ZH.items()}
+    return {} if df.empty else {(c, names.get(d, d)): pd.Timestamp(t)
+                                for c, d, t in zip(df["credit_code"], df["detail"], df["last"])}
+
+
+def _list_problems(rows: pd.DataFrame, ents: pd.DataFrame, last: dict[tuple[str, str], pd.Timestamp]) -> list[Problem]:
+    """An exit only for an entity on that list then (its flag, then the batch's earlier rows);
+    a decision older than the newest loaded one on that list is history: loaded, not checked."""
     problems, listed = [], {}
     for r in rows.sort_values(["credit_code", "event_time", "row_no"]).itertuples(index=False):
         key = (r.credit_code, r.list)
+        if key in last and r.event_time < last[key]:
+            continue
         on = listed.get(key, bool(int(ents.at[r.credit_code, r.list])))
         if r.action == "exit" and not on:
             problems.append(Problem(int(r.row_no), "列入或移出", "bad_state",

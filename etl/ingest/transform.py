@@ -87,7 +87,7 @@ def build(source: Source, rows: pd.DataFrame, lookups: dict[str, pd.DataFrame], 
     else:
         ev = _events(source, rows, ents, batch_id)
         out.tables["events"] = ev
-        _entities(out, source, rows, ents, batch_id, lookups.get("grid_shapes"))
+        _entities(out, source, rows, ents, batch_id, lookups.get("grid_shapes"), lookups.get("list_last"))
         past = pd.Series(True, index=ev.index) if history else history_mask(ev["grid_code"], ev["event_time"],
                                                                                go_live or {})
         _new_tasks(out, source, rows, ev, lookups.get("departments", NO_DEPARTMENTS), now, rules, past.to_numpy())
@@ -136,7 +136,7 @@ def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch
 
 
 def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch_id: str,
-              grid_shapes: dict | None = None) -> None:
+              grid_shapes: dict | None = None, list_last: dict | None = None) -> None:
     if source.id == "registration":
         ent = pd.DataFrame({
             "credit_code": rows["credit_code"], "name": rows["name"], "entity_type": rows["entity_type"],
@@ -157,10 +157,13 @@ def _entities(out: Frames, source: Source, rows: pd.DataFrame, ents: pd.DataFram
         return
     new = ents.reindex(rows["credit_code"]).reset_index()
     new["status_date"] = pd.to_datetime(new["status_date"])
-    if source.id == "credit_list":  # an entity's rows in time order: the last decision per list stands
+    if source.id == "credit_list":  # the newest decision per list stands, loaded ones included
         new = new.assign(_t=rows["event_time"].to_numpy(), _r=rows["row_no"].to_numpy(), _l=rows["list"].to_numpy(),
                          _on=(rows["action"] == "entry").astype("uint8").to_numpy())
         last = new.sort_values(["_t", "_r"]).groupby(["credit_code", "_l"]).tail(1)
+        known = list_last or {}
+        last = last[[not ((c, k) in known and pd.Timestamp(t) < known[(c, k)])
+                     for c, k, t in zip(last["credit_code"], last["_l"], last["_t"])]]
         for flag in ("abnormal", "dishonest"):
             mine = last[last["_l"] == flag].set_index("credit_code")["_on"]
             new[flag] = new["credit_code"].map(mine).fillna(new[flag]).astype("uint8")
