@@ -120,12 +120,13 @@ def _events(source: Source, rows: pd.DataFrame, ents: pd.DataFrame | None, batch
               "licence": rows.get("licence_item"), "penalty": rows.get("violation"),
                   "complaint": rows.get("content"), "inspection": rows.get("note"),
                   "sampling": rows.get("product")}.get(sid)
-    kind = {"cancellation": rows.get("kind"), "credit_list": "list_" + rows.get("action", pd.Series(dtype=object))}
+    etype_of = (rows["kind"] if sid == "cancellation" else "list_" + rows["action"] if sid == "credit_list"
+                else EVENT_TYPE[sid])
     result = rows["result"] if "result" in rows else pd.Series(["none"] * n)
     ev = pd.DataFrame({
         "event_id": stable_ids(sid, rows[source.key]),
         "event_time": pd.to_datetime(rows["event_time"]).dt.floor("s"),
-        "event_type": kind[sid] if sid in kind else EVENT_TYPE[sid],
+        "event_type": etype_of,
         "credit_code": rows["credit_code"], "grid_code": grid, "entity_type": etype, "industry": industry,
         "detail": (detail.fillna("") if detail is not None else ""), "result": result.fillna("none"),
         "amount": rows["amount"].astype(float) if "amount" in rows else 0.0,
